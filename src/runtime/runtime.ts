@@ -1,0 +1,226 @@
+import { type Clock, realClock } from '../core/clock.ts';
+import type { BackendSpec, ServerSpec, Snapshot } from '../config/snapshot.ts';
+import type { Balancer, BalancerFactory } from '../balancer/types.ts';
+import type { EventSink, FulcrumEvent } from './events.ts';
+import { type Closeable, ServerRuntime } from './server-runtime.ts';
+
+/** Live state of one backend: its current spec, its servers' runtimes and its balancer. Stable across swaps. */
+export class BackendRuntime {
+  readonly id: string;
+  spec: BackendSpec;
+  servers: ServerRuntime[] = [];
+  balancer: Balancer;
+  /** Signature of the spec and its servers, to rebuild the balancer only when they changed. */
+  signature = '';
+  requests = 0;
+  /** Requests or connections refused because no server was available (503 / closed). */
+  noServer = 0;
+  constructor(spec: BackendSpec, balancer: Balancer) {
+    this.id = spec.id;
+    this.spec = spec;
+    this.balancer = balancer;
+  }
+}
+
+/**
+ * All live state keyed by stable ids (DESIGN.md "runtime state … survives every swap").
+ * `reconcile(snapshot)` carries health, counters, drains and slow-start clocks of unchanged
+ * servers over to a new snapshot, resets health when a server's address or port changed
+ * (issue 3 point 3), starts drains for removed or disabled servers (S3), and rebuilds
+ * balancers only for backends whose spec or server list changed.
+ */
+export class Runtime {
+  readonly clock: Clock;
+  readonly servers = new Map<string, ServerRuntime>();
+  readonly backends = new Map<string, BackendRuntime>();
+  /** Servers removed from the configuration that are still draining. */
+  readonly drainingRemoved = new Map<string, ServerRuntime>();
+  #factory: BalancerFactory;
+  #sink: EventSink;
+  #drainTimers = new Map<string, () => void>();
+  #now: () => number;
+  snapshot: Snapshot | undefined;
+
+  constructor(factory: BalancerFactory, options: { clock?: Clock; events?: EventSink } = {}) {
+    this.clock = options.clock ?? realClock;
+    this.#factory = factory;
+    this.#sink = options.events ?? (() => {});
+    const clock = this.clock;
+    this.#now = () => clock.now();
+  }
+
+  /** Replaces the event sink (the control plane wires the store and the stream here). */
+  setEventSink(sink: EventSink): void {
+    this.#sink = sink;
+  }
+
+  /** Records an event with the current time. */
+  emit(e: Omit<FulcrumEvent, 'at'>): void {
+    this.#sink({ at: new Date(this.clock.now()).toISOString(), ...e });
+  }
+
+  /** Tells the server's backend balancer that availability or weight may have changed. */
+  invalidate(s: ServerRuntime): void {
+    this.backends.get(s.spec.backendId)?.balancer.invalidate();
+  }
+
+  /** Applies a new snapshot to the live state. Idempotent for the same snapshot. */
+  reconcile(snapshot: Snapshot): void {
+    const now = this.clock.now();
+    const previous = this.snapshot;
+    this.snapshot = snapshot;
+    for (const spec of snapshot.servers.values()) {
+      const backend = snapshot.backends.get(spec.backendId);
+      if (!backend) continue;
+      let rt = this.servers.get(spec.id);
+      if (!rt) {
+        rt = this.drainingRemoved.get(spec.id);
+        if (rt) this.drainingRemoved.delete(spec.id);
+      }
+      if (!rt) {
+        rt = new ServerRuntime(spec, backend);
+        this.servers.set(spec.id, rt);
+        this.#startSlowStartIfNew(rt, previous, backend, now);
+      } else {
+        this.servers.set(spec.id, rt);
+        this.#update(rt, spec, backend, now);
+      }
+    }
+    for (const [id, rt] of this.servers) {
+      if (snapshot.servers.has(id)) continue;
+      this.servers.delete(id);
+      rt.removed = true;
+      this.drainingRemoved.set(id, rt);
+      this.#startDrain(rt, now);
+    }
+    for (const backend of snapshot.backends.values()) {
+      const servers = backend.servers.map((s) => this.servers.get(s.id) as ServerRuntime);
+      const signature = backendSignature(backend);
+      let brt = this.backends.get(backend.id);
+      if (!brt) {
+        brt = new BackendRuntime(backend, this.#factory(backend, servers, this.#now));
+        brt.signature = signature;
+        this.backends.set(backend.id, brt);
+      } else if (brt.signature !== signature) {
+        brt.balancer = this.#factory(backend, servers, this.#now);
+        brt.signature = signature;
+      }
+      brt.spec = backend;
+      brt.servers = servers;
+    }
+    for (const id of this.backends.keys()) if (!snapshot.backends.has(id)) this.backends.delete(id);
+  }
+
+  #startSlowStartIfNew(rt: ServerRuntime, previous: Snapshot | undefined, backend: BackendSpec, now: number): void {
+    // SS3: only for servers added to a backend that already had servers.
+    const prevBackend = previous?.backends.get(backend.id);
+    const hadServers = (prevBackend?.servers.length ?? 0) > 0;
+    if (!backend.slowStart.enabled || !hadServers) {
+      rt.slowStartDone = true;
+      return;
+    }
+    // SS5: with checks disabled the ramp starts now; SS4: otherwise at the first healthy declaration.
+    if (!backend.healthCheck.enabled) rt.slowStartFrom = now;
+  }
+
+  #update(rt: ServerRuntime, spec: ServerSpec, backend: BackendSpec, now: number): void {
+    const old = rt.spec;
+    const oldChecks = rt.backend.healthCheck;
+    rt.spec = spec;
+    rt.backend = backend;
+    if (!backend.healthCheck.enabled) {
+      rt.health = 'healthy';
+      rt.healthReason = null;
+    } else if (old.endpoint !== spec.endpoint || !oldChecks.enabled) {
+      // issue 3 point 3: a new address or port, or checks just turned on, must prove itself again.
+      if (old.endpoint !== spec.endpoint || rt.health !== 'healthy') {
+        rt.health = 'unknown';
+        rt.healthReason = 'initial-check';
+        rt.lastCheck = null;
+      }
+    }
+    if (old.enabled && !spec.enabled) this.#startDrain(rt, now);
+    else if (!old.enabled && spec.enabled && rt.draining) this.#endDrain(rt, false);
+  }
+
+  /** S3: no new traffic; open connections may finish until the backend's drain timeout. */
+  #startDrain(rt: ServerRuntime, now: number): void {
+    if (rt.draining) return;
+    rt.draining = true;
+    rt.drainStartedAt = now;
+    this.emit({
+      kind: 'drain-start',
+      loadBalancerId: rt.spec.loadBalancerId,
+      backendId: rt.spec.backendId,
+      serverId: rt.id,
+      from: rt.removed ? 'configured' : 'enabled',
+      to: 'draining',
+      reason: rt.removed ? 'removed' : 'disabled',
+      detail: { activeConnections: rt.activeConnections, drainTimeoutSeconds: rt.backend.drainTimeoutMs / 1000 },
+    });
+    this.invalidate(rt);
+    if (rt.activeConnections === 0) {
+      this.#endDrain(rt, true);
+      return;
+    }
+    const cancel = this.clock.setTimeout(() => this.#endDrain(rt, true), rt.backend.drainTimeoutMs);
+    this.#drainTimers.set(rt.id, cancel);
+  }
+
+  /** Ends a drain: closes what is left (when `cut`), forgets a removed server. */
+  #endDrain(rt: ServerRuntime, cut: boolean): void {
+    if (!rt.draining) return;
+    this.#drainTimers.get(rt.id)?.();
+    this.#drainTimers.delete(rt.id);
+    let closed = 0;
+    if (cut) {
+      for (const c of rt.connections) {
+        closed++;
+        c.destroy();
+      }
+      rt.connections.clear();
+    }
+    rt.draining = false;
+    rt.drainStartedAt = 0;
+    if (rt.removed) this.drainingRemoved.delete(rt.id);
+    this.emit({
+      kind: 'drain-end',
+      loadBalancerId: rt.spec.loadBalancerId,
+      backendId: rt.spec.backendId,
+      serverId: rt.id,
+      from: 'draining',
+      to: rt.removed ? 'removed' : rt.spec.enabled ? 'enabled' : 'disabled',
+      reason: cut && closed > 0 ? 'drain-timeout' : 'connections-finished',
+      detail: { connectionsCut: closed },
+    });
+    this.invalidate(rt);
+  }
+
+  /** Data plane: a connection to `rt` opened. */
+  connectionOpened(rt: ServerRuntime, c: Closeable): void {
+    rt.activeConnections++;
+    rt.totalConnections++;
+    rt.connections.add(c);
+  }
+
+  /** Data plane: a connection to `rt` closed; ends a drain when it was the last one. */
+  connectionClosed(rt: ServerRuntime, c: Closeable): void {
+    if (!rt.connections.delete(c)) return;
+    rt.activeConnections--;
+    if (rt.draining && rt.activeConnections === 0) this.#endDrain(rt, false);
+  }
+
+  /** Live runtime of a server id, including one that is draining after removal. */
+  server(id: string): ServerRuntime | undefined {
+    return this.servers.get(id) ?? this.drainingRemoved.get(id);
+  }
+
+  /** Cuts every drain now (graceful stop's deadline). */
+  endAllDrains(): void {
+    for (const rt of [...this.servers.values(), ...this.drainingRemoved.values()]) this.#endDrain(rt, true);
+  }
+}
+
+function backendSignature(b: BackendSpec): string {
+  return JSON.stringify([b.config, b.servers]);
+}

@@ -1,0 +1,139 @@
+import type { BackendSpec, ServerSpec } from '../config/snapshot.ts';
+
+/** Health of a server as the checks see it (H4–H6). */
+export type Health = 'unknown' | 'healthy' | 'unhealthy';
+
+/** What the server is doing in rotation (API.md server `status.state`). */
+export type ServerState = 'active' | 'passive' | 'slow-start' | 'draining' | 'disabled';
+
+/** Result of the last active health check (issue 3 point 4). */
+export interface LastCheck {
+  /** ISO 8601 time of the check. */
+  at: string;
+  ok: boolean;
+  /** Short reason: a stable code such as `timeout`, or the probe's message. */
+  reason: string;
+  latencyMs: number;
+}
+
+/** Something a drain can close: an open client/server connection pair, a UDP flow. */
+export interface Closeable {
+  destroy(): void;
+}
+
+/** Counter indexes for `responses`: 1xx … 5xx, and index 0 for answers of our own/other. */
+export const ResponseClass = { other: 0, c1xx: 1, c2xx: 2, c3xx: 3, c4xx: 4, c5xx: 5 } as const;
+
+/**
+ * The live state of one server, keyed by its stable id; survives every configuration swap
+ * (DESIGN.md: health, admin state, slow-start clock, connection counts). Mutated in place
+ * by the health scheduler, the outlier detector and the data plane; read by balancers.
+ *
+ * Availability (S5, H4, H5, S3, S4) is the combination of separate signals, decided late:
+ * `enabled && !draining && healthOk && !ejected && weight > 0`.
+ */
+export class ServerRuntime {
+  readonly id: string;
+  spec: ServerSpec;
+  backend: BackendSpec;
+  health: Health = 'unknown';
+  /** Stable reason code when out of rotation because of health (`initial-check`, `failed-checks`, …). */
+  healthReason: string | null = 'initial-check';
+  lastCheck: LastCheck | null = null;
+  /** Set when removed from or disabled in the configuration: no new traffic (S3). */
+  draining = false;
+  /** ms epoch when the drain began; 0 when not draining. */
+  drainStartedAt = 0;
+  /** True once the server is gone from the configuration (DELETE): the runtime ends with its drain. */
+  removed = false;
+  /** Passive health (H7): ms epoch until which the server is ejected; 0 = not ejected. */
+  ejectedUntil = 0;
+  ejections = 0;
+  consecutiveFailures = 0;
+  /** Slow start (SS4, SS5): ms epoch at which the ramp began; 0 = not started. */
+  slowStartFrom = 0;
+  /** SS6: once the ramp has ended, never again. */
+  slowStartDone = false;
+  /** EWMA of time to first byte in ms (least-response-time). */
+  ewmaTtfbMs = 0;
+
+  activeConnections = 0;
+  totalConnections = 0;
+  requests = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  failures = 0;
+  /** Indexed by ResponseClass. */
+  readonly responses: number[] = [0, 0, 0, 0, 0, 0];
+  /** Open connections to this server, so a drain can close what is left at its deadline. */
+  readonly connections = new Set<Closeable>();
+
+  constructor(spec: ServerSpec, backend: BackendSpec) {
+    this.id = spec.id;
+    this.spec = spec;
+    this.backend = backend;
+    if (!backend.healthCheck.enabled) {
+      this.health = 'healthy'; // H5
+      this.healthReason = null;
+    }
+  }
+
+  /** True when health allows traffic: healthy, or checks disabled (H5). */
+  get healthOk(): boolean {
+    return this.health === 'healthy' || !this.backend.healthCheck.enabled;
+  }
+
+  /** True while passive-health ejected at `now` (ms epoch). */
+  isEjected(now: number): boolean {
+    return this.ejectedUntil > now;
+  }
+
+  /**
+   * May take new traffic (ignoring the active/passive split): enabled, not draining,
+   * health ok, not ejected, weight above 0 (S3, S4, S5, H4–H7).
+   */
+  isAvailable(now: number): boolean {
+    return (
+      this.spec.enabled && !this.draining && this.spec.weight > 0 && this.healthOk && !(this.ejectedUntil > now)
+    );
+  }
+
+  /** May keep a persisted client (S4: weight 0 keeps its sessions; P3: not when unhealthy/disabled/draining). */
+  canKeepSession(now: number): boolean {
+    return this.spec.enabled && !this.draining && this.healthOk && !(this.ejectedUntil > now);
+  }
+
+  /** API state (API.md): disabled / draining / slow-start / passive / active. */
+  state(now: number): ServerState {
+    if (this.draining) return 'draining';
+    if (!this.spec.enabled) return 'disabled';
+    if (this.slowStartFactor(now) < 1) return 'slow-start';
+    return this.spec.passive ? 'passive' : 'active';
+  }
+
+  /**
+   * Slow-start share (SS1): 1 when not in slow start, otherwise grows linearly from 0.1 to 1
+   * over the backend's `slowStart.durationSeconds`.
+   */
+  slowStartFactor(now: number): number {
+    if (this.slowStartDone || this.slowStartFrom === 0 || !this.backend.slowStart.enabled) return 1;
+    const durationMs = this.backend.slowStart.durationSeconds * 1000;
+    const elapsed = now - this.slowStartFrom;
+    if (elapsed >= durationMs) {
+      this.slowStartDone = true;
+      return 1;
+    }
+    return Math.max(0.1, Math.min(1, 0.1 + (0.9 * Math.max(0, elapsed)) / durationMs));
+  }
+
+  /** The weight the balancers use: configured weight × slow-start factor (HAProxy's effective weight). */
+  effectiveWeight(now: number): number {
+    return this.spec.weight * this.slowStartFactor(now);
+  }
+
+  /** Counts a response by status class. */
+  countResponse(status: number): void {
+    const cls = (status / 100) | 0;
+    this.responses[cls >= 1 && cls <= 5 ? cls : 0]!++;
+  }
+}
