@@ -210,6 +210,18 @@ export class Runtime {
     if (rt.draining && rt.activeConnections === 0) this.#endDrain(rt, false);
   }
 
+  /**
+   * Data plane: the outcome of one real request or connection to `rt` (H7 passive health).
+   * `ok` false for connect errors, resets, timeouts and (http backends) 5xx answers.
+   * The outlier detector replaces `outcomeListener`; the default does nothing.
+   */
+  recordOutcome(rt: ServerRuntime, ok: boolean): void {
+    this.outcomeListener(rt, ok);
+  }
+
+  /** Set by the outlier detector (H7). */
+  outcomeListener: (rt: ServerRuntime, ok: boolean) => void = () => {};
+
   /** Live runtime of a server id, including one that is draining after removal. */
   server(id: string): ServerRuntime | undefined {
     return this.servers.get(id) ?? this.drainingRemoved.get(id);
