@@ -59,7 +59,13 @@ export function defaultBackendTls(): BackendTls {
 
 /** H7: 5 consecutive failures, 30 s base ejection doubling to at most 300 s, at most half ejected. */
 export function defaultOutlierDetection(): OutlierDetection {
-  return { enabled: true, consecutiveFailures: 5, baseEjectionSeconds: 30, maxEjectionSeconds: 300, maxEjectionPercent: 50 };
+  return {
+    enabled: true,
+    consecutiveFailures: 5,
+    baseEjectionSeconds: 30,
+    maxEjectionSeconds: 300,
+    maxEjectionPercent: 50,
+  };
 }
 
 /** A whole backend with every default filled in, for the given identity and mode. */

@@ -1,6 +1,6 @@
+import type { FrontendSpec, Snapshot } from '../config/snapshot.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Logger } from '../core/log.ts';
-import type { FrontendSpec, Snapshot } from '../config/snapshot.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import {
   FrontendRuntime,
@@ -38,11 +38,7 @@ export class Plane {
   #chain: Promise<void> = Promise.resolve();
   #closed = false;
 
-  constructor(
-    runtime: Runtime,
-    factories: Partial<Record<FrontendSpec['protocol'], ListenerFactory>>,
-    log: Logger,
-  ) {
+  constructor(runtime: Runtime, factories: Partial<Record<FrontendSpec['protocol'], ListenerFactory>>, log: Logger) {
     this.runtime = runtime;
     this.#factories = factories;
     this.#log = log;
@@ -84,7 +80,11 @@ export class Plane {
       if (!counters) this.counters.set(spec.id, (counters = new FrontendRuntime(spec.id)));
       const slot = this.#slots.get(spec.id);
       if (!this.#wanted(spec)) {
-        this.#slots.set(spec.id, { spec, listener: undefined, status: { listening: false, reason: this.#whyNot(spec) } });
+        this.#slots.set(spec.id, {
+          spec,
+          listener: undefined,
+          status: { listening: false, reason: this.#whyNot(spec) },
+        });
         continue;
       }
       if (slot?.listener) {

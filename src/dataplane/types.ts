@@ -1,6 +1,6 @@
+import type { FrontendSpec } from '../config/snapshot.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Logger } from '../core/log.ts';
-import type { FrontendSpec } from '../config/snapshot.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 
 /** Whether a frontend is listening, and why not (F5). */

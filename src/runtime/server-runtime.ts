@@ -93,9 +93,7 @@ export class ServerRuntime {
    * health ok, not ejected, weight above 0 (S3, S4, S5, H4–H7).
    */
   isAvailable(now: number): boolean {
-    return (
-      this.spec.enabled && !this.draining && this.spec.weight > 0 && this.healthOk && !(this.ejectedUntil > now)
-    );
+    return this.spec.enabled && !this.draining && this.spec.weight > 0 && this.healthOk && !(this.ejectedUntil > now);
   }
 
   /** May keep a persisted client (S4: weight 0 keeps its sessions; P3: not when unhealthy/disabled/draining). */

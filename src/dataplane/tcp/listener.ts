@@ -1,0 +1,195 @@
+import net from 'node:net';
+import type { FrontendSpec } from '../../config/snapshot.ts';
+import type { BackendRuntime } from '../../runtime/runtime.ts';
+import type { ServerRuntime } from '../../runtime/server-runtime.ts';
+import type { ListenerContext, ListenerFactory, ProtocolListener } from '../types.ts';
+
+/**
+ * A proxied TCP connection: client socket ↔ server socket. Registered with the server's
+ * runtime while open so least-connections counts it and a drain can cut it (S3).
+ */
+class TcpSession {
+  readonly client: net.Socket;
+  server: net.Socket | undefined;
+  rt: ServerRuntime | undefined;
+  closed = false;
+  constructor(client: net.Socket) {
+    this.client = client;
+  }
+  destroy(): void {
+    this.client.destroy();
+    this.server?.destroy();
+  }
+}
+
+/**
+ * Pipes `from` into `to` with backpressure (pause until 'drain') and half-close: when `from`
+ * ends, `to` is ended after its buffered data, and the other direction keeps flowing.
+ * `count` receives each chunk's length (bytes).
+ */
+function relay(from: net.Socket, to: net.Socket, count: (n: number) => void): void {
+  from.on('data', (chunk: Buffer) => {
+    count(chunk.length);
+    if (!to.write(chunk)) from.pause();
+  });
+  to.on('drain', () => from.resume());
+  from.on('end', () => to.end());
+}
+
+/**
+ * TCP frontends (F1): each accepted connection is bound to one server picked by the
+ * backend's balancer, then bytes flow both ways with backpressure and half-close until
+ * either side closes. Connect failures are retried once on another server; when no server
+ * is available the connection is closed at once and counted (issue "Health checks" point 8).
+ */
+export const createTcpListener: ListenerFactory = (initial: FrontendSpec, ctx: ListenerContext): ProtocolListener => {
+  let spec = initial;
+  const sessions = new Set<TcpSession>();
+  const { runtime, counters } = ctx;
+  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true });
+
+  function finish(session: TcpSession): void {
+    if (session.closed) return;
+    session.closed = true;
+    sessions.delete(session);
+    counters.activeConnections--;
+    if (session.rt) runtime.connectionClosed(session.rt, session);
+  }
+
+  function connect(session: TcpSession, backend: BackendRuntime, attempt: number, exclude?: ServerRuntime): void {
+    const rt = backend.balancer.pick({ clientAddress: session.client.remoteAddress, exclude });
+    if (!rt) {
+      backend.noServer++;
+      counters.refused++;
+      session.client.destroy();
+      finish(session);
+      return;
+    }
+    const s = rt.spec;
+    const upstream = net.connect({ host: s.address, port: s.port, allowHalfOpen: true, noDelay: true });
+    session.server = upstream;
+    session.rt = rt;
+    runtime.connectionOpened(rt, session);
+    const connectTimer = setTimeout(
+      () => upstream.destroy(new Error('connect timeout')),
+      backend.spec.connectTimeoutMs,
+    );
+    let connected = false;
+    upstream.once('connect', () => {
+      connected = true;
+      clearTimeout(connectTimer);
+      runtime.recordOutcome(rt, true);
+      if (session.closed || session.client.destroyed) {
+        upstream.destroy();
+        return;
+      }
+      rt.requests++;
+      backend.requests++;
+      counters.requests++;
+      const idle = spec.clientIdleTimeoutMs;
+      if (idle > 0) {
+        session.client.setTimeout(idle, () => session.destroy());
+        upstream.setTimeout(idle, () => session.destroy());
+      }
+      relay(session.client, upstream, (n) => {
+        counters.bytesIn += n;
+        rt.bytesOut += n;
+      });
+      relay(upstream, session.client, (n) => {
+        counters.bytesOut += n;
+        rt.bytesIn += n;
+      });
+      session.client.resume();
+    });
+    upstream.on('error', () => {
+      clearTimeout(connectTimer);
+      if (!connected) {
+        rt.failures++;
+        runtime.recordOutcome(rt, false);
+        runtime.connectionClosed(rt, session);
+        session.rt = undefined;
+        session.server = undefined;
+        if (attempt === 0 && !session.client.destroyed) {
+          connect(session, backend, 1, rt);
+          return;
+        }
+        backend.noServer++;
+        session.client.destroy();
+        finish(session);
+        return;
+      }
+      session.client.destroy();
+    });
+  }
+
+  server.on('connection', (client: net.Socket) => {
+    const current = spec;
+    if (current.maxConnections > 0 && counters.activeConnections >= current.maxConnections) {
+      counters.refused++;
+      client.destroy();
+      return;
+    }
+    counters.activeConnections++;
+    counters.totalConnections++;
+    const session = new TcpSession(client);
+    sessions.add(session);
+    client.on('error', () => session.server?.destroy());
+    client.on('close', () => {
+      session.server?.destroy();
+      finish(session);
+    });
+    const backendSpec = current.defaultBackend;
+    const backend = backendSpec ? runtime.backends.get(backendSpec.id) : undefined;
+    if (!backend) {
+      counters.refused++;
+      client.destroy();
+      return;
+    }
+    connect(session, backend, 0);
+  });
+
+  let stopped: Promise<void> | undefined;
+  const stopAccepting = (): Promise<void> =>
+    (stopped ??= new Promise<void>((resolve) => {
+      if (!server.listening) return resolve();
+      server.close(() => resolve());
+    }));
+
+  return {
+    open: () =>
+      new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ host: spec.bindAddress, port: spec.port, exclusive: true }, () => {
+          server.off('error', reject);
+          server.on('error', (err) => ctx.log.error({ err, frontendId: spec.id }, 'tcp listener error'));
+          resolve();
+        });
+      }),
+    replace(next) {
+      spec = next;
+    },
+    stopAccepting,
+    async close(drainMs) {
+      const closing = stopAccepting();
+      if (sessions.size > 0) {
+        await new Promise<void>((resolve) => {
+          const deadline = setTimeout(() => {
+            clearInterval(check);
+            for (const s of sessions) s.destroy();
+            resolve();
+          }, drainMs);
+          const check = setInterval(() => {
+            if (sessions.size === 0) {
+              clearTimeout(deadline);
+              clearInterval(check);
+              resolve();
+            }
+          }, 50);
+          deadline.unref();
+          check.unref();
+        });
+      }
+      await closing;
+    },
+  };
+};
