@@ -22,6 +22,8 @@ export class FrontendRuntime {
   readonly responses: number[] = [0, 0, 0, 0, 0, 0];
   /** Requests refused before reaching a server (bad request, no server, …). */
   refused = 0;
+  /** UDP frontends (U1): flows evicted, oldest idle first, because the flow table was full (`maxFlows`). */
+  flowsEvicted = 0;
   /** Per routing rule hits (F4), by rule index; index = rules.length for the default backend. */
   ruleHits: number[] = [];
   constructor(id: string) {
