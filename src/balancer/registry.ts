@@ -1,25 +1,38 @@
-import type { Balancer, BalancerFactory } from './types.ts';
+import type { Algorithm } from '../config/model.ts';
+import { invalid } from '../core/errors.ts';
+import type { ServerRuntime } from '../runtime/server-runtime.ts';
+import type { BaseBalancer } from './base.ts';
+import { LeastConnectionsBalancer } from './least-connections.ts';
+import { LeastResponseTimeBalancer } from './least-response-time.ts';
+import { RandomTwoChoicesBalancer } from './random-two-choices.ts';
+import { RoundRobinBalancer } from './round-robin.ts';
+import { SourceIpBalancer } from './source-ip.ts';
+import type { BalancerFactory } from './types.ts';
+import { WeightedRoundRobinBalancer } from './weighted-round-robin.ts';
+
+/** Constructors of every algorithm by its API name (A1, A2; API.md `algorithm`). */
+export const balancerClasses: Readonly<
+  Record<Algorithm, new (servers: readonly ServerRuntime[], now: () => number) => BaseBalancer>
+> = {
+  'round-robin': RoundRobinBalancer,
+  'weighted-round-robin': WeightedRoundRobinBalancer,
+  'least-connections': LeastConnectionsBalancer,
+  'source-ip': SourceIpBalancer,
+  'random-two-choices': RandomTwoChoicesBalancer,
+  'least-response-time': LeastResponseTimeBalancer,
+};
 
 /**
- * Placeholder registry: plain round robin over available servers with passive fallback.
- * Replaced by the real algorithms (A1, A2).
+ * The BalancerFactory the Runtime uses (A1, A2): builds the backend's algorithm over its
+ * servers' live runtimes. Every balancer also offers `pickHashed` (consistent hashing for
+ * persistence, P1/P5). Throws FulcrumError `invalid` (field `algorithm`) for a name that is
+ * not one of `balancerClasses` (config validation refuses those before a snapshot exists).
  */
-export const createBalancer: BalancerFactory = (_backend, servers, now): Balancer => {
-  let next = 0;
-  return {
-    invalidate() {},
-    pick(ctx) {
-      const t = now();
-      for (const passive of [false, true]) {
-        for (let i = 0; i < servers.length; i++) {
-          const s = servers[(next + i) % servers.length]!;
-          if (s.spec.passive === passive && s.isAvailable(t) && s !== ctx.exclude) {
-            next = (next + i + 1) % servers.length;
-            return s;
-          }
-        }
-      }
-      return undefined;
-    },
-  };
+export const createBalancer: BalancerFactory = (backend, servers, now) => {
+  const Ctor = Object.hasOwn(balancerClasses, backend.algorithm) ? balancerClasses[backend.algorithm] : undefined;
+  if (!Ctor) {
+    const names = Object.keys(balancerClasses).join(', ');
+    throw invalid('algorithm', `backend ${backend.id}: algorithm "${backend.algorithm}" is not one of ${names}`);
+  }
+  return new Ctor(servers, now);
 };

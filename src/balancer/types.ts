@@ -23,6 +23,13 @@ export interface Balancer {
   pick(ctx: PickContext): ServerRuntime | undefined;
   /** Called when any server's availability or weight may have changed (health, drain, ejection, slow start). */
   invalidate(): void;
+  /**
+   * Optional: consistent-hash choice of `key` over the servers `pick` would consider (same
+   * active/passive tier), without bounded load, so every worker and node computes the same
+   * answer (P1, P5: persistence first choice, app-cookie values not learned yet). `exclude`
+   * is avoided when another server is available. Undefined when no server is available.
+   */
+  pickHashed?(key: string, exclude?: ServerRuntime): ServerRuntime | undefined;
 }
 
 /**

@@ -1,0 +1,96 @@
+import type { ServerRuntime } from '../runtime/server-runtime.ts';
+import { Eligibility } from './eligibility.ts';
+import { hashClientKey } from './hash.ts';
+import { MaglevTable } from './maglev.ts';
+import type { Balancer, PickContext } from './types.ts';
+
+/**
+ * Common frame of every algorithm (DESIGN.md "balancer/"): keeps the shared eligible list
+ * (Eligibility: available servers, actives before passives, S5), validates the chosen
+ * server against live state, and offers consistent hashing (`pickHashed`, P1/P5) over the
+ * same list. Subclasses implement `select`, which reads `this.el` (already refreshed, with
+ * `count > 0`) and must honour `ctx.exclude` when another server is eligible.
+ */
+export class BaseBalancer implements Balancer {
+  readonly el: Eligibility;
+  readonly now: () => number;
+  #maglev: MaglevTable | undefined;
+  #maglevVersion = -1;
+  #ids: string[] = [];
+  #hashWeights: number[] = [];
+
+  constructor(servers: readonly ServerRuntime[], now: () => number) {
+    this.el = new Eligibility(servers);
+    this.now = now;
+  }
+
+  invalidate(): void {
+    this.el.invalidate();
+  }
+
+  pick(ctx: PickContext): ServerRuntime | undefined {
+    const t = this.now();
+    if (this.el.refresh(t) === 0) return undefined;
+    let s = this.select(ctx, t);
+    if (s && !s.isAvailable(t)) {
+      // A change nobody told us about: rebuild now rather than send traffic to it.
+      this.el.invalidate();
+      if (this.el.refresh(t) === 0) return undefined;
+      s = this.select(ctx, t);
+    }
+    return s;
+  }
+
+  /** The algorithm's choice among `this.el.list[0 … count)`. Overridden by every algorithm. */
+  select(_ctx: PickContext, _t: number): ServerRuntime | undefined {
+    throw new Error('BaseBalancer.select must be overridden');
+  }
+
+  pickHashed(key: string, exclude?: ServerRuntime): ServerRuntime | undefined {
+    const t = this.now();
+    if (this.el.refresh(t) === 0) return undefined;
+    const table = this.maglev();
+    const h = hashClientKey(key);
+    let s = this.#hashWalk(table, h, exclude, t);
+    if (s && !s.isAvailable(t)) {
+      this.el.invalidate();
+      if (this.el.refresh(t) === 0) return undefined;
+      s = this.#hashWalk(this.maglev(), h, exclude, t);
+    }
+    return s;
+  }
+
+  #hashWalk(table: MaglevTable, h: number, exclude: ServerRuntime | undefined, _t: number): ServerRuntime | undefined {
+    const list = this.el.list;
+    const first = list[table.lookup(h)];
+    if (first !== exclude || this.el.count === 1) return first;
+    const size = table.size;
+    let slot = table.slotOf(h);
+    for (let i = 1; i < size; i++) {
+      slot = slot + 1 === size ? 0 : slot + 1;
+      const s = list[table.slots[slot]!]!;
+      if (s !== exclude) return s;
+    }
+    return first;
+  }
+
+  /**
+   * The Maglev table over the current eligible list, built lazily and rebuilt only when the
+   * membership changed. Hashing uses the configured weight (`spec.weight`), not the slow-start
+   * weight, so a ramp does not reshuffle keys.
+   */
+  maglev(): MaglevTable {
+    if (!this.#maglev || this.#maglevVersion !== this.el.membershipVersion) {
+      const { list, count } = this.el;
+      this.#ids.length = count;
+      this.#hashWeights.length = count;
+      for (let i = 0; i < count; i++) {
+        this.#ids[i] = list[i]!.id;
+        this.#hashWeights[i] = list[i]!.spec.weight;
+      }
+      this.#maglev = new MaglevTable(this.#ids, this.#hashWeights);
+      this.#maglevVersion = this.el.membershipVersion;
+    }
+    return this.#maglev;
+  }
+}

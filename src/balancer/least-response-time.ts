@@ -1,0 +1,66 @@
+import type { ServerRuntime } from '../runtime/server-runtime.ts';
+import { BaseBalancer } from './base.ts';
+import type { PickContext } from './types.ts';
+
+/**
+ * Weight of a new sample in the time-to-first-byte EWMA: `ewma += 0.2 × (sample − ewma)`.
+ * A sample's influence decays by 0.8 per later sample (half-life ≈ 3.1 samples), so a slow
+ * server is noticed within a handful of requests and one outlier moves the average by 20 %.
+ */
+export const TTFB_EWMA_ALPHA = 0.2;
+
+/** Unmeasured servers (`ewmaTtfbMs` 0) are scored as this fraction of the best measured EWMA. */
+export const UNMEASURED_FACTOR = 0.9;
+
+/**
+ * Records one time-to-first-byte sample (ms) into `s.ewmaTtfbMs` (least-response-time, A2).
+ * The first sample seeds the average; later ones move it by `TTFB_EWMA_ALPHA`. A measured
+ * average never reads as 0 (floored at 0.001 ms), since 0 means "no data yet".
+ * Returns false and changes nothing when `ms` is not a finite number ≥ 0 (a clock step).
+ */
+export function recordTtfb(s: ServerRuntime, ms: number): boolean {
+  if (!(ms >= 0) || ms === Number.POSITIVE_INFINITY) return false;
+  const prev = s.ewmaTtfbMs;
+  const next = prev === 0 ? ms : prev + TTFB_EWMA_ALPHA * (ms - prev);
+  s.ewmaTtfbMs = Math.max(next, 0.001);
+  return true;
+}
+
+/**
+ * `least-response-time` (A2): picks the eligible server with the smallest
+ * `ewmaTtfbMs × (1 + activeConnections) / weight` (effective weight): fast servers get more,
+ * and a fast server that piles up connections stops looking fast. A server without data yet
+ * (`ewmaTtfbMs` 0, maintained by the data plane via `recordTtfb`) is scored as
+ * `UNMEASURED_FACTOR` × the best measured EWMA, so it is preferred a little and gets sampled
+ * without taking everything; with no data at all every server scores by connections alone.
+ * Ties rotate. Skips `ctx.exclude` when another server is eligible. O(n), no allocation.
+ */
+export class LeastResponseTimeBalancer extends BaseBalancer {
+  #start = 0;
+
+  override select(ctx: PickContext, _t: number): ServerRuntime | undefined {
+    const { list, weights, count } = this.el;
+    const skip = count > 1 ? ctx.exclude : undefined;
+    let minMeasured = 0;
+    for (let i = 0; i < count; i++) {
+      const e = list[i]!.ewmaTtfbMs;
+      if (e > 0 && (minMeasured === 0 || e < minMeasured)) minMeasured = e;
+    }
+    const unmeasured = minMeasured > 0 ? minMeasured * UNMEASURED_FACTOR : 1;
+    const start = this.#start++ % count;
+    let best: ServerRuntime | undefined;
+    let bestScore = 0;
+    for (let k = 0; k < count; k++) {
+      const i = (start + k) % count;
+      const s = list[i]!;
+      if (s === skip) continue;
+      const e = s.ewmaTtfbMs > 0 ? s.ewmaTtfbMs : unmeasured;
+      const score = (e * (1 + s.activeConnections)) / weights[i]!;
+      if (!best || score < bestScore) {
+        best = s;
+        bestScore = score;
+      }
+    }
+    return best;
+  }
+}
