@@ -14,6 +14,8 @@ export interface LastCheck {
   /** Short reason: a stable code such as `timeout`, or the probe's message. */
   reason: string;
   latencyMs: number;
+  /** Human text of the last check: the server's own error message when it sent one (src/health). */
+  message?: string;
 }
 
 /** Something a drain can close: an open client/server connection pair, a UDP flow. */
