@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { defaultBackend } from '../../../src/config/defaults.ts';
+import {
+  backendPayload,
+  backendValues,
+  checkSettingsPrefix,
+  defaultHint,
+  healthCheckTypes,
+  modeForProtocol,
+  newBackendValues,
+  persistenceTypes,
+  slowStartBlockers,
+} from './backend-form.ts';
+
+describe('backend form defaults (H2, H4, S3, P1)', () => {
+  it('shows every default from the one source', () => {
+    const v = newBackendValues('http');
+    assert.equal(v['healthCheck.enabled'], true);
+    assert.equal(v['healthCheck.type'], 'http');
+    assert.equal(v['healthCheck.intervalSeconds'], '5');
+    assert.equal(v['healthCheck.timeoutSeconds'], '3');
+    assert.equal(v['healthCheck.rise'], '2');
+    assert.equal(v['healthCheck.fall'], '3');
+    assert.equal(v['healthCheck.http.expectedCodes'], '200-399');
+    assert.equal(v['healthCheck.port'], '', 'empty = the server port (H2)');
+    assert.equal(v.drainTimeoutSeconds, '30');
+    assert.equal(v['slowStart.durationSeconds'], '30');
+    assert.equal(v['persistence.timeoutSeconds'], '1800');
+    assert.equal(defaultHint('healthCheck.intervalSeconds'), '5');
+    assert.equal(defaultHint('drainTimeoutSeconds'), '30');
+    assert.equal(defaultHint('tls.verify'), 'on');
+    assert.equal(defaultHint('port'), undefined);
+  });
+  it('lets a server type suggest mode, check and port (database → tcp + postgres 5432)', () => {
+    const db = newBackendValues('http', 'database');
+    assert.equal(db.mode, 'tcp');
+    assert.equal(db['healthCheck.type'], 'postgres');
+    assert.equal(db.port, '5432');
+    const cache = newBackendValues('http', 'cache');
+    assert.equal(cache['healthCheck.type'], 'redis');
+    assert.equal(cache.port, '6379');
+  });
+});
+
+describe('slow start rules (SS2)', () => {
+  it('explains each blocker', () => {
+    assert.deepEqual(slowStartBlockers('http', 'weighted-round-robin'), []);
+    const both = slowStartBlockers('tcp', 'round-robin');
+    assert.equal(both.length, 2);
+    assert.match(both[0]!, /http backend.*tcp/);
+    assert.match(both[1]!, /weighted-round-robin.*round-robin/);
+    assert.equal(slowStartBlockers('http', 'least-connections').length, 1);
+  });
+});
+
+describe('backend payload', () => {
+  it('sends only the settings of the chosen check type and persistence', () => {
+    const v = { ...newBackendValues('http'), name: 'web', algorithm: 'weighted-round-robin' };
+    const { payload, errors } = backendPayload(v);
+    assert.deepEqual(errors, {});
+    assert.equal(payload.name, 'web');
+    const hc = payload.healthCheck as Record<string, unknown>;
+    assert.deepEqual(hc.http, { method: 'GET', path: '/', host: null, expectedCodes: '200-399' });
+    assert.equal(hc.mysql, undefined);
+    assert.equal(hc.postgres, undefined);
+    assert.deepEqual(payload.persistence, { type: 'none', timeoutSeconds: 1800 });
+    assert.equal('udpTimeoutSeconds' in payload, false);
+
+    const pg = backendPayload({ ...newBackendValues('tcp', 'database'), name: 'db' }).payload;
+    const pgc = pg.healthCheck as Record<string, unknown>;
+    assert.deepEqual(pgc.postgres, { user: 'fulcrum', database: 'postgres' });
+    assert.equal(pgc.http, undefined);
+    assert.equal(pg.port, 5432);
+
+    const ck = backendPayload({ ...v, 'persistence.type': 'cookie', 'persistence.cookieName': 'SRV' }).payload;
+    assert.deepEqual(ck.persistence, { type: 'cookie', cookieName: 'SRV', timeoutSeconds: 1800 });
+  });
+  it('names the field of a bad number', () => {
+    const { errors } = backendPayload({ ...newBackendValues('http'), name: 'x', 'healthCheck.rise': 'two' });
+    assert.deepEqual(errors, { 'healthCheck.rise': 'rise must be a whole number' });
+  });
+  it('patches only what changed', () => {
+    const b = defaultBackend('b1', 'l1', 'web', 'http');
+    const v = backendValues(b);
+    assert.deepEqual(backendPayload(v, b).payload, {});
+    const p = backendPayload({ ...v, 'healthCheck.intervalSeconds': '10' }, b).payload;
+    assert.deepEqual(Object.keys(p), ['healthCheck']);
+    assert.equal((p.healthCheck as Record<string, unknown>).intervalSeconds, 10);
+    assert.deepEqual(backendPayload({ ...v, drainTimeoutSeconds: '5' }, b).payload, { drainTimeoutSeconds: 5 });
+  });
+  it('offers what the mode allows (F2, P2, H1)', () => {
+    assert.deepEqual(persistenceTypes('tcp'), ['none', 'source-ip']);
+    assert.ok(persistenceTypes('http').includes('cookie'));
+    assert.ok(healthCheckTypes('tcp').includes('mysql'));
+    assert.ok(!healthCheckTypes('http').includes('mysql'));
+    assert.equal(modeForProtocol('https'), 'http');
+    assert.equal(modeForProtocol('udp'), 'udp');
+    assert.equal(checkSettingsPrefix('https'), 'healthCheck.http.');
+    assert.equal(checkSettingsPrefix('tcp'), null);
+  });
+});

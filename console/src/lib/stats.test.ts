@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { readResponses, readStats, StatsHistory } from './stats.ts';
+
+describe('stats reading (O1, P4)', () => {
+  it('reads responses in every shape', () => {
+    assert.deepEqual(readResponses([0, 1, 2, 3, 4, 5]), [0, 1, 2, 3, 4, 5]);
+    assert.deepEqual(readResponses({ '2xx': 7, '5xx': 1, other: 2 }), [2, 0, 7, 0, 0, 1]);
+    assert.deepEqual(readResponses({ c4xx: 3 }), [0, 0, 0, 0, 3, 0]);
+    assert.deepEqual(readResponses(null), [0, 0, 0, 0, 0, 0]);
+  });
+  it('reads arrays, maps and servers nested in backends', () => {
+    const a = readStats({ servers: [{ id: 's1', requests: 10, activeConnections: 2 }] }, 1000);
+    assert.equal(a.servers.get('s1')?.requests, 10);
+    assert.equal(a.servers.get('s1')?.activeConnections, 2);
+    const b = readStats({ servers: { s2: { requests: 4, requestsPerSecond: 1.5 } } }, 1000);
+    assert.equal(b.servers.get('s2')?.requestsPerSecond, 1.5);
+    const c = readStats({ backends: [{ id: 'b1', servers: [{ id: 's3', requests: 1 }] }] }, 1000);
+    assert.equal(c.servers.get('s3')?.backendId, 'b1');
+    assert.equal(c.backends.get('b1')?.requests, 0);
+    assert.equal(readStats(null, 0).servers.size, 0);
+  });
+  it('derives rates from totals and keeps a bounded history', () => {
+    const h = new StatsHistory(3);
+    h.push(readStats({ servers: [{ id: 's1', requests: 0, responses: [0, 0, 0, 0, 0, 0] }] }, 0));
+    h.push(readStats({ servers: [{ id: 's1', requests: 20, responses: [0, 0, 18, 0, 0, 2] }] }, 2000));
+    assert.equal(h.serverRate('s1'), 10);
+    assert.equal(h.serverRate('nope'), 0);
+    const [t, rps] = h.columns(['s1'], 'rps');
+    assert.deepEqual(t, [2]);
+    assert.deepEqual(rps, [10]);
+    assert.deepEqual(h.columns(['s1'], 'c5')[1], [1]);
+    assert.deepEqual(h.columns(['s1'], 'c2')[1], [9]);
+    h.push(readStats({ servers: [{ id: 's1', requests: 20, activeConnections: 4 }] }, 4000));
+    h.push(readStats({ servers: [{ id: 's1', requests: 30 }] }, 6000));
+    assert.equal(h.size, 3);
+    assert.deepEqual(h.columns(['s1'], 'active')[1], [4, 0]);
+    assert.equal(h.serverRate('s1'), 5);
+  });
+  it('prefers the API rate when given', () => {
+    const h = new StatsHistory();
+    h.push(readStats({ servers: [{ id: 's1', requests: 0, requestsPerSecond: 3 }] }, 0));
+    assert.equal(h.serverRate('s1'), 3);
+  });
+});

@@ -1,0 +1,219 @@
+/**
+ * Live statistics (O1, P4): reads `GET /api/v1/stats` and keeps a short history for the
+ * charts (requests per second per server, response classes, active connections).
+ *
+ * The reader accepts the counters as totals or with recent rates; when the API gives no
+ * rate, the rate is the difference between two samples divided by the time between them.
+ */
+
+/** Counters of one server, frontend or backend at one moment. */
+export interface Counters {
+  id: string;
+  name?: string;
+  backendId?: string;
+  activeConnections: number;
+  requests: number;
+  /** Requests per second as the API reports it; null when it gives only totals. */
+  requestsPerSecond: number | null;
+  /** Responses by class: index 0 other, 1–5 = 1xx…5xx. */
+  responses: number[];
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/** One poll of /stats. */
+export interface StatsSample {
+  /** ms epoch of the poll. */
+  at: number;
+  servers: Map<string, Counters>;
+  frontends: Map<string, Counters>;
+  backends: Map<string, Counters>;
+}
+
+function num(v: unknown): number {
+  return typeof v === 'number' && Number.isFinite(v) ? v : 0;
+}
+
+function pick(o: Record<string, unknown>, ...keys: string[]): unknown {
+  for (const k of keys) {
+    if (k.includes('.')) {
+      let cur: unknown = o;
+      for (const part of k.split('.'))
+        cur = cur && typeof cur === 'object' ? (cur as Record<string, unknown>)[part] : undefined;
+      if (cur !== undefined) return cur;
+    } else if (o[k] !== undefined) return o[k];
+  }
+  return undefined;
+}
+
+/** Responses in any of `[other, 1xx…5xx]`, `{ '2xx': n }`, `{ c2xx: n }` or `{ 2: n }` → a 6-slot array. */
+export function readResponses(v: unknown): number[] {
+  const out = [0, 0, 0, 0, 0, 0];
+  if (Array.isArray(v)) {
+    for (let i = 0; i < 6; i++) out[i] = num(v[i]);
+    return out;
+  }
+  if (v && typeof v === 'object') {
+    for (const [k, n] of Object.entries(v as Record<string, unknown>)) {
+      const m = /^c?([1-5])(xx)?$/i.exec(k);
+      if (m) out[Number(m[1])] = num(n);
+      else if (k === 'other' || k === '0') out[0] = num(n);
+    }
+  }
+  return out;
+}
+
+/** One entry (a server, frontend or backend) of the stats answer → Counters. */
+export function readCounters(id: string, o: Record<string, unknown>): Counters {
+  const rps = pick(
+    o,
+    'requestsPerSecond',
+    'rates.requestsPerSecond',
+    'rate.requestsPerSecond',
+    'rps',
+    'rates.requests',
+  );
+  const c: Counters = {
+    id,
+    activeConnections: num(pick(o, 'activeConnections', 'connections.active', 'current.connections')),
+    requests: num(pick(o, 'requests', 'totalRequests', 'requestsTotal', 'requests.total')),
+    requestsPerSecond: typeof rps === 'number' ? rps : null,
+    responses: readResponses(pick(o, 'responses', 'responseClasses')),
+    bytesIn: num(pick(o, 'bytesIn', 'bytes.in')),
+    bytesOut: num(pick(o, 'bytesOut', 'bytes.out')),
+  };
+  if (typeof o.name === 'string') c.name = o.name;
+  if (typeof o.backendId === 'string') c.backendId = o.backendId;
+  return c;
+}
+
+function readGroup(
+  v: unknown,
+  into: Map<string, Counters>,
+  extra?: (c: Counters, o: Record<string, unknown>) => void,
+): void {
+  const entries: [string, Record<string, unknown>][] = [];
+  if (Array.isArray(v)) {
+    for (const o of v) if (o && typeof o === 'object' && typeof o.id === 'string') entries.push([o.id, o]);
+  } else if (v && typeof v === 'object') {
+    for (const [k, o] of Object.entries(v as Record<string, unknown>)) {
+      if (o && typeof o === 'object')
+        entries.push([
+          typeof (o as { id?: unknown }).id === 'string' ? (o as { id: string }).id : k,
+          o as Record<string, unknown>,
+        ]);
+    }
+  }
+  for (const [id, o] of entries) {
+    const c = readCounters(id, o);
+    into.set(id, c);
+    extra?.(c, o);
+  }
+}
+
+/**
+ * Reads a /stats answer: `{ frontends, backends, servers }` as arrays of `{ id, … }` or maps
+ * by id; servers may also be nested in their backend (`backends[].servers`).
+ */
+export function readStats(body: unknown, at: number): StatsSample {
+  const s: StatsSample = { at, servers: new Map(), frontends: new Map(), backends: new Map() };
+  if (!body || typeof body !== 'object') return s;
+  const b = body as Record<string, unknown>;
+  readGroup(b.frontends, s.frontends);
+  readGroup(b.backends, s.backends, (c, o) => {
+    if (o.servers) {
+      const inner = new Map<string, Counters>();
+      readGroup(o.servers, inner);
+      for (const [id, sc] of inner) {
+        sc.backendId ??= c.id;
+        s.servers.set(id, sc);
+      }
+    }
+  });
+  readGroup(b.servers, s.servers);
+  return s;
+}
+
+/** Rate per second of a counter between two samples; the API's own rate wins when present. */
+export function rateOf(cur: Counters, prev: Counters | undefined, seconds: number): number {
+  if (cur.requestsPerSecond !== null) return cur.requestsPerSecond;
+  if (!prev || seconds <= 0) return 0;
+  return Math.max(0, (cur.requests - prev.requests) / seconds);
+}
+
+/** A point of a series: time in seconds (uPlot's x unit) and a value. */
+export interface SeriesPoint {
+  t: number;
+  v: number;
+}
+
+/**
+ * A bounded history of samples (default 10 minutes at 2 s = 300), with derived series for
+ * the charts. `push` is O(1) amortised; older samples fall off the front.
+ */
+export class StatsHistory {
+  readonly capacity: number;
+  #samples: StatsSample[] = [];
+
+  constructor(capacity = 300) {
+    this.capacity = capacity;
+  }
+
+  get size(): number {
+    return this.#samples.length;
+  }
+
+  get latest(): StatsSample | undefined {
+    return this.#samples[this.#samples.length - 1];
+  }
+
+  push(sample: StatsSample): void {
+    this.#samples.push(sample);
+    if (this.#samples.length > this.capacity) this.#samples.splice(0, this.#samples.length - this.capacity);
+  }
+
+  /** Current requests per second of a server (the last two samples). */
+  serverRate(id: string): number {
+    const n = this.#samples.length;
+    const cur = this.#samples[n - 1]?.servers.get(id);
+    if (!cur) return 0;
+    const prevSample = this.#samples[n - 2];
+    const secs = prevSample ? (this.#samples[n - 1]!.at - prevSample.at) / 1000 : 0;
+    return rateOf(cur, prevSample?.servers.get(id), secs);
+  }
+
+  /**
+   * Aligned columns for uPlot: `[times(s), ...one column per id]`. `metric` picks what is
+   * charted per sample: `rps` (requests per second), `active` (active connections), or a
+   * response class `c1`…`c5` (responses per second of that class).
+   */
+  columns(
+    ids: readonly string[],
+    metric: 'rps' | 'active' | 'c1' | 'c2' | 'c3' | 'c4' | 'c5',
+    group: 'servers' | 'frontends' | 'backends' = 'servers',
+  ): number[][] {
+    const times: number[] = [];
+    const cols: number[][] = ids.map(() => []);
+    for (let i = 1; i < this.#samples.length; i++) {
+      const cur = this.#samples[i]!;
+      const prev = this.#samples[i - 1]!;
+      const secs = (cur.at - prev.at) / 1000;
+      times.push(cur.at / 1000);
+      ids.forEach((id, j) => {
+        const c = cur[group].get(id);
+        const p = prev[group].get(id);
+        let v = 0;
+        if (c) {
+          if (metric === 'rps') v = rateOf(c, p, secs);
+          else if (metric === 'active') v = c.activeConnections;
+          else {
+            const k = Number(metric.slice(1));
+            v = p && secs > 0 ? Math.max(0, ((c.responses[k] ?? 0) - (p.responses[k] ?? 0)) / secs) : 0;
+          }
+        }
+        cols[j]!.push(v);
+      });
+    }
+    return [times, ...cols];
+  }
+}
