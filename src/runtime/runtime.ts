@@ -173,15 +173,20 @@ export class Runtime {
     this.#drainTimers.get(rt.id)?.();
     this.#drainTimers.delete(rt.id);
     let closed = 0;
+    // Not draining any more before cutting: a destroy() that calls connectionClosed synchronously
+    // (a UDP flow) must not end this drain a second time.
+    rt.draining = false;
+    rt.drainStartedAt = 0;
     if (cut) {
-      for (const c of rt.connections) {
+      for (const c of [...rt.connections]) {
         closed++;
         c.destroy();
       }
+      // Connections whose close is asynchronous (TCP) are forgotten here; their later
+      // connectionClosed finds nothing to remove, so the count must drop now.
+      rt.activeConnections -= rt.connections.size;
       rt.connections.clear();
     }
-    rt.draining = false;
-    rt.drainStartedAt = 0;
     if (rt.removed) this.drainingRemoved.delete(rt.id);
     this.emit({
       kind: 'drain-end',

@@ -53,7 +53,7 @@ test('LRU order: touch moves a flow to the recent end; oldest() is the least rec
 test('remove unlinks head, middle and tail, is idempotent, and frees the key', () => {
   const t = new FlowTable<FlowNode>();
   const ns = [node('x', 1), node('x', 2), node('x', 3), node('x', 4)];
-  ns.forEach((n, i) => t.add(n, i));
+  for (const [i, n] of ns.entries()) t.add(n, i);
   assert.equal(t.remove(ns[1]!), true);
   assert.deepEqual(t.toArray(), [ns[0], ns[2], ns[3]]);
   assert.equal(t.remove(ns[1]!), false);
@@ -99,7 +99,7 @@ test('a flood of 50,000 distinct flows with eviction of the oldest stays within 
 test('expiry walk: flows idle for the timeout are found from the oldest end only', () => {
   const t = new FlowTable<FlowNode>();
   const ns = Array.from({ length: 10 }, (_, i) => node('c', i + 1));
-  ns.forEach((n, i) => t.add(n, i * 100)); // lastSeen 0, 100, …, 900
+  for (const [i, n] of ns.entries()) t.add(n, i * 100); // lastSeen 0, 100, …, 900
   t.touch(ns[0]!, 950);
   const now = 1000;
   const timeout = 500;
