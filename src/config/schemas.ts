@@ -1,0 +1,288 @@
+import { type TSchema, Type } from 'typebox';
+import { Algorithms, HealthCheckTypes, Modes, PersistenceTypes, Protocols, ServerTypes } from './model.ts';
+
+/**
+ * JSON Schemas (TypeBox) of every resource of API.md: one source for the API's input
+ * validation, the OpenAPI document, the console's forms and the docs (DESIGN.md layout).
+ *
+ * Each resource has three shapes built from one field list:
+ * - `…Resource`: the full document as the API answers it (every field present);
+ * - `…Create`: the POST body (only identity fields required; defaults fill the rest);
+ * - `…Patch`: the PATCH body (every field optional, nested objects merge field by field).
+ *
+ * A schema may carry `x-rule`, the human rule the API prints when a value breaks it
+ * (e.g. `must be a list of codes and ranges such as "200,204,300-399"`).
+ */
+
+/** Integer in [min, max]. */
+export function int(minimum: number, maximum: number, extra: Record<string, unknown> = {}): TSchema {
+  return Type.Integer({ minimum, maximum, ...extra });
+}
+
+function oneOf(values: readonly string[], extra: Record<string, unknown> = {}): TSchema {
+  return Type.String({ enum: [...values], ...extra });
+}
+
+function nullable(s: TSchema): TSchema {
+  return Type.Union([s, Type.Null()]);
+}
+
+/** Names (S1): 1–64 characters. Uniqueness is a semantic rule (validate.ts). */
+export const NameSchema = Type.String({ minLength: 1, maxLength: 64, description: 'unique name, 1–64 characters' });
+export const IdSchema = Type.String({ minLength: 1, maxLength: 64 });
+export const PortSchema = int(1, 65535, { description: 'TCP/UDP port (1–65535)' });
+export const ProtocolSchema = oneOf(Protocols);
+export const ModeSchema = oneOf(Modes);
+export const AlgorithmSchema = oneOf(Algorithms);
+export const ServerTypeSchema = oneOf(ServerTypes);
+/** H3 syntax: codes and ranges separated by commas. */
+export const ExpectedCodesPattern =
+  '^\\s*[1-5]\\d\\d(\\s*-\\s*[1-5]\\d\\d)?(\\s*,\\s*[1-5]\\d\\d(\\s*-\\s*[1-5]\\d\\d)?)*\\s*$';
+
+/** Builds an object schema; `required` lists the required keys; unknown keys are refused. */
+function obj(properties: Record<string, TSchema>, required: readonly string[], extra: Record<string, unknown> = {}) {
+  return Type.Object(
+    Object.fromEntries(
+      Object.entries(properties).map(([k, v]) => [k, required.includes(k) ? v : Type.Optional(v)]),
+    ) as Record<string, TSchema>,
+    { additionalProperties: false, ...extra },
+  );
+}
+
+/** Full object: every key required. */
+function full(
+  properties: Record<string, TSchema>,
+  optional: readonly string[] = [],
+  extra: Record<string, unknown> = {},
+) {
+  return obj(
+    properties,
+    Object.keys(properties).filter((k) => !optional.includes(k)),
+    extra,
+  );
+}
+
+/**
+ * Deep partial of a plain JSON schema: drops `required` on every nested object (also
+ * inside `anyOf` nullable objects), so a PATCH may give any subset at any depth.
+ */
+export function deepPartial(schema: TSchema): TSchema {
+  const s = schema as Record<string, unknown>;
+  const out: Record<string, unknown> = { ...s };
+  if (s.type === 'object' && s.properties) {
+    delete out.required;
+    out.properties = Object.fromEntries(
+      Object.entries(s.properties as Record<string, TSchema>).map(([k, v]) => [k, deepPartial(v)]),
+    );
+  }
+  if (Array.isArray(s.anyOf)) out.anyOf = (s.anyOf as TSchema[]).map(deepPartial);
+  return out as TSchema;
+}
+
+// ---------- nested settings ----------
+
+const frontendTimeoutsFields = {
+  requestHeaderSeconds: int(1, 3600),
+  clientIdleSeconds: int(1, 86400),
+};
+const routingRuleFields = {
+  match: obj(
+    {
+      host: Type.String({ minLength: 1, maxLength: 253 }),
+      pathPrefix: Type.String({ minLength: 1, maxLength: 2048, pattern: '^/', 'x-rule': 'must start with /' }),
+      path: Type.String({ minLength: 1, maxLength: 2048, pattern: '^/', 'x-rule': 'must start with /' }),
+      header: full({ name: Type.String({ minLength: 1, maxLength: 256 }), value: Type.String({ maxLength: 4096 }) }),
+      method: Type.String({ minLength: 1, maxLength: 16 }),
+    },
+    [],
+  ),
+  backendId: IdSchema,
+};
+const sniRuleFields = { serverName: Type.String({ minLength: 1, maxLength: 253 }), backendId: IdSchema };
+
+const httpCheckFields = {
+  method: Type.String({ minLength: 1, maxLength: 16 }),
+  path: Type.String({ minLength: 1, maxLength: 2048, pattern: '^/', 'x-rule': 'must start with /' }),
+  host: Type.String({ minLength: 1, maxLength: 253 }),
+  expectedCodes: Type.String({
+    pattern: ExpectedCodesPattern,
+    'x-rule': 'must be a list of status codes and ranges such as "200", "200,204" or "200-299,302"',
+  }),
+  expectBody: Type.String({ maxLength: 1024 }),
+};
+const healthCheckFields = {
+  enabled: Type.Boolean(),
+  type: oneOf(HealthCheckTypes),
+  port: nullable(PortSchema),
+  intervalSeconds: int(1, 300),
+  timeoutSeconds: int(1, 300, { 'x-rule': 'must be an integer from 1 to intervalSeconds' }),
+  rise: int(1, 100),
+  fall: int(1, 100),
+  http: full(httpCheckFields, ['host', 'expectBody']),
+  mysql: full({ user: Type.String({ minLength: 1, maxLength: 64 }) }),
+  postgres: full({ user: Type.String({ minLength: 1, maxLength: 64 }), database: Type.String({ maxLength: 64 }) }),
+  udp: full({ send: Type.String({ maxLength: 1024 }), expect: Type.String({ maxLength: 1024 }) }, ['expect']),
+};
+const persistenceFields = {
+  type: oneOf(PersistenceTypes),
+  cookieName: Type.String({
+    minLength: 1,
+    maxLength: 64,
+    pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$",
+    'x-rule': 'must be a cookie name (RFC 6265 token characters)',
+  }),
+  timeoutSeconds: int(0, 31_536_000),
+};
+const slowStartFields = { enabled: Type.Boolean(), durationSeconds: int(30, 1200) };
+const backendTlsFields = {
+  enabled: Type.Boolean(),
+  caCertificateId: nullable(IdSchema),
+  sni: nullable(Type.String({ minLength: 1, maxLength: 253 })),
+  verify: Type.Boolean(),
+};
+const outlierFields = {
+  enabled: Type.Boolean(),
+  consecutiveFailures: int(1, 1000),
+  baseEjectionSeconds: int(1, 3600),
+  maxEjectionSeconds: int(1, 86400),
+  maxEjectionPercent: int(0, 100),
+};
+const backendTimeoutsFields = { connectSeconds: int(1, 300), responseSeconds: int(1, 86400) };
+
+export const HealthCheckSchema = full(healthCheckFields, ['http', 'mysql', 'postgres', 'udp']);
+export const PersistenceSchema = full(persistenceFields, ['cookieName']);
+
+// ---------- resources ----------
+
+const loadBalancerFields = {
+  name: NameSchema,
+  description: Type.String({ maxLength: 1024 }),
+  allowedNetworks: Type.Array(Type.String({ 'x-rule': 'must be an IPv4 CIDR such as 10.0.0.0/8' }), { maxItems: 256 }),
+  ipAsBackend: Type.Boolean(),
+  maxServers: int(1, 100_000),
+};
+
+const frontendFields = {
+  loadBalancerId: IdSchema,
+  name: NameSchema,
+  protocol: ProtocolSchema,
+  bindAddress: Type.String({ minLength: 2, maxLength: 64, 'x-rule': 'must be an IPv4 or IPv6 address' }),
+  port: PortSchema,
+  defaultBackendId: nullable(IdSchema),
+  certificateIds: Type.Array(IdSchema, { maxItems: 64 }),
+  enabled: Type.Boolean(),
+  timeouts: full(frontendTimeoutsFields),
+  maxConnections: int(0, 10_000_000),
+  rules: Type.Array(full(routingRuleFields), { maxItems: 1000 }),
+  tlsPassthrough: Type.Boolean(),
+  sniRules: Type.Array(full(sniRuleFields), { maxItems: 1000 }),
+};
+
+const backendFields = {
+  loadBalancerId: IdSchema,
+  name: NameSchema,
+  mode: ModeSchema,
+  algorithm: AlgorithmSchema,
+  port: nullable(PortSchema),
+  persistence: PersistenceSchema,
+  healthCheck: HealthCheckSchema,
+  slowStart: full(slowStartFields),
+  tls: full(backendTlsFields),
+  drainTimeoutSeconds: int(0, 3600),
+  timeouts: full(backendTimeoutsFields),
+  udpTimeoutSeconds: int(1, 3600),
+  maxFlows: int(1, 10_000_000),
+  outlierDetection: full(outlierFields),
+};
+
+const serverFields = {
+  name: NameSchema,
+  serverType: ServerTypeSchema,
+  instanceId: nullable(IdSchema),
+  address: Type.String({ minLength: 1, maxLength: 64, 'x-rule': 'must be an IPv4 address' }),
+  port: nullable(PortSchema),
+  weight: int(0, 100),
+  zone: nullable(Type.String({ minLength: 1, maxLength: 64 })),
+  passive: Type.Boolean(),
+  sslOffload: Type.Boolean(),
+  caCertificateId: nullable(IdSchema),
+  enabled: Type.Boolean(),
+};
+
+const instanceFields = {
+  name: NameSchema,
+  privateIp: Type.String({ minLength: 2, maxLength: 64, 'x-rule': 'must be an IPv4 or IPv6 address' }),
+  zone: nullable(Type.String({ minLength: 1, maxLength: 64 })),
+  os: nullable(Type.String({ minLength: 1, maxLength: 64 })),
+  serverType: ServerTypeSchema,
+};
+
+function partialOf(fields: Record<string, TSchema>, omit: readonly string[] = []): TSchema {
+  const f = Object.fromEntries(Object.entries(fields).filter(([k]) => !omit.includes(k)));
+  return deepPartial(obj(f, []));
+}
+function createOf(fields: Record<string, TSchema>, required: readonly string[]): TSchema {
+  const partial = deepPartial(obj(fields, [])) as Record<string, unknown>;
+  return { ...partial, required: [...required] } as TSchema;
+}
+
+export const LoadBalancerCreate = createOf(loadBalancerFields, ['name']);
+export const LoadBalancerPatch = partialOf(loadBalancerFields);
+export const FrontendCreate = createOf(frontendFields, ['loadBalancerId', 'name', 'protocol', 'port']);
+export const FrontendPatch = partialOf(frontendFields, ['loadBalancerId']);
+export const BackendCreate = createOf(backendFields, ['loadBalancerId', 'name', 'mode']);
+export const BackendPatch = partialOf(backendFields, ['loadBalancerId']);
+export const ServerCreate = createOf(serverFields, ['name']);
+export const ServerPatch = partialOf(serverFields);
+export const InstanceCreate = createOf(instanceFields, ['name', 'privateIp']);
+export const InstancePatch = partialOf(instanceFields);
+
+const id = { id: Type.String({ readOnly: true }) };
+
+/** Live server status (API.md). */
+export const ServerStatusSchema = Type.Object({
+  health: oneOf(['unknown', 'healthy', 'unhealthy']),
+  state: oneOf(['active', 'passive', 'slow-start', 'draining', 'disabled']),
+  slowStartFactor: Type.Number({ minimum: 0, maximum: 1 }),
+  activeConnections: Type.Integer(),
+  reason: nullable(Type.String({ description: 'stable code when out of rotation' })),
+  lastCheck: nullable(
+    Type.Object({ at: Type.String(), ok: Type.Boolean(), reason: Type.String(), latencyMs: Type.Number() }),
+  ),
+});
+
+export const LoadBalancerResource = full({ ...id, ...loadBalancerFields });
+export const FrontendResource = full({
+  ...id,
+  ...frontendFields,
+  status: Type.Object({ listening: Type.Boolean(), reason: nullable(Type.String()) }),
+});
+export const BackendResource = full({
+  ...id,
+  ...backendFields,
+  status: Type.Object({
+    zones: Type.Array(Type.Object({ zone: nullable(Type.String()), servers: Type.Integer(), healthy: Type.Integer() })),
+    warnings: Type.Array(
+      Type.Object({ code: Type.String(), message: Type.String(), zone: Type.Optional(Type.String()) }),
+    ),
+    servers: Type.Integer(),
+    healthy: Type.Integer(),
+  }),
+});
+export const ServerResource = full(
+  { ...id, backendId: IdSchema, ...serverFields, address: Type.String(), status: ServerStatusSchema },
+  [],
+);
+export const InstanceResource = full({ ...id, ...instanceFields });
+
+/** The error body of every refusal (API.md "Conventions"). */
+export const ErrorSchema = Type.Object({
+  error: Type.Object({ code: Type.String(), message: Type.String(), field: Type.Optional(Type.String()) }),
+});
+
+/** Wraps a resource answer of a change with its configVersion (API.md). */
+export function withVersion(schema: TSchema): TSchema {
+  const s = schema as Record<string, unknown>;
+  const props = { ...(s.properties as Record<string, TSchema>), configVersion: Type.Integer() };
+  return { ...s, properties: props, required: [...((s.required as string[]) ?? []), 'configVersion'] } as TSchema;
+}

@@ -1,0 +1,512 @@
+import type {
+  Backend,
+  ConfigState,
+  Frontend,
+  Instance,
+  LoadBalancer,
+  ResourceKind,
+  ResourceOf,
+  Server,
+} from '../config/model.ts';
+import { compile } from '../config/snapshot.ts';
+import { validateChange, validateConfig } from '../config/validate.ts';
+import { FulcrumError, invalid } from '../core/errors.ts';
+import { type Logger, silentLogger } from '../core/log.ts';
+import type { ConfigStore, Upsert } from '../store/types.ts';
+import { EventHub } from './events.ts';
+import type { DataPlanePort } from './ports.ts';
+import {
+  buildBackend,
+  buildFrontend,
+  buildInstance,
+  buildLoadBalancer,
+  buildServer,
+  completeBackend,
+  followInstances,
+  mergePatch,
+  mergeServer,
+} from './resources.ts';
+
+/** Where each kind lives in ConfigState, and how the API names it. */
+const KindInfo: Record<ResourceKind, { key: keyof Omit<ConfigState, 'version'>; label: string; path: string }> = {
+  loadBalancer: { key: 'loadBalancers', label: 'load balancer', path: 'load-balancer' },
+  frontend: { key: 'frontends', label: 'frontend', path: 'frontend' },
+  backend: { key: 'backends', label: 'backend', path: 'backend' },
+  server: { key: 'servers', label: 'server', path: 'server' },
+  instance: { key: 'instances', label: 'instance', path: 'instance' },
+  certificate: { key: 'certificates', label: 'certificate', path: 'certificate' },
+};
+
+/** What a successful change answers: the resource and the configVersion in which it is live (API.md). */
+export interface Changed<T> {
+  resource: T;
+  configVersion: number;
+}
+
+/** Who asks for a change (C6 audit `actor`: the token name). */
+export type Actor = string;
+
+/** S8 lookup answer row (API.md `/servers`). */
+export interface ServerLookup {
+  loadBalancerId: string;
+  loadBalancerName: string;
+  backendId: string;
+  backendName: string;
+  server: Server;
+}
+
+type Body = Record<string, unknown>;
+
+function list<K extends ResourceKind>(state: ConfigState, kind: K): ResourceOf[K][] {
+  return state[KindInfo[kind].key] as unknown as ResourceOf[K][];
+}
+
+/** Strips secrets from a document before it goes to the audit log. */
+function auditDoc(kind: ResourceKind, doc: unknown): unknown {
+  if (doc === null || doc === undefined) return null;
+  if (kind === 'certificate') return { ...(doc as Record<string, unknown>), keyEncrypted: undefined };
+  return doc;
+}
+
+/** The diff between two states, as store upserts and deletes. */
+export function diffStates(
+  before: ConfigState,
+  after: ConfigState,
+): { upserts: Upsert[]; deletes: { kind: ResourceKind; id: string }[] } {
+  const upserts: Upsert[] = [];
+  const deletes: { kind: ResourceKind; id: string }[] = [];
+  for (const kind of Object.keys(KindInfo) as ResourceKind[]) {
+    const old = new Map(list(before, kind).map((d) => [d.id, JSON.stringify(d)]));
+    const now = new Set<string>();
+    for (const d of list(after, kind)) {
+      now.add(d.id);
+      if (old.get(d.id) !== JSON.stringify(d)) upserts.push({ kind, doc: d } as Upsert);
+    }
+    for (const id of old.keys()) if (!now.has(id)) deletes.push({ kind, id });
+  }
+  return { upserts, deletes };
+}
+
+/**
+ * The control plane service (DESIGN.md "The one flow"). Holds the current ConfigState
+ * (always equal to the store's) and serialises changes: clone → apply the change → validate
+ * the whole new configuration → compile → store in one transaction (configVersion + 1,
+ * audit row) → `plane.apply(snapshot)` → answer. A change that fails anywhere before the
+ * store changes nothing.
+ */
+export class ControlPlane {
+  readonly store: ConfigStore;
+  readonly plane: DataPlanePort;
+  readonly events: EventHub;
+  readonly log: Logger;
+  #state: ConfigState;
+  #chain: Promise<unknown> = Promise.resolve();
+
+  private constructor(store: ConfigStore, plane: DataPlanePort, log: Logger, state: ConfigState) {
+    this.store = store;
+    this.plane = plane;
+    this.log = log;
+    this.#state = state;
+    this.events = new EventHub(store, log);
+  }
+
+  /**
+   * Loads the stored configuration, compiles it and applies it to the data plane (C2: a
+   * restart restores everything), and wires the runtime's events into the store and stream.
+   */
+  static async start(options: { store: ConfigStore; plane: DataPlanePort; log?: Logger }): Promise<ControlPlane> {
+    const log = options.log ?? silentLogger;
+    const state = await options.store.load();
+    try {
+      validateConfig(state);
+    } catch (err) {
+      log.warn(
+        { err, code: (err as FulcrumError).code },
+        'stored configuration breaks a validation rule; applying it anyway',
+      );
+    }
+    const cp = new ControlPlane(options.store, options.plane, log, state);
+    options.plane.runtime.setEventSink(cp.events.sink);
+    await options.plane.apply(compile(state));
+    log.info({ configVersion: state.version }, 'configuration loaded and applied');
+    return cp;
+  }
+
+  /** The current configuration. Treat as read-only. */
+  get state(): Readonly<ConfigState> {
+    return this.#state;
+  }
+
+  /** The current configVersion. */
+  get version(): number {
+    return this.#state.version;
+  }
+
+  /** Lists resources of a kind, optionally filtered. */
+  list<K extends ResourceKind>(kind: K, filter?: (d: ResourceOf[K]) => boolean): ResourceOf[K][] {
+    const all = list(this.#state, kind);
+    return filter ? all.filter(filter) : [...all];
+  }
+
+  /** One resource; throws `not_found` (404) naming the id. */
+  get<K extends ResourceKind>(kind: K, id: string): ResourceOf[K] {
+    const found = list(this.#state, kind).find((d) => d.id === id);
+    if (!found) throw new FulcrumError('not_found', `id: no ${KindInfo[kind].label} with id "${id}"`, 'id');
+    return found;
+  }
+
+  /** One server of a backend; 404 when either is unknown or the server belongs elsewhere. */
+  getServer(backendId: string, id: string): Server {
+    this.get('backend', backendId);
+    const s = this.get('server', id);
+    if (s.backendId !== backendId)
+      throw new FulcrumError('not_found', `id: backend "${backendId}" has no server "${id}"`, 'id');
+    return s;
+  }
+
+  /**
+   * The primitive every change goes through (also for other modules: certificates, the
+   * declarative apply). `fn` edits a draft copy and returns the audit facts; it throws
+   * FulcrumError to refuse. Serialised: one change at a time.
+   */
+  change<T>(
+    actor: Actor,
+    action: string,
+    fn: (draft: ConfigState) => {
+      result: T;
+      kind: ResourceKind | 'config';
+      id: string;
+      before: unknown;
+      after: unknown;
+    },
+  ): Promise<Changed<T>> {
+    const run = this.#chain.then(() => this.#change(actor, action, fn));
+    this.#chain = run.catch(() => {});
+    return run;
+  }
+
+  async #change<T>(
+    actor: Actor,
+    action: string,
+    fn: (draft: ConfigState) => {
+      result: T;
+      kind: ResourceKind | 'config';
+      id: string;
+      before: unknown;
+      after: unknown;
+    },
+  ): Promise<Changed<T>> {
+    const before = this.#state;
+    const draft = structuredClone(before);
+    const facts = fn(draft);
+    followInstances(draft);
+    validateChange(before, draft);
+    validateConfig(draft);
+    const { upserts, deletes } = diffStates(before, draft);
+    draft.version = before.version + 1;
+    const snapshot = compile(draft);
+    const at = new Date(this.plane.runtime.clock.now()).toISOString();
+    const resource = `${facts.kind === 'config' ? 'config' : KindInfo[facts.kind].path}/${facts.id}`;
+    const version = await this.store.commit({
+      baseVersion: before.version,
+      upserts,
+      deletes,
+      audit: {
+        at,
+        actor,
+        action,
+        resource,
+        before: facts.kind === 'config' ? facts.before : auditDoc(facts.kind, facts.before),
+        after: facts.kind === 'config' ? facts.after : auditDoc(facts.kind, facts.after),
+      },
+    });
+    draft.version = version;
+    this.#state = draft;
+    try {
+      await this.plane.apply(snapshot);
+    } catch (err) {
+      this.log.error({ err, configVersion: version }, 'data plane failed to apply a stored configuration');
+      throw new FulcrumError(
+        'internal',
+        `the configuration ${version} is stored but the data plane failed to apply it: ${(err as Error).message}`,
+      );
+    }
+    const ids = this.#owners(draft, facts.kind, facts.id, facts.before, facts.after);
+    this.events.publish({
+      at,
+      kind: 'config',
+      loadBalancerId: ids.loadBalancerId,
+      backendId: ids.backendId,
+      serverId: ids.serverId,
+      from: null,
+      to: null,
+      reason: action,
+      detail: { configVersion: version, resource, actor, action },
+    });
+    this.log.info({ actor, action, resource, configVersion: version }, 'configuration changed');
+    return { resource: facts.result, configVersion: version };
+  }
+
+  #owners(
+    state: ConfigState,
+    kind: ResourceKind | 'config',
+    id: string,
+    before: unknown,
+    after: unknown,
+  ): { loadBalancerId: string | null; backendId: string | null; serverId: string | null } {
+    const doc = (after ?? before ?? {}) as Record<string, unknown>;
+    if (kind === 'loadBalancer') return { loadBalancerId: id, backendId: null, serverId: null };
+    if (kind === 'frontend') return { loadBalancerId: String(doc.loadBalancerId), backendId: null, serverId: null };
+    if (kind === 'backend') return { loadBalancerId: String(doc.loadBalancerId), backendId: id, serverId: null };
+    if (kind === 'server') {
+      const backendId = String(doc.backendId);
+      const lb =
+        state.backends.find((b) => b.id === backendId)?.loadBalancerId ??
+        this.#state.backends.find((b) => b.id === backendId)?.loadBalancerId;
+      return { loadBalancerId: lb ?? null, backendId, serverId: id };
+    }
+    return { loadBalancerId: null, backendId: null, serverId: null };
+  }
+
+  #create<K extends ResourceKind>(
+    actor: Actor,
+    kind: K,
+    build: (draft: ConfigState) => ResourceOf[K],
+  ): Promise<Changed<ResourceOf[K]>> {
+    return this.change(actor, 'create', (draft) => {
+      const doc = build(draft);
+      list(draft, kind).push(doc);
+      return { result: doc, kind, id: doc.id, before: null, after: doc };
+    });
+  }
+
+  #update<K extends ResourceKind>(
+    actor: Actor,
+    kind: K,
+    id: string,
+    merge: (cur: ResourceOf[K], draft: ConfigState) => ResourceOf[K],
+  ): Promise<Changed<ResourceOf[K]>> {
+    return this.change(actor, 'update', (draft) => {
+      const all = list(draft, kind);
+      const i = all.findIndex((d) => d.id === id);
+      if (i < 0) throw new FulcrumError('not_found', `id: no ${KindInfo[kind].label} with id "${id}"`, 'id');
+      const cur = all[i]!;
+      const next = merge(cur, draft);
+      all[i] = next;
+      return { result: next, kind, id, before: structuredClone(cur), after: next };
+    });
+  }
+
+  #remove<K extends ResourceKind>(
+    actor: Actor,
+    kind: K,
+    id: string,
+    check: (cur: ResourceOf[K], draft: ConfigState) => void,
+  ): Promise<Changed<ResourceOf[K]>> {
+    return this.change(actor, 'delete', (draft) => {
+      const all = list(draft, kind);
+      const i = all.findIndex((d) => d.id === id);
+      if (i < 0) throw new FulcrumError('not_found', `id: no ${KindInfo[kind].label} with id "${id}"`, 'id');
+      const cur = all[i]!;
+      check(cur, draft);
+      all.splice(i, 1);
+      return { result: cur, kind, id, before: cur, after: null };
+    });
+  }
+
+  // ---------- load balancers ----------
+
+  /** POST /load-balancers: defaults fill omitted fields. */
+  createLoadBalancer(actor: Actor, body: Body): Promise<Changed<LoadBalancer>> {
+    return this.#create(actor, 'loadBalancer', () => buildLoadBalancer(body));
+  }
+  /** PATCH /load-balancers/{id}. */
+  updateLoadBalancer(actor: Actor, id: string, patch: Body): Promise<Changed<LoadBalancer>> {
+    return this.#update(actor, 'loadBalancer', id, (cur) => ({ ...mergePatch(cur, patch), id }));
+  }
+  /** DELETE /load-balancers/{id}: 409 while it has frontends or backends. */
+  deleteLoadBalancer(actor: Actor, id: string): Promise<Changed<LoadBalancer>> {
+    return this.#remove(actor, 'loadBalancer', id, (lb, draft) => {
+      const f = draft.frontends.filter((x) => x.loadBalancerId === id).length;
+      const b = draft.backends.filter((x) => x.loadBalancerId === id).length;
+      if (f + b > 0) {
+        throw new FulcrumError(
+          'conflict',
+          `id: load balancer "${lb.name}" still has ${f} frontend(s) and ${b} backend(s); delete them first`,
+          'id',
+        );
+      }
+    });
+  }
+
+  // ---------- frontends ----------
+
+  /** POST /frontends. */
+  createFrontend(actor: Actor, body: Body): Promise<Changed<Frontend>> {
+    return this.#create(actor, 'frontend', (draft) => {
+      this.#needLoadBalancer(draft, body.loadBalancerId);
+      return buildFrontend(body);
+    });
+  }
+  /** PATCH /frontends/{id}. */
+  updateFrontend(actor: Actor, id: string, patch: Body): Promise<Changed<Frontend>> {
+    return this.#update(actor, 'frontend', id, (cur) => ({
+      ...mergePatch(cur, patch),
+      id,
+      loadBalancerId: cur.loadBalancerId,
+    }));
+  }
+  /** DELETE /frontends/{id}: the listener closes, open connections drain. */
+  deleteFrontend(actor: Actor, id: string): Promise<Changed<Frontend>> {
+    return this.#remove(actor, 'frontend', id, () => {});
+  }
+
+  // ---------- backends ----------
+
+  /** POST /backends. */
+  createBackend(actor: Actor, body: Body): Promise<Changed<Backend>> {
+    return this.#create(actor, 'backend', (draft) => {
+      this.#needLoadBalancer(draft, body.loadBalancerId);
+      return buildBackend(body);
+    });
+  }
+  /** PATCH /backends/{id}: nested settings merge field by field. */
+  updateBackend(actor: Actor, id: string, patch: Body): Promise<Changed<Backend>> {
+    return this.#update(actor, 'backend', id, (cur) =>
+      completeBackend({ ...mergePatch(cur, patch), id, loadBalancerId: cur.loadBalancerId }),
+    );
+  }
+  /** DELETE /backends/{id}: 409 while a frontend uses it; its servers go (and drain) with it. */
+  deleteBackend(actor: Actor, id: string): Promise<Changed<Backend>> {
+    return this.#remove(actor, 'backend', id, (b, draft) => {
+      const user = draft.frontends.find(
+        (f) =>
+          f.defaultBackendId === id ||
+          f.rules.some((r) => r.backendId === id) ||
+          f.sniRules.some((r) => r.backendId === id),
+      );
+      if (user) {
+        throw new FulcrumError(
+          'conflict',
+          `id: backend "${b.name}" is used by frontend "${user.name}"; change the frontend first`,
+          'id',
+        );
+      }
+      draft.servers = draft.servers.filter((s) => s.backendId !== id);
+    });
+  }
+
+  // ---------- servers ----------
+
+  /** POST /backends/{id}/servers (S1); the address follows `instanceId` when given. */
+  createServer(actor: Actor, backendId: string, body: Body): Promise<Changed<Server>> {
+    return this.#create(actor, 'server', (draft) => {
+      if (!draft.backends.some((b) => b.id === backendId)) {
+        throw new FulcrumError('not_found', `id: no backend with id "${backendId}"`, 'id');
+      }
+      this.#checkInstanceAddress(draft, body);
+      if ((body.instanceId === undefined || body.instanceId === null) && body.address === undefined) {
+        throw invalid(
+          'address',
+          'address: is required (an IPv4 address) unless instanceId names an inventory instance (S1)',
+        );
+      }
+      return buildServer(body, backendId, draft);
+    });
+  }
+  /** PATCH /backends/{id}/servers/{serverId} (S2). */
+  updateServer(actor: Actor, backendId: string, id: string, patch: Body): Promise<Changed<Server>> {
+    return this.#update(actor, 'server', id, (cur, draft) => {
+      if (cur.backendId !== backendId)
+        throw new FulcrumError('not_found', `id: backend "${backendId}" has no server "${id}"`, 'id');
+      this.#checkInstanceAddress(draft, patch);
+      return { ...mergeServer(cur, patch), id, backendId };
+    });
+  }
+  /** DELETE /backends/{id}/servers/{serverId}: the server drains (S3). */
+  deleteServer(actor: Actor, backendId: string, id: string): Promise<Changed<Server>> {
+    return this.#remove(actor, 'server', id, (cur) => {
+      if (cur.backendId !== backendId)
+        throw new FulcrumError('not_found', `id: backend "${backendId}" has no server "${id}"`, 'id');
+    });
+  }
+
+  // ---------- instances ----------
+
+  /** POST /instances. */
+  createInstance(actor: Actor, body: Body): Promise<Changed<Instance>> {
+    return this.#create(actor, 'instance', () => buildInstance(body));
+  }
+  /** PATCH /instances/{id}: a new privateIp moves every server naming the instance, in the same change. */
+  updateInstance(actor: Actor, id: string, patch: Body): Promise<Changed<Instance>> {
+    return this.#update(actor, 'instance', id, (cur) => ({ ...mergePatch(cur, patch), id }));
+  }
+  /** DELETE /instances/{id}: 409 while a server uses it. */
+  deleteInstance(actor: Actor, id: string): Promise<Changed<Instance>> {
+    return this.#remove(actor, 'instance', id, (inst, draft) => {
+      const user = draft.servers.find((s) => s.instanceId === id);
+      if (user)
+        throw new FulcrumError('conflict', `id: instance "${inst.name}" is used by server "${user.name}"`, 'id');
+    });
+  }
+
+  // ---------- certificates (the TLS module builds the documents) ----------
+
+  /** Adds a certificate document built by the TLS module. */
+  createCertificate(actor: Actor, doc: ResourceOf['certificate']): Promise<Changed<ResourceOf['certificate']>> {
+    return this.#create(actor, 'certificate', () => doc);
+  }
+  /** DELETE /certificates/{id}: 409 while a frontend, backend or server uses it. */
+  deleteCertificate(actor: Actor, id: string): Promise<Changed<ResourceOf['certificate']>> {
+    return this.#remove(actor, 'certificate', id, (c, draft) => {
+      const f = draft.frontends.find((x) => x.certificateIds.includes(id));
+      const b = draft.backends.find((x) => x.tls.caCertificateId === id);
+      const s = draft.servers.find((x) => x.caCertificateId === id);
+      const user = f ? `frontend "${f.name}"` : b ? `backend "${b.name}"` : s ? `server "${s.name}"` : undefined;
+      if (user) throw new FulcrumError('conflict', `id: certificate "${c.name}" is used by ${user}`, 'id');
+    });
+  }
+
+  // ---------- lookup ----------
+
+  /** S8: every load balancer, backend and server entry an address, server id or instance id belongs to. */
+  lookupServers(q: { address?: string; id?: string; instanceId?: string }): ServerLookup[] {
+    const backends = new Map(this.#state.backends.map((b) => [b.id, b]));
+    const lbs = new Map(this.#state.loadBalancers.map((l) => [l.id, l]));
+    const out: ServerLookup[] = [];
+    for (const s of this.#state.servers) {
+      if (q.address !== undefined && s.address !== q.address) continue;
+      if (q.id !== undefined && s.id !== q.id) continue;
+      if (q.instanceId !== undefined && s.instanceId !== q.instanceId) continue;
+      const b = backends.get(s.backendId);
+      const lb = b ? lbs.get(b.loadBalancerId) : undefined;
+      if (!b || !lb) continue;
+      out.push({ loadBalancerId: lb.id, loadBalancerName: lb.name, backendId: b.id, backendName: b.name, server: s });
+    }
+    return out;
+  }
+
+  #needLoadBalancer(draft: ConfigState, id: unknown): void {
+    if (typeof id !== 'string' || !draft.loadBalancers.some((l) => l.id === id)) {
+      throw invalid('loadBalancerId', `loadBalancerId: no load balancer with id "${String(id)}"`);
+    }
+  }
+
+  #checkInstanceAddress(draft: ConfigState, body: Body): void {
+    if (typeof body.instanceId !== 'string') return;
+    const inst = draft.instances.find((i) => i.id === body.instanceId);
+    if (!inst) throw invalid('instanceId', `instanceId: no instance with id "${body.instanceId}"`);
+    if (body.address !== undefined && body.address !== inst.privateIp) {
+      throw invalid(
+        'address',
+        `address: must be left out or equal ${inst.privateIp}, the IP of instance "${inst.name}"`,
+      );
+    }
+  }
+
+  /** Flushes events; call before closing the store. */
+  async close(): Promise<void> {
+    await this.#chain.catch(() => {});
+    await this.events.close();
+  }
+}

@@ -1,0 +1,30 @@
+import type { Snapshot } from '../config/snapshot.ts';
+import type { Clock } from '../core/clock.ts';
+import type { FrontendRuntime, ListenerStatus } from '../dataplane/types.ts';
+import type { EventSink } from '../runtime/events.ts';
+import type { BackendRuntime } from '../runtime/runtime.ts';
+import type { ServerRuntime } from '../runtime/server-runtime.ts';
+
+/** The part of the Runtime the control plane reads (live server state, balancers, events). */
+export interface RuntimePort {
+  readonly clock: Clock;
+  /** Live state of a server, including one still draining after removal. */
+  server(id: string): ServerRuntime | undefined;
+  readonly backends: ReadonlyMap<string, BackendRuntime>;
+  /** Where the runtime sends health, drain and ejection events. */
+  setEventSink(sink: EventSink): void;
+}
+
+/**
+ * How the control plane reaches the data plane (DESIGN.md: "The API reaches the data plane
+ * only through what main.ts passes it"). `src/dataplane/plane.ts`'s Plane satisfies it as is.
+ */
+export interface DataPlanePort {
+  /** Applies a snapshot; resolves once new listeners have bound or failed (S2). */
+  apply(snapshot: Snapshot): Promise<void>;
+  /** Listening status of a frontend (F5); undefined when unknown. */
+  status(frontendId: string): ListenerStatus | undefined;
+  readonly runtime: RuntimePort;
+  /** Live counters per frontend id (O1). */
+  readonly counters: ReadonlyMap<string, FrontendRuntime>;
+}

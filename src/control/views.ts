@@ -1,0 +1,131 @@
+import type { Backend, ConfigState, Frontend, Server } from '../config/model.ts';
+import type { ServerRuntime } from '../runtime/server-runtime.ts';
+import type { DataPlanePort } from './ports.ts';
+
+/**
+ * API views: resources with their live `status` (API.md). Read the ServerRuntime and the
+ * plane's listener status; never touch the store.
+ */
+
+/** Server `status` of API.md. `reason` is a stable code when the server is out of rotation. */
+export interface ServerStatusView {
+  health: 'unknown' | 'healthy' | 'unhealthy';
+  state: 'active' | 'passive' | 'slow-start' | 'draining' | 'disabled';
+  slowStartFactor: number;
+  activeConnections: number;
+  reason: string | null;
+  lastCheck: { at: string; ok: boolean; reason: string; latencyMs: number } | null;
+}
+
+/** Why a server takes no new traffic, as a stable code; null when it may. */
+export function outOfRotationReason(rt: ServerRuntime, now: number): string | null {
+  if (!rt.spec.enabled) return 'disabled';
+  if (rt.draining) return rt.removed ? 'removed' : 'draining';
+  if (rt.isEjected(now)) return 'ejected';
+  if (!rt.healthOk) return rt.healthReason ?? (rt.health === 'unknown' ? 'initial-check' : 'failed-checks');
+  if (rt.spec.weight === 0) return 'weight-zero';
+  return null;
+}
+
+/** Live status of a server (unknown/disabled when the data plane has not seen it yet). */
+export function serverStatus(server: Server, rt: ServerRuntime | undefined, now: number): ServerStatusView {
+  if (!rt) {
+    return {
+      health: 'unknown',
+      state: server.enabled ? (server.passive ? 'passive' : 'active') : 'disabled',
+      slowStartFactor: 1,
+      activeConnections: 0,
+      reason: 'not-applied',
+      lastCheck: null,
+    };
+  }
+  const factor = rt.slowStartFactor(now);
+  return {
+    health: rt.health,
+    state: rt.state(now),
+    slowStartFactor: Math.round(factor * 1000) / 1000,
+    activeConnections: rt.activeConnections,
+    reason: outOfRotationReason(rt, now),
+    lastCheck: rt.lastCheck ? { ...rt.lastCheck } : null,
+  };
+}
+
+/** A server as the API answers it. */
+export function serverView(server: Server, plane: DataPlanePort): Server & { status: ServerStatusView } {
+  const now = plane.runtime.clock.now();
+  return { ...server, status: serverStatus(server, plane.runtime.server(server.id), now) };
+}
+
+/** A frontend as the API answers it: `status: { listening, reason }` (F5). */
+export function frontendView(
+  f: Frontend,
+  plane: DataPlanePort,
+): Frontend & { status: { listening: boolean; reason: string | null } } {
+  const st = plane.status(f.id);
+  return {
+    ...f,
+    status: st ? { listening: st.listening, reason: st.reason } : { listening: false, reason: 'not applied yet' },
+  };
+}
+
+/** Backend `status` (S9, S10): per-zone health and warnings. */
+export interface BackendStatusView {
+  servers: number;
+  healthy: number;
+  zones: { zone: string | null; servers: number; healthy: number }[];
+  warnings: { code: string; message: string; zone?: string }[];
+}
+
+/** Computes a backend's status from its servers' live health and their instances' OS. */
+export function backendStatus(b: Backend, state: ConfigState, plane: DataPlanePort): BackendStatusView {
+  const now = plane.runtime.clock.now();
+  const instances = new Map(state.instances.map((i) => [i.id, i]));
+  const zones = new Map<string | null, { zone: string | null; servers: number; healthy: number }>();
+  const oses = new Map<string, string[]>();
+  let total = 0;
+  let healthy = 0;
+  for (const s of state.servers) {
+    if (s.backendId !== b.id) continue;
+    const inst = s.instanceId ? instances.get(s.instanceId) : undefined;
+    const zone = s.zone ?? inst?.zone ?? null;
+    let z = zones.get(zone);
+    if (!z) zones.set(zone, (z = { zone, servers: 0, healthy: 0 }));
+    z.servers++;
+    total++;
+    const rt = plane.runtime.server(s.id);
+    const ok = rt ? rt.healthOk && !rt.isEjected(now) : !b.healthCheck.enabled;
+    if (ok) {
+      z.healthy++;
+      healthy++;
+    }
+    if (inst?.os) {
+      const list = oses.get(inst.os) ?? [];
+      list.push(s.name);
+      oses.set(inst.os, list);
+    }
+  }
+  const warnings: BackendStatusView['warnings'] = [];
+  for (const z of zones.values()) {
+    if (z.servers > 0 && z.healthy === 0 && z.zone !== null) {
+      warnings.push({
+        code: 'zone-unhealthy',
+        message: `zone ${z.zone} has ${z.servers} server(s) and none is healthy (S9)`,
+        zone: z.zone,
+      });
+    }
+  }
+  if (oses.size > 1) {
+    const parts = [...oses].map(([os, names]) => `${os}: ${names.join(', ')}`);
+    warnings.push({ code: 'mixed-os', message: `servers run different operating systems (${parts.join('; ')}) (S10)` });
+  }
+  return { servers: total, healthy, zones: [...zones.values()], warnings };
+}
+
+/** A backend as the API answers it. */
+export function backendView(
+  b: Backend,
+  state: ConfigState,
+  plane: DataPlanePort,
+): Backend & { status: BackendStatusView } {
+  return { ...b, status: backendStatus(b, state, plane) };
+}

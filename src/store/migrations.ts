@@ -1,0 +1,48 @@
+/**
+ * Versioned SQLite migrations (C2). Each runs once, in order, inside a transaction, and is
+ * recorded in `schema_migrations`. Never edit a released migration: add a new one.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/** Resource tables: one per kind, rows with id, parent ids, name and the JSON document. */
+export const Migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO meta (key, value) VALUES ('configVersion', '0');
+CREATE TABLE load_balancers (id TEXT PRIMARY KEY, name TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE instances (id TEXT PRIMARY KEY, name TEXT NOT NULL, private_ip TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE certificates (id TEXT PRIMARY KEY, name TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE backends (id TEXT PRIMARY KEY, load_balancer_id TEXT NOT NULL, name TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE frontends (id TEXT PRIMARY KEY, load_balancer_id TEXT NOT NULL, name TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE servers (
+  id TEXT PRIMARY KEY, backend_id TEXT NOT NULL, instance_id TEXT, name TEXT NOT NULL, address TEXT NOT NULL,
+  doc TEXT NOT NULL
+);
+CREATE INDEX servers_backend ON servers (backend_id);
+CREATE INDEX servers_address ON servers (address);
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, kind TEXT NOT NULL,
+  load_balancer_id TEXT, backend_id TEXT, server_id TEXT, doc TEXT NOT NULL
+);
+CREATE INDEX events_lb ON events (load_balancer_id, id);
+CREATE INDEX events_backend ON events (backend_id, id);
+CREATE INDEX events_server ON events (server_id, id);
+CREATE TABLE audit (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+  resource TEXT NOT NULL, before TEXT, after TEXT, config_version INTEGER NOT NULL
+);
+CREATE TABLE tokens (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, role TEXT NOT NULL, secret_sha256 TEXT NOT NULL UNIQUE,
+  created_at TEXT NOT NULL
+);
+CREATE TABLE secrets (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`,
+  },
+];

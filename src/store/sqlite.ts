@@ -1,0 +1,300 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import { type ConfigState, emptyConfig, type ResourceKind } from '../config/model.ts';
+import { FulcrumError } from '../core/errors.ts';
+import type { FulcrumEvent } from '../runtime/events.ts';
+import { type Migration, Migrations } from './migrations.ts';
+import {
+  type AuditEntry,
+  type ConfigChange,
+  type ConfigStore,
+  EVENTS_KEPT_PER_LOAD_BALANCER,
+  type EventQuery,
+  type Role,
+  type StoredEvent,
+  type TokenRecord,
+  type Upsert,
+} from './types.ts';
+
+interface KindTable {
+  table: string;
+  key: keyof ConfigState;
+  /** Extra indexed columns taken from the document. */
+  columns: readonly [column: string, from: (doc: Record<string, unknown>) => SQLInputValue][];
+}
+
+const str = (k: string) => (d: Record<string, unknown>) => (d[k] ?? null) as SQLInputValue;
+
+const Tables: Record<ResourceKind, KindTable> = {
+  loadBalancer: { table: 'load_balancers', key: 'loadBalancers', columns: [['name', str('name')]] },
+  instance: {
+    table: 'instances',
+    key: 'instances',
+    columns: [
+      ['name', str('name')],
+      ['private_ip', str('privateIp')],
+    ],
+  },
+  certificate: { table: 'certificates', key: 'certificates', columns: [['name', str('name')]] },
+  backend: {
+    table: 'backends',
+    key: 'backends',
+    columns: [
+      ['load_balancer_id', str('loadBalancerId')],
+      ['name', str('name')],
+    ],
+  },
+  frontend: {
+    table: 'frontends',
+    key: 'frontends',
+    columns: [
+      ['load_balancer_id', str('loadBalancerId')],
+      ['name', str('name')],
+    ],
+  },
+  server: {
+    table: 'servers',
+    key: 'servers',
+    columns: [
+      ['backend_id', str('backendId')],
+      ['instance_id', str('instanceId')],
+      ['name', str('name')],
+      ['address', str('address')],
+    ],
+  },
+};
+
+/** Runs pending migrations in order, each in its own transaction. Returns the schema version. */
+export function migrate(db: DatabaseSync, migrations: readonly Migration[] = Migrations): number {
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)',
+  );
+  const row = db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null };
+  let current = row.v ?? 0;
+  for (const m of migrations) {
+    if (m.version <= current) continue;
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
+        m.version,
+        m.name,
+        new Date().toISOString(),
+      );
+      db.exec('COMMIT');
+    } catch (err) {
+      db.exec('ROLLBACK');
+      throw err;
+    }
+    current = m.version;
+  }
+  return current;
+}
+
+/**
+ * SQLite configuration store (C2) over `node:sqlite`, file `<dataDir>/fulcrum.db` in WAL
+ * mode. Statements are synchronous; the async interface lets PostgreSQL implement the same
+ * contract (C5). One transaction per change; configVersion in the `meta` table.
+ */
+export class SqliteStore implements ConfigStore {
+  readonly path: string;
+  #db: DatabaseSync;
+  #closed = false;
+
+  /** Opens (creating when needed) the database file at `path` and migrates it. */
+  constructor(path: string) {
+    this.path = path;
+    this.#db = new DatabaseSync(path);
+    this.#db.exec('PRAGMA journal_mode = WAL');
+    this.#db.exec('PRAGMA synchronous = NORMAL');
+    this.#db.exec('PRAGMA busy_timeout = 5000');
+    migrate(this.#db);
+  }
+
+  /** Opens `<dataDir>/fulcrum.db`, creating the directory (mode 0700) when missing. */
+  static open(dataDir: string): SqliteStore {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    return new SqliteStore(join(dataDir, 'fulcrum.db'));
+  }
+
+  #version(): number {
+    const r = this.#db.prepare("SELECT value FROM meta WHERE key = 'configVersion'").get() as { value: string };
+    return Number(r.value);
+  }
+
+  async load(): Promise<ConfigState> {
+    const state = emptyConfig();
+    state.version = this.#version();
+    for (const t of Object.values(Tables)) {
+      const rows = this.#db.prepare(`SELECT doc FROM ${t.table} ORDER BY rowid`).all() as { doc: string }[];
+      (state[t.key] as unknown[]) = rows.map((r) => JSON.parse(r.doc));
+    }
+    return state;
+  }
+
+  async commit(change: ConfigChange): Promise<number> {
+    const db = this.#db;
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      const version = this.#version();
+      if (version !== change.baseVersion) {
+        throw new FulcrumError(
+          'conflict',
+          `configVersion: the configuration changed meanwhile (now ${version}, change based on ${change.baseVersion}); retry`,
+          'configVersion',
+        );
+      }
+      for (const d of change.deletes) db.prepare(`DELETE FROM ${Tables[d.kind].table} WHERE id = ?`).run(d.id);
+      for (const u of change.upserts) this.#upsert(u);
+      const next = version + 1;
+      db.prepare("UPDATE meta SET value = ? WHERE key = 'configVersion'").run(String(next));
+      const a = change.audit;
+      db.prepare(
+        'INSERT INTO audit (at, actor, action, resource, before, after, config_version) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ).run(
+        a.at,
+        a.actor,
+        a.action,
+        a.resource,
+        a.before === undefined ? null : JSON.stringify(a.before),
+        a.after === undefined ? null : JSON.stringify(a.after),
+        next,
+      );
+      db.exec('COMMIT');
+      return next;
+    } catch (err) {
+      db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  #upsert(u: Upsert): void {
+    const t = Tables[u.kind];
+    const doc = u.doc as unknown as Record<string, unknown>;
+    const cols = t.columns.map((c) => c[0]);
+    const sql =
+      `INSERT INTO ${t.table} (id, ${cols.join(', ')}, doc) VALUES (?, ${cols.map(() => '?').join(', ')}, ?) ` +
+      `ON CONFLICT (id) DO UPDATE SET ${cols.map((c) => `${c} = excluded.${c}`).join(', ')}, doc = excluded.doc`;
+    this.#db.prepare(sql).run(doc.id as string, ...t.columns.map((c) => c[1](doc)), JSON.stringify(doc));
+  }
+
+  async appendEvents(events: readonly FulcrumEvent[]): Promise<StoredEvent[]> {
+    if (events.length === 0) return [];
+    const db = this.#db;
+    const out: StoredEvent[] = [];
+    const lbs = new Set<string | null>();
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      const ins = db.prepare(
+        'INSERT INTO events (at, kind, load_balancer_id, backend_id, server_id, doc) VALUES (?, ?, ?, ?, ?, ?)',
+      );
+      for (const e of events) {
+        const r = ins.run(e.at, e.kind, e.loadBalancerId, e.backendId, e.serverId, JSON.stringify(e));
+        out.push({ ...e, id: Number(r.lastInsertRowid) });
+        lbs.add(e.loadBalancerId);
+      }
+      for (const lb of lbs) {
+        const cut = db
+          .prepare('SELECT id FROM events WHERE load_balancer_id IS ? ORDER BY id DESC LIMIT 1 OFFSET ?')
+          .get(lb, EVENTS_KEPT_PER_LOAD_BALANCER) as { id: number } | undefined;
+        if (cut) db.prepare('DELETE FROM events WHERE load_balancer_id IS ? AND id <= ?').run(lb, cut.id);
+      }
+      db.exec('COMMIT');
+    } catch (err) {
+      db.exec('ROLLBACK');
+      throw err;
+    }
+    return out;
+  }
+
+  async listEvents(q: EventQuery): Promise<StoredEvent[]> {
+    const where: string[] = [];
+    const args: SQLInputValue[] = [];
+    const eq = (col: string, v: string | undefined) => {
+      if (v === undefined) return;
+      where.push(`${col} = ?`);
+      args.push(v);
+    };
+    eq('load_balancer_id', q.loadBalancerId);
+    eq('backend_id', q.backendId);
+    eq('server_id', q.serverId);
+    eq('kind', q.kind);
+    if (q.sinceAt !== undefined) {
+      where.push('at > ?');
+      args.push(q.sinceAt);
+    }
+    if (q.sinceId !== undefined) {
+      where.push('id > ?');
+      args.push(q.sinceId);
+    }
+    const limit = Math.min(Math.max(1, q.limit ?? 100), 10_000);
+    const sql = `SELECT id, doc FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ${limit}`;
+    const rows = this.#db.prepare(sql).all(...args) as { id: number; doc: string }[];
+    return rows.map((r) => ({ ...(JSON.parse(r.doc) as FulcrumEvent), id: r.id }));
+  }
+
+  async listAudit(q: { limit?: number; resource?: string }): Promise<AuditEntry[]> {
+    const limit = Math.min(Math.max(1, q.limit ?? 100), 10_000);
+    const rows = (
+      q.resource === undefined
+        ? this.#db.prepare(`SELECT * FROM audit ORDER BY id DESC LIMIT ${limit}`).all()
+        : this.#db.prepare(`SELECT * FROM audit WHERE resource = ? ORDER BY id DESC LIMIT ${limit}`).all(q.resource)
+    ) as Record<string, string | number | null>[];
+    return rows.map((r) => ({
+      id: Number(r.id),
+      at: String(r.at),
+      actor: String(r.actor),
+      action: String(r.action),
+      resource: String(r.resource),
+      before: r.before === null ? null : JSON.parse(String(r.before)),
+      after: r.after === null ? null : JSON.parse(String(r.after)),
+      configVersion: Number(r.config_version),
+    }));
+  }
+
+  async createToken(t: TokenRecord): Promise<void> {
+    try {
+      this.#db
+        .prepare('INSERT INTO tokens (id, name, role, secret_sha256, created_at) VALUES (?, ?, ?, ?, ?)')
+        .run(t.id, t.name, t.role, t.secretSha256, t.createdAt);
+    } catch (err) {
+      if (String((err as Error).message).includes('UNIQUE')) {
+        throw new FulcrumError('conflict', `name: a token named "${t.name}" already exists`, 'name');
+      }
+      throw err;
+    }
+  }
+
+  async listTokens(): Promise<TokenRecord[]> {
+    const rows = this.#db.prepare('SELECT * FROM tokens ORDER BY rowid').all() as Record<string, string>[];
+    return rows.map((r) => ({
+      id: r.id!,
+      name: r.name!,
+      role: r.role as Role,
+      secretSha256: r.secret_sha256!,
+      createdAt: r.created_at!,
+    }));
+  }
+
+  async deleteToken(id: string): Promise<boolean> {
+    return Number(this.#db.prepare('DELETE FROM tokens WHERE id = ?').run(id).changes) > 0;
+  }
+
+  async getSecret(key: string): Promise<string | undefined> {
+    const r = this.#db.prepare('SELECT value FROM secrets WHERE key = ?').get(key) as { value: string } | undefined;
+    return r?.value;
+  }
+
+  async setSecret(key: string, value: string): Promise<void> {
+    this.#db
+      .prepare('INSERT INTO secrets (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
+      .run(key, value);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#db.close();
+  }
+}
