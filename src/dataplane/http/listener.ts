@@ -1,0 +1,75 @@
+import net from 'node:net';
+import type { FrontendSpec } from '../../config/snapshot.ts';
+import type { ListenerContext, ListenerFactory, ProtocolListener } from '../types.ts';
+import { HttpFrontend, serveHttpConnection } from './connection.ts';
+
+export { HttpConnection, HttpFrontend, type ServeOptions, serveHttpConnection } from './connection.ts';
+export { balancerChooser, type ChooseRequest, type ServerChooser } from './route.ts';
+
+/**
+ * An `http` frontend (F1, F4): a plain TCP listener whose connections are served by
+ * `serveHttpConnection`. `replace(spec)` swaps the spec for new connections and for new
+ * requests on open keep-alive connections (S2); `stopAccepting()` frees the port at once;
+ * `close(drainMs)` also closes idle keep-alive connections, lets in-flight exchanges finish
+ * for at most `drainMs` (their answers say `Connection: close`) and destroys the rest.
+ * `maxConnections` (0 = unlimited) closes connections beyond the limit at accept.
+ */
+class HttpListener implements ProtocolListener {
+  readonly frontend: HttpFrontend;
+  readonly #server: net.Server;
+  #stopped: Promise<void> | undefined;
+
+  constructor(spec: FrontendSpec, ctx: ListenerContext) {
+    this.frontend = new HttpFrontend(spec, ctx);
+    const frontend = this.frontend;
+    this.#server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+      const max = frontend.spec.maxConnections;
+      if (max > 0 && ctx.counters.activeConnections >= max) {
+        ctx.counters.refused++;
+        socket.destroy();
+        return;
+      }
+      serveHttpConnection(socket, frontend);
+    });
+  }
+
+  open(): Promise<void> {
+    const spec = this.frontend.spec;
+    return new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen({ host: spec.bindAddress, port: spec.port, exclusive: true }, () => {
+        this.#server.off('error', reject);
+        this.#server.on('error', (err) =>
+          this.frontend.ctx.log.error({ err, frontendId: this.frontend.spec.id }, 'http listener error'),
+        );
+        this.frontend.start();
+        resolve();
+      });
+    });
+  }
+
+  replace(spec: FrontendSpec): void {
+    this.frontend.spec = spec;
+  }
+
+  stopAccepting(): Promise<void> {
+    // net.Server#close closes the listening handle at once but calls back only when every
+    // connection is gone; the port is free after the handle's close, one loop turn later.
+    this.#stopped ??= new Promise<void>((resolve) => {
+      if (!this.#server.listening) return resolve();
+      this.#server.close();
+      setImmediate(resolve);
+    });
+    return this.#stopped;
+  }
+
+  async close(drainMs: number): Promise<void> {
+    const stopped = this.stopAccepting();
+    await this.frontend.drain(drainMs);
+    this.frontend.stop();
+    await stopped;
+  }
+}
+
+/** ListenerFactory for `http` frontends (plane factories: `{ http: createHttpListener }`). */
+export const createHttpListener: ListenerFactory = (spec, ctx) => new HttpListener(spec, ctx);

@@ -1,0 +1,529 @@
+/**
+ * Strict HTTP/1.1 message parsing over Buffers (RFC 9112), written for the proxy's hot path:
+ * one pass over the head with `indexOf`, table lookups per byte, latin1 slices, no regex.
+ *
+ * - `parseHead` parses a request or a response head that starts at `start` in a Buffer.
+ * - `BodyFramer` tracks a body's framing (Content-Length, chunked, until close) over the
+ *   raw bytes, so bodies are forwarded as they are (chunked stays chunked) while the
+ *   proxy knows exactly where the message ends.
+ *
+ * Every refusal throws `HttpParseError` with the status the proxy answers with (400, 431,
+ * 501 for requests; the proxy turns any response error into 502) and a short reason.
+ */
+
+/** A refused message: `status` is what the proxy answers (400, 431, 501), `message` says why. */
+export class HttpParseError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = 'HttpParseError';
+    this.status = status;
+  }
+}
+
+/** tchar (RFC 9110 §5.6.2): `!#$%&'*+-.^_`|~`, digits, letters. */
+const TCHAR = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+  TCHAR[c.charCodeAt(0)] = 1;
+/** field-vchar, SP, HTAB, obs-text (RFC 9110 §5.5): anything but CTLs (other than HTAB) and DEL. */
+const FIELD_VALUE = new Uint8Array(256);
+for (let i = 0; i < 256; i++) FIELD_VALUE[i] = i === 9 || (i >= 0x20 && i !== 0x7f) ? 1 : 0;
+/** request-target bytes: visible US-ASCII only (RFC 9112 §3.2; no SP, CTL or non-ASCII). */
+const TARGET = new Uint8Array(256);
+for (let i = 0x21; i < 0x7f; i++) TARGET[i] = 1;
+/** Characters allowed in a Host value (RFC 3986 authority: reg-name, IP-literal, port). */
+const HOSTCHAR = new Uint8Array(256);
+for (const c of "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:[]%")
+  HOSTCHAR[c.charCodeAt(0)] = 1;
+/** Hex digit values + 1 (0 = not a hex digit). */
+const HEX = new Uint8Array(256);
+for (let i = 0; i < 10; i++) HEX[48 + i] = i + 1;
+for (let i = 0; i < 6; i++) {
+  HEX[65 + i] = 11 + i;
+  HEX[97 + i] = 11 + i;
+}
+
+/** Node's fast latin1 decoder (Buffer#latin1Slice, present since Node 0.x but untyped). */
+type Latin1Slicer = { latin1Slice(start: number, end: number): string };
+/** Decodes `buf[start, end)` as latin1 (one byte per char), without argument checks. */
+export function latin1(buf: Buffer, start: number, end: number): string {
+  return (buf as unknown as Latin1Slicer).latin1Slice(start, end);
+}
+
+const CR = 13;
+const LF = 10;
+const SP = 32;
+const HTAB = 9;
+
+/** A parsed request or response head. Header names keep their case in `names`; `lower` is lower-cased. */
+export interface HttpHead {
+  /** Request method (requests only; '' for responses). */
+  method: string;
+  /** Request target as sent (requests only). */
+  target: string;
+  /** Response status (responses only; 0 for requests). */
+  status: number;
+  /** Response reason phrase (responses only). */
+  reason: string;
+  /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
+  minor: number;
+  names: string[];
+  lower: string[];
+  values: string[];
+  /** Content-Length in bytes; -1 when absent. */
+  contentLength: number;
+  /** True when Transfer-Encoding is present and its final coding is chunked. */
+  chunked: boolean;
+  /** The Transfer-Encoding value as received (null when absent). */
+  transferEncoding: string | null;
+  /** Connection tokens. */
+  connClose: boolean;
+  connKeepAlive: boolean;
+  connUpgrade: boolean;
+  /** Lower-case header names listed in Connection other than close/keep-alive/upgrade (they are hop-by-hop). */
+  connOther: string[] | null;
+  /** Host header value (requests), null when absent. */
+  host: string | null;
+  /** Upgrade header value, null when absent. */
+  upgrade: string | null;
+  /** `Expect: 100-continue` present. */
+  expectContinue: boolean;
+  /** Bytes taken by the head including the empty line. */
+  length: number;
+}
+
+/** Largest request head accepted (bytes); larger → 431. */
+export const MAX_REQUEST_HEAD = 32 * 1024;
+/** Largest response head accepted from a server (bytes). */
+export const MAX_RESPONSE_HEAD = 64 * 1024;
+/** Most header fields accepted in one head; more → 431 (requests) / error (responses). */
+export const MAX_HEADERS = 128;
+
+function newHead(): HttpHead {
+  return {
+    method: '',
+    target: '',
+    status: 0,
+    reason: '',
+    minor: 1,
+    names: [],
+    lower: [],
+    values: [],
+    contentLength: -1,
+    chunked: false,
+    transferEncoding: null,
+    connClose: false,
+    connKeepAlive: false,
+    connUpgrade: false,
+    connOther: null,
+    host: null,
+    upgrade: null,
+    expectContinue: false,
+    length: 0,
+  };
+}
+
+/**
+ * Finds the end of a head in `buf[start, end)`: returns the index just past the empty line,
+ * 0 when the head is not complete yet. Throws 400 on a bare LF (a line not ended by CRLF)
+ * as soon as one is seen (RFC 9112 §2.2: we do not accept LF alone), and `tooLarge` (431
+ * for requests) when more than `max` bytes arrived without the head ending.
+ */
+export function findHeadEnd(buf: Buffer, start: number, end: number, max: number, tooLarge: number): number {
+  let pos = start;
+  // RFC 9112 §2.2: a server SHOULD ignore at least one empty line before a request-line.
+  while (pos + 1 < end && buf[pos] === CR && buf[pos + 1] === LF) pos += 2;
+  for (;;) {
+    const nl = buf.indexOf(LF, pos);
+    if (nl < 0 || nl >= end) {
+      if (end - start > max) throw new HttpParseError(tooLarge, 'head too large');
+      return 0;
+    }
+    if (nl === pos || buf[nl - 1] !== CR) throw new HttpParseError(400, 'bare LF in head (lines must end with CRLF)');
+    if (nl - start + 1 > max) throw new HttpParseError(tooLarge, 'head too large');
+    if (nl - 1 === pos) return nl + 1;
+    pos = nl + 1;
+  }
+}
+
+/**
+ * Parses a complete head in `buf[start, headEnd)` (headEnd from `findHeadEnd`).
+ * `request` selects the request-line or the status-line grammar.
+ * Throws HttpParseError (400 / 431) naming the rule that failed.
+ */
+export function parseHead(buf: Buffer, start: number, headEnd: number, request: boolean): HttpHead {
+  const h = newHead();
+  h.length = headEnd - start;
+  let pos = start;
+  while (buf[pos] === CR && buf[pos + 1] === LF) pos += 2;
+  // first line
+  let nl = buf.indexOf(LF, pos);
+  let le = nl - 1;
+  if (buf.indexOf(CR, pos) < le) throw new HttpParseError(400, 'bare CR in start line');
+  if (request) parseRequestLine(buf, pos, le, h);
+  else parseStatusLine(buf, pos, le, h);
+  pos = nl + 1;
+  let hostCount = 0;
+  let clCount = 0;
+  let teCount = 0;
+  for (;;) {
+    nl = buf.indexOf(LF, pos);
+    le = nl - 1;
+    if (le === pos) break;
+    const first = buf[pos];
+    if (first === SP || first === HTAB)
+      throw new HttpParseError(400, 'obs-fold (header line starting with whitespace)');
+    const cr = buf.indexOf(CR, pos);
+    if (cr < le) throw new HttpParseError(400, 'bare CR in header line');
+    let colon = pos;
+    while (colon < le && TCHAR[buf[colon] as number] === 1) colon++;
+    if (colon === pos || colon >= le || buf[colon] !== 58) {
+      throw new HttpParseError(400, 'invalid header name (token characters then ":" required)');
+    }
+    let vs = colon + 1;
+    while (vs < le && (buf[vs] === SP || buf[vs] === HTAB)) vs++;
+    let ve = le;
+    while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HTAB)) ve--;
+    for (let i = vs; i < ve; i++) {
+      if (FIELD_VALUE[buf[i] as number] === 0) throw new HttpParseError(400, 'invalid character in header value');
+    }
+    if (h.names.length >= MAX_HEADERS) throw new HttpParseError(request ? 431 : 400, 'too many header fields');
+    const name = latin1(buf, pos, colon);
+    const value = latin1(buf, vs, ve);
+    const lower = name.toLowerCase();
+    h.names.push(name);
+    h.lower.push(lower);
+    h.values.push(value);
+    switch (lower) {
+      case 'host':
+        hostCount++;
+        h.host = value;
+        break;
+      case 'content-length':
+        clCount++;
+        h.contentLength = mergeContentLength(h.contentLength, value);
+        break;
+      case 'transfer-encoding':
+        teCount++;
+        h.transferEncoding = h.transferEncoding === null ? value : `${h.transferEncoding}, ${value}`;
+        break;
+      case 'connection':
+        parseConnection(value, h);
+        break;
+      case 'upgrade':
+        h.upgrade = value;
+        break;
+      case 'expect':
+        if (value.toLowerCase() === '100-continue') h.expectContinue = true;
+        break;
+    }
+    pos = nl + 1;
+  }
+  if (clCount > 0 && teCount > 0) {
+    throw new HttpParseError(400, 'both Content-Length and Transfer-Encoding (RFC 9112 §6.3)');
+  }
+  if (teCount > 0) {
+    const te = (h.transferEncoding as string).toLowerCase();
+    if (request) {
+      if (h.minor === 0) throw new HttpParseError(400, 'Transfer-Encoding in an HTTP/1.0 request (RFC 9112 §6.1)');
+      if (te !== 'chunked') {
+        throw new HttpParseError(400, 'Transfer-Encoding must be exactly "chunked" (RFC 9112 §6.1)');
+      }
+      h.chunked = true;
+    } else {
+      // responses: chunked when the final coding is chunked; otherwise read until close (RFC 9112 §6.3 (4)).
+      const last = te.lastIndexOf(',');
+      const final = (last < 0 ? te : te.slice(last + 1)).trim();
+      h.chunked = final === 'chunked';
+      if (h.chunked && te.indexOf('chunked') !== te.lastIndexOf('chunked')) {
+        throw new HttpParseError(400, 'chunked applied more than once');
+      }
+    }
+  }
+  if (request) {
+    if (hostCount > 1) throw new HttpParseError(400, 'more than one Host header (RFC 9112 §3.2)');
+    if (hostCount === 0 && h.minor === 1) throw new HttpParseError(400, 'missing Host header in an HTTP/1.1 request');
+    const host = h.host;
+    if (host !== null) {
+      for (let i = 0; i < host.length; i++) {
+        if (HOSTCHAR[host.charCodeAt(i)] !== 1) throw new HttpParseError(400, 'invalid Host header value');
+      }
+    }
+  }
+  return h;
+}
+
+function parseRequestLine(buf: Buffer, ls: number, le: number, h: HttpHead): void {
+  let p = ls;
+  while (p < le && TCHAR[buf[p] as number] === 1) p++;
+  if (p === ls || p >= le || buf[p] !== SP) throw new HttpParseError(400, 'invalid request line (method)');
+  h.method = latin1(buf, ls, p);
+  const ts = ++p;
+  while (p < le && TARGET[buf[p] as number] === 1) p++;
+  if (p === ts) throw new HttpParseError(400, 'invalid request line (target)');
+  h.target = latin1(buf, ts, p);
+  if (p === le) throw new HttpParseError(400, 'request line without HTTP version (HTTP/0.9 is not supported)');
+  if (buf[p] !== SP || le - p !== 9) throw new HttpParseError(400, 'invalid request line (version)');
+  h.minor = parseVersion(buf, p + 1);
+}
+
+function parseVersion(buf: Buffer, p: number): number {
+  // "HTTP/1.0" or "HTTP/1.1" exactly; anything else (HTTP/2.0, HTTP/1.2, lower case) is refused.
+  if (
+    buf[p] !== 72 ||
+    buf[p + 1] !== 84 ||
+    buf[p + 2] !== 84 ||
+    buf[p + 3] !== 80 ||
+    buf[p + 4] !== 47 ||
+    buf[p + 5] !== 49 ||
+    buf[p + 6] !== 46
+  ) {
+    throw new HttpParseError(400, 'unsupported HTTP version (HTTP/1.0 and HTTP/1.1 only)');
+  }
+  const m = buf[p + 7];
+  if (m === 49) return 1;
+  if (m === 48) return 0;
+  throw new HttpParseError(400, 'unsupported HTTP version (HTTP/1.0 and HTTP/1.1 only)');
+}
+
+function parseStatusLine(buf: Buffer, ls: number, le: number, h: HttpHead): void {
+  // HTTP/1.x SP 3DIGIT SP reason  (the SP before an empty reason is sometimes omitted; accept it)
+  if (le - ls < 12 || buf[ls + 8] !== SP) throw new HttpParseError(400, 'invalid status line');
+  h.minor = parseVersion(buf, ls);
+  const d0 = (buf[ls + 9] as number) - 48;
+  const d1 = (buf[ls + 10] as number) - 48;
+  const d2 = (buf[ls + 11] as number) - 48;
+  if (d0 < 1 || d0 > 5 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) throw new HttpParseError(400, 'invalid status code');
+  h.status = d0 * 100 + d1 * 10 + d2;
+  if (le === ls + 12) return;
+  if (buf[ls + 12] !== SP) throw new HttpParseError(400, 'invalid status line');
+  for (let i = ls + 13; i < le; i++) {
+    if (FIELD_VALUE[buf[i] as number] === 0) throw new HttpParseError(400, 'invalid reason phrase');
+  }
+  h.reason = latin1(buf, ls + 13, le);
+}
+
+/** Content-Length: 1*DIGIT, or a list of identical values (RFC 9110 §8.6); anything else → 400. */
+function mergeContentLength(prev: number, value: string): number {
+  let n = -1;
+  let i = 0;
+  const len = value.length;
+  for (;;) {
+    let v = 0;
+    const s = i;
+    while (i < len) {
+      const c = value.charCodeAt(i) - 48;
+      if (c < 0 || c > 9) break;
+      v = v * 10 + c;
+      i++;
+    }
+    if (i === s || i - s > 15) throw new HttpParseError(400, 'invalid Content-Length value');
+    if ((n >= 0 && v !== n) || (prev >= 0 && v !== prev))
+      throw new HttpParseError(400, 'differing Content-Length values');
+    n = v;
+    while (i < len && (value.charCodeAt(i) === SP || value.charCodeAt(i) === HTAB)) i++;
+    if (i === len) return n;
+    if (value.charCodeAt(i) !== 44) throw new HttpParseError(400, 'invalid Content-Length value');
+    i++;
+    while (i < len && (value.charCodeAt(i) === SP || value.charCodeAt(i) === HTAB)) i++;
+  }
+}
+
+function parseConnection(value: string, h: HttpHead): void {
+  let i = 0;
+  const len = value.length;
+  while (i < len) {
+    let e = value.indexOf(',', i);
+    if (e < 0) e = len;
+    const tok = value.slice(i, e).trim().toLowerCase();
+    i = e + 1;
+    if (tok === '') continue;
+    if (tok === 'close') h.connClose = true;
+    else if (tok === 'keep-alive') h.connKeepAlive = true;
+    else if (tok === 'upgrade') h.connUpgrade = true;
+    else (h.connOther ??= []).push(tok);
+  }
+}
+
+/**
+ * RFC 9110 §7.6.1 hop-by-hop fields (and Proxy-Connection, Keep-Alive, TE, Transfer-Encoding,
+ * Upgrade): true when `lower` must not be forwarded as received. Framing fields are
+ * re-emitted by the proxy itself; Upgrade is re-added when tunnelling.
+ */
+export function isHopByHop(lower: string): boolean {
+  switch (lower) {
+    case 'connection':
+    case 'keep-alive':
+    case 'proxy-connection':
+    case 'te':
+    case 'transfer-encoding':
+    case 'upgrade':
+    case 'content-length':
+      return true;
+  }
+  return false;
+}
+
+/** Body framing modes. */
+export const Framing = { none: 0, length: 1, chunked: 2, close: 3 } as const;
+export type FramingMode = (typeof Framing)[keyof typeof Framing];
+
+// chunked decoder states
+const C_SIZE0 = 0; // first hex digit required
+const C_SIZE = 1; // more hex digits, ';', or CR
+const C_EXT = 2; // chunk extension up to CR
+const C_SIZE_LF = 3; // LF after the size line
+const C_DATA = 4;
+const C_DATA_CR = 5;
+const C_DATA_LF = 6;
+const C_TRAILER0 = 7; // start of a trailer line (CR = end)
+const C_TRAILER = 8; // inside a trailer line
+const C_TRAILER_LF = 9; // LF after a trailer line
+const C_END_LF = 10; // LF after the final empty line
+
+/**
+ * Tracks where a body ends without changing its bytes (RFC 9112 §6, §7.1). `consume`
+ * returns the index just past the last body byte found in `buf[start, end)`; `done` tells
+ * whether the body is complete there. Chunk-size lines are checked strictly (hex digits,
+ * at most 15, extensions without CTLs, CRLF only); a violation throws HttpParseError(400).
+ */
+export class BodyFramer {
+  mode: FramingMode = Framing.none;
+  done = true;
+  /** Bytes left for `length`, or in the current chunk. */
+  remaining = 0;
+  #state = C_SIZE0;
+  #digits = 0;
+
+  /** Starts a new body. `length` is used for Framing.length. */
+  reset(mode: FramingMode, length: number): void {
+    this.mode = mode;
+    this.remaining = length;
+    this.#state = C_SIZE0;
+    this.#digits = 0;
+    this.done = mode === Framing.none || (mode === Framing.length && length === 0);
+  }
+
+  /** Consumes body bytes from `buf[start, end)`; returns the index just past the body bytes taken. */
+  consume(buf: Buffer, start: number, end: number): number {
+    if (this.done) return start;
+    switch (this.mode) {
+      case Framing.length: {
+        const avail = end - start;
+        if (avail < this.remaining) {
+          this.remaining -= avail;
+          return end;
+        }
+        const stop = start + this.remaining;
+        this.remaining = 0;
+        this.done = true;
+        return stop;
+      }
+      case Framing.close:
+        return end;
+      case Framing.chunked:
+        return this.#chunked(buf, start, end);
+    }
+    return start;
+  }
+
+  /** Ends a `close`-framed body (the peer closed). True when that is a valid end. */
+  endOfStream(): boolean {
+    if (this.mode === Framing.close) {
+      this.done = true;
+      return true;
+    }
+    return this.done;
+  }
+
+  #chunked(buf: Buffer, start: number, end: number): number {
+    let p = start;
+    let state = this.#state;
+    while (p < end) {
+      const c = buf[p] as number;
+      switch (state) {
+        case C_SIZE0: {
+          const v = HEX[c] as number;
+          if (v === 0) throw new HttpParseError(400, 'invalid chunk size');
+          this.remaining = v - 1;
+          this.#digits = 1;
+          state = C_SIZE;
+          p++;
+          break;
+        }
+        case C_SIZE: {
+          const v = HEX[c] as number;
+          if (v !== 0) {
+            if (++this.#digits > 15) throw new HttpParseError(400, 'chunk size too large');
+            this.remaining = this.remaining * 16 + (v - 1);
+            p++;
+          } else if (c === CR) {
+            state = C_SIZE_LF;
+            p++;
+          } else if (c === 59 || c === SP || c === HTAB) {
+            state = C_EXT; // ';' extension (BWS before ';' tolerated, as RFC 9112 §7.1.1 allows)
+            p++;
+          } else throw new HttpParseError(400, 'invalid chunk size');
+          break;
+        }
+        case C_EXT:
+          if (c === CR) state = C_SIZE_LF;
+          else if (c === LF || (c < 0x20 && c !== HTAB) || c === 0x7f) {
+            throw new HttpParseError(400, 'invalid chunk extension');
+          }
+          p++;
+          break;
+        case C_SIZE_LF:
+          if (c !== LF) throw new HttpParseError(400, 'chunk size line not ended by CRLF');
+          p++;
+          state = this.remaining === 0 ? C_TRAILER0 : C_DATA;
+          break;
+        case C_DATA: {
+          const avail = end - p;
+          if (avail < this.remaining) {
+            this.remaining -= avail;
+            p = end;
+          } else {
+            p += this.remaining;
+            this.remaining = 0;
+            state = C_DATA_CR;
+          }
+          break;
+        }
+        case C_DATA_CR:
+          if (c !== CR) throw new HttpParseError(400, 'chunk data not followed by CRLF');
+          state = C_DATA_LF;
+          p++;
+          break;
+        case C_DATA_LF:
+          if (c !== LF) throw new HttpParseError(400, 'chunk data not followed by CRLF');
+          state = C_SIZE0;
+          p++;
+          break;
+        case C_TRAILER0:
+          if (c === CR) state = C_END_LF;
+          else if (c === LF || c === SP || c === HTAB) throw new HttpParseError(400, 'invalid trailer line');
+          else state = C_TRAILER;
+          p++;
+          break;
+        case C_TRAILER:
+          if (c === CR) state = C_TRAILER_LF;
+          else if (c === LF) throw new HttpParseError(400, 'bare LF in trailer');
+          p++;
+          break;
+        case C_TRAILER_LF:
+          if (c !== LF) throw new HttpParseError(400, 'bare CR in trailer');
+          state = C_TRAILER0;
+          p++;
+          break;
+        case C_END_LF:
+          if (c !== LF) throw new HttpParseError(400, 'chunked body not ended by CRLF');
+          this.#state = state;
+          this.done = true;
+          return p + 1;
+      }
+    }
+    this.#state = state;
+    return p;
+  }
+}
