@@ -1,0 +1,326 @@
+import type { ServerResponse } from 'node:http';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { ErrorSchema, IdSchema } from '../config/schemas.ts';
+import { FulcrumError } from '../core/errors.ts';
+import type { EventQuery, Role, StoredEvent } from '../store/types.ts';
+import type { ApiContext } from './app.ts';
+import { parseCookies, SESSION_COOKIE, SESSION_TTL_MS } from './auth.ts';
+
+type Req = FastifyRequest<{
+  Params: { id: string };
+  Body: Record<string, unknown>;
+  Querystring: Record<string, unknown>;
+}>;
+
+const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema };
+
+const EventSchema = Type.Object({
+  id: Type.Integer(),
+  at: Type.String(),
+  kind: Type.String({ description: 'health, ejection, drain-start, drain-end, config, …' }),
+  loadBalancerId: Type.Union([Type.String(), Type.Null()]),
+  backendId: Type.Union([Type.String(), Type.Null()]),
+  serverId: Type.Union([Type.String(), Type.Null()]),
+  from: Type.Union([Type.String(), Type.Null()]),
+  to: Type.Union([Type.String(), Type.Null()]),
+  reason: Type.Union([Type.String(), Type.Null()]),
+  detail: Type.Optional(Type.Object({}, { additionalProperties: true })),
+});
+
+const EventFilters = Type.Object({
+  backendId: Type.Optional(IdSchema),
+  serverId: Type.Optional(IdSchema),
+  loadBalancerId: Type.Optional(IdSchema),
+  kind: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  since: Type.Optional(
+    Type.String({ minLength: 1, maxLength: 64, 'x-rule': 'must be an ISO 8601 time or an event id' }),
+  ),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })),
+});
+
+const RoleSchema = Type.String({ enum: ['admin', 'operator', 'viewer'] });
+const TokenSchema = Type.Object({ id: Type.String(), name: Type.String(), role: RoleSchema, createdAt: Type.String() });
+
+function eventQuery(q: Record<string, unknown>): EventQuery {
+  const out: EventQuery = {};
+  for (const k of ['backendId', 'serverId', 'loadBalancerId', 'kind'] as const) {
+    if (typeof q[k] === 'string') out[k] = q[k] as string;
+  }
+  if (typeof q.limit === 'number') out.limit = q.limit;
+  if (typeof q.since === 'string') {
+    if (/^\d+$/.test(q.since)) out.sinceId = Number(q.since);
+    else {
+      const t = Date.parse(q.since);
+      if (Number.isNaN(t)) throw new FulcrumError('invalid', 'since: must be an ISO 8601 time or an event id', 'since');
+      out.sinceAt = new Date(t).toISOString();
+    }
+  }
+  return out;
+}
+
+function matches(e: StoredEvent, q: EventQuery): boolean {
+  return (
+    (q.backendId === undefined || e.backendId === q.backendId) &&
+    (q.serverId === undefined || e.serverId === q.serverId) &&
+    (q.loadBalancerId === undefined || e.loadBalancerId === q.loadBalancerId) &&
+    (q.kind === undefined || e.kind === q.kind)
+  );
+}
+
+/** Heartbeat comment interval of the event stream (ms), so proxies keep it open. */
+const SSE_HEARTBEAT_MS = 15_000;
+
+/**
+ * Observability and access routes: events (+ SSE stream), stats (O1), audit (C6), tokens,
+ * console session, nodes.
+ */
+export function registerOpsRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const cp = ctx.control;
+
+  app.get(
+    '/events',
+    {
+      schema: {
+        tags: ['events'],
+        summary: 'Health transitions, drains, ejections and configuration changes, newest first (H6)',
+        querystring: EventFilters,
+        response: { 200: Type.Array(EventSchema), ...errors },
+      },
+    },
+    async (req: Req) => {
+      await cp.events.flush();
+      return cp.store.listEvents(eventQuery(req.query));
+    },
+  );
+
+  const streams = new Set<ServerResponse>();
+  app.addHook('preClose', async () => {
+    for (const s of streams) s.end();
+    streams.clear();
+  });
+  app.get(
+    '/events/stream',
+    {
+      schema: {
+        tags: ['events'],
+        summary:
+          'Server-Sent Events: each stored event as `id: <id>` and `data: <event JSON>` (same filters as /events; Last-Event-ID replays)',
+        querystring: EventFilters,
+        response: { 200: { type: 'string', description: 'text/event-stream' }, ...errors },
+      },
+    },
+    async (req: Req, reply) => {
+      const q = eventQuery(req.query);
+      const raw = reply.raw;
+      reply.hijack();
+      raw.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      raw.write('retry: 3000\n\n');
+      let lastId = 0;
+      const send = (e: StoredEvent) => {
+        if (e.id <= lastId || !matches(e, q)) return;
+        lastId = e.id;
+        raw.write(`id: ${e.id}\ndata: ${JSON.stringify(e)}\n\n`);
+      };
+      const unsubscribe = cp.events.subscribe(send);
+      streams.add(raw);
+      const last = Number(req.headers['last-event-id']);
+      if (Number.isInteger(last) && last > 0) {
+        const missed = await cp.store.listEvents({ ...q, sinceId: last, limit: 1000 });
+        for (const e of missed.reverse()) send(e);
+      }
+      const beat = setInterval(() => raw.write(': ping\n\n'), SSE_HEARTBEAT_MS);
+      beat.unref();
+      const done = () => {
+        clearInterval(beat);
+        unsubscribe();
+        streams.delete(raw);
+      };
+      raw.on('close', done);
+      raw.on('error', done);
+    },
+  );
+
+  app.get(
+    '/stats',
+    {
+      schema: {
+        tags: ['observability'],
+        summary:
+          'Counters per frontend, backend and server (O1, P4) with health and slow-start factor, and per-second series over the last 5 minutes',
+        response: { 200: Type.Object({}, { additionalProperties: true }), ...errors },
+      },
+    },
+    async () => ctx.stats.view(),
+  );
+
+  app.get(
+    '/audit',
+    {
+      schema: {
+        tags: ['audit'],
+        summary: 'Every change: who, when, what, before/after (C6), newest first',
+        querystring: Type.Object({
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })),
+          resource: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+        }),
+        response: {
+          200: Type.Array(
+            Type.Object({
+              id: Type.Integer(),
+              at: Type.String(),
+              actor: Type.String(),
+              action: Type.String(),
+              resource: Type.String(),
+              before: Type.Unknown(),
+              after: Type.Unknown(),
+              configVersion: Type.Integer(),
+            }),
+          ),
+          ...errors,
+        },
+      },
+    },
+    async (req: Req) =>
+      cp.store.listAudit({
+        limit: req.query.limit as number | undefined,
+        resource: req.query.resource as string | undefined,
+      }),
+  );
+
+  // ---------- tokens (admin) ----------
+  app.get(
+    '/tokens',
+    {
+      config: { role: 'admin' },
+      schema: {
+        tags: ['access'],
+        summary: 'API tokens, without secrets',
+        response: { 200: Type.Array(TokenSchema), ...errors },
+      },
+    },
+    async () => ctx.auth.listTokens(),
+  );
+  app.post(
+    '/tokens',
+    {
+      config: { role: 'admin' },
+      schema: {
+        tags: ['access'],
+        summary: 'Create a token; the answer is the only time the secret is shown',
+        body: Type.Object(
+          { name: Type.String({ minLength: 1, maxLength: 64 }), role: RoleSchema },
+          { additionalProperties: false },
+        ),
+        response: { 201: Type.Object({ ...TokenSchema.properties, token: Type.String() }), ...errors },
+      },
+    },
+    async (req: Req, reply) => {
+      const t = await ctx.auth.createToken(String(req.body.name), req.body.role as Role);
+      return reply.code(201).send(t);
+    },
+  );
+  app.delete(
+    '/tokens/:id',
+    {
+      config: { role: 'admin' },
+      schema: {
+        tags: ['access'],
+        summary: 'Revoke a token (and its console sessions)',
+        params: Type.Object({ id: IdSchema }),
+        response: { 200: TokenSchema, ...errors },
+      },
+    },
+    async (req: Req) => ctx.auth.deleteToken(req.params.id),
+  );
+
+  // ---------- console session ----------
+  app.post(
+    '/session',
+    {
+      config: { role: 'public' },
+      schema: {
+        tags: ['access'],
+        summary:
+          'Exchange a token for the HttpOnly fulcrum_session cookie (SameSite=Strict, Path=/) used by the web console',
+        security: [],
+        body: Type.Object({ token: Type.String({ minLength: 1, maxLength: 512 }) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ name: Type.String(), role: RoleSchema, expiresAt: Type.String() }), ...errors },
+      },
+    },
+    async (req: Req, reply) => {
+      const p = ctx.auth.checkToken(String(req.body.token));
+      if (!p) throw new FulcrumError('unauthorized', 'token: not a valid API token', 'token');
+      const sid = ctx.auth.openSession(p);
+      const maxAge = SESSION_TTL_MS / 1000;
+      reply.header('set-cookie', `${SESSION_COOKIE}=${sid}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${maxAge}`);
+      return { name: p.name, role: p.role, expiresAt: new Date(Date.now() + SESSION_TTL_MS).toISOString() };
+    },
+  );
+  app.delete(
+    '/session',
+    {
+      config: { role: 'public' },
+      schema: {
+        tags: ['access'],
+        summary: 'End the console session and clear the fulcrum_session cookie',
+        security: [],
+        response: { 200: Type.Object({ ok: Type.Boolean() }) },
+      },
+    },
+    async (req, reply) => {
+      ctx.auth.closeSession(parseCookies(req.headers.cookie).get(SESSION_COOKIE));
+      reply.header('set-cookie', `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`);
+      return { ok: true };
+    },
+  );
+  app.get(
+    '/session',
+    {
+      schema: {
+        tags: ['access'],
+        summary: 'Who the caller is (token name and role)',
+        response: { 200: Type.Object({ name: Type.String(), role: RoleSchema }), ...errors },
+      },
+    },
+    async (req) => {
+      const p = ctx.principal(req);
+      return { name: p.name, role: p.role };
+    },
+  );
+
+  // ---------- nodes ----------
+  app.get(
+    '/nodes',
+    {
+      schema: {
+        tags: ['nodes'],
+        summary: 'Data-plane nodes sharing the store, with the configVersion each applied (C5)',
+        response: {
+          200: Type.Array(
+            Type.Object({
+              name: Type.String(),
+              appliedVersion: Type.Integer(),
+              lastSeen: Type.String(),
+              status: Type.String(),
+            }),
+          ),
+          ...errors,
+        },
+      },
+    },
+    async () => [
+      {
+        name: ctx.nodeName,
+        appliedVersion: cp.version,
+        lastSeen: new Date().toISOString(),
+        status: 'ok',
+      },
+    ],
+  );
+}
