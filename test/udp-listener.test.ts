@@ -28,6 +28,8 @@ interface UdpServer {
   received: number;
   /** Distinct source ports (one per flow socket of the proxy). */
   readonly sources: Set<number>;
+  /** Sends an unsolicited datagram to the last source it heard from (a server-initiated reply). */
+  push(msg: string): void;
   close(): Promise<void>;
 }
 
@@ -43,16 +45,21 @@ async function udpServer(name: string, mode: 'echo' | 'raw' | 'dns' = 'echo', ho
     sendBufferSize: 1 << 20,
   });
   const prefix = Buffer.from(`${name}|`);
+  let last: dgram.RemoteInfo | undefined;
   const srv: UdpServer = {
     name,
     port: 0,
     received: 0,
     sources: new Set(),
+    push: (msg) => {
+      if (last) socket.send(msg, last.port, last.address);
+    },
     close: () => new Promise<void>((r) => socket.close(() => r())),
   };
   socket.on('message', (msg, rinfo) => {
     srv.received++;
     srv.sources.add(rinfo.port);
+    last = rinfo;
     const answer =
       mode === 'raw'
         ? msg
@@ -310,16 +317,22 @@ test('idle flows expire after the backend udp timeout (FakeClock), and a new dat
   assert.equal(a.sources.size + b.sources.size, sourcesBefore + 1);
 });
 
-test('server replies keep a flow alive (idleness counts both directions)', async () => {
+test('server datagrams keep a flow alive (idleness counts both directions)', async () => {
   const clock = new FakeClock();
-  const { port, plane } = await twoServerSetup({ udpTimeoutSeconds: 1 }, clock);
+  const { port, plane, a, b } = await twoServerSetup({ udpTimeoutSeconds: 1 }, clock);
   const c = await client(port);
-  await c.ask('x');
-  for (let i = 0; i < 4; i++) {
-    clock.advance(600);
-    await c.ask('again');
+  const srv = from(await c.ask('x')) === 'a' ? a : b;
+  const fc = plane.counters.get('f')!;
+  for (let i = 0; i < 3; i++) {
+    clock.advance(700);
+    srv.push(`push-${i}`);
+    assert.equal((await c.next()).toString(), `push-${i}`, 'the server-initiated datagram reaches the client');
   }
-  assert.equal(plane.counters.get('f')!.totalConnections, 1, 'one flow over 2.4 s of traffic every 0.6 s');
+  clock.advance(700); // the client has been silent for 2.8 s; the server spoke 0.7 s ago
+  assert.equal(fc.activeConnections, 1, 'the server’s datagrams kept the flow');
+  clock.advance(800);
+  assert.equal(fc.activeConnections, 0, 'idle both ways for 1.5 s: expired');
+  assert.equal(fc.totalConnections, 1);
 });
 
 test('a server removed mid-flow (drain timeout 0): the flow moves on its next datagram', async () => {
