@@ -162,3 +162,12 @@ export function request(
     req.end(body);
   });
 }
+
+/** Polls `cond` every 5 ms for at most `ms` (throws when it stays false). */
+export async function waitFor(cond: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
