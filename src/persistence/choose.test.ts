@@ -86,7 +86,9 @@ describe('source-ip persistence (P1, P5)', () => {
     const fresh = node(equalServers(5), opts); // what the hash alone says with five servers
     const hashMoved = clients.filter((c, i) => fresh.choose({ clientAddress: c }).server!.id !== before[i]).length;
     assert.ok(hashMoved > 20, `the hash alone moves ${hashMoved} clients, so the table is what keeps them`);
-    clients.forEach((c, i) => assert.equal(a.choose({ clientAddress: c }).server!.id, before[i]));
+    clients.forEach((c, i) => {
+      assert.equal(a.choose({ clientAddress: c }).server!.id, before[i]);
+    });
   });
 
   test('the session ends after timeoutSeconds idle (P1), not while used', () => {
@@ -122,7 +124,9 @@ describe('source-ip persistence (P1, P5)', () => {
     });
     s1.health = 'healthy';
     a.runtime.invalidate(s1);
-    clients.forEach((c, i) => assert.equal(a.choose({ clientAddress: c }).server, moved[i]!.server, 'stays re-pinned'));
+    clients.forEach((c, i) => {
+      assert.equal(a.choose({ clientAddress: c }).server, moved[i]!.server, 'stays re-pinned');
+    });
     // weight 0 keeps its sessions (S4), disabled does not (S3)
     const holder = clients.findIndex((_, i) => moved[i]!.server!.id === 's2');
     assert.ok(holder >= 0);
