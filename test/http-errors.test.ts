@@ -1,0 +1,195 @@
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { describe, test } from 'node:test';
+import { server } from './helpers/plane.ts';
+import { rawExchange, request, startBackend, startProxy, startRawBackend, waitFor } from './helpers/http-fixtures.ts';
+
+/** A port with nothing listening (bound then released). */
+async function deadPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+describe('our own answers', () => {
+  test('503 with Retry-After when no server is available; connection kept for a bodiless request', async () => {
+    const p = await startProxy([]);
+    try {
+      const s = net.connect(p.port, '127.0.0.1');
+      let text = '';
+      s.on('data', (d) => (text += d.toString('latin1')));
+      s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+      await waitFor(() => text.includes('available.\n'));
+      assert.match(text, /^HTTP\/1\.1 503 Service Unavailable\r\n/);
+      assert.match(text, /\r\nRetry-After: 5\r\n/);
+      assert.match(text, /Content-Type: text\/plain/);
+      s.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      await new Promise((r) => s.on('close', r));
+      assert.equal([...text.matchAll(/ 503 /g)].length, 2);
+      assert.equal(p.runtime.backends.get('be')?.noServer, 2);
+    } finally {
+      await p.close();
+    }
+  });
+
+  test('502 when the only server refuses the connection', async () => {
+    const p = await startProxy([await deadPort()]);
+    try {
+      const r = await request(p.port);
+      assert.equal(r.status, 502);
+      assert.match(r.body, /Bad gateway/);
+      assert.equal(p.runtime.servers.get('s0')?.failures, 1);
+    } finally {
+      await p.close();
+    }
+  });
+
+  test('redispatch: a refused connect is retried once on another server', async () => {
+    const b = await startBackend();
+    const dead = await deadPort();
+    const p = await startProxy([dead, b.port]);
+    try {
+      for (let i = 0; i < 4; i++) {
+        const r = await request(p.port, { agent: false });
+        assert.equal(r.status, 200, `request ${i}`);
+        assert.equal(r.body, `ok:${b.port}`);
+      }
+      assert.ok((p.runtime.servers.get('s0')?.failures ?? 0) >= 1);
+    } finally {
+      await p.close();
+      await b.close();
+    }
+  });
+
+  test('504 when the server does not answer within the response timeout', async () => {
+    const srv = await startRawBackend(() => {}); // reads, never answers
+    const p = await startProxy([srv.port], { backend: { timeouts: { connectSeconds: 5, responseSeconds: 0.3 } } });
+    try {
+      const t0 = Date.now();
+      const r = await rawExchange(p.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n', 3000);
+      const took = Date.now() - t0;
+      assert.match(r.text, /^HTTP\/1\.1 504 Gateway Timeout\r\n/);
+      assert.ok(took >= 150 && took < 2000, `took ${took} ms`);
+      assert.equal(r.closed, true);
+      assert.equal(p.runtime.servers.get('s0')?.activeConnections, 0);
+    } finally {
+      await p.close();
+      await srv.close();
+    }
+  });
+
+  test('408 when the request head does not arrive in time', async () => {
+    const b = await startBackend();
+    const p = await startProxy([b.port], {
+      frontend: { timeouts: { requestHeaderSeconds: 0.3, clientIdleSeconds: 60 } },
+    });
+    try {
+      const r = await rawExchange(p.port, 'GET / HTTP/1.1\r\nHost: x\r\n', 3000);
+      assert.match(r.text, /^HTTP\/1\.1 408 Request Timeout\r\n/);
+      assert.equal(r.closed, true);
+      assert.equal(b.requests, 0);
+    } finally {
+      await p.close();
+      await b.close();
+    }
+  });
+
+  test('an idle keep-alive client connection is closed after clientIdleSeconds', async () => {
+    const b = await startBackend();
+    const p = await startProxy([b.port], { frontend: { timeouts: { requestHeaderSeconds: 10, clientIdleSeconds: 0.3 } } });
+    try {
+      const r = await rawExchange(p.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n', 3000);
+      assert.match(r.text, /^HTTP\/1\.1 200 /);
+      assert.ok(!r.text.includes('408'));
+      assert.equal(r.closed, true);
+    } finally {
+      await p.close();
+      await b.close();
+    }
+  });
+
+  test('stale pooled connection: closed by the server before answering → retried once on a fresh one', async () => {
+    // the server answers the first request on each connection, then closes the connection
+    // when the next request arrives without answering (a keep-alive race)
+    const srv = await startRawBackend((s) => {
+      let n = 0;
+      s.on('data', () => {
+        n++;
+        if (n === 1) s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+        else s.destroy();
+      });
+    });
+    const p = await startProxy([srv.port]);
+    try {
+      const a = await request(p.port, { agent: false });
+      assert.equal(a.status, 200);
+      const g = await request(p.port, { agent: false });
+      assert.equal(g.status, 200, 'GET retried on a fresh connection');
+      const post = await request(p.port, { agent: false, method: 'POST', body: 'payload' });
+      assert.equal(post.status, 200, 'POST with its whole body retained is retried too');
+      assert.equal(srv.connections, 3);
+    } finally {
+      await p.close();
+      await srv.close();
+    }
+  });
+
+  test('a reset after part of the response: the client connection is cut, not answered twice', async () => {
+    const srv = await startRawBackend((s) =>
+      s.once('data', () => {
+        s.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial');
+        setTimeout(() => s.destroy(), 20);
+      }),
+    );
+    const p = await startProxy([srv.port]);
+    try {
+      const r = await rawExchange(p.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n', 2000);
+      assert.match(r.text, /^HTTP\/1\.1 200 OK/);
+      assert.ok(r.text.endsWith('partial'));
+      assert.equal(r.closed, true);
+    } finally {
+      await p.close();
+      await srv.close();
+    }
+  });
+
+  test('maxConnections: connections beyond the limit are closed at once', async () => {
+    const b = await startBackend();
+    const p = await startProxy([b.port], { frontend: { maxConnections: 1 } });
+    try {
+      const first = net.connect(p.port, '127.0.0.1');
+      await new Promise((r) => first.on('connect', r));
+      await waitFor(() => (p.plane.counters.get('fe')?.activeConnections ?? 0) === 1);
+      const r = await rawExchange(p.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n', 1000);
+      assert.equal(r.text, '');
+      assert.equal(r.closed, true);
+      first.destroy();
+      await waitFor(() => (p.plane.counters.get('fe')?.activeConnections ?? 1) === 0);
+      const ok = await request(p.port, { agent: false });
+      assert.equal(ok.status, 200);
+    } finally {
+      await p.close();
+      await b.close();
+    }
+  });
+
+  test('a pooled connection to a server whose port changed is not reused (S2)', async () => {
+    const b1 = await startBackend();
+    const b2 = await startBackend();
+    const p = await startProxy([b1.port]);
+    try {
+      assert.equal((await request(p.port, { agent: false })).body, `ok:${b1.port}`);
+      const c = structuredClone(p.config);
+      c.servers = [server('s0', 'be', b2.port)];
+      await p.apply(c);
+      assert.equal((await request(p.port, { agent: false })).body, `ok:${b2.port}`);
+      assert.equal(b1.requests, 1);
+    } finally {
+      await p.close();
+      await b1.close();
+      await b2.close();
+    }
+  });
+});
