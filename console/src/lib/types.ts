@@ -58,10 +58,19 @@ export interface ZoneHealth {
   healthy: number;
 }
 
+/** A backend warning (S9 zone without a healthy server, S10 mixed OS). */
+export interface BackendWarning {
+  code: string;
+  message: string;
+  zone?: string;
+}
+
 /** Live status of a backend (S9, S10). */
 export interface BackendStatus {
-  zones?: ZoneHealth[] | Record<string, { servers?: number; total?: number; healthy: number }>;
-  warnings?: string[];
+  servers?: number;
+  healthy?: number;
+  zones?: ZoneHealth[];
+  warnings?: (BackendWarning | string)[];
 }
 
 export interface Backend extends BackendModel {

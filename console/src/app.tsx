@@ -1,0 +1,262 @@
+/**
+ * The console shell (SPEC C3): sign-in with an API token (the session lives in the HttpOnly
+ * `fulcrum_session` cookie, never in storage), navigation, lookup box, notifications and the
+ * routes of `lib/route.ts`.
+ */
+import { useCallback, useEffect, useId, useMemo, useRef, useState } from 'react';
+import { type AppServices, Services, useServices } from './hooks.ts';
+import { Api, ApiError } from './lib/api.ts';
+import { Live, type StreamState } from './lib/live.ts';
+import { href, parseRoute, type Route } from './lib/route.ts';
+import { LoadBalancerPage, LoadBalancersPage } from './pages/load-balancers.tsx';
+import { CertificatesPage, EventsPage, InstancesPage, LookupPage } from './pages/other-pages.tsx';
+import { BackendPage, FrontendPage } from './pages/resource-pages.tsx';
+
+type Auth = 'checking' | 'signed-out' | 'signed-in';
+
+interface Toast {
+  id: number;
+  message: string;
+  kind: 'ok' | 'error';
+}
+
+function useHashRoute(): Route {
+  const [route, setRoute] = useState(() => parseRoute(location.hash));
+  useEffect(() => {
+    const on = () => setRoute(parseRoute(location.hash));
+    window.addEventListener('hashchange', on);
+    return () => window.removeEventListener('hashchange', on);
+  }, []);
+  return route;
+}
+
+export function App() {
+  const api = useMemo(() => new Api('/api/v1'), []);
+  const live = useMemo(() => new Live(api), [api]);
+  const [auth, setAuth] = useState<Auth>('checking');
+  const [toasts, setToasts] = useState<Toast[]>([]);
+  const nextId = useRef(1);
+
+  const notify = useCallback((message: string, kind: 'ok' | 'error' = 'ok') => {
+    const id = nextId.current++;
+    setToasts((t) => [...t.slice(-3), { id, message, kind }]);
+    setTimeout(() => setToasts((t) => t.filter((x) => x.id !== id)), kind === 'error' ? 12_000 : 8000);
+  }, []);
+
+  useEffect(() => {
+    api.onUnauthorized = () => setAuth('signed-out');
+    const ctl = new AbortController();
+    api
+      .get('/load-balancers', ctl.signal)
+      .then(() => setAuth('signed-in'))
+      .catch((e: unknown) => {
+        if (ctl.signal.aborted) return;
+        setAuth('signed-out');
+        if (!(e instanceof ApiError && e.status === 401))
+          notify(`The API is not reachable: ${(e as Error).message}`, 'error');
+      });
+    return () => ctl.abort();
+  }, [api, notify]);
+
+  useEffect(() => {
+    if (auth === 'signed-in') live.start();
+    else live.stop();
+  }, [auth, live]);
+
+  const services: AppServices = useMemo(() => ({ api, live, notify }), [api, live, notify]);
+
+  return (
+    <Services.Provider value={services}>
+      {auth === 'checking' ? <p className="muted center">Loading…</p> : null}
+      {auth === 'signed-out' ? <SignIn onSignedIn={() => setAuth('signed-in')} /> : null}
+      {auth === 'signed-in' ? (
+        <Shell
+          onSignOut={async () => {
+            try {
+              await api.signOut();
+            } catch {
+              // the session may already be gone; signing out locally is what counts
+            }
+            setAuth('signed-out');
+          }}
+        />
+      ) : null}
+      <div className="toasts" role="status" aria-live="polite">
+        {toasts.map((t) => (
+          <div key={t.id} className={`toast ${t.kind}`}>
+            <span>{t.message}</span>
+            <button
+              type="button"
+              className="icon"
+              aria-label="Dismiss"
+              onClick={() => setToasts((x) => x.filter((y) => y.id !== t.id))}
+            >
+              ✕
+            </button>
+          </div>
+        ))}
+      </div>
+    </Services.Provider>
+  );
+}
+
+function SignIn({ onSignedIn }: { onSignedIn: () => void }) {
+  const { api } = useServices();
+  const id = useId();
+  const [token, setToken] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: React.FormEvent) => {
+    e.preventDefault();
+    if (!token.trim()) {
+      setError('Enter the API token.');
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    try {
+      await api.signIn(token.trim());
+      setToken('');
+      onSignedIn();
+    } catch (err) {
+      setError(err instanceof ApiError && err.status === 401 ? 'That token is not valid.' : (err as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <main className="signin" aria-labelledby="signin-title">
+      <form onSubmit={submit} noValidate className="signin-card">
+        <h1 id="signin-title">Fulcrum</h1>
+        <p className="muted">Sign in with an API token. The console keeps only a session cookie.</p>
+        <div className={error ? 'field has-error' : 'field'}>
+          <label htmlFor={id}>API token</label>
+          <input
+            id={id}
+            type="password"
+            autoComplete="current-password"
+            value={token}
+            aria-invalid={error ? true : undefined}
+            aria-describedby={error ? `${id}-error` : undefined}
+            onChange={(e) => setToken(e.target.value)}
+          />
+          {error ? (
+            <small id={`${id}-error`} className="field-error" role="alert">
+              {error}
+            </small>
+          ) : null}
+        </div>
+        <button type="submit" className="primary" disabled={busy}>
+          Sign in
+        </button>
+      </form>
+    </main>
+  );
+}
+
+const streamLabel: Record<StreamState, string> = {
+  connecting: 'connecting…',
+  live: 'live',
+  reconnecting: 'reconnecting…',
+  off: 'offline',
+};
+
+function Shell({ onSignOut }: { onSignOut: () => void }) {
+  const { live } = useServices();
+  const route = useHashRoute();
+  const [q, setQ] = useState('');
+  const [stream, setStream] = useState<StreamState>(live.state);
+  const [menu, setMenu] = useState(false);
+  const searchId = useId();
+  useEffect(() => live.onState(setStream), [live]);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: close the narrow-screen menu on every navigation.
+  useEffect(() => setMenu(false), [route]);
+  const section =
+    route.page === 'load-balancer' || route.page === 'backend' || route.page === 'frontend'
+      ? 'load-balancers'
+      : route.page;
+  const nav = [
+    { page: 'load-balancers', label: 'Load balancers' },
+    { page: 'lookup', label: 'Lookup' },
+    { page: 'events', label: 'Events' },
+    { page: 'instances', label: 'Instances' },
+    { page: 'certificates', label: 'Certificates' },
+  ] as const;
+  return (
+    <>
+      <header className="topbar">
+        <a className="brand" href={href({ page: 'load-balancers' })}>
+          Fulcrum
+        </a>
+        <button
+          type="button"
+          className="menu-toggle"
+          aria-expanded={menu}
+          aria-controls="main-nav"
+          onClick={() => setMenu((m) => !m)}
+        >
+          Menu
+        </button>
+        <nav id="main-nav" aria-label="Main" className={menu ? 'open' : ''}>
+          {nav.map((n) => (
+            <a
+              key={n.page}
+              href={href(n.page === 'lookup' ? { page: 'lookup', q: '' } : { page: n.page })}
+              aria-current={section === n.page ? 'page' : undefined}
+            >
+              {n.label}
+            </a>
+          ))}
+        </nav>
+        <search>
+          <form
+            className="topsearch"
+            onSubmit={(e) => {
+              e.preventDefault();
+              location.hash = href({ page: 'lookup', q: q.trim() });
+            }}
+          >
+            <label htmlFor={searchId} className="visually-hidden">
+              Find servers by IP address or id
+            </label>
+            <input
+              id={searchId}
+              type="search"
+              placeholder="Find IP or id…"
+              value={q}
+              onChange={(e) => setQ(e.target.value)}
+            />
+          </form>
+        </search>
+        <span className={`stream ${stream}`} title="Live updates from the events stream">
+          {streamLabel[stream]}
+        </span>
+        <button type="button" onClick={onSignOut}>
+          Sign out
+        </button>
+      </header>
+      <Page route={route} />
+    </>
+  );
+}
+
+function Page({ route }: { route: Route }) {
+  switch (route.page) {
+    case 'load-balancers':
+      return <LoadBalancersPage />;
+    case 'load-balancer':
+      return <LoadBalancerPage key={route.id} id={route.id} tab={route.tab} />;
+    case 'backend':
+      return <BackendPage key={route.id} id={route.id} />;
+    case 'frontend':
+      return <FrontendPage key={route.id} id={route.id} />;
+    case 'lookup':
+      return <LookupPage key={route.q} q={route.q} />;
+    case 'events':
+      return <EventsPage />;
+    case 'instances':
+      return <InstancesPage />;
+    case 'certificates':
+      return <CertificatesPage />;
+  }
+}

@@ -1,0 +1,393 @@
+/**
+ * Create / edit a backend (issue point 4; SPEC F3, H1–H5, P1–P2, SS1–SS6, T2–T3, S3; seed 003):
+ * every health-check field with its default shown, slow-start rules explained inline.
+ */
+import { useState } from 'react';
+import { Algorithms, Modes, ServerTypes } from '../../../src/config/model.ts';
+import { useForm, useServices } from '../hooks.ts';
+import { ApiError } from '../lib/api.ts';
+import {
+  AlgorithmLabels,
+  BackendFields,
+  backendPayload,
+  backendValues,
+  checkSettingsPrefix,
+  defaultHint,
+  healthCheckTypes,
+  newBackendValues,
+  persistenceTypes,
+  portForCheck,
+  SlowStartRules,
+  slowStartBlockers,
+} from '../lib/backend-form.ts';
+import { ServerTypePresets } from '../lib/server-form.ts';
+import type { Backend, Certificate, HealthCheckType, Mode, ServerType } from '../lib/types.ts';
+import { applyApiError, CheckField, Dialog, FormError, SelectField, TextField } from './ui.tsx';
+
+export interface BackendDialogProps {
+  loadBalancerId: string;
+  backend?: Backend;
+  certificates: readonly Certificate[];
+  onClose: () => void;
+  onSaved: (b: Backend, configVersion: number | null, created: boolean) => void;
+}
+
+const d = (path: string, mode: Mode) => {
+  const v = defaultHint(path, mode);
+  return v === undefined ? undefined : `default ${v}`;
+};
+
+export function BackendDialog({ loadBalancerId, backend, certificates, onClose, onSaved }: BackendDialogProps) {
+  const { api } = useServices();
+  const form = useForm(() => (backend ? backendValues(backend) : newBackendValues('http')));
+  const [busy, setBusy] = useState(false);
+  const [preset, setPreset] = useState('');
+  const v = form.values;
+  const mode = String(v.mode) as Mode;
+  const checkType = String(v['healthCheck.type']) as HealthCheckType;
+  const blockers = slowStartBlockers(mode, String(v.algorithm));
+  const prefix = checkSettingsPrefix(checkType);
+  const persistence = String(v['persistence.type']);
+  const hcOn = v['healthCheck.enabled'] === true;
+
+  const applyPreset = (t: string) => {
+    setPreset(t);
+    if (!t) return;
+    const next = newBackendValues('http', t as ServerType);
+    const keep = ['name', ...[...form.touched].filter((p) => p !== 'mode' && p !== 'port' && p !== 'healthCheck.type')];
+    const patch = { ...next };
+    for (const k of keep) if (k in v) patch[k] = v[k] as string | boolean;
+    form.setMany(patch);
+  };
+  const onMode = (m: string) => {
+    const types = healthCheckTypes(m);
+    const patch: Record<string, string | boolean> = {};
+    if (!types.includes(checkType)) patch['healthCheck.type'] = types[0] as string;
+    if (!persistenceTypes(m).includes(persistence)) patch['persistence.type'] = 'none';
+    if (m !== 'http' && v['slowStart.enabled'] === true) patch['slowStart.enabled'] = false;
+    form.setMany(patch);
+  };
+  const onCheckType = (t: string) => {
+    if (!form.touched.has('port') && !backend && !v.port) form.setMany({ port: portForCheck(t as HealthCheckType) });
+  };
+
+  const submit = async (e: React.FormEvent) => {
+    e.preventDefault();
+    const { payload, errors } = backendPayload(v, backend);
+    if (Object.keys(errors).length) {
+      form.setErrors(errors);
+      return;
+    }
+    if (backend && Object.keys(payload).length === 0) {
+      onClose();
+      return;
+    }
+    setBusy(true);
+    try {
+      const r = backend
+        ? await api.change<Backend>('PATCH', `/backends/${encodeURIComponent(backend.id)}`, payload)
+        : await api.change<Backend>('POST', '/backends', { ...payload, loadBalancerId });
+      onSaved(r.resource, r.configVersion, !backend);
+    } catch (err) {
+      if (err instanceof ApiError) applyApiError(form, err, BackendFields);
+      else form.setFormError(String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const cas = certificates.filter((c) => c.kind === 'ca');
+  return (
+    <Dialog
+      wide
+      title={backend ? `Edit backend ${backend.name}` : 'Create backend'}
+      onClose={onClose}
+      footer={
+        <>
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" form="backend-form" className="primary" disabled={busy}>
+            {backend ? 'Save backend' : 'Create backend'}
+          </button>
+        </>
+      }
+    >
+      <form id="backend-form" noValidate onSubmit={submit}>
+        <FormError message={form.formError} />
+        <fieldset className="grid-form">
+          <legend>Basic information</legend>
+          {!backend ? (
+            <div className="field wide-field">
+              <label htmlFor="backend-preset">Suggest settings for a server type</label>
+              <select id="backend-preset" value={preset} onChange={(e) => applyPreset(e.target.value)}>
+                <option value="">No suggestion</option>
+                {ServerTypes.map((t) => (
+                  <option key={t} value={t}>
+                    {ServerTypePresets[t].label} — {ServerTypePresets[t].hint}
+                  </option>
+                ))}
+              </select>
+            </div>
+          ) : null}
+          <TextField form={form} path="name" label="Name" />
+          <SelectField
+            form={form}
+            path="mode"
+            label="Mode"
+            disabled={!!backend}
+            hint="frontends and backends must have the same mode (F2)"
+            options={Modes.map((m) => ({ value: m, label: m.toUpperCase() }))}
+            onChange={onMode}
+          />
+          <SelectField
+            form={form}
+            path="algorithm"
+            label="Load balancing method"
+            options={Algorithms.map((a) => ({ value: a, label: AlgorithmLabels[a] }))}
+          />
+          <TextField
+            form={form}
+            path="port"
+            label="Default server port"
+            type="number"
+            hint="used by servers without their own port"
+          />
+          <TextField
+            form={form}
+            path="drainTimeoutSeconds"
+            label="Drain timeout (seconds)"
+            type="number"
+            hint={`${d('drainTimeoutSeconds', mode)}; open connections of a removed or disabled server may finish this long`}
+          />
+        </fieldset>
+
+        <fieldset className="grid-form">
+          <legend>Session persistence</legend>
+          <SelectField
+            form={form}
+            path="persistence.type"
+            label="Persistence"
+            options={persistenceTypes(mode).map((t) => ({ value: t, label: t }))}
+            hint={mode === 'http' ? 'cookie types need http mode (P2)' : 'cookies need an http backend (P2)'}
+          />
+          {persistence === 'cookie' || persistence === 'app-cookie' ? (
+            <TextField
+              form={form}
+              path="persistence.cookieName"
+              label="Cookie name"
+              placeholder={persistence === 'cookie' ? 'FULCRUM_SRV' : 'JSESSIONID'}
+              hint={persistence === 'cookie' ? 'default FULCRUM_SRV' : "the application's cookie"}
+            />
+          ) : null}
+          {persistence !== 'none' ? (
+            <TextField
+              form={form}
+              path="persistence.timeoutSeconds"
+              label="Session timeout (seconds)"
+              type="number"
+              hint={d('persistence.timeoutSeconds', mode)}
+            />
+          ) : null}
+        </fieldset>
+
+        <fieldset className="grid-form">
+          <legend>Health check</legend>
+          <CheckField
+            form={form}
+            path="healthCheck.enabled"
+            label="Health check enabled"
+            hint="off: servers count as healthy at once (H5)"
+          />
+          <SelectField
+            form={form}
+            path="healthCheck.type"
+            label="Check type"
+            disabled={!hcOn}
+            options={healthCheckTypes(mode).map((t) => ({ value: t, label: t }))}
+            onChange={onCheckType}
+          />
+          <TextField
+            form={form}
+            path="healthCheck.port"
+            label="Check port"
+            type="number"
+            disabled={!hcOn}
+            hint="empty = each server's port (H2)"
+          />
+          <TextField
+            form={form}
+            path="healthCheck.intervalSeconds"
+            label="Interval (seconds)"
+            type="number"
+            disabled={!hcOn}
+            hint={d('healthCheck.intervalSeconds', mode)}
+          />
+          <TextField
+            form={form}
+            path="healthCheck.timeoutSeconds"
+            label="Timeout (seconds)"
+            type="number"
+            disabled={!hcOn}
+            hint={d('healthCheck.timeoutSeconds', mode)}
+          />
+          <TextField
+            form={form}
+            path="healthCheck.rise"
+            label="Rise (successes to become healthy)"
+            type="number"
+            disabled={!hcOn}
+            hint={d('healthCheck.rise', mode)}
+          />
+          <TextField
+            form={form}
+            path="healthCheck.fall"
+            label="Fall (failures to become unhealthy)"
+            type="number"
+            disabled={!hcOn}
+            hint={d('healthCheck.fall', mode)}
+          />
+          {prefix === 'healthCheck.http.' ? (
+            <>
+              <TextField
+                form={form}
+                path="healthCheck.http.method"
+                label="HTTP method"
+                disabled={!hcOn}
+                hint="default GET"
+              />
+              <TextField form={form} path="healthCheck.http.path" label="HTTP path" disabled={!hcOn} hint="default /" />
+              <TextField
+                form={form}
+                path="healthCheck.http.host"
+                label="Host header"
+                disabled={!hcOn}
+                hint="default: the server address"
+              />
+              <TextField
+                form={form}
+                path="healthCheck.http.expectedCodes"
+                label="Expected status codes"
+                disabled={!hcOn}
+                hint="default 200-399; a list and ranges such as 200,204,300-399 (H3)"
+              />
+            </>
+          ) : null}
+          {prefix === 'healthCheck.mysql.' ? (
+            <TextField form={form} path="healthCheck.mysql.user" label="MySQL user" disabled={!hcOn} />
+          ) : null}
+          {prefix === 'healthCheck.postgres.' ? (
+            <>
+              <TextField form={form} path="healthCheck.postgres.user" label="PostgreSQL user" disabled={!hcOn} />
+              <TextField
+                form={form}
+                path="healthCheck.postgres.database"
+                label="PostgreSQL database"
+                disabled={!hcOn}
+              />
+            </>
+          ) : null}
+          {prefix === 'healthCheck.udp.' ? (
+            <>
+              <TextField form={form} path="healthCheck.udp.send" label="Datagram to send" disabled={!hcOn} />
+              <TextField
+                form={form}
+                path="healthCheck.udp.expect"
+                label="Expected reply"
+                disabled={!hcOn}
+                hint="empty = any reply"
+              />
+            </>
+          ) : null}
+        </fieldset>
+
+        <fieldset className="grid-form">
+          <legend>Slow start</legend>
+          <CheckField
+            form={form}
+            path="slowStart.enabled"
+            label="Slow start enabled"
+            disabled={blockers.length > 0 && v['slowStart.enabled'] !== true}
+            hint={blockers.length ? blockers.join(' ') : undefined}
+          />
+          <TextField
+            form={form}
+            path="slowStart.durationSeconds"
+            label="Slow start duration (seconds)"
+            type="number"
+            disabled={v['slowStart.enabled'] !== true}
+            hint={`30–1200, ${d('slowStart.durationSeconds', mode)}`}
+          />
+          <ul className="rules wide-field" aria-label="Slow start rules">
+            {SlowStartRules.map((r) => (
+              <li key={r}>{r}</li>
+            ))}
+          </ul>
+        </fieldset>
+
+        <fieldset className="grid-form">
+          <legend>Backend TLS</legend>
+          <CheckField
+            form={form}
+            path="tls.enabled"
+            label="Encrypt to servers (TLS)"
+            hint="servers with SSL Offload still get plain traffic (T2)"
+          />
+          <SelectField
+            form={form}
+            path="tls.caCertificateId"
+            label="CA certificate"
+            disabled={v['tls.enabled'] !== true}
+            hint={
+              cas.length
+                ? 'verifies the servers’ certificates (T3)'
+                : 'upload a CA certificate on the Certificates page'
+            }
+            options={[{ value: '', label: 'System trust store' }, ...cas.map((c) => ({ value: c.id, label: c.name }))]}
+          />
+          <TextField
+            form={form}
+            path="tls.sni"
+            label="SNI server name"
+            disabled={v['tls.enabled'] !== true}
+            hint="default: none"
+          />
+          <CheckField
+            form={form}
+            path="tls.verify"
+            label="Verify server certificates"
+            disabled={v['tls.enabled'] !== true}
+            hint="default on"
+          />
+        </fieldset>
+
+        <fieldset className="grid-form">
+          <legend>Timeouts</legend>
+          <TextField
+            form={form}
+            path="timeouts.connectSeconds"
+            label="Connect timeout (seconds)"
+            type="number"
+            hint={d('timeouts.connectSeconds', mode)}
+          />
+          <TextField
+            form={form}
+            path="timeouts.responseSeconds"
+            label="Response timeout (seconds)"
+            type="number"
+            hint={d('timeouts.responseSeconds', mode)}
+          />
+          {mode === 'udp' ? (
+            <TextField
+              form={form}
+              path="udpTimeoutSeconds"
+              label="UDP flow idle timeout (seconds)"
+              type="number"
+              hint={d('udpTimeoutSeconds', mode)}
+            />
+          ) : null}
+        </fieldset>
+      </form>
+    </Dialog>
+  );
+}

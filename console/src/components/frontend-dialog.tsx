@@ -1,0 +1,312 @@
+/**
+ * Create / edit a frontend (issue point 3; SPEC F1, F2, F4, T1) and a load balancer (S6, S7).
+ */
+import { useState } from 'react';
+import { useForm, useServices } from '../hooks.ts';
+import { ApiError } from '../lib/api.ts';
+import {
+  backendsFor,
+  FrontendFields,
+  frontendPayload,
+  frontendValues,
+  LoadBalancerFields,
+  loadBalancerPayload,
+  loadBalancerValues,
+  newFrontendValues,
+  newLoadBalancerValues,
+  protocolsFor,
+  type RuleRow,
+  ruleRows,
+} from '../lib/frontend-form.ts';
+import type { Backend, Certificate, Frontend, LoadBalancer } from '../lib/types.ts';
+import { applyApiError, CheckField, Dialog, FormError, SelectField, TextField } from './ui.tsx';
+
+export interface FrontendDialogProps {
+  loadBalancer: LoadBalancer;
+  frontend?: Frontend;
+  backends: readonly Backend[];
+  certificates: readonly Certificate[];
+  onClose: () => void;
+  onSaved: (f: Frontend, configVersion: number | null, created: boolean) => void;
+}
+
+export function FrontendDialog({
+  loadBalancer,
+  frontend,
+  backends,
+  certificates,
+  onClose,
+  onSaved,
+}: FrontendDialogProps) {
+  const { api } = useServices();
+  const form = useForm(() => (frontend ? frontendValues(frontend) : newFrontendValues()));
+  const [certIds, setCertIds] = useState<string[]>(() => [...(frontend?.certificateIds ?? [])]);
+  const [rules, setRules] = useState<RuleRow[]>(() => (frontend ? ruleRows(frontend) : []));
+  const [busy, setBusy] = useState(false);
+  const v = form.values;
+  const protocol = String(v.protocol);
+  const usable = backendsFor(protocol, backends);
+  const serverCerts = certificates.filter((c) => c.kind === 'server');
+
+  const onProtocol = (p: string) => {
+    const ok = backendsFor(p, backends);
+    if (!ok.some((b) => b.id === v.defaultBackendId)) form.setMany({ defaultBackendId: ok[0]?.id ?? '' });
+  };
+
+  const submit = async (e: React.FormEvent) => {
+    e.preventDefault();
+    const { payload, errors } = frontendPayload(v, certIds, rules, frontend);
+    if (Object.keys(errors).length) {
+      form.setErrors(errors);
+      return;
+    }
+    if (frontend && Object.keys(payload).length === 0) {
+      onClose();
+      return;
+    }
+    setBusy(true);
+    try {
+      const r = frontend
+        ? await api.change<Frontend>('PATCH', `/frontends/${encodeURIComponent(frontend.id)}`, payload)
+        : await api.change<Frontend>('POST', '/frontends', { ...payload, loadBalancerId: loadBalancer.id });
+      onSaved(r.resource, r.configVersion, !frontend);
+    } catch (err) {
+      if (err instanceof ApiError) applyApiError(form, err, FrontendFields, { backendId: 'defaultBackendId' });
+      else form.setFormError(String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const setRule = (i: number, patch: Partial<RuleRow>) =>
+    setRules((rs) => rs.map((r, j) => (j === i ? { ...r, ...patch } : r)));
+
+  return (
+    <Dialog
+      wide
+      title={frontend ? `Edit frontend ${frontend.name}` : 'Create frontend'}
+      onClose={onClose}
+      footer={
+        <>
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" form="frontend-form" className="primary" disabled={busy}>
+            {frontend ? 'Save frontend' : 'Create frontend'}
+          </button>
+        </>
+      }
+    >
+      <form id="frontend-form" noValidate onSubmit={submit}>
+        <FormError message={form.formError} />
+        <fieldset className="grid-form">
+          <legend>Listener</legend>
+          <TextField form={form} path="name" label="Name" />
+          <SelectField
+            form={form}
+            path="protocol"
+            label="Protocol"
+            options={protocolsFor(loadBalancer).map((p) => ({ value: p, label: p.toUpperCase() }))}
+            hint={loadBalancer.ipAsBackend ? 'IP as backend is on: tcp, http and https only (S7)' : undefined}
+            onChange={onProtocol}
+          />
+          <TextField
+            form={form}
+            path="bindAddress"
+            label="Bind address"
+            hint="default 127.0.0.1; 0.0.0.0 for every interface"
+          />
+          <TextField form={form} path="port" label="Port" type="number" hint="1–65535" />
+          <SelectField
+            form={form}
+            path="defaultBackendId"
+            label="Default backend"
+            hint={
+              usable.length
+                ? `backends in ${protocol === 'https' ? 'http' : protocol} mode (F2)`
+                : `no ${protocol === 'https' ? 'http' : protocol} backend yet: create one first`
+            }
+            options={[
+              { value: '', label: 'None (not listening)' },
+              ...usable.map((b) => ({ value: b.id, label: b.name })),
+            ]}
+          />
+          <CheckField form={form} path="enabled" label="Enabled" />
+          <TextField form={form} path="maxConnections" label="Max connections" type="number" hint="0 = unlimited" />
+          <TextField
+            form={form}
+            path="timeouts.requestHeaderSeconds"
+            label="Request header timeout (seconds)"
+            type="number"
+            hint="default 10"
+          />
+          <TextField
+            form={form}
+            path="timeouts.clientIdleSeconds"
+            label="Client idle timeout (seconds)"
+            type="number"
+            hint="default 60"
+          />
+        </fieldset>
+        {protocol === 'https' ? (
+          <fieldset className="checks" data-field="certificateIds">
+            <legend>Certificates (chosen by SNI, T1)</legend>
+            {serverCerts.length === 0 ? (
+              <p className="muted">No server certificates yet: upload one on the Certificates page.</p>
+            ) : null}
+            {serverCerts.map((c) => (
+              <label key={c.id}>
+                <input
+                  type="checkbox"
+                  checked={certIds.includes(c.id)}
+                  onChange={(e) =>
+                    setCertIds((ids) => (e.target.checked ? [...ids, c.id] : ids.filter((x) => x !== c.id)))
+                  }
+                />{' '}
+                {c.name} <span className="muted">({c.subjects.join(', ')})</span>
+              </label>
+            ))}
+            {form.errors.certificateIds ? (
+              <small className="field-error" role="alert">
+                {form.errors.certificateIds}
+              </small>
+            ) : null}
+          </fieldset>
+        ) : null}
+        {protocol === 'http' || protocol === 'https' ? (
+          <fieldset data-field="rules">
+            <legend>Routing rules (in order; the default backend last, F4)</legend>
+            {rules.map((r, i) => (
+              // biome-ignore lint/suspicious/noArrayIndexKey: rows have no identity but their position.
+              <div className="rule-row" key={i}>
+                <label>
+                  Host
+                  <input
+                    value={r.host}
+                    placeholder="api.example.com"
+                    onChange={(e) => setRule(i, { host: e.target.value })}
+                  />
+                </label>
+                <label>
+                  Path prefix
+                  <input
+                    value={r.pathPrefix}
+                    placeholder="/api"
+                    onChange={(e) => setRule(i, { pathPrefix: e.target.value })}
+                  />
+                </label>
+                <label>
+                  Backend
+                  <select value={r.backendId} onChange={(e) => setRule(i, { backendId: e.target.value })}>
+                    <option value="">Choose…</option>
+                    {usable.map((b) => (
+                      <option key={b.id} value={b.id}>
+                        {b.name}
+                      </option>
+                    ))}
+                  </select>
+                </label>
+                <button
+                  type="button"
+                  aria-label={`Remove rule ${i + 1}`}
+                  onClick={() => setRules((rs) => rs.filter((_, j) => j !== i))}
+                >
+                  Remove rule
+                </button>
+                {form.errors[`rules.${i}.backendId`] ? (
+                  <small className="field-error" role="alert">
+                    {form.errors[`rules.${i}.backendId`]}
+                  </small>
+                ) : null}
+              </div>
+            ))}
+            <button
+              type="button"
+              onClick={() => setRules((rs) => [...rs, { host: '', pathPrefix: '', backendId: '' }])}
+            >
+              Add rule
+            </button>
+            {form.errors.rules ? (
+              <small className="field-error" role="alert">
+                {form.errors.rules}
+              </small>
+            ) : null}
+          </fieldset>
+        ) : null}
+      </form>
+    </Dialog>
+  );
+}
+
+export interface LoadBalancerDialogProps {
+  loadBalancer?: LoadBalancer;
+  onClose: () => void;
+  onSaved: (lb: LoadBalancer, configVersion: number | null, created: boolean) => void;
+}
+
+export function LoadBalancerDialog({ loadBalancer, onClose, onSaved }: LoadBalancerDialogProps) {
+  const { api } = useServices();
+  const form = useForm(() => (loadBalancer ? loadBalancerValues(loadBalancer) : newLoadBalancerValues()));
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: React.FormEvent) => {
+    e.preventDefault();
+    const { payload, errors } = loadBalancerPayload(form.values, loadBalancer);
+    if (Object.keys(errors).length) {
+      form.setErrors(errors);
+      return;
+    }
+    if (loadBalancer && Object.keys(payload).length === 0) {
+      onClose();
+      return;
+    }
+    setBusy(true);
+    try {
+      const r = loadBalancer
+        ? await api.change<LoadBalancer>('PATCH', `/load-balancers/${encodeURIComponent(loadBalancer.id)}`, payload)
+        : await api.change<LoadBalancer>('POST', '/load-balancers', payload);
+      onSaved(r.resource, r.configVersion, !loadBalancer);
+    } catch (err) {
+      if (err instanceof ApiError) applyApiError(form, err, LoadBalancerFields);
+      else form.setFormError(String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Dialog
+      title={loadBalancer ? `Edit load balancer ${loadBalancer.name}` : 'Create load balancer'}
+      onClose={onClose}
+      footer={
+        <>
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" form="lb-form" className="primary" disabled={busy}>
+            {loadBalancer ? 'Save load balancer' : 'Create load balancer'}
+          </button>
+        </>
+      }
+    >
+      <form id="lb-form" noValidate onSubmit={submit} className="grid-form">
+        <FormError message={form.formError} />
+        <TextField form={form} path="name" label="Name" />
+        <TextField form={form} path="description" label="Description" />
+        <TextField
+          form={form}
+          path="allowedNetworks"
+          label="Allowed networks (CIDR)"
+          placeholder="10.0.0.0/8, 127.0.0.0/8"
+          hint="custom server IPs must fall inside these unless IP as backend is on (S7)"
+        />
+        <TextField form={form} path="maxServers" label="Server quota" type="number" hint="default 492 (S6)" />
+        <CheckField
+          form={form}
+          path="ipAsBackend"
+          label="IP as backend"
+          disabled={loadBalancer?.ipAsBackend === true}
+          hint="any IPv4 address may be a server; once on it cannot be turned off, and only tcp, http and https frontends are allowed (S7)"
+        />
+      </form>
+    </Dialog>
+  );
+}

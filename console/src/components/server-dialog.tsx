@@ -1,0 +1,189 @@
+/**
+ * "Add Backend Server" and "Update" dialog (SPEC S1, S2, C3; seeds 000 and 004): Name,
+ * Server Type, Backend Server (inventory) or Custom IP, Port, Weight, Zone, Passive,
+ * SSL Offload, Server Certificate (CA). API errors appear beside the field they name.
+ */
+import { useState } from 'react';
+import { ServerTypes } from '../../../src/config/model.ts';
+import { useForm, useServices } from '../hooks.ts';
+import { ApiError } from '../lib/api.ts';
+import {
+  newServerValues,
+  ServerFields,
+  ServerTypePresets,
+  serverPayload,
+  serverValues,
+  suggestServerPort,
+} from '../lib/server-form.ts';
+import type { Backend, Certificate, Instance, Server, ServerType } from '../lib/types.ts';
+import { applyApiError, CheckField, Dialog, FormError, SelectField, TextField } from './ui.tsx';
+
+export interface ServerDialogProps {
+  backend: Backend;
+  /** The server to update; absent for a new one. */
+  server?: Server;
+  instances: readonly Instance[];
+  certificates: readonly Certificate[];
+  zones: readonly string[];
+  onClose: () => void;
+  /** Called with the saved server and the configuration version it is live in. */
+  onSaved: (server: Server, configVersion: number | null, created: boolean) => void;
+}
+
+export function ServerDialog({ backend, server, instances, certificates, zones, onClose, onSaved }: ServerDialogProps) {
+  const { api } = useServices();
+  const form = useForm(() => (server ? serverValues(server) : newServerValues(backend)));
+  const [busy, setBusy] = useState(false);
+  const { values } = form;
+  const byInstance = values.source === 'instance';
+  const cas = certificates.filter((c) => c.kind === 'ca');
+
+  const onType = (t: string) => {
+    if (server || form.touched.has('port')) return;
+    const p = suggestServerPort(t as ServerType, backend);
+    form.setMany({ port: p === null ? '' : String(p) });
+  };
+  const onInstance = (id: string) => {
+    const inst = instances.find((i) => i.id === id);
+    if (!inst) return;
+    const patch: Record<string, string> = {};
+    if (!form.touched.has('zone') && inst.zone) patch.zone = inst.zone;
+    if (!form.touched.has('serverType') && !server) patch.serverType = inst.serverType;
+    if (!form.touched.has('name') && !server && !values.name) patch.name = inst.name;
+    form.setMany(patch);
+  };
+
+  const submit = async (e: React.FormEvent) => {
+    e.preventDefault();
+    const { payload, errors } = serverPayload(values, server);
+    if (Object.keys(errors).length) {
+      form.setErrors(errors);
+      return;
+    }
+    if (server && Object.keys(payload).length === 0) {
+      onClose();
+      return;
+    }
+    setBusy(true);
+    try {
+      const path = server
+        ? `/backends/${encodeURIComponent(backend.id)}/servers/${encodeURIComponent(server.id)}`
+        : `/backends/${encodeURIComponent(backend.id)}/servers`;
+      const r = await api.change<Server>(server ? 'PATCH' : 'POST', path, payload);
+      onSaved(r.resource, r.configVersion, !server);
+    } catch (err) {
+      if (err instanceof ApiError) {
+        applyApiError(form, err, ServerFields, { address: byInstance ? 'instanceId' : 'address' });
+      } else form.setFormError(String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const backendPort = backend.port ? `empty = the backend's port ${backend.port}` : 'the port the server listens on';
+  return (
+    <Dialog
+      title={server ? `Update Backend Server ${server.name}` : 'Add Backend Server'}
+      onClose={onClose}
+      footer={
+        <>
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" form="server-form" className="primary" disabled={busy}>
+            {server ? 'Update' : 'Add Server'}
+          </button>
+        </>
+      }
+    >
+      <form id="server-form" noValidate onSubmit={submit} className="grid-form">
+        <FormError message={form.formError} />
+        <p className="muted wide-field">
+          Backend <strong>{backend.name}</strong> ({backend.mode}, {backend.algorithm})
+        </p>
+        <TextField form={form} path="name" label="Name" hint="unique within the backend" />
+        <SelectField
+          form={form}
+          path="serverType"
+          label="Server Type"
+          options={ServerTypes.map((t) => ({ value: t, label: ServerTypePresets[t].label }))}
+          hint={ServerTypePresets[values.serverType as ServerType]?.hint}
+          onChange={onType}
+        />
+        <fieldset className="wide-field address-source">
+          <legend>Address</legend>
+          <label>
+            <input
+              type="radio"
+              name="source"
+              value="instance"
+              checked={byInstance}
+              onChange={() => form.set('source', 'instance')}
+            />{' '}
+            Backend Server (from the inventory)
+          </label>
+          <label>
+            <input
+              type="radio"
+              name="source"
+              value="custom"
+              checked={!byInstance}
+              onChange={() => form.set('source', 'custom')}
+            />{' '}
+            Custom IP
+          </label>
+        </fieldset>
+        {byInstance ? (
+          <SelectField
+            form={form}
+            path="instanceId"
+            label="Backend Server"
+            options={[
+              { value: '', label: instances.length ? 'Choose an instance…' : 'The inventory is empty' },
+              ...instances.map((i) => ({
+                value: i.id,
+                label: `${i.name} — ${i.privateIp}${i.zone ? ` (${i.zone})` : ''}${i.os ? `, ${i.os}` : ''}`,
+              })),
+            ]}
+            onChange={onInstance}
+          />
+        ) : (
+          <TextField form={form} path="address" label="Custom IP" placeholder="10.0.0.12" hint="IPv4 address (S7)" />
+        )}
+        <TextField form={form} path="port" label="Port" type="number" hint={`1–65535; ${backendPort}`} />
+        <TextField
+          form={form}
+          path="weight"
+          label="Weight"
+          type="number"
+          hint="0–100, default 1; 0 = no new requests"
+        />
+        <TextField form={form} path="zone" label="Zone" list="zone-list" placeholder="az1" hint="optional" />
+        <datalist id="zone-list">
+          {zones.map((z) => (
+            <option key={z} value={z} />
+          ))}
+        </datalist>
+        <SelectField
+          form={form}
+          path="caCertificateId"
+          label="Server Certificate (CA)"
+          hint="CA bundle that verifies the server's certificate when the backend uses TLS"
+          options={[{ value: '', label: 'None' }, ...cas.map((c) => ({ value: c.id, label: c.name }))]}
+        />
+        <CheckField
+          form={form}
+          path="passive"
+          label="Passive"
+          hint="standby: traffic only when no active server is available"
+        />
+        <CheckField
+          form={form}
+          path="sslOffload"
+          label="SSL Offload"
+          hint="TLS ends at the load balancer; the server gets plain traffic"
+        />
+      </form>
+    </Dialog>
+  );
+}

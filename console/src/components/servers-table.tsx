@@ -1,0 +1,269 @@
+/**
+ * The servers table of a backend (issue point 5, 6; SPEC S1–S5, S9, H6, P4), with the
+ * "Add Backend Server" button and per-row Update, Enable/Disable, Drain and Remove.
+ * Live: reloads on the backend's events and every 2 s (slow-start progress, connections);
+ * requests per second come from the shared stats poll.
+ */
+import { useMemo, useState } from 'react';
+import { useLoad, useNow, useServices, useStatsTick } from '../hooks.ts';
+import { ApiError } from '../lib/api.ts';
+import { affectsBackend } from '../lib/events.ts';
+import { endpoint, formatRate, healthLabel, healthTooltip, stateLabel } from '../lib/format.ts';
+import { ServerTypePresets } from '../lib/server-form.ts';
+import type { Backend, Certificate, Instance, Server } from '../lib/types.ts';
+import { ServerDialog } from './server-dialog.tsx';
+import { Badge, Confirm, LoadState } from './ui.tsx';
+
+type Pending =
+  | { kind: 'add' }
+  | { kind: 'update'; server: Server }
+  | { kind: 'drain'; server: Server }
+  | { kind: 'remove'; server: Server }
+  | null;
+
+/** Loads the backend's servers, refreshing live; exported for pages that need the list too. */
+export function useServers(backendId: string) {
+  return useLoad(
+    (api, signal) => api.list<Server>(`/backends/${encodeURIComponent(backendId)}/servers`, signal),
+    [backendId],
+    { refreshOn: (e) => affectsBackend(e, backendId), everyMs: 2000 },
+  );
+}
+
+const healthTone: Record<string, string> = { healthy: 'ok', unhealthy: 'bad', unknown: 'unknown' };
+const stateTone: Record<string, string> = {
+  active: 'ok',
+  passive: 'info',
+  'slow-start': 'info',
+  draining: 'warn',
+  disabled: 'off',
+};
+
+export function ServersTable({ backend }: { backend: Backend }) {
+  const { api, live, notify } = useServices();
+  const servers = useServers(backend.id);
+  const instances = useLoad((a, s) => a.list<Instance>('/instances', s), []);
+  const certs = useLoad(async (a, s) => {
+    try {
+      return await a.list<Certificate>('/certificates', s);
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) return [];
+      throw e;
+    }
+  }, []);
+  useStatsTick();
+  const now = useNow(2000);
+  const [pending, setPending] = useState<Pending>(null);
+  const [busy, setBusy] = useState(false);
+  const [actionError, setActionError] = useState<string | null>(null);
+  const list = servers.data ?? [];
+  const zones = useMemo(() => [...new Set(list.map((s) => s.zone).filter((z): z is string => !!z))], [list]);
+  const drainSeconds = backend.drainTimeoutSeconds;
+  const serverPath = (s: Server) => `/backends/${encodeURIComponent(backend.id)}/servers/${encodeURIComponent(s.id)}`;
+  const version = (v: number | null) => (v === null ? '' : ` Live in configuration version ${v}.`);
+
+  const setEnabled = async (s: Server, enabled: boolean) => {
+    try {
+      const r = await api.change<Server>('PATCH', serverPath(s), { enabled });
+      notify(
+        enabled
+          ? `Server ${s.name} enabled.${version(r.configVersion)}`
+          : `Server ${s.name} disabled: no new connections; open ones drain for up to ${drainSeconds} s.${version(r.configVersion)}`,
+      );
+      servers.reload();
+    } catch (e) {
+      notify(`Could not ${enabled ? 'enable' : 'disable'} ${s.name}: ${(e as Error).message}`, 'error');
+    }
+  };
+
+  const confirmAction = async () => {
+    if (!pending || (pending.kind !== 'drain' && pending.kind !== 'remove')) return;
+    const s = pending.server;
+    setBusy(true);
+    setActionError(null);
+    try {
+      if (pending.kind === 'remove') {
+        const r = await api.change<Server>('DELETE', serverPath(s));
+        notify(
+          `Server ${s.name} removed; open connections drain for up to ${drainSeconds} s.${version(r.configVersion)}`,
+        );
+      } else {
+        const r = await api.change<Server>('PATCH', serverPath(s), { enabled: false });
+        notify(
+          `Server ${s.name} is draining: open connections may finish for up to ${drainSeconds} s.${version(r.configVersion)}`,
+        );
+      }
+      setPending(null);
+      servers.reload();
+    } catch (e) {
+      setActionError((e as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <section className="servers" aria-labelledby={`servers-${backend.id}`}>
+      <div className="section-head">
+        <h3 id={`servers-${backend.id}`}>Backend Servers of {backend.name}</h3>
+        <button type="button" className="primary" onClick={() => setPending({ kind: 'add' })}>
+          Add Backend Server
+        </button>
+      </div>
+      <LoadState loading={servers.loading && !servers.data} error={servers.error} what="servers" />
+      {servers.data && list.length === 0 ? <p className="muted">No servers yet. Add one to send traffic.</p> : null}
+      {list.length > 0 ? (
+        <div className="table-wrap">
+          <table className="data servers-table">
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Type</th>
+                <th scope="col">Address</th>
+                <th scope="col">Zone</th>
+                <th scope="col">Weight</th>
+                <th scope="col">Passive</th>
+                <th scope="col">SSL Offload</th>
+                <th scope="col">Health</th>
+                <th scope="col">State</th>
+                <th scope="col">Connections</th>
+                <th scope="col">Req/s</th>
+                <th scope="col">Actions</th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.map((s) => {
+                const h = healthLabel(s);
+                const state = s.status?.state ?? (s.enabled ? 'active' : 'disabled');
+                const factor = s.status?.slowStartFactor ?? 1;
+                return (
+                  <tr key={s.id} data-server={s.name}>
+                    <th scope="row">{s.name}</th>
+                    <td>{ServerTypePresets[s.serverType]?.label ?? s.serverType}</td>
+                    <td className="mono">{endpoint(s.address, s.port, backend.port)}</td>
+                    <td>{s.zone ?? '—'}</td>
+                    <td className="num">{s.weight}</td>
+                    <td>{s.passive ? 'yes' : 'no'}</td>
+                    <td>{s.sslOffload ? 'yes' : 'no'}</td>
+                    <td data-col="health" title={healthTooltip(s, now)}>
+                      <Badge tone={healthTone[h.health] ?? 'unknown'}>{h.health}</Badge>
+                      {h.reason ? <span className="reason">{h.reason}</span> : null}
+                    </td>
+                    <td data-col="state">
+                      <Badge tone={stateTone[state] ?? 'info'}>{stateLabel(s)}</Badge>
+                      {state === 'slow-start' ? (
+                        <progress max={1} value={factor} aria-label={`slow start ${Math.round(factor * 100)}%`} />
+                      ) : null}
+                    </td>
+                    <td className="num" data-col="connections">
+                      {s.status?.activeConnections ?? 0}
+                    </td>
+                    <td className="num" data-col="rps">
+                      {formatRate(live.history.serverRate(s.id))}
+                    </td>
+                    <td className="actions">
+                      <button
+                        type="button"
+                        onClick={() => setPending({ kind: 'update', server: s })}
+                        aria-label={`Update ${s.name}`}
+                      >
+                        Update
+                      </button>
+                      {s.enabled ? (
+                        <button
+                          type="button"
+                          onClick={() => void setEnabled(s, false)}
+                          aria-label={`Disable ${s.name}`}
+                        >
+                          Disable
+                        </button>
+                      ) : (
+                        <button type="button" onClick={() => void setEnabled(s, true)} aria-label={`Enable ${s.name}`}>
+                          Enable
+                        </button>
+                      )}
+                      <button
+                        type="button"
+                        disabled={state === 'draining' || !s.enabled}
+                        onClick={() => setPending({ kind: 'drain', server: s })}
+                        aria-label={`Drain ${s.name}`}
+                      >
+                        Drain
+                      </button>
+                      <button
+                        type="button"
+                        className="danger"
+                        onClick={() => setPending({ kind: 'remove', server: s })}
+                        aria-label={`Remove ${s.name}`}
+                      >
+                        Remove
+                      </button>
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+      {pending?.kind === 'add' || pending?.kind === 'update' ? (
+        <ServerDialog
+          backend={backend}
+          server={pending.kind === 'update' ? pending.server : undefined}
+          instances={instances.data ?? []}
+          certificates={certs.data ?? []}
+          zones={zones}
+          onClose={() => setPending(null)}
+          onSaved={(s, v, created) => {
+            setPending(null);
+            notify(
+              created
+                ? `Server ${s.name} added.${version(v)}`
+                : `Server ${s.name} updated. The change is live in configuration version ${v ?? '?'}.`,
+            );
+            servers.reload();
+          }}
+        />
+      ) : null}
+      {pending?.kind === 'drain' ? (
+        <Confirm
+          title={`Drain ${pending.server.name}?`}
+          message={
+            <p>
+              {pending.server.name} will get no new connections. Open connections will be drained for {drainSeconds}{' '}
+              seconds (the backend's drain timeout), then closed. Enable it again to bring it back.
+            </p>
+          }
+          confirmLabel="Drain"
+          busy={busy}
+          error={actionError}
+          onConfirm={() => void confirmAction()}
+          onCancel={() => {
+            setPending(null);
+            setActionError(null);
+          }}
+        />
+      ) : null}
+      {pending?.kind === 'remove' ? (
+        <Confirm
+          title={`Remove ${pending.server.name}?`}
+          danger
+          message={
+            <p>
+              {pending.server.name} ({endpoint(pending.server.address, pending.server.port, backend.port)}) will be
+              removed from {backend.name}. Open connections will be drained for {drainSeconds} seconds, then closed.
+            </p>
+          }
+          confirmLabel="Remove"
+          busy={busy}
+          error={actionError}
+          onConfirm={() => void confirmAction()}
+          onCancel={() => {
+            setPending(null);
+            setActionError(null);
+          }}
+        />
+      ) : null}
+    </section>
+  );
+}

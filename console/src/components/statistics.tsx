@@ -1,0 +1,97 @@
+/**
+ * Statistics (issue point 8; O1, P4): live charts per server and a counters table, from the
+ * shared `/api/v1/stats` poll.
+ */
+import { useServices, useStatsTick } from '../hooks.ts';
+import { formatBytes, formatRate } from '../lib/format.ts';
+import { Chart } from './chart.tsx';
+
+export interface StatsTarget {
+  id: string;
+  name: string;
+}
+
+const CLASSES = ['c1', 'c2', 'c3', 'c4', 'c5'] as const;
+
+export function Statistics({
+  servers,
+  frontends = [],
+}: {
+  servers: readonly StatsTarget[];
+  frontends?: readonly StatsTarget[];
+}) {
+  const { live } = useServices();
+  useStatsTick();
+  const h = live.history;
+  const ids = servers.map((s) => s.id);
+  const names = servers.map((s) => s.name);
+  const rps = h.columns(ids, 'rps');
+  const active = h.columns(ids, 'active');
+  const times = rps[0] ?? [];
+  const classCols = CLASSES.map((c) => {
+    const cols = h.columns(ids, c).slice(1);
+    return times.map((_, i) => cols.reduce((sum, col) => sum + (col[i] ?? 0), 0));
+  });
+  const latest = h.latest;
+  return (
+    <section className="statistics" aria-label="Statistics">
+      <p className="muted">
+        Sampled every 2 seconds while this page is open; {h.size} sample{h.size === 1 ? '' : 's'} kept (10 minutes).
+      </p>
+      <div className="charts">
+        <Chart title="Requests per second per server" labels={names} data={rps} unit="req/s" />
+        <Chart
+          title="Responses per second by class"
+          labels={['1xx', '2xx', '3xx', '4xx', '5xx']}
+          data={[times, ...classCols]}
+          unit="resp/s"
+        />
+        <Chart title="Active connections per server" labels={names} data={active} unit="connections" />
+      </div>
+      <div className="table-wrap">
+        <table className="data">
+          <caption>Counters since start</caption>
+          <thead>
+            <tr>
+              <th scope="col">Server</th>
+              <th scope="col">Req/s</th>
+              <th scope="col">Requests</th>
+              <th scope="col">Active</th>
+              <th scope="col">2xx</th>
+              <th scope="col">3xx</th>
+              <th scope="col">4xx</th>
+              <th scope="col">5xx</th>
+              <th scope="col">Bytes in</th>
+              <th scope="col">Bytes out</th>
+            </tr>
+          </thead>
+          <tbody>
+            {[
+              ...servers.map((s) => ({ ...s, group: 'servers' as const })),
+              ...frontends.map((f) => ({ ...f, group: 'frontends' as const })),
+            ].map((s) => {
+              const c = latest?.[s.group].get(s.id);
+              return (
+                <tr key={`${s.group}-${s.id}`}>
+                  <th scope="row">
+                    {s.name}
+                    {s.group === 'frontends' ? <span className="muted"> (frontend)</span> : null}
+                  </th>
+                  <td className="num">{s.group === 'servers' ? formatRate(h.serverRate(s.id)) : '—'}</td>
+                  <td className="num">{c?.requests ?? 0}</td>
+                  <td className="num">{c?.activeConnections ?? 0}</td>
+                  <td className="num">{c?.responses[2] ?? 0}</td>
+                  <td className="num">{c?.responses[3] ?? 0}</td>
+                  <td className="num">{c?.responses[4] ?? 0}</td>
+                  <td className="num">{c?.responses[5] ?? 0}</td>
+                  <td className="num">{formatBytes(c?.bytesIn ?? 0)}</td>
+                  <td className="num">{formatBytes(c?.bytesOut ?? 0)}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,354 @@
+/**
+ * Accessible building blocks (issue point 11): dialogs with role="dialog" and a labelled
+ * title, fields with a label, a hint and an error tied by aria-describedby.
+ */
+import { type ReactNode, useEffect, useId, useRef } from 'react';
+import type { FormState } from '../hooks.ts';
+import type { ApiError } from '../lib/api.ts';
+import { fieldFor } from '../lib/form.ts';
+
+export interface DialogProps {
+  title: string;
+  onClose: () => void;
+  children: ReactNode;
+  footer?: ReactNode;
+  wide?: boolean;
+  role?: 'dialog' | 'alertdialog';
+  describedBy?: string;
+}
+
+/** A modal dialog: focus moves in on open and back on close; Escape and the ✕ close it. */
+export function Dialog({ title, onClose, children, footer, wide, role = 'dialog', describedBy }: DialogProps) {
+  const id = useId();
+  const ref = useRef<HTMLDivElement>(null);
+  const closeRef = useRef(onClose);
+  closeRef.current = onClose;
+  useEffect(() => {
+    const before = document.activeElement as HTMLElement | null;
+    const first = ref.current?.querySelector<HTMLElement>(
+      'input:not([type=hidden]):not([disabled]), select:not([disabled]), textarea, button.primary',
+    );
+    (first ?? ref.current)?.focus();
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape') {
+        e.stopPropagation();
+        closeRef.current();
+      }
+    };
+    document.addEventListener('keydown', onKey);
+    return () => {
+      document.removeEventListener('keydown', onKey);
+      before?.focus?.();
+    };
+  }, []);
+  const inner = (
+    <>
+      <header className="dialog-head">
+        <h2 id={`${id}-title`}>{title}</h2>
+        <button type="button" className="icon" aria-label="Close" onClick={onClose}>
+          ✕
+        </button>
+      </header>
+      <div className="dialog-body">{children}</div>
+      {footer ? <footer className="dialog-foot">{footer}</footer> : null}
+    </>
+  );
+  const cls = wide ? 'dialog wide' : 'dialog';
+  return (
+    <div className="overlay">
+      {role === 'alertdialog' ? (
+        <div
+          ref={ref}
+          className={cls}
+          role="alertdialog"
+          aria-modal="true"
+          aria-labelledby={`${id}-title`}
+          aria-describedby={describedBy}
+          tabIndex={-1}
+        >
+          {inner}
+        </div>
+      ) : (
+        <div
+          ref={ref}
+          className={cls}
+          role="dialog"
+          aria-modal="true"
+          aria-labelledby={`${id}-title`}
+          aria-describedby={describedBy}
+          tabIndex={-1}
+        >
+          {inner}
+        </div>
+      )}
+    </div>
+  );
+}
+
+export interface ConfirmProps {
+  title: string;
+  message: ReactNode;
+  confirmLabel: string;
+  danger?: boolean;
+  busy?: boolean;
+  error?: string | null;
+  onConfirm: () => void;
+  onCancel: () => void;
+}
+
+/** A confirmation (role="alertdialog") whose text says what will happen. */
+export function Confirm({ title, message, confirmLabel, danger, busy, error, onConfirm, onCancel }: ConfirmProps) {
+  const id = useId();
+  return (
+    <Dialog
+      title={title}
+      onClose={onCancel}
+      role="alertdialog"
+      describedBy={id}
+      footer={
+        <>
+          <button type="button" onClick={onCancel}>
+            Cancel
+          </button>
+          <button type="button" className={danger ? 'primary danger' : 'primary'} disabled={busy} onClick={onConfirm}>
+            {confirmLabel}
+          </button>
+        </>
+      }
+    >
+      <div id={id}>{message}</div>
+      {error ? (
+        <p className="form-error" role="alert">
+          {error}
+        </p>
+      ) : null}
+    </Dialog>
+  );
+}
+
+interface BaseFieldProps {
+  form: FormState;
+  path: string;
+  label: string;
+  hint?: ReactNode;
+  disabled?: boolean;
+}
+
+function describe(id: string, hint: ReactNode | undefined, error: string | undefined): string | undefined {
+  const ids = [hint ? `${id}-hint` : '', error ? `${id}-error` : ''].filter(Boolean).join(' ');
+  return ids || undefined;
+}
+
+function FieldFoot({ id, hint, error }: { id: string; hint: ReactNode | undefined; error: string | undefined }) {
+  return (
+    <>
+      {hint ? (
+        <small id={`${id}-hint`} className="hint">
+          {hint}
+        </small>
+      ) : null}
+      {error ? (
+        <small id={`${id}-error`} className="field-error" role="alert">
+          {error}
+        </small>
+      ) : null}
+    </>
+  );
+}
+
+/** A text or number input bound to a form path, with its label, hint and error. */
+export function TextField({
+  form,
+  path,
+  label,
+  hint,
+  disabled,
+  type = 'text',
+  placeholder,
+  list,
+  onChange,
+  min,
+  max,
+}: BaseFieldProps & {
+  type?: 'text' | 'number' | 'password';
+  placeholder?: string;
+  list?: string;
+  onChange?: (v: string) => void;
+  min?: number;
+  max?: number;
+}) {
+  const id = useId();
+  const error = form.errors[path];
+  return (
+    <div className={error ? 'field has-error' : 'field'} data-field={path}>
+      <label htmlFor={id}>{label}</label>
+      <input
+        id={id}
+        name={path}
+        type={type}
+        inputMode={type === 'number' ? 'numeric' : undefined}
+        min={min}
+        max={max}
+        value={String(form.values[path] ?? '')}
+        placeholder={placeholder}
+        disabled={disabled}
+        list={list}
+        aria-invalid={error ? true : undefined}
+        aria-describedby={describe(id, hint, error)}
+        onChange={(e) => {
+          form.set(path, e.target.value);
+          onChange?.(e.target.value);
+        }}
+      />
+      <FieldFoot id={id} hint={hint} error={error} />
+    </div>
+  );
+}
+
+/** A select bound to a form path. */
+export function SelectField({
+  form,
+  path,
+  label,
+  hint,
+  disabled,
+  options,
+  onChange,
+}: BaseFieldProps & { options: readonly { value: string; label: string }[]; onChange?: (v: string) => void }) {
+  const id = useId();
+  const error = form.errors[path];
+  return (
+    <div className={error ? 'field has-error' : 'field'} data-field={path}>
+      <label htmlFor={id}>{label}</label>
+      <select
+        id={id}
+        name={path}
+        value={String(form.values[path] ?? '')}
+        disabled={disabled}
+        aria-invalid={error ? true : undefined}
+        aria-describedby={describe(id, hint, error)}
+        onChange={(e) => {
+          form.set(path, e.target.value);
+          onChange?.(e.target.value);
+        }}
+      >
+        {options.map((o) => (
+          <option key={o.value} value={o.value}>
+            {o.label}
+          </option>
+        ))}
+      </select>
+      <FieldFoot id={id} hint={hint} error={error} />
+    </div>
+  );
+}
+
+/** A checkbox bound to a form path. */
+export function CheckField({
+  form,
+  path,
+  label,
+  hint,
+  disabled,
+  onChange,
+}: BaseFieldProps & { onChange?: (v: boolean) => void }) {
+  const id = useId();
+  const error = form.errors[path];
+  return (
+    <div className={error ? 'field check has-error' : 'field check'} data-field={path}>
+      <input
+        id={id}
+        name={path}
+        type="checkbox"
+        checked={form.values[path] === true}
+        disabled={disabled}
+        aria-invalid={error ? true : undefined}
+        aria-describedby={describe(id, hint, error)}
+        onChange={(e) => {
+          form.set(path, e.target.checked);
+          onChange?.(e.target.checked);
+        }}
+      />
+      <label htmlFor={id}>{label}</label>
+      <FieldFoot id={id} hint={hint} error={error} />
+    </div>
+  );
+}
+
+/**
+ * Shows an API refusal: beside its field when the form has it (API.md `error.field`), else at
+ * the top of the dialog.
+ */
+export function applyApiError(
+  form: FormState,
+  err: ApiError,
+  fields: Iterable<string>,
+  alias?: Record<string, string>,
+): void {
+  const known = [...fields];
+  let target = fieldFor(err.field, known);
+  if (!target && err.field && alias?.[err.field]) target = alias[err.field] ?? null;
+  if (target) {
+    form.setErrors({ [target]: err.message });
+    form.setFormError(null);
+  } else {
+    form.setErrors({});
+    form.setFormError(err.message);
+  }
+}
+
+/** The error at the top of a form (role="alert"). */
+export function FormError({ message }: { message: string | null }) {
+  if (!message) return null;
+  return (
+    <p className="form-error" role="alert">
+      {message}
+    </p>
+  );
+}
+
+/** A coloured word: health, state, listening status. */
+export function Badge({ tone, children, title }: { tone: string; children: ReactNode; title?: string }) {
+  return (
+    <span className={`badge ${tone}`} title={title}>
+      {children}
+    </span>
+  );
+}
+
+/** A loading / error line for a section. */
+export function LoadState({ loading, error, what }: { loading: boolean; error: ApiError | null; what: string }) {
+  if (error) {
+    return (
+      <p className="load-error" role="alert">
+        Could not load {what}: {error.message}
+      </p>
+    );
+  }
+  if (loading) return <p className="muted">Loading {what}…</p>;
+  return null;
+}
+
+/** Tabs as links (the route holds the tab), with aria-current on the active one. */
+export function Tabs({
+  tabs,
+  active,
+}: {
+  tabs: readonly { id: string; label: string; href: string }[];
+  active: string;
+}) {
+  return (
+    <nav className="tabs" aria-label="Sections">
+      {tabs.map((t) => (
+        <a
+          key={t.id}
+          href={t.href}
+          className={t.id === active ? 'tab active' : 'tab'}
+          aria-current={t.id === active ? 'page' : undefined}
+        >
+          {t.label}
+        </a>
+      ))}
+    </nav>
+  );
+}

@@ -1,0 +1,443 @@
+/**
+ * Load balancers list and overview (issue point 2): name, frontends, backends, servers and a
+ * health summary; the overview has tabs Frontends, Backends, Events, Statistics; create, edit
+ * and delete with confirmation.
+ */
+import { useState } from 'react';
+import { BackendDialog } from '../components/backend-dialog.tsx';
+import { FrontendDialog, LoadBalancerDialog } from '../components/frontend-dialog.tsx';
+import { Statistics } from '../components/statistics.tsx';
+import { Timeline } from '../components/timeline.tsx';
+import { Badge, Confirm, LoadState, Tabs } from '../components/ui.tsx';
+import { useServices } from '../hooks.ts';
+import { healthSummary, summaryText } from '../lib/format.ts';
+import { href, type LbTab } from '../lib/route.ts';
+import type { Backend, Frontend, Server } from '../lib/types.ts';
+import { namesOf, useCertificates, useLbData } from './data.ts';
+
+function HealthCell({ servers }: { servers: readonly Server[] }) {
+  const s = healthSummary(servers);
+  const tone = s.total === 0 ? 'off' : s.healthy === s.total ? 'ok' : s.healthy === 0 ? 'bad' : 'warn';
+  return <Badge tone={tone}>{summaryText(s)}</Badge>;
+}
+
+export function LoadBalancersPage() {
+  const { notify } = useServices();
+  const data = useLbData(undefined);
+  const [creating, setCreating] = useState(false);
+  const d = data.data;
+  return (
+    <main className="page" aria-labelledby="page-title">
+      <div className="page-head">
+        <h1 id="page-title">Load balancers</h1>
+        <button type="button" className="primary" onClick={() => setCreating(true)}>
+          Create load balancer
+        </button>
+      </div>
+      <LoadState loading={data.loading && !d} error={data.error} what="load balancers" />
+      {d && d.loadBalancers.length === 0 ? <p className="muted">No load balancers yet. Create one to start.</p> : null}
+      {d && d.loadBalancers.length > 0 ? (
+        <div className="table-wrap">
+          <table className="data">
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Frontends</th>
+                <th scope="col">Backends</th>
+                <th scope="col">Servers</th>
+                <th scope="col">Health</th>
+              </tr>
+            </thead>
+            <tbody>
+              {d.loadBalancers.map((lb) => {
+                const backends = d.backends.filter((b) => b.loadBalancerId === lb.id);
+                const servers = backends.flatMap((b) => d.servers.get(b.id) ?? []);
+                return (
+                  <tr key={lb.id} data-lb={lb.name}>
+                    <th scope="row">
+                      <a href={href({ page: 'load-balancer', id: lb.id, tab: 'frontends' })}>{lb.name}</a>
+                      {lb.description ? <div className="muted small">{lb.description}</div> : null}
+                    </th>
+                    <td className="num">{d.frontends.filter((f) => f.loadBalancerId === lb.id).length}</td>
+                    <td className="num">{backends.length}</td>
+                    <td className="num">
+                      {servers.length} / {lb.maxServers}
+                    </td>
+                    <td>
+                      <HealthCell servers={servers} />
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+      {creating ? (
+        <LoadBalancerDialog
+          onClose={() => setCreating(false)}
+          onSaved={(lb, v) => {
+            setCreating(false);
+            notify(`Load balancer ${lb.name} created${v !== null ? ` (configuration version ${v})` : ''}.`);
+            location.hash = href({ page: 'load-balancer', id: lb.id, tab: 'frontends' });
+          }}
+        />
+      ) : null}
+    </main>
+  );
+}
+
+type Pending =
+  | { kind: 'edit-lb' }
+  | { kind: 'delete-lb' }
+  | { kind: 'new-frontend' }
+  | { kind: 'edit-frontend'; frontend: Frontend }
+  | { kind: 'delete-frontend'; frontend: Frontend }
+  | { kind: 'new-backend' }
+  | { kind: 'edit-backend'; backend: Backend }
+  | { kind: 'delete-backend'; backend: Backend }
+  | null;
+
+export function LoadBalancerPage({ id, tab }: { id: string; tab: LbTab }) {
+  const { api, notify } = useServices();
+  const data = useLbData(id);
+  const certs = useCertificates();
+  const [pending, setPending] = useState<Pending>(null);
+  const [busy, setBusy] = useState(false);
+  const [err, setErr] = useState<string | null>(null);
+  const d = data.data;
+  const lb = d?.loadBalancers[0];
+  if (!lb) {
+    return (
+      <main className="page">
+        <p>
+          <a href={href({ page: 'load-balancers' })}>← Load balancers</a>
+        </p>
+        <LoadState loading={data.loading} error={data.error} what="the load balancer" />
+      </main>
+    );
+  }
+  const allServers = [...(d?.servers.values() ?? [])].flat();
+  const backendName = (bid: string | null) => d?.backends.find((b) => b.id === bid)?.name ?? '—';
+  const names = namesOf(d);
+  const done = (msg: string, v: number | null) => {
+    setPending(null);
+    notify(`${msg}${v !== null ? ` Live in configuration version ${v}.` : ''}`);
+    data.reload();
+  };
+  const del = async (path: string, what: string, after?: () => void) => {
+    setBusy(true);
+    setErr(null);
+    try {
+      const r = await api.change('DELETE', path);
+      done(`${what} deleted.`, r.configVersion);
+      after?.();
+    } catch (e) {
+      setErr((e as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const tabs = (['frontends', 'backends', 'events', 'statistics'] as const).map((t) => ({
+    id: t,
+    label: t[0]!.toUpperCase() + t.slice(1),
+    href: href({ page: 'load-balancer', id, tab: t }),
+  }));
+
+  return (
+    <main className="page" aria-labelledby="page-title">
+      <p className="crumbs">
+        <a href={href({ page: 'load-balancers' })}>Load balancers</a> /
+      </p>
+      <div className="page-head">
+        <h1 id="page-title">{lb.name}</h1>
+        <div className="buttons">
+          <button type="button" onClick={() => setPending({ kind: 'edit-lb' })}>
+            Edit load balancer
+          </button>
+          <button type="button" className="danger" onClick={() => setPending({ kind: 'delete-lb' })}>
+            Delete load balancer
+          </button>
+        </div>
+      </div>
+      <dl className="facts">
+        <div>
+          <dt>Description</dt>
+          <dd>{lb.description || '—'}</dd>
+        </div>
+        <div>
+          <dt>Allowed networks</dt>
+          <dd>{lb.allowedNetworks.join(', ') || '—'}</dd>
+        </div>
+        <div>
+          <dt>IP as backend</dt>
+          <dd>{lb.ipAsBackend ? 'on' : 'off'}</dd>
+        </div>
+        <div>
+          <dt>Servers</dt>
+          <dd>
+            {allServers.length} of {lb.maxServers}
+          </dd>
+        </div>
+        <div>
+          <dt>Health</dt>
+          <dd>
+            <HealthCell servers={allServers} />
+          </dd>
+        </div>
+      </dl>
+      <Tabs tabs={tabs} active={tab} />
+
+      {tab === 'frontends' ? (
+        <section aria-label="Frontends">
+          <div className="section-head">
+            <h2>Frontends</h2>
+            <button type="button" className="primary" onClick={() => setPending({ kind: 'new-frontend' })}>
+              Create frontend
+            </button>
+          </div>
+          {d && d.frontends.length === 0 ? <p className="muted">No frontends yet.</p> : null}
+          {d && d.frontends.length > 0 ? (
+            <div className="table-wrap">
+              <table className="data">
+                <thead>
+                  <tr>
+                    <th scope="col">Name</th>
+                    <th scope="col">Protocol</th>
+                    <th scope="col">Address</th>
+                    <th scope="col">Default backend</th>
+                    <th scope="col">Status</th>
+                    <th scope="col">Actions</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {d.frontends.map((f) => (
+                    <tr key={f.id} data-frontend={f.name}>
+                      <th scope="row">
+                        <a href={href({ page: 'frontend', id: f.id })}>{f.name}</a>
+                      </th>
+                      <td>{f.protocol}</td>
+                      <td className="mono">
+                        {f.bindAddress}:{f.port}
+                      </td>
+                      <td>{backendName(f.defaultBackendId)}</td>
+                      <td>
+                        <ListenStatus frontend={f} />
+                      </td>
+                      <td className="actions">
+                        <button
+                          type="button"
+                          aria-label={`Edit ${f.name}`}
+                          onClick={() => setPending({ kind: 'edit-frontend', frontend: f })}
+                        >
+                          Edit
+                        </button>
+                        <button
+                          type="button"
+                          className="danger"
+                          aria-label={`Delete ${f.name}`}
+                          onClick={() => setPending({ kind: 'delete-frontend', frontend: f })}
+                        >
+                          Delete
+                        </button>
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          ) : null}
+        </section>
+      ) : null}
+
+      {tab === 'backends' ? (
+        <section aria-label="Backends">
+          <div className="section-head">
+            <h2>Backends</h2>
+            <button type="button" className="primary" onClick={() => setPending({ kind: 'new-backend' })}>
+              Create backend
+            </button>
+          </div>
+          {d && d.backends.length === 0 ? <p className="muted">No backends yet.</p> : null}
+          {d && d.backends.length > 0 ? (
+            <div className="table-wrap">
+              <table className="data">
+                <thead>
+                  <tr>
+                    <th scope="col">Name</th>
+                    <th scope="col">Mode</th>
+                    <th scope="col">Method</th>
+                    <th scope="col">Port</th>
+                    <th scope="col">Servers</th>
+                    <th scope="col">Health</th>
+                    <th scope="col">Actions</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {d.backends.map((b) => (
+                    <tr key={b.id} data-backend={b.name}>
+                      <th scope="row">
+                        <a href={href({ page: 'backend', id: b.id })}>{b.name}</a>
+                      </th>
+                      <td>{b.mode}</td>
+                      <td>{b.algorithm}</td>
+                      <td className="num">{b.port ?? '—'}</td>
+                      <td className="num">{d.servers.get(b.id)?.length ?? 0}</td>
+                      <td>
+                        <HealthCell servers={d.servers.get(b.id) ?? []} />
+                      </td>
+                      <td className="actions">
+                        <button
+                          type="button"
+                          aria-label={`Edit ${b.name}`}
+                          onClick={() => setPending({ kind: 'edit-backend', backend: b })}
+                        >
+                          Edit
+                        </button>
+                        <button
+                          type="button"
+                          className="danger"
+                          aria-label={`Delete ${b.name}`}
+                          onClick={() => setPending({ kind: 'delete-backend', backend: b })}
+                        >
+                          Delete
+                        </button>
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          ) : null}
+        </section>
+      ) : null}
+
+      {tab === 'events' ? (
+        <Timeline
+          loadBalancerId={id}
+          backendIds={d?.backends.map((b) => b.id)}
+          names={names}
+          backends={d?.backends ?? []}
+          servers={allServers}
+        />
+      ) : null}
+
+      {tab === 'statistics' ? (
+        <Statistics
+          servers={allServers.map((s) => ({ id: s.id, name: `${s.name} (${backendName(s.backendId)})` }))}
+          frontends={d?.frontends ?? []}
+        />
+      ) : null}
+
+      {pending?.kind === 'edit-lb' ? (
+        <LoadBalancerDialog
+          loadBalancer={lb}
+          onClose={() => setPending(null)}
+          onSaved={(x, v) => done(`Load balancer ${x.name} saved.`, v)}
+        />
+      ) : null}
+      {pending?.kind === 'delete-lb' ? (
+        <Confirm
+          title={`Delete load balancer ${lb.name}?`}
+          danger
+          message={
+            <p>
+              {d && (d.frontends.length || d.backends.length)
+                ? `It still has ${d.frontends.length} frontend(s) and ${d.backends.length} backend(s): delete those first.`
+                : 'It has no frontends or backends. This cannot be undone.'}
+            </p>
+          }
+          confirmLabel="Delete"
+          busy={busy}
+          error={err}
+          onCancel={() => {
+            setPending(null);
+            setErr(null);
+          }}
+          onConfirm={() =>
+            void del(`/load-balancers/${encodeURIComponent(lb.id)}`, `Load balancer ${lb.name}`, () => {
+              location.hash = href({ page: 'load-balancers' });
+            })
+          }
+        />
+      ) : null}
+      {pending?.kind === 'new-frontend' || pending?.kind === 'edit-frontend' ? (
+        <FrontendDialog
+          loadBalancer={lb}
+          frontend={pending.kind === 'edit-frontend' ? pending.frontend : undefined}
+          backends={d?.backends ?? []}
+          certificates={certs.data ?? []}
+          onClose={() => setPending(null)}
+          onSaved={(f, v, created) => done(`Frontend ${f.name} ${created ? 'created' : 'saved'}.`, v)}
+        />
+      ) : null}
+      {pending?.kind === 'delete-frontend' ? (
+        <Confirm
+          title={`Delete frontend ${pending.frontend.name}?`}
+          danger
+          message={
+            <p>
+              {pending.frontend.bindAddress}:{pending.frontend.port} stops listening; open connections are drained, then
+              closed.
+            </p>
+          }
+          confirmLabel="Delete"
+          busy={busy}
+          error={err}
+          onCancel={() => {
+            setPending(null);
+            setErr(null);
+          }}
+          onConfirm={() =>
+            void del(`/frontends/${encodeURIComponent(pending.frontend.id)}`, `Frontend ${pending.frontend.name}`)
+          }
+        />
+      ) : null}
+      {pending?.kind === 'new-backend' || pending?.kind === 'edit-backend' ? (
+        <BackendDialog
+          loadBalancerId={lb.id}
+          backend={pending.kind === 'edit-backend' ? pending.backend : undefined}
+          certificates={certs.data ?? []}
+          onClose={() => setPending(null)}
+          onSaved={(b, v, created) => done(`Backend ${b.name} ${created ? 'created' : 'saved'}.`, v)}
+        />
+      ) : null}
+      {pending?.kind === 'delete-backend' ? (
+        <Confirm
+          title={`Delete backend ${pending.backend.name}?`}
+          danger
+          message={
+            <p>
+              Its {d?.servers.get(pending.backend.id)?.length ?? 0} server(s) are removed with it; open connections will
+              be drained for {pending.backend.drainTimeoutSeconds} seconds. A backend used by a frontend cannot be
+              deleted.
+            </p>
+          }
+          confirmLabel="Delete"
+          busy={busy}
+          error={err}
+          onCancel={() => {
+            setPending(null);
+            setErr(null);
+          }}
+          onConfirm={() =>
+            void del(`/backends/${encodeURIComponent(pending.backend.id)}`, `Backend ${pending.backend.name}`)
+          }
+        />
+      ) : null}
+    </main>
+  );
+}
+
+/** Listening status with the reason when not listening (issue point 3; F5). */
+export function ListenStatus({ frontend }: { frontend: Frontend }) {
+  const st = frontend.status;
+  if (!st) return <Badge tone="unknown">unknown</Badge>;
+  return st.listening ? (
+    <Badge tone="ok">listening</Badge>
+  ) : (
+    <span>
+      <Badge tone="bad">not listening</Badge> <span className="reason">{st.reason ?? 'unknown reason'}</span>
+    </span>
+  );
+}

@@ -1,0 +1,541 @@
+/**
+ * Lookup (S8), the global events timeline (H6), the inventory of instances, and certificates
+ * (T1, T3: upload PEM, subjects, expiry and its warnings).
+ */
+import { useId, useState } from 'react';
+import { ServerTypes } from '../../../src/config/model.ts';
+import { Timeline } from '../components/timeline.tsx';
+import {
+  applyApiError,
+  Badge,
+  Confirm,
+  Dialog,
+  FormError,
+  LoadState,
+  SelectField,
+  TextField,
+} from '../components/ui.tsx';
+import { useForm, useLoad, useNow, useServices } from '../hooks.ts';
+import { ApiError, query } from '../lib/api.ts';
+import { changedOnly, toPayload, valuesFrom } from '../lib/form.ts';
+import { certificateExpiry, endpoint, healthLabel, stateLabel } from '../lib/format.ts';
+import { href, lookupQueries } from '../lib/route.ts';
+import { ServerTypePresets } from '../lib/server-form.ts';
+import type { Certificate, Instance, LookupHit } from '../lib/types.ts';
+import { namesOf, useLbData } from './data.ts';
+
+export function LookupPage({ q }: { q: string }) {
+  const id = useId();
+  const [text, setText] = useState(q);
+  const hits = useLoad(
+    async (api, signal) => {
+      const out: LookupHit[] = [];
+      const seen = new Set<string>();
+      for (const params of lookupQueries(q)) {
+        for (const h of await api.list<LookupHit>(`/servers${query(params)}`, signal)) {
+          const k = `${h.backendId}/${h.server.id}`;
+          if (!seen.has(k)) {
+            seen.add(k);
+            out.push(h);
+          }
+        }
+      }
+      return out;
+    },
+    [q],
+  );
+  return (
+    <main className="page" aria-labelledby="page-title">
+      <h1 id="page-title">Lookup</h1>
+      <search>
+        <form
+          className="lookup-form"
+          onSubmit={(e) => {
+            e.preventDefault();
+            location.hash = href({ page: 'lookup', q: text.trim() });
+          }}
+        >
+          <label htmlFor={id}>IP address or id</label>
+          <input
+            id={id}
+            type="search"
+            value={text}
+            placeholder="10.0.0.12, srv_…, inst_…"
+            onChange={(e) => setText(e.target.value)}
+          />
+          <button type="submit" className="primary">
+            Find
+          </button>
+        </form>
+      </search>
+      <p className="muted">
+        Finds every load balancer and backend a server address, server id or instance id belongs to (S8).
+      </p>
+      {q ? <LoadState loading={hits.loading && !hits.data} error={hits.error} what="results" /> : null}
+      {q && hits.data && hits.data.length === 0 ? <p>Nothing uses {q}.</p> : null}
+      {q && hits.data && hits.data.length > 0 ? (
+        <div className="table-wrap">
+          <table className="data">
+            <caption>
+              {hits.data.length} entr{hits.data.length === 1 ? 'y' : 'ies'} for {q}
+            </caption>
+            <thead>
+              <tr>
+                <th scope="col">Load balancer</th>
+                <th scope="col">Backend</th>
+                <th scope="col">Server</th>
+                <th scope="col">Address</th>
+                <th scope="col">Health</th>
+                <th scope="col">State</th>
+              </tr>
+            </thead>
+            <tbody>
+              {hits.data.map((h) => (
+                <tr key={`${h.backendId}/${h.server.id}`}>
+                  <td>
+                    <a href={href({ page: 'load-balancer', id: h.loadBalancerId, tab: 'backends' })}>
+                      {h.loadBalancerName}
+                    </a>
+                  </td>
+                  <td>
+                    <a href={href({ page: 'backend', id: h.backendId })}>{h.backendName}</a>
+                  </td>
+                  <th scope="row">{h.server.name}</th>
+                  <td className="mono">{endpoint(h.server.address, h.server.port)}</td>
+                  <td>{healthLabel(h.server).health}</td>
+                  <td>{stateLabel(h.server)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+    </main>
+  );
+}
+
+export function EventsPage() {
+  const data = useLbData(undefined);
+  const d = data.data;
+  const servers = d ? [...d.servers.values()].flat() : [];
+  return (
+    <main className="page" aria-labelledby="page-title">
+      <h1 id="page-title">Events</h1>
+      <Timeline names={namesOf(d)} backends={d?.backends ?? []} servers={servers} />
+    </main>
+  );
+}
+
+const INSTANCE_SPECS = [
+  { path: 'name', kind: 'text' },
+  { path: 'privateIp', kind: 'text' },
+  { path: 'zone', kind: 'optText' },
+  { path: 'os', kind: 'optText' },
+  { path: 'serverType', kind: 'text' },
+] as const;
+
+function InstanceDialog({
+  instance,
+  onClose,
+  onSaved,
+}: {
+  instance?: Instance;
+  onClose: () => void;
+  onSaved: () => void;
+}) {
+  const { api, notify } = useServices();
+  const form = useForm(() =>
+    instance ? valuesFrom(INSTANCE_SPECS, instance) : { name: '', privateIp: '', zone: '', os: '', serverType: 'web' },
+  );
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: React.FormEvent) => {
+    e.preventDefault();
+    const { payload } = toPayload(INSTANCE_SPECS, form.values);
+    const body = instance
+      ? changedOnly(payload, toPayload(INSTANCE_SPECS, valuesFrom(INSTANCE_SPECS, instance)).payload)
+      : payload;
+    setBusy(true);
+    try {
+      const r = instance
+        ? await api.change<Instance>('PATCH', `/instances/${encodeURIComponent(instance.id)}`, body)
+        : await api.change<Instance>('POST', '/instances', body);
+      notify(
+        `Instance ${r.resource.name ?? ''} saved.${r.configVersion !== null ? ` Configuration version ${r.configVersion}.` : ''}`,
+      );
+      onSaved();
+    } catch (err) {
+      if (err instanceof ApiError)
+        applyApiError(
+          form,
+          err,
+          INSTANCE_SPECS.map((s) => s.path),
+        );
+      else form.setFormError(String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Dialog
+      title={instance ? `Edit instance ${instance.name}` : 'Add instance'}
+      onClose={onClose}
+      footer={
+        <>
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" form="instance-form" className="primary" disabled={busy}>
+            {instance ? 'Save instance' : 'Add instance'}
+          </button>
+        </>
+      }
+    >
+      <form id="instance-form" noValidate onSubmit={submit} className="grid-form">
+        <FormError message={form.formError} />
+        <TextField form={form} path="name" label="Name" />
+        <TextField form={form} path="privateIp" label="Private IP" placeholder="10.0.0.12" />
+        <TextField form={form} path="zone" label="Zone" hint="optional" />
+        <TextField form={form} path="os" label="OS" hint="servers of one backend should run the same OS (S10)" />
+        <SelectField
+          form={form}
+          path="serverType"
+          label="Server Type"
+          options={ServerTypes.map((t) => ({ value: t, label: ServerTypePresets[t].label }))}
+        />
+      </form>
+    </Dialog>
+  );
+}
+
+export function InstancesPage() {
+  const { api, notify } = useServices();
+  const list = useLoad((a, s) => a.list<Instance>('/instances', s), [], { refreshOn: (e) => e.kind === 'config' });
+  const [editing, setEditing] = useState<Instance | 'new' | null>(null);
+  const [deleting, setDeleting] = useState<Instance | null>(null);
+  const [err, setErr] = useState<string | null>(null);
+  return (
+    <main className="page" aria-labelledby="page-title">
+      <div className="page-head">
+        <h1 id="page-title">Instances</h1>
+        <button type="button" className="primary" onClick={() => setEditing('new')}>
+          Add instance
+        </button>
+      </div>
+      <p className="muted">The inventory from which Add Backend Server picks a Backend Server.</p>
+      <LoadState loading={list.loading && !list.data} error={list.error} what="instances" />
+      {list.data && list.data.length === 0 ? <p className="muted">The inventory is empty.</p> : null}
+      {list.data && list.data.length > 0 ? (
+        <div className="table-wrap">
+          <table className="data">
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Private IP</th>
+                <th scope="col">Zone</th>
+                <th scope="col">OS</th>
+                <th scope="col">Type</th>
+                <th scope="col">Actions</th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.data.map((i) => (
+                <tr key={i.id}>
+                  <th scope="row">{i.name}</th>
+                  <td className="mono">{i.privateIp}</td>
+                  <td>{i.zone ?? '—'}</td>
+                  <td>{i.os ?? '—'}</td>
+                  <td>{ServerTypePresets[i.serverType]?.label ?? i.serverType}</td>
+                  <td className="actions">
+                    <a href={href({ page: 'lookup', q: i.id })}>Where used</a>
+                    <button type="button" aria-label={`Edit ${i.name}`} onClick={() => setEditing(i)}>
+                      Edit
+                    </button>
+                    <button
+                      type="button"
+                      className="danger"
+                      aria-label={`Delete ${i.name}`}
+                      onClick={() => setDeleting(i)}
+                    >
+                      Delete
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+      {editing ? (
+        <InstanceDialog
+          instance={editing === 'new' ? undefined : editing}
+          onClose={() => setEditing(null)}
+          onSaved={() => {
+            setEditing(null);
+            list.reload();
+          }}
+        />
+      ) : null}
+      {deleting ? (
+        <Confirm
+          title={`Delete instance ${deleting.name}?`}
+          danger
+          message={<p>It leaves the inventory. An instance used by a server cannot be deleted.</p>}
+          confirmLabel="Delete"
+          error={err}
+          onCancel={() => {
+            setDeleting(null);
+            setErr(null);
+          }}
+          onConfirm={async () => {
+            try {
+              await api.change('DELETE', `/instances/${encodeURIComponent(deleting.id)}`);
+              notify(`Instance ${deleting.name} deleted.`);
+              setDeleting(null);
+              list.reload();
+            } catch (e) {
+              setErr((e as Error).message);
+            }
+          }}
+        />
+      ) : null}
+    </main>
+  );
+}
+
+function UploadDialog({ onClose, onSaved }: { onClose: () => void; onSaved: () => void }) {
+  const { api, notify } = useServices();
+  const form = useForm(() => ({ name: '', kind: 'server', pem: '', keyPem: '' }));
+  const [busy, setBusy] = useState(false);
+  const fileId = useId();
+  const readFile = async (path: 'pem' | 'keyPem', file: File | undefined) => {
+    if (file) form.set(path, await file.text());
+  };
+  const submit = async (e: React.FormEvent) => {
+    e.preventDefault();
+    const v = form.values;
+    const pem = [String(v.pem).trim(), v.kind === 'server' ? String(v.keyPem).trim() : ''].filter(Boolean).join('\n');
+    setBusy(true);
+    try {
+      const r = await api.change<Certificate>('POST', '/certificates', {
+        name: String(v.name).trim(),
+        kind: v.kind,
+        pem,
+      });
+      notify(`Certificate ${r.resource.name ?? ''} uploaded.`);
+      onSaved();
+    } catch (err) {
+      if (err instanceof ApiError)
+        applyApiError(form, err, ['name', 'kind', 'pem', 'keyPem'], { key: 'keyPem', keyPem: 'keyPem' });
+      else form.setFormError(String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const isServer = form.values.kind === 'server';
+  return (
+    <Dialog
+      wide
+      title="Upload certificate"
+      onClose={onClose}
+      footer={
+        <>
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" form="cert-form" className="primary" disabled={busy}>
+            Upload
+          </button>
+        </>
+      }
+    >
+      <form id="cert-form" noValidate onSubmit={submit} className="grid-form">
+        <FormError message={form.formError} />
+        <TextField form={form} path="name" label="Name" />
+        <SelectField
+          form={form}
+          path="kind"
+          label="Kind"
+          options={[
+            { value: 'server', label: 'Server certificate and key (https frontends)' },
+            { value: 'ca', label: 'CA bundle (verifies backend servers)' },
+          ]}
+        />
+        <PemField
+          form={form}
+          path="pem"
+          label={isServer ? 'Certificate chain (PEM)' : 'CA bundle (PEM)'}
+          fileId={`${fileId}-c`}
+          onFile={(f) => void readFile('pem', f)}
+        />
+        {isServer ? (
+          <PemField
+            form={form}
+            path="keyPem"
+            label="Private key (PEM)"
+            fileId={`${fileId}-k`}
+            onFile={(f) => void readFile('keyPem', f)}
+          />
+        ) : null}
+      </form>
+    </Dialog>
+  );
+}
+
+function PemField({
+  form,
+  path,
+  label,
+  fileId,
+  onFile,
+}: {
+  form: ReturnType<typeof useForm>;
+  path: string;
+  label: string;
+  fileId: string;
+  onFile: (f: File | undefined) => void;
+}) {
+  const id = useId();
+  const error = form.errors[path];
+  return (
+    <div className={error ? 'field wide-field has-error' : 'field wide-field'} data-field={path}>
+      <label htmlFor={id}>{label}</label>
+      <textarea
+        id={id}
+        rows={6}
+        className="mono"
+        value={String(form.values[path] ?? '')}
+        placeholder="-----BEGIN …-----"
+        aria-invalid={error ? true : undefined}
+        aria-describedby={error ? `${id}-error` : undefined}
+        onChange={(e) => form.set(path, e.target.value)}
+      />
+      <label htmlFor={fileId} className="small">
+        or read from a file
+      </label>
+      <input
+        id={fileId}
+        type="file"
+        accept=".pem,.crt,.cer,.key,text/plain"
+        onChange={(e) => onFile(e.target.files?.[0])}
+      />
+      {error ? (
+        <small id={`${id}-error`} className="field-error" role="alert">
+          {error}
+        </small>
+      ) : null}
+    </div>
+  );
+}
+
+export function CertificatesPage() {
+  const { api, notify } = useServices();
+  const now = useNow(60_000);
+  const list = useLoad(async (a, s) => {
+    try {
+      return { certs: await a.list<Certificate>('/certificates', s), available: true };
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) return { certs: [] as Certificate[], available: false };
+      throw e;
+    }
+  }, []);
+  const [uploading, setUploading] = useState(false);
+  const [deleting, setDeleting] = useState<Certificate | null>(null);
+  const [err, setErr] = useState<string | null>(null);
+  const data = list.data;
+  return (
+    <main className="page" aria-labelledby="page-title">
+      <div className="page-head">
+        <h1 id="page-title">Certificates</h1>
+        <button
+          type="button"
+          className="primary"
+          disabled={data?.available === false}
+          onClick={() => setUploading(true)}
+        >
+          Upload certificate
+        </button>
+      </div>
+      <LoadState loading={list.loading && !data} error={list.error} what="certificates" />
+      {data?.available === false ? (
+        <p className="notice" role="status">
+          Certificates are not available from this API yet (GET /api/v1/certificates answered 404).
+        </p>
+      ) : null}
+      {data?.available && data.certs.length === 0 ? <p className="muted">No certificates yet.</p> : null}
+      {data?.available && data.certs.length > 0 ? (
+        <div className="table-wrap">
+          <table className="data">
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Kind</th>
+                <th scope="col">Subjects</th>
+                <th scope="col">Expiry</th>
+                <th scope="col">Actions</th>
+              </tr>
+            </thead>
+            <tbody>
+              {data.certs.map((c) => {
+                const x = certificateExpiry(c, now);
+                return (
+                  <tr key={c.id}>
+                    <th scope="row">{c.name}</th>
+                    <td>{c.kind === 'ca' ? 'CA bundle' : 'server'}</td>
+                    <td>{c.subjects.join(', ') || '—'}</td>
+                    <td>
+                      <Badge tone={x.level === 'ok' ? 'ok' : x.level === 'warning' ? 'warn' : 'bad'} title={c.notAfter}>
+                        {x.text}
+                      </Badge>
+                    </td>
+                    <td className="actions">
+                      <button
+                        type="button"
+                        className="danger"
+                        aria-label={`Delete ${c.name}`}
+                        onClick={() => setDeleting(c)}
+                      >
+                        Delete
+                      </button>
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+      {uploading ? (
+        <UploadDialog
+          onClose={() => setUploading(false)}
+          onSaved={() => {
+            setUploading(false);
+            list.reload();
+          }}
+        />
+      ) : null}
+      {deleting ? (
+        <Confirm
+          title={`Delete certificate ${deleting.name}?`}
+          danger
+          message={<p>A certificate used by a frontend or a backend cannot be deleted.</p>}
+          confirmLabel="Delete"
+          error={err}
+          onCancel={() => {
+            setDeleting(null);
+            setErr(null);
+          }}
+          onConfirm={async () => {
+            try {
+              await api.change('DELETE', `/certificates/${encodeURIComponent(deleting.id)}`);
+              notify(`Certificate ${deleting.name} deleted.`);
+              setDeleting(null);
+              list.reload();
+            } catch (e) {
+              setErr((e as Error).message);
+            }
+          }}
+        />
+      ) : null}
+    </main>
+  );
+}
