@@ -502,6 +502,29 @@ test('replace: a new default backend moves flows; a smaller maxFlows evicts the 
   for (const c of clients) assert.equal(from(await c.ask('2')), 'z', 'every flow follows the new default backend');
 });
 
+test('source-ip persistence keeps every flow of one client address on one server (P1), and re-pins (P3)', async () => {
+  const { port, config, apply, runtime } = await twoServerSetup();
+  config.backends[0]!.persistence = { type: 'source-ip', timeoutSeconds: 60 };
+  await apply(config);
+  const clients = await Promise.all(Array.from({ length: 6 }, () => client(port)));
+  const servers = new Set<string>();
+  for (const c of clients) servers.add(from(await c.ask('1')));
+  assert.equal(servers.size, 1, 'round robin would alternate; persistence pins 127.0.0.1');
+  const pinned = [...servers][0]!;
+  const rt = runtime.server(pinned)!;
+  config.backends[0]!.healthCheck.enabled = true;
+  await apply(config);
+  for (const id of ['a', 'b']) runtime.server(id)!.health = 'healthy';
+  rt.health = 'unhealthy';
+  runtime.invalidate(rt);
+  const other = pinned === 'a' ? 'b' : 'a';
+  for (const c of clients) assert.equal(from(await c.ask('2')), other, 'moved and re-pinned');
+  rt.health = 'healthy';
+  runtime.invalidate(rt);
+  const late = await client(port);
+  assert.equal(from(await late.ask('1')), other, 'a new flow follows the new pin');
+});
+
 test('a frontend maxConnections below the backend maxFlows bounds the flows too', async () => {
   const { port, config, apply, plane } = await twoServerSetup();
   config.frontends[0]!.maxConnections = 2;

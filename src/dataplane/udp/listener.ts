@@ -3,6 +3,7 @@ import { isIPv6 } from 'node:net';
 import type { FrontendSpec } from '../../config/snapshot.ts';
 import type { Clock } from '../../core/clock.ts';
 import type { Logger } from '../../core/log.ts';
+import { PersistenceManager } from '../../persistence/choose.ts';
 import type { BackendRuntime, Runtime } from '../../runtime/runtime.ts';
 import type { Closeable, ServerRuntime } from '../../runtime/server-runtime.ts';
 import type { FrontendRuntime, ListenerContext, ListenerFactory, ProtocolListener } from '../types.ts';
@@ -89,6 +90,7 @@ class UdpListener implements ProtocolListener {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #counters: FrontendRuntime;
+  readonly #persistence: PersistenceManager;
   readonly #table = new FlowTable<UdpFlow>();
   #socket: dgram.Socket | undefined;
   #bound = false;
@@ -102,8 +104,9 @@ class UdpListener implements ProtocolListener {
   #drained: (() => void) | undefined;
   #stopped: Promise<void> | undefined;
 
-  constructor(spec: FrontendSpec, ctx: ListenerContext) {
+  constructor(spec: FrontendSpec, ctx: ListenerContext, persistence: PersistenceManager) {
     this.#spec = spec;
+    this.#persistence = persistence;
     this.#runtime = ctx.runtime;
     this.#clock = ctx.clock;
     this.#log = ctx.log;
@@ -257,8 +260,14 @@ class UdpListener implements ProtocolListener {
     const backendSpec = this.#spec.defaultBackend;
     const backend = backendSpec ? this.#runtime.backends.get(backendSpec.id) : undefined;
     if (!backend) return undefined;
-    let server = backend.balancer.pick({ clientAddress: address, exclude });
-    if (!server && exclude) server = backend.balancer.pick({ clientAddress: address });
+    let server: ServerRuntime | undefined;
+    if (backend.spec.persistence.type === 'source-ip') {
+      // P1, P3: the client address stays on its server across flows while the session lives
+      server = this.#persistence.choose(backend, { clientAddress: address, exclude }, now).server;
+    } else {
+      server = backend.balancer.pick({ clientAddress: address, exclude });
+      if (!server && exclude) server = backend.balancer.pick({ clientAddress: address });
+    }
     if (!server) {
       backend.noServer++;
       return undefined;
@@ -373,12 +382,15 @@ function maxFlowsOf(spec: FrontendSpec): number {
 }
 
 /**
- * Listener factory for `udp` frontends (U1). Wire it into the plane as
- * `new Plane(runtime, { udp: createUdpListener, … }, log)`.
+ * Builds the listener factory for `udp` frontends (U1). `persistence` chooses the server of a
+ * new flow when the backend has `source-ip` persistence (P1, P3); a manager of its own is made
+ * when none is given (UDP needs no cookie keys). Wire it into the plane as
+ * `new Plane(runtime, { udp: udpListenerFactory({ persistence }), … }, log)`, or use
+ * `createUdpListener`.
  *
  * - A client flow (source address and port) is bound to the server the default backend's
  *   balancer picks (`pick({ clientAddress })`) and counted as an open connection of that
- *   server until it has been idle for the backend's `udpTimeoutMs`.
+ *   server until it has been idle for the backend's `udpTimeoutMs` (datagrams either way).
  * - The table holds at most `maxFlows` flows (backend; and frontend `maxConnections` when
  *   set); when full the oldest idle flow is evicted and counted in `counters.flowsEvicted`.
  * - Counters: frontend `requests` (datagrams in), `bytesIn` (from clients), `bytesOut` (to
@@ -387,4 +399,10 @@ function maxFlowsOf(spec: FrontendSpec): number {
  *   the server), `bytesIn` (from the server), `failures` (ICMP port unreachable); backend
  *   `requests`, `noServer`.
  */
-export const createUdpListener: ListenerFactory = (spec, ctx) => new UdpListener(spec, ctx);
+export function udpListenerFactory(options: { persistence?: PersistenceManager } = {}): ListenerFactory {
+  const persistence = options.persistence ?? new PersistenceManager();
+  return (spec, ctx) => new UdpListener(spec, ctx, persistence);
+}
+
+/** The udp ListenerFactory with a persistence manager of its own (see `udpListenerFactory`). */
+export const createUdpListener: ListenerFactory = udpListenerFactory();
