@@ -525,6 +525,22 @@ test('source-ip persistence keeps every flow of one client address on one server
   assert.equal(from(await late.ask('1')), other, 'a new flow follows the new pin');
 });
 
+test('least-connections counts open flows: new flows go to the server with fewer (A1)', async () => {
+  const { port, config, apply, runtime } = await twoServerSetup({ algorithm: 'least-connections' });
+  config.servers.find((s) => s.id === 'b')!.enabled = false;
+  await apply(config);
+  const first = await Promise.all(Array.from({ length: 3 }, () => client(port)));
+  for (const c of first) assert.equal(from(await c.ask('1')), 'a');
+  config.servers.find((s) => s.id === 'b')!.enabled = true;
+  await apply(config);
+  assert.equal(runtime.server('a')!.activeConnections, 3);
+  const next = await Promise.all(Array.from({ length: 3 }, () => client(port)));
+  const got: string[] = [];
+  for (const c of next) got.push(from(await c.ask('1')));
+  assert.deepEqual(got, ['b', 'b', 'b'], 'b had no flows, a had 3');
+  assert.equal(runtime.server('b')!.activeConnections, 3);
+});
+
 test('a frontend maxConnections below the backend maxFlows bounds the flows too', async () => {
   const { port, config, apply, plane } = await twoServerSetup();
   config.frontends[0]!.maxConnections = 2;
