@@ -20,8 +20,7 @@ export class LeastConnectionsBalancer extends BaseBalancer {
     let best: ServerRuntime | undefined;
     let bestLoad = 0;
     let bestWeight = 1;
-    for (let k = 0; k < count; k++) {
-      const i = (start + k) % count;
+    for (let k = 0, i = start; k < count; k++, i = i + 1 === count ? 0 : i + 1) {
       const s = list[i]!;
       if (s === skip) continue;
       const load = s.activeConnections + 1;

@@ -50,8 +50,7 @@ export class LeastResponseTimeBalancer extends BaseBalancer {
     const start = this.#start++ % count;
     let best: ServerRuntime | undefined;
     let bestScore = 0;
-    for (let k = 0; k < count; k++) {
-      const i = (start + k) % count;
+    for (let k = 0, i = start; k < count; k++, i = i + 1 === count ? 0 : i + 1) {
       const s = list[i]!;
       if (s === skip) continue;
       const e = s.ewmaTtfbMs > 0 ? s.ewmaTtfbMs : unmeasured;
