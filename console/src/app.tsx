@@ -14,6 +14,12 @@ import { BackendPage, FrontendPage } from './pages/resource-pages.tsx';
 
 type Auth = 'checking' | 'signed-out' | 'signed-in';
 
+/** The signed-in token's name and role (GET /api/v1/session). */
+interface Who {
+  name: string;
+  role: string;
+}
+
 interface Toast {
   id: number;
   message: string;
@@ -34,6 +40,7 @@ export function App() {
   const api = useMemo(() => new Api('/api/v1'), []);
   const live = useMemo(() => new Live(api), [api]);
   const [auth, setAuth] = useState<Auth>('checking');
+  const [who, setWho] = useState<Who | null>(null);
   const [toasts, setToasts] = useState<Toast[]>([]);
   const nextId = useRef(1);
 
@@ -47,8 +54,11 @@ export function App() {
     api.onUnauthorized = () => setAuth('signed-out');
     const ctl = new AbortController();
     api
-      .get('/load-balancers', ctl.signal)
-      .then(() => setAuth('signed-in'))
+      .get<Who>('/session', ctl.signal)
+      .then((w) => {
+        setWho(w);
+        setAuth('signed-in');
+      })
       .catch((e: unknown) => {
         if (ctl.signal.aborted) return;
         setAuth('signed-out');
@@ -68,9 +78,17 @@ export function App() {
   return (
     <Services.Provider value={services}>
       {auth === 'checking' ? <p className="muted center">Loading…</p> : null}
-      {auth === 'signed-out' ? <SignIn onSignedIn={() => setAuth('signed-in')} /> : null}
+      {auth === 'signed-out' ? (
+        <SignIn
+          onSignedIn={(w) => {
+            setWho(w);
+            setAuth('signed-in');
+          }}
+        />
+      ) : null}
       {auth === 'signed-in' ? (
         <Shell
+          who={who}
           onSignOut={async () => {
             try {
               await api.signOut();
@@ -100,7 +118,7 @@ export function App() {
   );
 }
 
-function SignIn({ onSignedIn }: { onSignedIn: () => void }) {
+function SignIn({ onSignedIn }: { onSignedIn: (who: Who | null) => void }) {
   const { api } = useServices();
   const id = useId();
   const [token, setToken] = useState('');
@@ -115,9 +133,9 @@ function SignIn({ onSignedIn }: { onSignedIn: () => void }) {
     setBusy(true);
     setError(null);
     try {
-      await api.signIn(token.trim());
+      const w = await api.signIn(token.trim());
       setToken('');
-      onSignedIn();
+      onSignedIn(w && typeof w === 'object' && 'name' in w ? (w as Who) : null);
     } catch (err) {
       setError(err instanceof ApiError && err.status === 401 ? 'That token is not valid.' : (err as Error).message);
     } finally {
@@ -161,7 +179,7 @@ const streamLabel: Record<StreamState, string> = {
   off: 'offline',
 };
 
-function Shell({ onSignOut }: { onSignOut: () => void }) {
+function Shell({ onSignOut, who }: { onSignOut: () => void; who: Who | null }) {
   const { live } = useServices();
   const route = useHashRoute();
   const [q, setQ] = useState('');
@@ -231,6 +249,11 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
         <span className={`stream ${stream}`} title="Live updates from the events stream">
           {streamLabel[stream]}
         </span>
+        {who ? (
+          <span className="who" title={`Signed in with the token "${who.name}" (role ${who.role})`}>
+            {who.name} · {who.role}
+          </span>
+        ) : null}
         <button type="button" onClick={onSignOut}>
           Sign out
         </button>

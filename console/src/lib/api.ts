@@ -150,9 +150,12 @@ export class Api {
     return splitChange<T>(await this.request<unknown>(method, path, body === undefined ? {} : { body }));
   }
 
-  /** Exchanges the API token for the HttpOnly session cookie. Throws ApiError (401) for a wrong token. */
-  async signIn(token: string): Promise<void> {
-    await this.request('POST', '/session', { body: { token } });
+  /**
+   * Exchanges the API token for the HttpOnly session cookie; resolves with the answer
+   * (`{ name, role, expiresAt }`). Throws ApiError (401) for a wrong token.
+   */
+  signIn(token: string): Promise<unknown> {
+    return this.request<unknown>('POST', '/session', { body: { token } });
   }
 
   /** Ends the session (the cookie is cleared by the API). */

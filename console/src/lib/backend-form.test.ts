@@ -61,7 +61,7 @@ describe('backend payload', () => {
     assert.deepEqual(errors, {});
     assert.equal(payload.name, 'web');
     const hc = payload.healthCheck as Record<string, unknown>;
-    assert.deepEqual(hc.http, { method: 'GET', path: '/', host: null, expectedCodes: '200-399' });
+    assert.deepEqual(hc.http, { method: 'GET', path: '/', expectedCodes: '200-399' });
     assert.equal(hc.mysql, undefined);
     assert.equal(hc.postgres, undefined);
     assert.deepEqual(payload.persistence, { type: 'none', timeoutSeconds: 1800 });

@@ -22,7 +22,7 @@ const SPECS: readonly FieldSpec[] = [
   { path: 'port', kind: 'optInt' },
   { path: 'drainTimeoutSeconds', kind: 'int' },
   { path: 'persistence.type', kind: 'text' },
-  { path: 'persistence.cookieName', kind: 'optText' },
+  { path: 'persistence.cookieName', kind: 'omitText' },
   { path: 'persistence.timeoutSeconds', kind: 'int' },
   { path: 'healthCheck.enabled', kind: 'bool' },
   { path: 'healthCheck.type', kind: 'text' },
@@ -33,13 +33,13 @@ const SPECS: readonly FieldSpec[] = [
   { path: 'healthCheck.fall', kind: 'int' },
   { path: 'healthCheck.http.method', kind: 'text' },
   { path: 'healthCheck.http.path', kind: 'text' },
-  { path: 'healthCheck.http.host', kind: 'optText' },
+  { path: 'healthCheck.http.host', kind: 'omitText' },
   { path: 'healthCheck.http.expectedCodes', kind: 'text' },
   { path: 'healthCheck.mysql.user', kind: 'text' },
   { path: 'healthCheck.postgres.user', kind: 'text' },
   { path: 'healthCheck.postgres.database', kind: 'text' },
   { path: 'healthCheck.udp.send', kind: 'text' },
-  { path: 'healthCheck.udp.expect', kind: 'optText' },
+  { path: 'healthCheck.udp.expect', kind: 'omitText' },
   { path: 'slowStart.enabled', kind: 'bool' },
   { path: 'slowStart.durationSeconds', kind: 'int' },
   { path: 'tls.enabled', kind: 'bool' },
@@ -186,8 +186,6 @@ export function backendPayload(
     return false;
   };
   const { payload, errors } = toPayload(SPECS, values, skip);
-  const cookie = getPath(payload, 'persistence.cookieName');
-  if (cookie === null) delete (payload.persistence as Record<string, unknown>).cookieName;
   if (!original) return { payload, errors };
   const before = toPayload(SPECS, backendValues(original), skip).payload;
   return { payload: changedOnly(payload, before), errors };

@@ -25,6 +25,12 @@ describe('form conversions', () => {
     assert.deepEqual(convert({ path: 'port', kind: 'int' }, '8.5'), { error: 'port must be a whole number' });
     assert.deepEqual(convert({ path: 'hc.port', kind: 'optInt' }, ''), { value: null });
     assert.deepEqual(convert({ path: 'zone', kind: 'optText' }, '  '), { value: null });
+    assert.deepEqual(convert({ path: 'host', kind: 'omitText' }, ''), { value: undefined });
+    assert.deepEqual(
+      toPayload([{ path: 'hc.host', kind: 'omitText' }], { 'hc.host': '' }).payload,
+      {},
+      'left out, not null',
+    );
     assert.deepEqual(convert({ path: 'name', kind: 'text' }, ' web-1 '), { value: 'web-1' });
     assert.deepEqual(convert({ path: 'passive', kind: 'bool' }, true), { value: true });
     assert.deepEqual(convert({ path: 'passive', kind: 'bool' }, undefined), { value: false });

@@ -11,12 +11,13 @@
  * How a value is read from its input:
  * - `text`: string, kept as typed (trimmed);
  * - `optText`: string, or null when empty;
+ * - `omitText`: string, or left out of the payload when empty (optional, not nullable);
  * - `int`: whole number (required);
  * - `optInt`: whole number, or null when empty;
  * - `bool`: checkbox;
  * - `list`: comma/space/newline separated strings → string[].
  */
-export type FieldKind = 'text' | 'optText' | 'int' | 'optInt' | 'bool' | 'list';
+export type FieldKind = 'text' | 'optText' | 'omitText' | 'int' | 'optInt' | 'bool' | 'list';
 
 export interface FieldSpec {
   /** Dotted API path, e.g. `healthCheck.http.path`. */
@@ -80,6 +81,8 @@ export function convert(spec: FieldSpec, raw: string | boolean | undefined): { v
       return { value: text };
     case 'optText':
       return { value: text === '' ? null : text };
+    case 'omitText':
+      return { value: text === '' ? undefined : text };
     case 'list':
       return {
         value: text
@@ -111,7 +114,7 @@ export function toPayload(
     if (skip(s.path)) continue;
     const r = convert(s, values[s.path]);
     if ('error' in r) errors[s.path] = r.error;
-    else setPath(payload, s.path, r.value);
+    else if (r.value !== undefined) setPath(payload, s.path, r.value);
   }
   return { payload, errors };
 }

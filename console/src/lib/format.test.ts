@@ -91,5 +91,15 @@ describe('format', () => {
       'unknown → healthy · rise · configuration version 4',
     );
     assert.equal(eventText({ kind: 'config', from: null, to: null, reason: null }), 'config');
+    assert.equal(
+      eventText({
+        kind: 'config',
+        from: null,
+        to: null,
+        reason: 'server.update',
+        detail: { action: 'server.update', resource: 'server/web-1', actor: 'admin', configVersion: 9 },
+      }),
+      'server.update · server/web-1 · by admin · configuration version 9',
+    );
   });
 });

@@ -143,8 +143,10 @@ export function eventText(e: {
   if (e.reason) parts.push(e.reason);
   const d = e.detail;
   if (d) {
-    if (typeof d.action === 'string') parts.push(d.action);
+    if (typeof d.action === 'string' && d.action !== e.reason) parts.push(d.action);
     if (typeof d.resource === 'string') parts.push(d.resource);
+    if (typeof d.actor === 'string') parts.push(`by ${d.actor}`);
+    if (typeof d.message === 'string' && d.message !== e.reason) parts.push(d.message);
     if (typeof d.name === 'string') parts.push(d.name);
     if (typeof d.configVersion === 'number') parts.push(`configuration version ${d.configVersion}`);
   }
