@@ -2,14 +2,14 @@ import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ADMIN, type ApiHarness, startApi } from './api-support.ts';
+import { ADMIN, type ApiHarness, type Json, startApi } from './api-support.ts';
 
 /**
  * CRUD of every resource through the API (C1) with defaults and merges, configVersion +1 per
  * change, auth (401/403, roles, session cookie), S8 lookup, instance IP moves, and restart (C2).
  */
 
-async function ok(h: ApiHarness, method: string, url: string, body?: unknown, token?: string): Promise<any> {
+async function ok(h: ApiHarness, method: string, url: string, body?: unknown, token?: string): Promise<Json> {
   const r = await h.call(method, url, body, token);
   assert.ok(r.status >= 200 && r.status < 300, `${method} ${url} → ${r.status} ${JSON.stringify(r.body)}`);
   return r.body;
@@ -192,7 +192,7 @@ describe('CRUD, versions, lookup and restart', () => {
       }
       const byAddr = await ok(h, 'GET', '/api/v1/servers?address=10.1.0.5');
       assert.equal(byAddr.length, 2);
-      assert.deepEqual(byAddr.map((r: any) => r.loadBalancerName).sort(), ['a', 'b']);
+      assert.deepEqual(byAddr.map((r: Json) => r.loadBalancerName).sort(), ['a', 'b']);
       assert.equal(byAddr[0].backendName, 'app');
       assert.equal(byAddr[0].server.name, 'by-inst');
       assert.ok(byAddr[0].server.status, 'server entries carry their status');
@@ -305,11 +305,11 @@ describe('auth', () => {
       const operator = await ok(h, 'POST', '/api/v1/tokens', { name: 'deploy', role: 'operator' });
       const list = await ok(h, 'GET', '/api/v1/tokens');
       assert.deepEqual(
-        list.map((t: any) => t.name),
+        list.map((t: Json) => t.name),
         ['grafana', 'deploy'],
       );
       assert.ok(
-        list.every((t: any) => t.token === undefined),
+        list.every((t: Json) => t.token === undefined),
         'no secrets in the list',
       );
       assert.equal((await h.call('POST', '/api/v1/tokens', { name: 'grafana', role: 'viewer' })).status, 409);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { ADMIN, type ApiHarness, startApi } from './api-support.ts';
+import { ADMIN, type ApiHarness, type Json, startApi } from './api-support.ts';
 
 /**
  * Observability through the API: events (H6) listing and the SSE stream over a real socket,
@@ -12,9 +12,9 @@ import { ADMIN, type ApiHarness, startApi } from './api-support.ts';
 
 let h: ApiHarness;
 let port = 0;
-const ids: Record<string, string> = {};
+const ids = {} as Record<'lb' | 'be' | 'fe' | 'i1' | 'i2' | 's1' | 's2', string>;
 
-async function ok(method: string, url: string, body?: unknown): Promise<any> {
+async function ok(method: string, url: string, body?: unknown): Promise<Json> {
   const r = await h.call(method, url, body);
   assert.ok(r.status >= 200 && r.status < 300, `${method} ${url} → ${r.status} ${JSON.stringify(r.body)}`);
   return r.body;
@@ -49,14 +49,14 @@ after(() => h.close(true));
 /** Opens the SSE stream over a real socket; resolves with a reader of `data:` events. */
 function openStream(
   query = '',
-): Promise<{ next(timeoutMs: number): Promise<any>; close(): void; headers: Record<string, unknown> }> {
+): Promise<{ next(timeoutMs: number): Promise<Json>; close(): void; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const req = request(
       { host: '127.0.0.1', port, path: `/api/v1/events/stream${query}`, headers: { authorization: `Bearer ${ADMIN}` } },
       (res) => {
         let buf = '';
-        const queue: any[] = [];
-        let waiter: ((e: any) => void) | undefined;
+        const queue: Json[] = [];
+        let waiter: ((e: Json) => void) | undefined;
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => {
           buf += chunk;
@@ -105,7 +105,7 @@ describe('events', () => {
     const all = await ok('GET', '/api/v1/events');
     assert.ok(all.length >= 7);
     assert.ok(
-      all.every((e: any, i: number) => i === 0 || all[i - 1].id > e.id),
+      all.every((e: Json, i: number) => i === 0 || all[i - 1].id > e.id),
       'newest first',
     );
     assert.equal(all[0].kind, 'config');
@@ -115,7 +115,7 @@ describe('events', () => {
     assert.equal(byServer.length, 1);
     assert.equal(byServer[0].detail.action, 'create');
     const byBackend = await ok('GET', `/api/v1/events?backendId=${ids.be}`);
-    assert.ok(byBackend.every((e: any) => e.backendId === ids.be));
+    assert.ok(byBackend.every((e: Json) => e.backendId === ids.be));
     assert.equal(byBackend.length, 3);
     assert.equal((await ok('GET', '/api/v1/events?limit=2')).length, 2);
     assert.equal((await ok('GET', `/api/v1/events?since=${all[1].id}`)).length, 1);
@@ -192,15 +192,15 @@ describe('backend status (S9, S10) and server status', () => {
     rt2.healthReason = 'failed-checks';
     const be = await ok('GET', `/api/v1/backends/${ids.be}`);
     assert.deepEqual(
-      be.status.zones.sort((a: any, b: any) => a.zone.localeCompare(b.zone)),
+      be.status.zones.sort((a: Json, b: Json) => a.zone.localeCompare(b.zone)),
       [
         { zone: 'az1', servers: 1, healthy: 1 },
         { zone: 'az2', servers: 1, healthy: 0 },
       ],
     );
-    const codes = be.status.warnings.map((w: any) => w.code).sort();
+    const codes = be.status.warnings.map((w: Json) => w.code).sort();
     assert.deepEqual(codes, ['mixed-os', 'zone-unhealthy']);
-    assert.equal(be.status.warnings.find((w: any) => w.code === 'zone-unhealthy').zone, 'az2');
+    assert.equal(be.status.warnings.find((w: Json) => w.code === 'zone-unhealthy').zone, 'az2');
     const s2 = await ok('GET', `/api/v1/backends/${ids.be}/servers/${ids.s2}`);
     assert.equal(s2.status.health, 'unhealthy');
     assert.equal(s2.status.reason, 'failed-checks');
@@ -208,7 +208,7 @@ describe('backend status (S9, S10) and server status', () => {
     rt2.healthReason = null;
     const again = await ok('GET', `/api/v1/backends/${ids.be}`);
     assert.deepEqual(
-      again.status.warnings.map((w: any) => w.code),
+      again.status.warnings.map((w: Json) => w.code),
       ['mixed-os'],
       'the zone warning clears',
     );
@@ -247,9 +247,9 @@ describe('stats and metrics (O1)', () => {
 
     const api = await ok('GET', '/api/v1/stats');
     assert.equal(api.configVersion, h.control.version);
-    assert.ok(api.frontends.some((f: any) => f.id === ids.fe && f.requests === fc.requests));
+    assert.ok(api.frontends.some((f: Json) => f.id === ids.fe && f.requests === fc.requests));
     assert.ok(
-      api.servers.some((s: any) => s.id === ids.s1 && s.requests === rt1.requests && typeof s.state === 'string'),
+      api.servers.some((s: Json) => s.id === ids.s1 && s.requests === rt1.requests && typeof s.state === 'string'),
     );
     assert.equal(api.series.windowSeconds, 300);
   });
@@ -274,7 +274,7 @@ describe('OpenAPI', () => {
   it('serves OpenAPI 3 JSON with every path of the API', async () => {
     const r = await fetch(`http://127.0.0.1:${port}/openapi.json`);
     assert.equal(r.status, 200);
-    const doc = (await r.json()) as any;
+    const doc = (await r.json()) as Json;
     assert.match(doc.openapi, /^3\./);
     for (const p of [
       '/api/v1/load-balancers',

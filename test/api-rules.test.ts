@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type ApiHarness, startApi } from './api-support.ts';
+import { type ApiHarness, type Json, startApi } from './api-support.ts';
 
 /**
  * Every rule the API enforces (C1, F2, F4, F5, S1, S6, S7, H1–H3, SS2, P2, deletions):
@@ -9,7 +9,10 @@ import { type ApiHarness, startApi } from './api-support.ts';
  */
 
 let h: ApiHarness;
-const ids: Record<string, string> = {};
+const ids = {} as Record<
+  'shop' | 'lb2' | 'ipLb' | 'web' | 'db' | 'dns' | 'other' | 'inst' | 'fe' | 'udpFe' | 's1' | 's2',
+  string
+>;
 
 async function everything(): Promise<unknown> {
   const lists = await Promise.all(
@@ -18,12 +21,12 @@ async function everything(): Promise<unknown> {
     ),
   );
   const servers = [];
-  for (const b of ['web', 'db', 'dns', 'other'])
+  for (const b of ['web', 'db', 'dns', 'other'] as const)
     servers.push((await h.call('GET', `/api/v1/backends/${ids[b]}/servers`)).body);
   return { version: h.control.version, stored: await h.store.load(), lists, servers };
 }
 
-async function ok(method: string, url: string, body?: unknown): Promise<any> {
+async function ok(method: string, url: string, body?: unknown): Promise<Json> {
   const r = await h.call(method, url, body);
   assert.ok(r.status >= 200 && r.status < 300, `${method} ${url} → ${r.status} ${JSON.stringify(r.body)}`);
   return r.body;
@@ -328,8 +331,13 @@ describe('S7 IP as backend', () => {
       'address',
     );
   });
-  it('with ipAsBackend any IPv4 is accepted; it cannot be turned off; no udp frontends', async () => {
-    const be = await ok('POST', '/api/v1/backends', { loadBalancerId: ids.ipLb, name: 'any', mode: 'tcp', port: 5432 });
+  it('with ipAsBackend Json IPv4 is accepted; it cannot be turned off; no udp frontends', async () => {
+    const be = await ok('POST', '/api/v1/backends', {
+      loadBalancerId: ids.ipLb,
+      name: 'Json',
+      mode: 'tcp',
+      port: 5432,
+    });
     await ok('POST', `/api/v1/backends/${be.id}/servers`, { name: 'far', address: '203.0.113.7' });
     await refused(
       'POST',

@@ -30,8 +30,7 @@ export interface ApiHarness {
     url: string,
     body?: unknown,
     token?: string | null,
-    // biome-ignore lint/suspicious/noExplicitAny: test answers are read field by field
-  ): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
+  ): Promise<{ status: number; body: Json; headers: Record<string, unknown> }>;
   /** Closes the app, the control plane and the store (keeps the dir unless `removeDir`). */
   close(removeDir?: boolean): Promise<void>;
 }
@@ -86,3 +85,7 @@ export async function startApi(
     },
   };
 }
+
+/** A parsed JSON answer, read field by field in tests. */
+// biome-ignore lint/suspicious/noExplicitAny: JSON answers are checked with assertions, not types
+export type Json = any;
