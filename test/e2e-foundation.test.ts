@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { freePort } from './helpers/plane.ts';
 import { get, namedHttpServer, removeDir, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
+import { freePort } from './helpers/plane.ts';
 
 // The Foundation issue end to end: the public API configures, the data plane carries real
 // HTTP to real servers started here.

@@ -48,11 +48,12 @@ export function isIpAddress(address: string): boolean {
 
 /**
  * Parses `HOST:PORT` or `[V6]:PORT` (a flag such as `--api 127.0.0.1:8080`).
- * Throws Error naming the text when it is not of that form or the port is outside 1–65535.
+ * Throws Error naming the text when it is not of that form or the port is outside 1–65535
+ * (0–65535 with `allowZero`, where 0 means any free port).
  */
-export function parseHostPort(text: string): { host: string; port: number } {
+export function parseHostPort(text: string, allowZero = false): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
   const port = m ? Number(m[3]) : Number.NaN;
-  if (!m || port < 1 || port > 65535) throw new Error(`expected HOST:PORT, got "${text}"`);
+  if (!m || port < (allowZero ? 0 : 1) || port > 65535) throw new Error(`expected HOST:PORT, got "${text}"`);
   return { host: (m[1] ?? m[2]) as string, port };
 }

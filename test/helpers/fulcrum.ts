@@ -21,8 +21,16 @@ export interface TestFulcrum {
 
 const TOKEN = 'test-admin-token-0123456789';
 
-export async function startTestFulcrum(dataDir = mkdtempSync(path.join(tmpdir(), 'fulcrum-test-'))): Promise<TestFulcrum> {
-  let fulcrum = await startFulcrum({ api: '127.0.0.1:0', dataDir, adminToken: TOKEN, logLevel: 'silent', console: false });
+export async function startTestFulcrum(
+  dataDir = mkdtempSync(path.join(tmpdir(), 'fulcrum-test-')),
+): Promise<TestFulcrum> {
+  let fulcrum = await startFulcrum({
+    api: '127.0.0.1:0',
+    dataDir,
+    adminToken: TOKEN,
+    logLevel: 'silent',
+    console: false,
+  });
   const t: TestFulcrum = {
     get fulcrum() {
       return fulcrum;
@@ -32,7 +40,10 @@ export async function startTestFulcrum(dataDir = mkdtempSync(path.join(tmpdir(),
     async api(method, p, body) {
       const r = await fetch(`${fulcrum.apiUrl}/api/v1${p}`, {
         method,
-        headers: { authorization: `Bearer ${TOKEN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        headers: {
+          authorization: `Bearer ${TOKEN}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       const text = await r.text();
@@ -48,7 +59,13 @@ export async function startTestFulcrum(dataDir = mkdtempSync(path.join(tmpdir(),
     },
     async restart() {
       await fulcrum.close();
-      fulcrum = await startFulcrum({ api: '127.0.0.1:0', dataDir, adminToken: TOKEN, logLevel: 'silent', console: false });
+      fulcrum = await startFulcrum({
+        api: '127.0.0.1:0',
+        dataDir,
+        adminToken: TOKEN,
+        logLevel: 'silent',
+        console: false,
+      });
     },
   } as TestFulcrum;
   return t;

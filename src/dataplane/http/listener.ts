@@ -2,6 +2,7 @@ import net from 'node:net';
 import type { FrontendSpec } from '../../config/snapshot.ts';
 import type { ListenerContext, ListenerFactory, ProtocolListener } from '../types.ts';
 import { HttpFrontend, serveHttpConnection } from './connection.ts';
+import type { ServerChooser } from './route.ts';
 
 export { HttpConnection, HttpFrontend, type ServeOptions, serveHttpConnection } from './connection.ts';
 export { balancerChooser, type ChooseRequest, type ServerChooser } from './route.ts';
@@ -19,8 +20,8 @@ class HttpListener implements ProtocolListener {
   readonly #server: net.Server;
   #stopped: Promise<void> | undefined;
 
-  constructor(spec: FrontendSpec, ctx: ListenerContext) {
-    this.frontend = new HttpFrontend(spec, ctx);
+  constructor(spec: FrontendSpec, ctx: ListenerContext, options: { chooser?: ServerChooser } = {}) {
+    this.frontend = new HttpFrontend(spec, ctx, options);
     const frontend = this.frontend;
     this.#server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
       const max = frontend.spec.maxConnections;
@@ -73,3 +74,11 @@ class HttpListener implements ProtocolListener {
 
 /** ListenerFactory for `http` frontends (plane factories: `{ http: createHttpListener }`). */
 export const createHttpListener: ListenerFactory = (spec, ctx) => new HttpListener(spec, ctx);
+
+/**
+ * ListenerFactory for `http` frontends with a server chooser (the persistence seam, P1–P3):
+ * `{ http: httpListenerFactory({ chooser: persistenceChooser(manager, now) }) }`.
+ */
+export function httpListenerFactory(options: { chooser?: ServerChooser } = {}): ListenerFactory {
+  return (spec, ctx) => new HttpListener(spec, ctx, options);
+}

@@ -1,5 +1,6 @@
 import net from 'node:net';
 import type { FrontendSpec } from '../../config/snapshot.ts';
+import { PersistenceManager } from '../../persistence/choose.ts';
 import type { BackendRuntime } from '../../runtime/runtime.ts';
 import type { ServerRuntime } from '../../runtime/server-runtime.ts';
 import type { ListenerContext, ListenerFactory, ProtocolListener } from '../types.ts';
@@ -37,12 +38,20 @@ function relay(from: net.Socket, to: net.Socket, count: (n: number) => void): vo
 }
 
 /**
- * TCP frontends (F1): each accepted connection is bound to one server picked by the
+ * Builds the listener factory for TCP frontends (F1): each accepted connection is bound to one server picked by the
  * backend's balancer, then bytes flow both ways with backpressure and half-close until
  * either side closes. Connect failures are retried once on another server; when no server
  * is available the connection is closed at once and counted (issue "Health checks" point 8).
  */
-export const createTcpListener: ListenerFactory = (initial: FrontendSpec, ctx: ListenerContext): ProtocolListener => {
+export function tcpListenerFactory(options: { persistence?: PersistenceManager } = {}): ListenerFactory {
+  const persistence = options.persistence ?? new PersistenceManager();
+  return (spec, ctx) => tcpListener(spec, ctx, persistence);
+}
+
+/** The tcp ListenerFactory with a persistence manager of its own (see `tcpListenerFactory`). */
+export const createTcpListener: ListenerFactory = tcpListenerFactory();
+
+function tcpListener(initial: FrontendSpec, ctx: ListenerContext, persistence: PersistenceManager): ProtocolListener {
   let spec = initial;
   const sessions = new Set<TcpSession>();
   const { runtime, counters } = ctx;
@@ -57,7 +66,12 @@ export const createTcpListener: ListenerFactory = (initial: FrontendSpec, ctx: L
   }
 
   function connect(session: TcpSession, backend: BackendRuntime, attempt: number, exclude?: ServerRuntime): void {
-    const rt = backend.balancer.pick({ clientAddress: session.client.remoteAddress, exclude });
+    const clientAddress = session.client.remoteAddress;
+    // P1: source-ip persistence keeps a client on its server; otherwise the balancer decides.
+    const rt =
+      backend.spec.persistence.type === 'source-ip'
+        ? persistence.choose(backend, { clientAddress, exclude }, ctx.clock.now()).server
+        : backend.balancer.pick({ clientAddress, exclude });
     if (!rt) {
       backend.noServer++;
       counters.refused++;
@@ -152,7 +166,9 @@ export const createTcpListener: ListenerFactory = (initial: FrontendSpec, ctx: L
   const stopAccepting = (): Promise<void> =>
     (stopped ??= new Promise<void>((resolve) => {
       if (!server.listening) return resolve();
-      server.close(() => resolve());
+      // close() frees the port at once but calls back only when every connection is gone.
+      server.close();
+      setImmediate(resolve);
     }));
 
   return {
@@ -192,4 +208,4 @@ export const createTcpListener: ListenerFactory = (initial: FrontendSpec, ctx: L
       await closing;
     },
   };
-};
+}

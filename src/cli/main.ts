@@ -1,0 +1,137 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { parseHostPort } from '../core/net.ts';
+import { serve } from './serve.ts';
+
+function hostPort(value: string): string {
+  try {
+    parseHostPort(value, true);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+  return value;
+}
+
+/** Where the CLI's API commands send requests, and with which token. */
+interface ClientFlags {
+  url: string;
+  token?: string;
+  dataDir: string;
+}
+
+function tokenOf(flags: ClientFlags): string {
+  if (flags.token) return flags.token;
+  if (process.env.FULCRUM_TOKEN) return process.env.FULCRUM_TOKEN;
+  if (process.env.FULCRUM_ADMIN_TOKEN) return process.env.FULCRUM_ADMIN_TOKEN;
+  try {
+    return readFileSync(path.join(flags.dataDir, 'admin-token'), 'utf8').trim();
+  } catch {
+    throw new Error('no token: pass --token, set FULCRUM_TOKEN, or run where the data dir holds admin-token');
+  }
+}
+
+/** Calls the API; prints the JSON answer; exits 1 with the error message on 4xx/5xx. */
+async function call(flags: ClientFlags, method: string, p: string, body?: unknown): Promise<unknown> {
+  const r = await fetch(`${flags.url.replace(/\/$/, '')}/api/v1${p}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${tokenOf(flags)}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  const json = text ? JSON.parse(text) : undefined;
+  if (!r.ok) {
+    const e = json?.error;
+    console.error(`fulcrum: ${r.status} ${e?.code ?? ''}: ${e?.message ?? text}`);
+    process.exit(1);
+  }
+  return json;
+}
+
+function print(v: unknown): void {
+  console.log(JSON.stringify(v, null, 2));
+}
+
+/** Parses `key=value` pairs into a server body (numbers and booleans typed). */
+function fields(pairs: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const p of pairs) {
+    const eq = p.indexOf('=');
+    if (eq <= 0) throw new InvalidArgumentError(`expected key=value, got "${p}"`);
+    const k = p.slice(0, eq);
+    const v = p.slice(eq + 1);
+    out[k] = v === 'true' ? true : v === 'false' ? false : v === 'null' ? null : /^-?\d+$/.test(v) ? Number(v) : v;
+  }
+  return out;
+}
+
+/** The `fulcrum` command line (SPEC C4): `serve`, and API commands for scripting. */
+export function buildProgram(): Command {
+  const program = new Command('fulcrum').description('Fulcrum load balancer').showHelpAfterError();
+  program
+    .command('serve')
+    .description('start the control plane (REST API, console) and the data plane in one process')
+    .option('--api <host:port>', 'address of the REST API and console', hostPort, '127.0.0.1:8080')
+    .option('--data-dir <dir>', 'data directory: SQLite store, admin token, secrets', './data')
+    .option('--log-level <level>', 'log level: fatal, error, warn, info, debug, trace, silent')
+    .option('--no-console', 'do not serve (or build) the web console')
+    .action(async (o) => serve({ api: o.api, dataDir: o.dataDir, logLevel: o.logLevel, console: o.console }));
+
+  const client = (cmd: Command) =>
+    cmd
+      .option('--url <url>', 'API base URL', process.env.FULCRUM_URL ?? 'http://127.0.0.1:8080')
+      .option('--token <token>', 'API token (default FULCRUM_TOKEN, or <data-dir>/admin-token)')
+      .option('--data-dir <dir>', 'data directory to read admin-token from', './data');
+
+  client(program.command('get <resource> [id]'))
+    .description('GET a resource: load-balancers, frontends, backends, instances, events, stats, …')
+    .action(async (resource: string, id: string | undefined, o: ClientFlags) =>
+      print(await call(o, 'GET', `/${resource}${id ? `/${id}` : ''}`)),
+    );
+  const server = program.command('server').description('add, update, enable, disable, drain or remove a server');
+  client(server.command('list <backendId>'))
+    .description("list a backend's servers with their status")
+    .action(async (b: string, o: ClientFlags) => print(await call(o, 'GET', `/backends/${b}/servers`)));
+  client(server.command('add <backendId> <fields...>'))
+    .description('add a server: name=web-1 serverType=web address=10.0.0.11 port=8080 weight=2')
+    .action(async (b: string, f: string[], o: ClientFlags) =>
+      print(await call(o, 'POST', `/backends/${b}/servers`, fields(f))),
+    );
+  client(server.command('update <backendId> <serverId> <fields...>'))
+    .description('change fields of a server: weight=3 port=8081')
+    .action(async (b: string, s: string, f: string[], o: ClientFlags) =>
+      print(await call(o, 'PATCH', `/backends/${b}/servers/${s}`, fields(f))),
+    );
+  for (const [name, enabled, what] of [
+    ['enable', true, 'put a server back in rotation'],
+    ['disable', false, 'take a server out of rotation; open connections drain (S3)'],
+    ['drain', false, 'same as disable: no new connections, open ones finish within the drain timeout (S3)'],
+  ] as const) {
+    client(server.command(`${name} <backendId> <serverId>`))
+      .description(what)
+      .action(async (b: string, s: string, o: ClientFlags) =>
+        print(await call(o, 'PATCH', `/backends/${b}/servers/${s}`, { enabled })),
+      );
+  }
+  client(server.command('remove <backendId> <serverId>'))
+    .description('remove a server; it drains first (S3)')
+    .action(async (b: string, s: string, o: ClientFlags) =>
+      print(await call(o, 'DELETE', `/backends/${b}/servers/${s}`)),
+    );
+  return program;
+}
+
+/** Runs the CLI on `argv` (as process.argv). */
+export async function runCli(argv: string[]): Promise<void> {
+  await buildProgram().parseAsync(argv);
+}
+
+if (import.meta.main) {
+  runCli(process.argv).catch((err) => {
+    console.error(`fulcrum: ${(err as Error).message}`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,52 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { CONSOLE_DIR, startFulcrum } from '../main.ts';
+
+/** Flags of `fulcrum serve` (API.md "Starting it"). */
+export interface ServeFlags {
+  api: string;
+  dataDir: string;
+  logLevel?: string;
+  console: boolean;
+}
+
+/**
+ * Builds the web console when it is missing (issue "Web console": `npm start` builds it when
+ * the build is missing). Returns false when the build failed; the API still starts.
+ */
+function ensureConsoleBuilt(): boolean {
+  if (existsSync(path.join(CONSOLE_DIR, 'index.html'))) return true;
+  const root = path.resolve(CONSOLE_DIR, '../..');
+  const r = spawnSync('npm', ['run', '--silent', 'build:console'], { cwd: root, stdio: 'inherit' });
+  return r.status === 0;
+}
+
+/**
+ * `fulcrum serve`: starts control plane and data plane in this process and stops them
+ * gracefully on SIGTERM and SIGINT (a second signal exits at once).
+ */
+export async function serve(flags: ServeFlags): Promise<void> {
+  if (flags.console && !ensureConsoleBuilt()) console.error('fulcrum: console build failed; serving the API only');
+  const fulcrum = await startFulcrum({
+    api: flags.api,
+    dataDir: flags.dataDir,
+    logLevel: flags.logLevel,
+    console: flags.console,
+  });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    fulcrum.log.info({ signal }, 'stopping: draining connections');
+    fulcrum.close().then(
+      () => process.exit(0),
+      (err) => {
+        fulcrum.log.error({ err }, 'graceful stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

@@ -1,0 +1,156 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import { buildApi } from './api/app.ts';
+import { createBalancer } from './balancer/registry.ts';
+import type { Snapshot } from './config/snapshot.ts';
+import { ControlPlane } from './control/control-plane.ts';
+import type { DataPlanePort } from './control/ports.ts';
+import { realClock } from './core/clock.ts';
+import { createLogger, type Logger } from './core/log.ts';
+import { parseHostPort } from './core/net.ts';
+import { httpListenerFactory } from './dataplane/http/listener.ts';
+import { Plane } from './dataplane/plane.ts';
+import { tcpListenerFactory } from './dataplane/tcp/listener.ts';
+import { udpListenerFactory } from './dataplane/udp/listener.ts';
+import { HealthService } from './health/service.ts';
+import { PersistenceManager } from './persistence/choose.ts';
+import { persistenceChooser } from './persistence/http-chooser.ts';
+import { Runtime } from './runtime/runtime.ts';
+import { SqliteStore } from './store/sqlite.ts';
+
+/** Where the built web console lives (served at `/` when present). */
+export const CONSOLE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../console/dist');
+
+/** Options of `startFulcrum` (API.md "Starting it"). */
+export interface StartOptions {
+  /** `HOST:PORT` of the API and console (default `127.0.0.1:8080`; port 0 = any free port). */
+  api?: string;
+  /** Data directory: SQLite store, admin token, secrets (default `./data`). */
+  dataDir?: string;
+  /** The admin token; default FULCRUM_ADMIN_TOKEN, else generated into the data dir. */
+  adminToken?: string;
+  /** pino level (default FULCRUM_LOG_LEVEL or `info`). */
+  logLevel?: string;
+  /** Serve the web console: true = the built `console/dist`, a string = that folder, false = not. Default true. */
+  console?: boolean | string;
+  /** This node's name (default: the host name). */
+  nodeName?: string;
+}
+
+/** A running Fulcrum: API URL, the services, and a graceful `close`. */
+export interface RunningFulcrum {
+  /** `http://host:port` of the API and console. */
+  readonly apiUrl: string;
+  readonly control: ControlPlane;
+  readonly plane: Plane;
+  readonly health: HealthService;
+  readonly app: FastifyInstance;
+  readonly log: Logger;
+  /**
+   * Graceful stop (API.md): stops the API and every listener, lets in-flight requests finish
+   * within the longest backend drain timeout (at most `maxDrainMs`, default 30 s), then
+   * closes the store.
+   */
+  close(maxDrainMs?: number): Promise<void>;
+}
+
+/** Secret key name of the cookie-persistence HMAC key in the store (P2, P5). */
+const COOKIE_KEY = 'persistence.cookie-key';
+
+/**
+ * Starts the control plane and the data plane in this process: opens the SQLite store in
+ * the data dir, restores and applies the stored configuration (C2), starts health checks,
+ * and serves the REST API (and console) on `api`. Throws when the store cannot be opened or
+ * the API address cannot be bound.
+ */
+export async function startFulcrum(options: StartOptions = {}): Promise<RunningFulcrum> {
+  const log = createLogger(options.logLevel);
+  const { host, port } = parseHostPort(options.api ?? '127.0.0.1:8080', true);
+  const dataDir = path.resolve(options.dataDir ?? './data');
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const store = SqliteStore.open(dataDir);
+  try {
+    let cookieKey = await store.getSecret(COOKIE_KEY);
+    if (!cookieKey) {
+      cookieKey = randomBytes(32).toString('base64url');
+      await store.setSecret(COOKIE_KEY, cookieKey);
+    }
+    const clock = realClock;
+    const runtime = new Runtime(createBalancer, { clock });
+    const persistence = new PersistenceManager({ cookieKeys: [cookieKey] });
+    const plane = new Plane(
+      runtime,
+      {
+        http: httpListenerFactory({ chooser: persistenceChooser(persistence, () => clock.now()) }),
+        tcp: tcpListenerFactory({ persistence }),
+        udp: udpListenerFactory({ persistence }),
+      },
+      log,
+    );
+    const health = new HealthService({ runtime, clock, log });
+    // The control plane applies snapshots through this port; health checks follow each one.
+    const port_: DataPlanePort = {
+      async apply(snapshot: Snapshot) {
+        await plane.apply(snapshot);
+        health.sync(snapshot);
+      },
+      status: (id) => plane.status(id),
+      runtime,
+      counters: plane.counters,
+    };
+    const control = await ControlPlane.start({ store, plane: port_, log });
+    const consoleDir =
+      options.console === false ? undefined : typeof options.console === 'string' ? options.console : CONSOLE_DIR;
+    const env = options.adminToken ? { ...process.env, FULCRUM_ADMIN_TOKEN: options.adminToken } : process.env;
+    const app = await buildApi({
+      control,
+      dataDir,
+      logger: log,
+      env,
+      consoleDir,
+      nodeName: options.nodeName ?? hostname(),
+    });
+    await app.listen({ host, port });
+    const addr = app.server.address();
+    const boundPort = typeof addr === 'object' && addr ? addr.port : port;
+    const apiUrl = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
+    log.info({ apiUrl, dataDir, configVersion: control.version }, 'fulcrum started');
+    let closing: Promise<void> | undefined;
+    return {
+      apiUrl,
+      control,
+      plane,
+      health,
+      app,
+      log,
+      close(maxDrainMs = 30_000) {
+        closing ??= (async () => {
+          const drainMs = Math.min(
+            maxDrainMs,
+            Math.max(0, ...control.state.backends.map((b) => b.drainTimeoutSeconds * 1000)),
+          );
+          await app.close();
+          health.stop();
+          await plane.close(drainMs);
+          await control.close();
+          await store.close();
+          log.info('fulcrum stopped');
+        })();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await store.close().catch(() => {});
+    throw err;
+  }
+}
+
+// `npm start [-- flags]` is `fulcrum serve [flags]`.
+if (import.meta.main) {
+  const { runCli } = await import('./cli/main.ts');
+  await runCli([process.argv[0] as string, 'fulcrum', 'serve', ...process.argv.slice(2)]);
+}
