@@ -137,6 +137,8 @@ describe('CRUD, versions, lookup and restart', () => {
       const ul = await ok(h, 'PATCH', `/api/v1/load-balancers/${lb.id}`, { description: 'the shop' });
       expectNext(ul);
       assert.equal(ul.description, 'the shop');
+      const same = await ok(h, 'PATCH', `/api/v1/load-balancers/${lb.id}`, { description: 'the shop' });
+      assert.equal(same.configVersion, v, 'a change that changes nothing keeps the version');
 
       // A PATCH of the instance's IP moves the server naming it, in the same change (S7).
       const ui = await ok(h, 'PATCH', `/api/v1/instances/${inst.id}`, { privateIp: '192.168.1.20' });

@@ -203,6 +203,8 @@ export class ControlPlane {
     validateChange(before, draft);
     validateConfig(draft);
     const { upserts, deletes } = diffStates(before, draft);
+    // A change that changes nothing (an empty PATCH, a re-apply) is answered at the current version.
+    if (upserts.length === 0 && deletes.length === 0) return { resource: facts.result, configVersion: before.version };
     draft.version = before.version + 1;
     const snapshot = compile(draft);
     const at = new Date(this.plane.runtime.clock.now()).toISOString();
