@@ -149,8 +149,3 @@ export async function startFulcrum(options: StartOptions = {}): Promise<RunningF
   }
 }
 
-// `npm start [-- flags]` is `fulcrum serve [flags]`.
-if (import.meta.main) {
-  const { runCli } = await import('./cli/main.ts');
-  await runCli([process.argv[0] as string, 'fulcrum', 'serve', ...process.argv.slice(2)]);
-}
