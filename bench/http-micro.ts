@@ -15,6 +15,8 @@ const conns = Number(process.argv[3] ?? 64);
 const bodyBytes = Number(process.argv[4] ?? 2);
 /** `tcp` runs the same load through the L4 listener, as a same-conditions reference. */
 const mode = process.argv[5] === 'tcp' ? 'tcp' : 'http';
+/** PIN=1: wrk and the backend on cpu 0, this process (the proxy) on cpu 1, as the shared harness does. */
+const pin = process.env.PIN === '1';
 
 const backendSrc = `
 const net = require('node:net');
@@ -35,7 +37,8 @@ srv.listen(0, '127.0.0.1', () => console.log(srv.address().port));
 
 function wrk(url: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    execFile('wrk', ['-t1', `-c${conns}`, `-d${seconds}s`, url], (err, out) => {
+    const args = ['-t1', `-c${conns}`, `-d${seconds}s`, url];
+    execFile(pin ? 'taskset' : 'wrk', pin ? ['-c', '0', 'wrk', ...args] : args, (err, out) => {
       if (err) return reject(err);
       const m = /Requests\/sec:\s+([\d.]+)/.exec(out);
       resolve(m ? Number(m[1]) : 0);
@@ -43,7 +46,9 @@ function wrk(url: string): Promise<number> {
   });
 }
 
-const child = spawn(process.execPath, ['-e', backendSrc], { stdio: ['ignore', 'pipe', 'inherit'] });
+const child = pin
+  ? spawn('taskset', ['-c', '0', process.execPath, '-e', backendSrc], { stdio: ['ignore', 'pipe', 'inherit'] })
+  : spawn(process.execPath, ['-e', backendSrc], { stdio: ['ignore', 'pipe', 'inherit'] });
 const backendPort = await new Promise<number>((r) => child.stdout.once('data', (d) => r(Number(String(d).trim()))));
 const port = await freePort();
 const config = baseConfig();

@@ -163,6 +163,31 @@ describe('http forwarding (F1)', () => {
     assert.equal(seen.rawHeaders.filter((h) => h.toLowerCase() === 'x-forwarded-for').length, 1);
   });
 
+  test('fast path (head copied as received) still adds X-Forwarded-* once, before the body', async () => {
+    const r = await rawExchange(
+      p.port,
+      'POST /fast HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nX-A: 1\r\n\r\nabc',
+      500,
+    );
+    assert.match(r.text, /echo:abc$/);
+    const seen = b.seen.at(-1) as http.IncomingMessage;
+    assert.equal(seen.url, '/fast');
+    assert.deepEqual(seen.rawHeaders, [
+      'Host',
+      'h',
+      'Content-Length',
+      '3',
+      'X-A',
+      '1',
+      'X-Forwarded-For',
+      '127.0.0.1',
+      'X-Forwarded-Proto',
+      'http',
+      'X-Forwarded-Port',
+      String(p.port),
+    ]);
+  });
+
   test('absolute-form target: the host is taken from the URI', async () => {
     await rawExchange(p.port, 'GET http://abs.example/p?q=1 HTTP/1.1\r\nHost: other\r\nConnection: close\r\n\r\n');
     const seen = b.seen.at(-1) as http.IncomingMessage;

@@ -168,6 +168,8 @@ export class HttpConnection implements UpstreamOwner, ChooseRequest {
   head!: HttpHead;
 
   #buf: Buffer | null = null;
+  /** The buffer holding the head being started (its bytes at [0, head.length)). */
+  #bufHead: Buffer | null = null;
   #served = 0;
   #readPaused = false;
   #clientEnded = false;
@@ -178,7 +180,10 @@ export class HttpConnection implements UpstreamOwner, ChooseRequest {
   #rt: ServerRuntime | null = null;
   #up: UpstreamConn | null = null;
   #upPaused = false;
-  #headOut = '';
+  /** The head sent to the server: rebuilt text, or a Buffer copy of the client's head plus X-Forwarded-* (fast path). */
+  #headOut: string | Buffer = '';
+  /** `X-Forwarded-For/Proto/Port` lines and the final CRLF, built once per connection (latin1 bytes). */
+  #forwardedTail: Buffer | null = null;
   #pendingBody: Buffer | null = null;
   /** The current upstream connection had served an earlier request (stale-connection retry allowed). */
   #reused = false;
@@ -360,7 +365,9 @@ export class HttpConnection implements UpstreamOwner, ChooseRequest {
         return;
       }
       this.#buf = end === buf.length ? null : buf.subarray(end);
+      this.#bufHead = buf;
       this.#startRequest(head);
+      this.#bufHead = null;
     }
     if (this.state === S_HEAD && this.#buf === null) {
       this.deadline = this.frontend.now + this.frontend.spec.clientIdleTimeoutMs;
@@ -450,7 +457,11 @@ export class HttpConnection implements UpstreamOwner, ChooseRequest {
       this.#answer(503, !this.#reqDone || !this.#keepAlive);
       return;
     }
-    this.#headOut = this.#buildRequestHead(head, target);
+    this.#headOut =
+      !head.rewrite && head.minor === 1 && target === head.target && this.#bufHead !== null
+        ? this.#copyRequestHead(this.#bufHead, head.length)
+        : this.#buildRequestHead(head, target);
+    this.#bufHead = null;
     this.#timeoutMs = (bspec as BackendSpec).responseTimeoutMs;
     this.#attempts = 1;
     this.#retried = false;
@@ -460,6 +471,23 @@ export class HttpConnection implements UpstreamOwner, ChooseRequest {
     this.#resHeadDone = false;
     this.#resBuf = null;
     this.#connectTo(rt, false);
+  }
+
+  /** Fast path: the client's head as received (it has nothing to remove) with our X-Forwarded-* lines. */
+  #copyRequestHead(buf: Buffer, length: number): Buffer {
+    let tail = this.#forwardedTail;
+    if (tail === null) {
+      tail = Buffer.from(
+        `X-Forwarded-For: ${this.clientAddress}\r\nX-Forwarded-Proto: ${this.https ? 'https' : 'http'}\r\nX-Forwarded-Port: ${this.#spec.port}\r\n\r\n`,
+        'latin1',
+      );
+      this.#forwardedTail = tail;
+    }
+    const keep = length - 2;
+    const out = Buffer.allocUnsafe(keep + tail.length);
+    buf.copy(out, 0, 0, keep);
+    tail.copy(out, keep);
+    return out;
   }
 
   #buildRequestHead(h: HttpHead, target: string): string {
@@ -701,8 +729,26 @@ export class HttpConnection implements UpstreamOwner, ChooseRequest {
       !this.#keepAlive || framer.mode === Framing.close || frontend.closing || this.#closeAfter || this.#clientEnded;
     if (closeClient) this.#closeAfter = true;
     const extra = frontend.chooser.responseHeaders(this.#brt as BackendRuntime, rt, this, status);
-    const headStr = this.#buildResponseHead(rh, closeClient, extra);
     this.#resHeadDone = true;
+    if (!rh.rewrite && rh.minor === 1 && !closeClient && extra === '' && this.head.minor === 1) {
+      // fast path: nothing to change in the head → forward the server's bytes as they are
+      let stop = end;
+      if (!framer.done) {
+        try {
+          stop = framer.consume(data, end, data.length);
+        } catch {
+          this.#badResponse();
+          return;
+        }
+      }
+      if (stop < data.length) this.#resReusable = false;
+      counters.bytesOut += stop;
+      const ok = this.socket.write(stop === data.length ? data : data.subarray(0, stop));
+      if (framer.done) this.#finishExchange();
+      else if (!ok) this.#pauseUpstream();
+      return;
+    }
+    const headStr = this.#buildResponseHead(rh, closeClient, extra);
     let stop = end;
     if (!framer.done && end < data.length) {
       try {
@@ -752,6 +798,7 @@ export class HttpConnection implements UpstreamOwner, ChooseRequest {
     return `${s}${extra}\r\n`;
   }
 
+  /** Forwards body bytes `chunk[start, …)` up to the end of the response. */
   #forwardResponseBody(chunk: Buffer, start: number): void {
     const framer = this.#resFramer;
     let stop: number;

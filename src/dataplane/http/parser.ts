@@ -90,6 +90,12 @@ export interface HttpHead {
   expectContinue: boolean;
   /** Bytes taken by the head including the empty line. */
   length: number;
+  /**
+   * True when the head cannot be forwarded byte for byte: it has hop-by-hop fields other than
+   * `Connection: keep-alive` (RFC 9110 §7.6.1), client-sent X-Forwarded-*, a Content-Length
+   * list, or leading empty lines. False lets the proxy copy the raw head (the fast path).
+   */
+  rewrite: boolean;
 }
 
 /** Largest request head accepted (bytes); larger → 431. */
@@ -120,6 +126,7 @@ function newHead(): HttpHead {
     upgrade: null,
     expectContinue: false,
     length: 0,
+    rewrite: false,
   };
 }
 
@@ -156,6 +163,7 @@ export function parseHead(buf: Buffer, start: number, headEnd: number, request: 
   h.length = headEnd - start;
   let pos = start;
   while (buf[pos] === CR && buf[pos + 1] === LF) pos += 2;
+  if (pos !== start) h.rewrite = true;
   // first line
   let nl = buf.indexOf(LF, pos);
   let le = nl - 1;
@@ -202,6 +210,7 @@ export function parseHead(buf: Buffer, start: number, headEnd: number, request: 
       case 'content-length':
         clCount++;
         h.contentLength = mergeContentLength(h.contentLength, value);
+        if (clCount > 1 || value.length !== String(h.contentLength).length) h.rewrite = true;
         break;
       case 'transfer-encoding':
         teCount++;
@@ -212,13 +221,22 @@ export function parseHead(buf: Buffer, start: number, headEnd: number, request: 
         break;
       case 'upgrade':
         h.upgrade = value;
+        h.rewrite = true;
+        break;
+      case 'keep-alive':
+      case 'proxy-connection':
+      case 'te':
+        h.rewrite = true;
         break;
       case 'expect':
         if (value.toLowerCase() === '100-continue') h.expectContinue = true;
         break;
+      default:
+        if (lower.charCodeAt(0) === 120 && lower.startsWith('x-forwarded-')) h.rewrite = true;
     }
     pos = nl + 1;
   }
+  if (h.connClose || h.connUpgrade || h.connOther !== null || teCount > 1) h.rewrite = true;
   if (clCount > 0 && teCount > 0) {
     throw new HttpParseError(400, 'both Content-Length and Transfer-Encoding (RFC 9112 §6.3)');
   }
