@@ -347,6 +347,7 @@ export class HttpConnection implements UpstreamOwner, ChooseRequest {
     if (status !== 502 && status !== 504) counters.refused++;
     if (!this.socket.destroyed && !this.socket.writableEnded) this.socket.write(buf);
     if (close) this.#close();
+    else this.#served++;
   }
 
   /** Parses and starts as many requests as the buffer holds, one at a time. */
@@ -970,7 +971,6 @@ export class HttpConnection implements UpstreamOwner, ChooseRequest {
   #afterLocalAnswer(): void {
     if (this.state === S_CLOSED) return;
     this.state = S_HEAD;
-    this.#served++;
     this.#resumeRead();
     this.#processBuffer();
   }
