@@ -729,7 +729,7 @@ export class HttpConnection implements UpstreamOwner, ChooseRequest {
     const closeClient =
       !this.#keepAlive || framer.mode === Framing.close || frontend.closing || this.#closeAfter || this.#clientEnded;
     if (closeClient) this.#closeAfter = true;
-    const extra = frontend.chooser.responseHeaders(this.#brt as BackendRuntime, rt, this, status);
+    const extra = frontend.chooser.responseHeaders(this.#brt as BackendRuntime, rt, this, status, rh);
     this.#resHeadDone = true;
     if (!rh.rewrite && rh.minor === 1 && !closeClient && extra === '' && this.head.minor === 1) {
       // fast path: nothing to change in the head → forward the server's bytes as they are

@@ -72,13 +72,16 @@ class HttpListener implements ProtocolListener {
   }
 }
 
-/** ListenerFactory for `http` frontends (plane factories: `{ http: createHttpListener }`). */
-export const createHttpListener: ListenerFactory = (spec, ctx) => new HttpListener(spec, ctx);
+/** Options of every listener a factory builds. */
+export interface HttpListenerOptions {
+  /** Picks the server per request and may add response headers (persistence, P1–P3); default: the balancer. */
+  chooser?: ServerChooser;
+}
 
-/**
- * ListenerFactory for `http` frontends with a server chooser (the persistence seam, P1–P3):
- * `{ http: httpListenerFactory({ chooser: persistenceChooser(manager, now) }) }`.
- */
-export function httpListenerFactory(options: { chooser?: ServerChooser } = {}): ListenerFactory {
+/** A ListenerFactory for `http` frontends with options (e.g. `{ chooser: persistenceChooser(…) }`). */
+export function httpListenerFactory(options: HttpListenerOptions = {}): ListenerFactory {
   return (spec, ctx) => new HttpListener(spec, ctx, options);
 }
+
+/** ListenerFactory for `http` frontends with the balancer-only chooser (plane factories: `{ http: createHttpListener }`). */
+export const createHttpListener: ListenerFactory = httpListenerFactory();

@@ -74,9 +74,16 @@ export interface ServerChooser {
   choose(backend: BackendRuntime, req: ChooseRequest): ServerRuntime | undefined;
   /**
    * Extra response header lines for the client, each ending in CRLF (e.g. `Set-Cookie: …\r\n`),
-   * or '' for none. Called once per response from `server`, before the head is written.
+   * or '' for none. Called once per final response from `server`, before its head is written;
+   * `response` is the server's parsed head (e.g. to learn app-cookie values from Set-Cookie).
    */
-  responseHeaders(backend: BackendRuntime, server: ServerRuntime, req: ChooseRequest, status: number): string;
+  responseHeaders(
+    backend: BackendRuntime,
+    server: ServerRuntime,
+    req: ChooseRequest,
+    status: number,
+    response: HttpHead,
+  ): string;
 }
 
 /** Balancer only: `backend.balancer.pick({ clientAddress, exclude })`. */
