@@ -39,7 +39,7 @@ function probeHttp(target: ProbeTarget, signal: AbortSignal, secure: boolean): P
     };
     const onAbort = (): void => finish(false, 'timeout', `no complete answer within ${target.timeoutMs} ms`);
     if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
+    signal.addEventListener('abort', onAbort);
     if (!h) return finish(false, 'protocol-error', 'http check without http settings');
     const headers: Record<string, string> = { connection: 'close', 'user-agent': 'fulcrum-health-check' };
     if (h.host) headers.host = h.host;

@@ -105,7 +105,7 @@ export function converse(
     };
     const onAbort = (): void =>
       finish({ ok: false, reason: 'timeout', message: `no complete answer within ${target.timeoutMs} ms` }, false);
-    signal.addEventListener('abort', onAbort, { once: true });
+    signal.addEventListener('abort', onAbort);
     socket.on('error', (err) => {
       const r = reasonOfError(err);
       finish({ ok: false, reason: r.reason, message: r.message }, false);

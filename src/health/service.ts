@@ -23,6 +23,16 @@ export interface HealthServiceOptions {
 
 /** Per-interval jitter: each period is the interval ± 5 % (HAProxy's spread-checks idea). */
 const PERIOD_JITTER = 0.05;
+/** Abort reasons, allocated once. */
+const TIMEOUT = new Error('health probe timeout');
+const STOPPED = new Error('health check stopped');
+/**
+ * Probe start times are rounded up to this grid (ms). Waking the event loop once per probe
+ * costs more than the probe itself at 1,000 probes a second; on a 10 ms grid the loop wakes
+ * at most 100 times a second, each wake starting the few probes due in that slot (the
+ * random offsets still spread servers evenly over the interval).
+ */
+const TICK_MS = 10;
 /** After an endpoint change or reset, the first probe comes within this many ms (or the interval if shorter). */
 const RESET_PROBE_WITHIN_MS = 1000;
 
@@ -45,6 +55,8 @@ interface Entry {
   generation: number;
   cancelTimer: (() => void) | undefined;
   inflight: AbortController | undefined;
+  /** Reused across probes until one is aborted (an AbortController per probe is measurable at 1,000/s). */
+  controller: AbortController | undefined;
 }
 
 /**
@@ -174,6 +186,7 @@ export class HealthService {
       generation: 0,
       cancelTimer: undefined,
       inflight: undefined,
+      controller: undefined,
     };
     this.#configure(e, backend, spec, key);
     return e;
@@ -198,6 +211,9 @@ export class HealthService {
 
   #schedule(e: Entry, delayMs: number): void {
     const gen = e.generation;
+    // Due times land on a TICK_MS grid so the process wakes at most 1000/TICK_MS times a second.
+    const now = this.#clock.now();
+    delayMs = Math.ceil((now + delayMs) / TICK_MS) * TICK_MS - now;
     e.cancelTimer = this.#clock.setTimeout(() => {
       if (gen === e.generation) void this.#run(e);
     }, delayMs);
@@ -207,7 +223,7 @@ export class HealthService {
     e.generation++;
     e.cancelTimer?.();
     e.cancelTimer = undefined;
-    e.inflight?.abort();
+    e.inflight?.abort(STOPPED);
     e.inflight = undefined;
   }
 
@@ -225,21 +241,57 @@ export class HealthService {
     if (!e.target) {
       result = { ok: false, reason: 'failed-checks', message: e.targetError ?? 'no target', latencyMs: 0 };
     } else {
-      const ac = new AbortController();
+      let ac = e.controller;
+      if (!ac || ac.signal.aborted) e.controller = ac = new AbortController();
       e.inflight = ac;
-      const cancelTimeout = this.#clock.setTimeout(() => ac.abort(), e.timeoutMs);
-      try {
-        result = await Promise.race([e.check.probe(e.target, ac.signal), whenAborted(ac.signal, e.timeoutMs)]);
-      } catch (err) {
-        this.#log.error({ err, serverId: e.rt.id }, 'health probe threw');
-        result = { ok: false, reason: 'failed-checks', message: (err as Error).message, latencyMs: 0 };
-      }
-      cancelTimeout();
+      result = await this.#probe(e, e.target, ac);
       if (e.inflight === ac) e.inflight = undefined;
-      if (!ac.signal.aborted) ac.abort(); // releases the whenAborted listener
     }
     if (gen !== e.generation || this.#stopped) return;
     this.#record(e, result, startedAt);
+  }
+
+  /**
+   * Runs one probe, aborting it after the timeout. Resolves with the probe's result or a
+   * `timeout` result, whichever comes first; never rejects. Aborts with a preallocated reason
+   * (no DOMException per probe: this runs 1,000 times a second in the benchmark).
+   */
+  #probe(e: Entry, target: ProbeTarget, ac: AbortController): Promise<ProbeResult> {
+    return new Promise<ProbeResult>((resolve) => {
+      let settled = false;
+      const cancelTimeout = this.#clock.setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        ac.abort(TIMEOUT);
+        resolve({
+          ok: false,
+          reason: 'timeout',
+          message: `no complete answer within ${e.timeoutMs} ms`,
+          latencyMs: e.timeoutMs,
+        });
+      }, e.timeoutMs);
+      let pending: Promise<ProbeResult>;
+      try {
+        pending = e.check.probe(target, ac.signal);
+      } catch (err) {
+        pending = Promise.reject(err);
+      }
+      pending.then(
+        (r) => {
+          if (settled) return;
+          settled = true;
+          cancelTimeout();
+          resolve(r);
+        },
+        (err: unknown) => {
+          if (settled) return;
+          settled = true;
+          cancelTimeout();
+          this.#log.error({ err, serverId: e.rt.id }, 'health probe threw');
+          resolve({ ok: false, reason: 'failed-checks', message: (err as Error).message, latencyMs: 0 });
+        },
+      );
+    });
   }
 
   #record(e: Entry, r: ProbeResult, at: number): void {
@@ -297,23 +349,6 @@ export class HealthService {
       'server health changed',
     );
   }
-}
-
-/** Resolves with a timeout result when `signal` aborts (guards against a probe that ignores it). */
-function whenAborted(signal: AbortSignal, timeoutMs: number): Promise<ProbeResult> {
-  return new Promise((resolve) => {
-    signal.addEventListener(
-      'abort',
-      () =>
-        resolve({
-          ok: false,
-          reason: 'timeout',
-          message: `no complete answer within ${timeoutMs} ms`,
-          latencyMs: timeoutMs,
-        }),
-      { once: true },
-    );
-  });
 }
 
 /** Everything about a backend and server that changes how the server is probed. */

@@ -87,7 +87,8 @@ export interface ProbeTarget {
  * One health check type (H1), a pure probe: timing and thresholds live in the scheduler.
  * `probe` never rejects: every failure is a ProbeResult with ok false and a reason. When
  * `signal` aborts (timeout or stop) it resolves promptly with reason `timeout` and releases
- * its socket.
+ * its socket. The scheduler reuses a signal across probes until it aborts, so a probe must
+ * remove any listener it added to `signal` when it finishes.
  */
 export interface HealthCheck {
   readonly type: HealthCheckType;

@@ -30,7 +30,7 @@ export const udpCheck: HealthCheck = {
       };
       const onAbort = (): void => finish(false, 'timeout', `no reply within ${target.timeoutMs} ms`);
       if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
+      signal.addEventListener('abort', onAbort);
       const udp = target.udp;
       if (!udp) return finish(false, 'protocol-error', 'udp check without udp settings');
       socket.on('error', (err) => {
