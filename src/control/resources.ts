@@ -85,6 +85,12 @@ export function buildBackend(input: Body, id = newId('be')): Backend {
   const mode = (input.mode ?? 'http') as Backend['mode'];
   const base = defaultBackend(id, String(input.loadBalancerId ?? ''), String(input.name ?? ''), mode);
   base.timeouts = defaultBackendTimeouts();
+  // An interval shorter than the default timeout brings the timeout down with it (as
+  // HAProxy's check timeout defaults to the interval), unless a timeout is given.
+  const hc = input.healthCheck as { intervalSeconds?: unknown; timeoutSeconds?: unknown } | undefined;
+  if (typeof hc?.intervalSeconds === 'number' && hc.timeoutSeconds === undefined && hc.intervalSeconds >= 1) {
+    base.healthCheck.timeoutSeconds = Math.min(base.healthCheck.timeoutSeconds, hc.intervalSeconds);
+  }
   return completeBackend(mergePatch(base, { ...input, id }));
 }
 
