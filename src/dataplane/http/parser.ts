@@ -130,74 +130,79 @@ function newHead(): HttpHead {
   };
 }
 
+const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
+
 /**
  * Finds the end of a head in `buf[start, end)`: returns the index just past the empty line,
- * 0 when the head is not complete yet. Throws 400 on a bare LF (a line not ended by CRLF)
- * as soon as one is seen (RFC 9112 §2.2: we do not accept LF alone), and `tooLarge` (431
- * for requests) when more than `max` bytes arrived without the head ending.
+ * 0 when the head is not complete yet. Leading empty lines are skipped (RFC 9112 §2.2).
+ * While the head is incomplete, a bare LF (a line not ended by CRLF) throws 400 at once, so
+ * an LF-only request is refused rather than waited for; more than `max` bytes without the
+ * end throws `tooLarge` (431 for requests). A bare CR/LF inside a complete head is refused
+ * by `parseHead`.
  */
 export function findHeadEnd(buf: Buffer, start: number, end: number, max: number, tooLarge: number): number {
   let pos = start;
-  // RFC 9112 §2.2: a server SHOULD ignore at least one empty line before a request-line.
   while (pos + 1 < end && buf[pos] === CR && buf[pos + 1] === LF) pos += 2;
+  const i = buf.indexOf(CRLFCRLF, pos);
+  if (i >= 0 && i + 4 <= end) {
+    if (i + 4 - start > max) throw new HttpParseError(tooLarge, 'head too large');
+    return i + 4;
+  }
+  // incomplete (rare: a head split over reads): look for a bare LF line ending
   for (;;) {
     const nl = buf.indexOf(LF, pos);
-    if (nl < 0 || nl >= end) {
-      if (end - start > max) throw new HttpParseError(tooLarge, 'head too large');
-      return 0;
-    }
+    if (nl < 0 || nl >= end) break;
     if (nl === pos || buf[nl - 1] !== CR) throw new HttpParseError(400, 'bare LF in head (lines must end with CRLF)');
-    if (nl - start + 1 > max) throw new HttpParseError(tooLarge, 'head too large');
-    if (nl - 1 === pos) return nl + 1;
     pos = nl + 1;
   }
+  if (end - start > max) throw new HttpParseError(tooLarge, 'head too large');
+  return 0;
 }
 
 /**
- * Parses a complete head in `buf[start, headEnd)` (headEnd from `findHeadEnd`).
- * `request` selects the request-line or the status-line grammar.
- * Throws HttpParseError (400 / 431) naming the rule that failed.
+ * Parses a complete head in `buf[start, headEnd)` (headEnd from `findHeadEnd`), decoded once
+ * as one latin1 string. `request` selects the request-line or the status-line grammar.
+ * Every byte of every line is checked against its grammar's table, so a bare CR or LF inside
+ * a line is refused. Throws HttpParseError (400 / 431) naming the rule that failed.
  */
 export function parseHead(buf: Buffer, start: number, headEnd: number, request: boolean): HttpHead {
   const h = newHead();
   h.length = headEnd - start;
-  let pos = start;
-  while (buf[pos] === CR && buf[pos + 1] === LF) pos += 2;
-  if (pos !== start) h.rewrite = true;
+  const s = latin1(buf, start, headEnd);
+  const last = s.length - 2; // the final CRLF (the empty line)
+  let pos = 0;
+  while (s.charCodeAt(pos) === CR && s.charCodeAt(pos + 1) === LF) pos += 2;
+  if (pos !== 0) h.rewrite = true;
   // first line
-  let nl = buf.indexOf(LF, pos);
-  let le = nl - 1;
-  if (buf.indexOf(CR, pos) < le) throw new HttpParseError(400, 'bare CR in start line');
-  if (request) parseRequestLine(buf, pos, le, h);
-  else parseStatusLine(buf, pos, le, h);
-  pos = nl + 1;
+  let le = s.indexOf('\r\n', pos);
+  if (request) parseRequestLine(s, pos, le, h);
+  else parseStatusLine(s, pos, le, h);
+  pos = le + 2;
   let hostCount = 0;
   let clCount = 0;
   let teCount = 0;
-  for (;;) {
-    nl = buf.indexOf(LF, pos);
-    le = nl - 1;
-    if (le === pos) break;
-    const first = buf[pos];
+  while (pos < last) {
+    le = s.indexOf('\r\n', pos);
+    const first = s.charCodeAt(pos);
     if (first === SP || first === HTAB)
       throw new HttpParseError(400, 'obs-fold (header line starting with whitespace)');
-    const cr = buf.indexOf(CR, pos);
-    if (cr < le) throw new HttpParseError(400, 'bare CR in header line');
     let colon = pos;
-    while (colon < le && TCHAR[buf[colon] as number] === 1) colon++;
-    if (colon === pos || colon >= le || buf[colon] !== 58) {
+    while (colon < le && TCHAR[s.charCodeAt(colon)] === 1) colon++;
+    if (colon === pos || colon >= le || s.charCodeAt(colon) !== 58) {
       throw new HttpParseError(400, 'invalid header name (token characters then ":" required)');
     }
     let vs = colon + 1;
-    while (vs < le && (buf[vs] === SP || buf[vs] === HTAB)) vs++;
+    let c = s.charCodeAt(vs);
+    while (vs < le && (c === SP || c === HTAB)) c = s.charCodeAt(++vs);
     let ve = le;
-    while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HTAB)) ve--;
+    c = s.charCodeAt(ve - 1);
+    while (ve > vs && (c === SP || c === HTAB)) c = s.charCodeAt(--ve - 1);
     for (let i = vs; i < ve; i++) {
-      if (FIELD_VALUE[buf[i] as number] === 0) throw new HttpParseError(400, 'invalid character in header value');
+      if (FIELD_VALUE[s.charCodeAt(i)] !== 1) throw new HttpParseError(400, 'invalid character in header value');
     }
     if (h.names.length >= MAX_HEADERS) throw new HttpParseError(request ? 431 : 400, 'too many header fields');
-    const name = latin1(buf, pos, colon);
-    const value = latin1(buf, vs, ve);
+    const name = s.slice(pos, colon);
+    const value = s.slice(vs, ve);
     const lower = name.toLowerCase();
     h.names.push(name);
     h.lower.push(lower);
@@ -210,7 +215,7 @@ export function parseHead(buf: Buffer, start: number, headEnd: number, request: 
       case 'content-length':
         clCount++;
         h.contentLength = mergeContentLength(h.contentLength, value);
-        if (clCount > 1 || value.length !== String(h.contentLength).length) h.rewrite = true;
+        if (clCount > 1 || value.indexOf(',') >= 0) h.rewrite = true; // a list is normalised to one value
         break;
       case 'transfer-encoding':
         teCount++;
@@ -234,7 +239,7 @@ export function parseHead(buf: Buffer, start: number, headEnd: number, request: 
       default:
         if (lower.charCodeAt(0) === 120 && lower.startsWith('x-forwarded-')) h.rewrite = true;
     }
-    pos = nl + 1;
+    pos = le + 2;
   }
   if (h.connClose || h.connUpgrade || h.connOther !== null || teCount > 1) h.rewrite = true;
   if (clCount > 0 && teCount > 0) {
@@ -244,14 +249,13 @@ export function parseHead(buf: Buffer, start: number, headEnd: number, request: 
     const te = (h.transferEncoding as string).toLowerCase();
     if (request) {
       if (h.minor === 0) throw new HttpParseError(400, 'Transfer-Encoding in an HTTP/1.0 request (RFC 9112 §6.1)');
-      if (te !== 'chunked') {
+      if (te !== 'chunked')
         throw new HttpParseError(400, 'Transfer-Encoding must be exactly "chunked" (RFC 9112 §6.1)');
-      }
       h.chunked = true;
     } else {
       // responses: chunked when the final coding is chunked; otherwise read until close (RFC 9112 §6.3 (4)).
-      const last = te.lastIndexOf(',');
-      const final = (last < 0 ? te : te.slice(last + 1)).trim();
+      const lastComma = te.lastIndexOf(',');
+      const final = (lastComma < 0 ? te : te.slice(lastComma + 1)).trim();
       h.chunked = final === 'chunked';
       if (h.chunked && te.indexOf('chunked') !== te.lastIndexOf('chunked')) {
         throw new HttpParseError(400, 'chunked applied more than once');
@@ -271,54 +275,45 @@ export function parseHead(buf: Buffer, start: number, headEnd: number, request: 
   return h;
 }
 
-function parseRequestLine(buf: Buffer, ls: number, le: number, h: HttpHead): void {
+function parseRequestLine(s: string, ls: number, le: number, h: HttpHead): void {
   let p = ls;
-  while (p < le && TCHAR[buf[p] as number] === 1) p++;
-  if (p === ls || p >= le || buf[p] !== SP) throw new HttpParseError(400, 'invalid request line (method)');
-  h.method = latin1(buf, ls, p);
+  while (p < le && TCHAR[s.charCodeAt(p)] === 1) p++;
+  if (p === ls || p >= le || s.charCodeAt(p) !== SP) throw new HttpParseError(400, 'invalid request line (method)');
+  h.method = s.slice(ls, p);
   const ts = ++p;
-  while (p < le && TARGET[buf[p] as number] === 1) p++;
+  while (p < le && TARGET[s.charCodeAt(p)] === 1) p++;
   if (p === ts) throw new HttpParseError(400, 'invalid request line (target)');
-  h.target = latin1(buf, ts, p);
+  h.target = s.slice(ts, p);
   if (p === le) throw new HttpParseError(400, 'request line without HTTP version (HTTP/0.9 is not supported)');
-  if (buf[p] !== SP || le - p !== 9) throw new HttpParseError(400, 'invalid request line (version)');
-  h.minor = parseVersion(buf, p + 1);
+  if (s.charCodeAt(p) !== SP || le - p !== 9) throw new HttpParseError(400, 'invalid request line (version)');
+  h.minor = parseVersion(s, p + 1);
 }
 
-function parseVersion(buf: Buffer, p: number): number {
+function parseVersion(s: string, p: number): number {
   // "HTTP/1.0" or "HTTP/1.1" exactly; anything else (HTTP/2.0, HTTP/1.2, lower case) is refused.
-  if (
-    buf[p] !== 72 ||
-    buf[p + 1] !== 84 ||
-    buf[p + 2] !== 84 ||
-    buf[p + 3] !== 80 ||
-    buf[p + 4] !== 47 ||
-    buf[p + 5] !== 49 ||
-    buf[p + 6] !== 46
-  ) {
+  if (!s.startsWith('HTTP/1.', p))
     throw new HttpParseError(400, 'unsupported HTTP version (HTTP/1.0 and HTTP/1.1 only)');
-  }
-  const m = buf[p + 7];
+  const m = s.charCodeAt(p + 7);
   if (m === 49) return 1;
   if (m === 48) return 0;
   throw new HttpParseError(400, 'unsupported HTTP version (HTTP/1.0 and HTTP/1.1 only)');
 }
 
-function parseStatusLine(buf: Buffer, ls: number, le: number, h: HttpHead): void {
-  // HTTP/1.x SP 3DIGIT SP reason  (the SP before an empty reason is sometimes omitted; accept it)
-  if (le - ls < 12 || buf[ls + 8] !== SP) throw new HttpParseError(400, 'invalid status line');
-  h.minor = parseVersion(buf, ls);
-  const d0 = (buf[ls + 9] as number) - 48;
-  const d1 = (buf[ls + 10] as number) - 48;
-  const d2 = (buf[ls + 11] as number) - 48;
+function parseStatusLine(s: string, ls: number, le: number, h: HttpHead): void {
+  // HTTP/1.x SP 3DIGIT [SP reason]  (the SP before an empty reason is sometimes omitted; accept it)
+  if (le - ls < 12 || s.charCodeAt(ls + 8) !== SP) throw new HttpParseError(400, 'invalid status line');
+  h.minor = parseVersion(s, ls);
+  const d0 = s.charCodeAt(ls + 9) - 48;
+  const d1 = s.charCodeAt(ls + 10) - 48;
+  const d2 = s.charCodeAt(ls + 11) - 48;
   if (d0 < 1 || d0 > 5 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) throw new HttpParseError(400, 'invalid status code');
   h.status = d0 * 100 + d1 * 10 + d2;
   if (le === ls + 12) return;
-  if (buf[ls + 12] !== SP) throw new HttpParseError(400, 'invalid status line');
+  if (s.charCodeAt(ls + 12) !== SP) throw new HttpParseError(400, 'invalid status line');
   for (let i = ls + 13; i < le; i++) {
-    if (FIELD_VALUE[buf[i] as number] === 0) throw new HttpParseError(400, 'invalid reason phrase');
+    if (FIELD_VALUE[s.charCodeAt(i)] !== 1) throw new HttpParseError(400, 'invalid reason phrase');
   }
-  h.reason = latin1(buf, ls + 13, le);
+  h.reason = s.slice(ls + 13, le);
 }
 
 /** Content-Length: 1*DIGIT, or a list of identical values (RFC 9110 §8.6); anything else → 400. */
