@@ -384,3 +384,58 @@ test('udp: reply ok, expect matched or not, ICMP unreachable is connection-refus
   expect(await probe('udp', ports.udpClosed!, { udp: { send: 'ping' } }), false, 'connection-refused');
   expect(await probe('udp', ports.udpSilent!, { udp: { send: 'ping' } }, undefined, 600), false, 'timeout');
 });
+
+test('https: without tlsOptionsFor, the CA certificate named by the backend (or server) is used (T3)', async () => {
+  const b = defaultBackend('b1', 'lb1', 'b1', 'http');
+  b.healthCheck = {
+    ...b.healthCheck,
+    type: 'https',
+    timeoutSeconds: 2,
+    http: { method: 'GET', path: '/ok', expectedCodes: '200' },
+  };
+  b.tls = { enabled: true, caCertificateId: 'ca1', sni: 'backend.test', verify: true };
+  const cert = {
+    id: 'ca1',
+    name: 'test ca',
+    kind: 'ca' as const,
+    certPem: caPem,
+    keyEncrypted: null,
+    subjects: ['Fulcrum Test CA'],
+    issuer: 'Fulcrum Test CA',
+    notBefore: '',
+    notAfter: '',
+    fingerprintSha256: 'x',
+  };
+  const base = {
+    serverType: 'other' as const,
+    instanceId: null,
+    address: '127.0.0.1',
+    port: ports.https!,
+    weight: 1,
+    zone: null,
+    passive: false,
+    sslOffload: false,
+    enabled: true,
+  };
+  const snap = compile({
+    version: 1,
+    loadBalancers: [
+      { id: 'lb1', name: 'lb1', description: '', allowedNetworks: [], ipAsBackend: true, maxServers: 10 },
+    ],
+    frontends: [],
+    backends: [b],
+    servers: [
+      { ...base, id: 's1', backendId: 'b1', name: 's1', caCertificateId: null },
+      { ...base, id: 's2', backendId: 'b1', name: 's2', caCertificateId: 'missing' },
+    ],
+    instances: [],
+    certificates: [cert],
+  });
+  const be = snap.backends.get('b1')!;
+  const ok = buildTarget(be, snap.servers.get('s1')!, undefined, snap.certificates);
+  expect(await healthChecks.https.probe(ok, AbortSignal.timeout(2000)), true, 'ok');
+  const noCa = buildTarget(be, snap.servers.get('s1')!);
+  expect(await healthChecks.https.probe(noCa, AbortSignal.timeout(2000)), false, 'tls-untrusted');
+  const wrongCa = buildTarget(be, snap.servers.get('s2')!, undefined, snap.certificates);
+  expect(await healthChecks.https.probe(wrongCa, AbortSignal.timeout(2000)), false, 'tls-untrusted');
+});

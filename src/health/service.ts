@@ -133,9 +133,9 @@ export class HealthService {
         this.#entries.delete(spec.id);
         e = undefined;
       }
-      const key = signature(backend, spec);
+      const key = signature(backend, spec, snapshot);
       if (!e) {
-        e = this.#newEntry(rt, backend, spec, key);
+        e = this.#newEntry(rt, backend, spec, key, snapshot);
         this.#entries.set(spec.id, e);
         this.#schedule(e, this.#random() * e.intervalMs);
         continue;
@@ -143,7 +143,7 @@ export class HealthService {
       const reset = e.endpoint !== spec.endpoint || rt.health !== e.seenHealth;
       if (e.key === key && !reset) continue;
       const intervalChanged = e.intervalMs !== backend.healthCheck.intervalSeconds * 1000;
-      this.#configure(e, backend, spec, key);
+      this.#configure(e, backend, spec, key, snapshot);
       if (reset) {
         e.successes = 0;
         e.failures = 0;
@@ -170,7 +170,7 @@ export class HealthService {
     if (this.#runtime.outcomeListener === this.#outlier.onOutcome) this.#runtime.outcomeListener = () => {};
   }
 
-  #newEntry(rt: ServerRuntime, backend: BackendSpec, spec: ServerSpec, key: string): Entry {
+  #newEntry(rt: ServerRuntime, backend: BackendSpec, spec: ServerSpec, key: string, snapshot: Snapshot): Entry {
     const e: Entry = {
       rt,
       key,
@@ -188,11 +188,11 @@ export class HealthService {
       inflight: undefined,
       controller: undefined,
     };
-    this.#configure(e, backend, spec, key);
+    this.#configure(e, backend, spec, key, snapshot);
     return e;
   }
 
-  #configure(e: Entry, backend: BackendSpec, spec: ServerSpec, key: string): void {
+  #configure(e: Entry, backend: BackendSpec, spec: ServerSpec, key: string, snapshot: Snapshot): void {
     const hc = backend.healthCheck;
     e.key = key;
     e.endpoint = spec.endpoint;
@@ -200,7 +200,7 @@ export class HealthService {
     e.intervalMs = Math.max(1, hc.intervalSeconds) * 1000;
     e.timeoutMs = Math.min(Math.max(0.001, hc.timeoutSeconds) * 1000, e.intervalMs);
     try {
-      e.target = buildTarget(backend, spec, this.#tlsOptionsFor);
+      e.target = buildTarget(backend, spec, this.#tlsOptionsFor, snapshot.certificates);
       e.targetError = undefined;
     } catch (err) {
       e.target = undefined;
@@ -352,6 +352,14 @@ export class HealthService {
 }
 
 /** Everything about a backend and server that changes how the server is probed. */
-function signature(backend: BackendSpec, spec: ServerSpec): string {
-  return JSON.stringify([backend.healthCheck, backend.tls, spec.endpoint, spec.caCertificateId, spec.sslOffload]);
+function signature(backend: BackendSpec, spec: ServerSpec, snapshot: Snapshot): string {
+  const caId = spec.caCertificateId ?? backend.tls.caCertificateId;
+  return JSON.stringify([
+    caId ? snapshot.certificates.get(caId)?.fingerprintSha256 : null,
+    backend.healthCheck,
+    backend.tls,
+    spec.endpoint,
+    spec.caCertificateId,
+    spec.sslOffload,
+  ]);
 }

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
+import type { Certificate } from '../config/model.ts';
 import type { BackendSpec, ServerSpec } from '../config/snapshot.ts';
 import { parseExpectBody, parseExpectedCodes } from './expected-codes.ts';
 import type { ProbeTarget } from './types.ts';
@@ -8,12 +9,24 @@ import type { ProbeTarget } from './types.ts';
 export type TlsOptionsFor = (backend: BackendSpec, server: ServerSpec) => ConnectionOptions;
 
 /**
- * Default TLS options when no `tlsOptionsFor` is wired: verify with the system CAs unless
- * `backend.tls.verify` is false; SNI from `backend.tls.sni` (never an IP literal, RFC 6066 §3).
+ * Default TLS options when no `tlsOptionsFor` is wired (T3): verify unless
+ * `backend.tls.verify` is false, against the server's CA certificate, else the backend's,
+ * else the system CAs; SNI from `backend.tls.sni` (never an IP literal, RFC 6066 §3).
+ * `certificates` is the snapshot's certificate map.
  */
-export function defaultTlsOptions(backend: BackendSpec, _server: ServerSpec): ConnectionOptions {
+export function defaultTlsOptions(
+  backend: BackendSpec,
+  server: ServerSpec,
+  certificates?: ReadonlyMap<string, Certificate>,
+): ConnectionOptions {
   const sni = backend.tls.sni;
-  return { rejectUnauthorized: backend.tls.verify, ...(sni && isIP(sni) === 0 ? { servername: sni } : {}) };
+  const caId = server.caCertificateId ?? backend.tls.caCertificateId;
+  const ca = caId ? certificates?.get(caId)?.certPem : undefined;
+  return {
+    rejectUnauthorized: backend.tls.verify,
+    ...(ca ? { ca } : {}),
+    ...(sni && isIP(sni) === 0 ? { servername: sni } : {}),
+  };
 }
 
 /**
@@ -22,7 +35,12 @@ export function defaultTlsOptions(backend: BackendSpec, _server: ServerSpec): Co
  *
  * @throws FulcrumError('invalid', …) when `http.expectedCodes` or `http.expectBody` do not parse.
  */
-export function buildTarget(backend: BackendSpec, server: ServerSpec, tlsOptionsFor?: TlsOptionsFor): ProbeTarget {
+export function buildTarget(
+  backend: BackendSpec,
+  server: ServerSpec,
+  tlsOptionsFor?: TlsOptionsFor,
+  certificates?: ReadonlyMap<string, Certificate>,
+): ProbeTarget {
   const hc = backend.healthCheck;
   const type = hc.type;
   const secure = type === 'https' || type === 'tls';
@@ -48,7 +66,9 @@ export function buildTarget(backend: BackendSpec, server: ServerSpec, tlsOptions
     port: hc.port ?? server.port,
     settings: hc,
     timeoutMs: hc.timeoutSeconds * 1000,
-    ...(secure ? { tls: (tlsOptionsFor ?? defaultTlsOptions)(backend, server) } : {}),
+    ...(secure
+      ? { tls: tlsOptionsFor ? tlsOptionsFor(backend, server) : defaultTlsOptions(backend, server, certificates) }
+      : {}),
     ...(http ? { http } : {}),
     ...(udp ? { udp } : {}),
   };
