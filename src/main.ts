@@ -5,7 +5,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from './api/app.ts';
+import { certificateRoutes } from './api/routes-certificates.ts';
 import { createBalancer } from './balancer/registry.ts';
+import { loadSecretKey } from './certificates/secret.ts';
 import type { Snapshot } from './config/snapshot.ts';
 import { ControlPlane } from './control/control-plane.ts';
 import type { DataPlanePort } from './control/ports.ts';
@@ -39,6 +41,8 @@ export interface StartOptions {
   console?: boolean | string;
   /** This node's name (default: the host name). */
   nodeName?: string;
+  /** Environment read for FULCRUM_SECRET_KEY (default process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** A running Fulcrum: API URL, the services, and a graceful `close`. */
@@ -79,6 +83,8 @@ export async function startFulcrum(options: StartOptions = {}): Promise<RunningF
       cookieKey = randomBytes(32).toString('base64url');
       await store.setSecret(COOKIE_KEY, cookieKey);
     }
+    // T1: private keys of certificates are encrypted at rest with this key (FULCRUM_SECRET_KEY or data dir secret-key).
+    const secretKey = loadSecretKey(dataDir, options.env ?? process.env);
     const clock = realClock;
     const runtime = new Runtime(createBalancer, { clock });
     const persistence = new PersistenceManager({ cookieKeys: [cookieKey] });
@@ -113,6 +119,7 @@ export async function startFulcrum(options: StartOptions = {}): Promise<RunningF
       env,
       consoleDir,
       nodeName: options.nodeName ?? hostname(),
+      extraRoutes: [certificateRoutes(secretKey)],
     });
     await app.listen({ host, port });
     const addr = app.server.address();
@@ -148,4 +155,3 @@ export async function startFulcrum(options: StartOptions = {}): Promise<RunningF
     throw err;
   }
 }
-
