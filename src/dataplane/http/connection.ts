@@ -3,6 +3,7 @@ import type { PickContext } from '../../balancer/types.ts';
 import type { BackendSpec, FrontendSpec } from '../../config/snapshot.ts';
 import type { BackendRuntime } from '../../runtime/runtime.ts';
 import type { ServerRuntime } from '../../runtime/server-runtime.ts';
+import { backendTrust } from '../tls/backend.ts';
 import type { ListenerContext } from '../types.ts';
 import {
   BodyFramer,
@@ -33,7 +34,11 @@ const pools = new WeakMap<object, UpstreamPool>();
 /** The upstream pool shared by every HTTP frontend of one Runtime. */
 export function poolFor(ctx: ListenerContext): UpstreamPool {
   let p = pools.get(ctx.runtime);
-  if (!p) pools.set(ctx.runtime, (p = new UpstreamPool(ctx.clock)));
+  if (!p) {
+    pools.set(ctx.runtime, (p = new UpstreamPool(ctx.clock)));
+    const runtime = ctx.runtime;
+    p.connectTls = (rt) => backendTrust.connect(runtime, rt); // T2, T3
+  }
   return p;
 }
 

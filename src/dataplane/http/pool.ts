@@ -1,4 +1,5 @@
 import net from 'node:net';
+import type tls from 'node:tls';
 import type { Clock } from '../../core/clock.ts';
 import type { ServerRuntime } from '../../runtime/server-runtime.ts';
 
@@ -38,9 +39,11 @@ export class UpstreamConn {
     this.pool = pool;
     this.owner = owner;
     this.endpoint = rt.spec.endpoint;
-    const s = net.connect({ host: rt.spec.address, port: rt.spec.port, noDelay: true });
+    // Backend TLS (T2): the pool's hook opens a TLS socket, or null for plain TCP.
+    const secure = pool.connectTls === null ? null : pool.connectTls(rt);
+    const s = secure ?? net.connect({ host: rt.spec.address, port: rt.spec.port, noDelay: true });
     this.socket = s;
-    s.on('connect', () => {
+    s.on(secure === null ? 'connect' : 'secureConnect', () => {
       this.connected = true;
       this.owner?.onUpstreamConnect(this);
     });
@@ -84,6 +87,11 @@ export class UpstreamPool {
   maxIdlePerServer: number;
   /** Idle time after which a pooled connection is closed (ms). */
   idleTimeoutMs: number;
+  /**
+   * Backend TLS hook (T2, T3): opens a TLS connection to a server (emitting `secureConnect`),
+   * or returns null to connect in plain TCP. Null hook = always plain.
+   */
+  connectTls: ((rt: ServerRuntime) => tls.TLSSocket | null) | null = null;
   readonly #idle = new Map<string, UpstreamConn[]>();
   readonly #clock: Clock;
   #size = 0;
