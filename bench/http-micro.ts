@@ -17,6 +17,8 @@ const bodyBytes = Number(process.argv[4] ?? 2);
 const mode = process.argv[5] === 'tcp' ? 'tcp' : 'http';
 /** PIN=1: wrk and the backend on cpu 0, this process (the proxy) on cpu 1, as the shared harness does. */
 const pin = process.env.PIN === '1';
+/** CLOSE=1: a new client connection per request (wrk sends `Connection: close`). */
+const close = process.env.CLOSE === '1';
 
 const backendSrc = `
 const net = require('node:net');
@@ -37,7 +39,7 @@ srv.listen(0, '127.0.0.1', () => console.log(srv.address().port));
 
 function wrk(url: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const args = ['-t1', `-c${conns}`, `-d${seconds}s`, url];
+    const args = ['-t1', `-c${conns}`, `-d${seconds}s`, ...(close ? ['-H', 'Connection: close'] : []), url];
     execFile(pin ? 'taskset' : 'wrk', pin ? ['-c', '0', 'wrk', ...args] : args, (err, out) => {
       if (err) return reject(err);
       const m = /Requests\/sec:\s+([\d.]+)/.exec(out);

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, test } from 'node:test';
-import { server } from './helpers/plane.ts';
 import { rawExchange, request, startBackend, startProxy, startRawBackend, waitFor } from './helpers/http-fixtures.ts';
+import { server } from './helpers/plane.ts';
 
 /** A port with nothing listening (bound then released). */
 async function deadPort(): Promise<number> {
@@ -98,11 +98,13 @@ describe('our own answers', () => {
 
   test('an idle keep-alive client connection is closed after clientIdleSeconds', async () => {
     const b = await startBackend();
-    const p = await startProxy([b.port], { frontend: { timeouts: { requestHeaderSeconds: 10, clientIdleSeconds: 0.3 } } });
+    const p = await startProxy([b.port], {
+      frontend: { timeouts: { requestHeaderSeconds: 10, clientIdleSeconds: 0.3 } },
+    });
     try {
       const r = await rawExchange(p.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n', 3000);
       assert.match(r.text, /^HTTP\/1\.1 200 /);
-      assert.ok(!r.text.includes('408'));
+      assert.ok(!r.text.includes('HTTP/1.1 408'), 'no 408 on an idle keep-alive connection');
       assert.equal(r.closed, true);
     } finally {
       await p.close();
@@ -172,6 +174,28 @@ describe('our own answers', () => {
     } finally {
       await p.close();
       await b.close();
+    }
+  });
+
+  test('idle pooled connections to a removed (draining) server are closed, not kept (S3)', async () => {
+    const b1 = await startBackend();
+    const b2 = await startBackend();
+    const p = await startProxy([b1.port, b2.port]);
+    try {
+      for (let i = 0; i < 4; i++) await request(p.port, { agent: false });
+      const open = (): Promise<number> => new Promise((r) => b1.server.getConnections((_e, n) => r(n)));
+      assert.ok((await open()) >= 1, 'a pooled connection to s0 is open');
+      const c = structuredClone(p.config);
+      c.servers = c.servers.filter((s) => s.id !== 's0');
+      await p.apply(c);
+      const deadline = Date.now() + 3000;
+      while ((await open()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(await open(), 0, 'the idle pooled connection to the removed server was closed');
+      for (let i = 0; i < 3; i++) assert.equal((await request(p.port, { agent: false })).body, `ok:${b2.port}`);
+    } finally {
+      await p.close();
+      await b1.close();
+      await b2.close();
     }
   });
 
