@@ -359,9 +359,8 @@ test('postgres: startup ok; unknown database and unknown role carry the server m
 
 test('postgres: wrong peers (Redis port, MySQL port, echo, garbage)', async () => {
   const pg = { postgres: { user: 'postgres', database: 'postgres' } };
-  const onRedis = await probe('postgres', REDIS, pg, undefined, 800);
-  assert.equal(onRedis.ok, false);
-  assert.ok(['protocol-error', 'timeout'].includes(onRedis.reason), `${onRedis.reason}: ${onRedis.message}`);
+  // Redis waits for a newline that a StartupMessage never contains: no answer at all.
+  expect(await probe('postgres', REDIS, pg, undefined, 800), false, 'timeout');
   expect(await probe('postgres', MYSQL, pg), false, 'protocol-error', /not a PostgreSQL answer/);
   expect(await probe('postgres', ports.echo!, pg), false, 'protocol-error');
   expect(await probe('postgres', ports.garbage!, pg), false, 'protocol-error');
