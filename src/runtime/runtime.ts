@@ -128,9 +128,17 @@ export class Runtime {
     const oldChecks = rt.backend.healthCheck;
     rt.spec = spec;
     rt.backend = backend;
+    if (!backend.slowStart.enabled) {
+      // Slow start turned off: a ramp in progress (or waiting for its first healthy
+      // declaration) ends here; turning it on again never ramps this server (SS6).
+      rt.slowStartDone = true;
+    }
     if (!backend.healthCheck.enabled) {
       rt.health = 'healthy';
       rt.healthReason = null;
+      // SS5: checks turned off while the ramp waited for the first healthy declaration (SS4):
+      // the server is healthy at once (H5), so its ramp starts now.
+      if (!rt.slowStartDone && rt.slowStartFrom === 0) rt.slowStartFrom = now;
     } else if (old.endpoint !== spec.endpoint || !oldChecks.enabled) {
       // issue 3 point 3: a new address or port, or checks just turned on, must prove itself again.
       if (old.endpoint !== spec.endpoint || rt.health !== 'healthy') {
