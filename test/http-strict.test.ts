@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { rawExchange, startBackend, startProxy, startRawBackend, type TestBackend, type TestProxy } from './helpers/http-fixtures.ts';
+import {
+  rawExchange,
+  startBackend,
+  startProxy,
+  startRawBackend,
+  type TestBackend,
+  type TestProxy,
+} from './helpers/http-fixtures.ts';
 
 /** RFC 9112 strictness: every case is refused with 400 and the connection closed; the server never sees it. */
 describe('http strict parsing (RFC 9112)', () => {
@@ -17,7 +24,10 @@ describe('http strict parsing (RFC 9112)', () => {
 
   const H = 'Host: example.com\r\n';
   const cases: [string, string, number?][] = [
-    ['both Content-Length and Transfer-Encoding', `POST / HTTP/1.1\r\n${H}Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`],
+    [
+      'both Content-Length and Transfer-Encoding',
+      `POST / HTTP/1.1\r\n${H}Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+    ],
     ['differing Content-Length headers', `POST / HTTP/1.1\r\n${H}Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!`],
     ['differing Content-Length list', `POST / HTTP/1.1\r\n${H}Content-Length: 5, 6\r\n\r\nhello!`],
     ['bad Content-Length list', `POST / HTTP/1.1\r\n${H}Content-Length: 5,\r\n\r\nhello`],
@@ -26,8 +36,14 @@ describe('http strict parsing (RFC 9112)', () => {
     ['empty Content-Length', `POST / HTTP/1.1\r\n${H}Content-Length: \r\n\r\n`],
     ['Transfer-Encoding ,chunked', `POST / HTTP/1.1\r\n${H}Transfer-Encoding: ,chunked\r\n\r\n0\r\n\r\n`],
     ['Transfer-Encoding gzip, chunked', `POST / HTTP/1.1\r\n${H}Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n`],
-    ['Transfer-Encoding chunked, chunked', `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n`],
-    ['two Transfer-Encoding headers', `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`],
+    [
+      'Transfer-Encoding chunked, chunked',
+      `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n`,
+    ],
+    [
+      'two Transfer-Encoding headers',
+      `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+    ],
     ['Transfer-Encoding identity', `POST / HTTP/1.1\r\n${H}Transfer-Encoding: identity\r\n\r\n`],
     ['Transfer-Encoding chunked with junk', `POST / HTTP/1.1\r\n${H}Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n`],
     ['Transfer-Encoding on HTTP/1.0', `POST / HTTP/1.0\r\n${H}Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n`],
@@ -54,10 +70,16 @@ describe('http strict parsing (RFC 9112)', () => {
     ['relative target', `GET foo HTTP/1.1\r\n${H}\r\n`],
     ['invalid chunk size', `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n`],
     ['negative chunk size', `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n`],
-    ['chunk size with leading space', `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n 5\r\nhello\r\n0\r\n\r\n`],
+    [
+      'chunk size with leading space',
+      `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n 5\r\nhello\r\n0\r\n\r\n`,
+    ],
     ['chunk size line with bare LF', `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n`],
     ['chunk data without CRLF', `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n5\r\nhelloX\r\n0\r\n\r\n`],
-    ['chunk size overflow', `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n${'f'.repeat(20)}\r\nhello\r\n0\r\n\r\n`],
+    [
+      'chunk size overflow',
+      `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n${'f'.repeat(20)}\r\nhello\r\n0\r\n\r\n`,
+    ],
     ['CONNECT', `CONNECT example.com:443 HTTP/1.1\r\n${H}\r\n`, 501],
     ['head too large', `GET / HTTP/1.1\r\n${H}X-Big: ${'a'.repeat(40_000)}\r\n\r\n`, 431],
   ];
@@ -85,7 +107,10 @@ describe('http strict parsing (RFC 9112)', () => {
   });
 
   test('identical Content-Length list is accepted and normalised to one value', async () => {
-    const r = await rawExchange(p.port, `POST / HTTP/1.1\r\n${H}Content-Length: 5, 5\r\nConnection: close\r\n\r\nhello`);
+    const r = await rawExchange(
+      p.port,
+      `POST / HTTP/1.1\r\n${H}Content-Length: 5, 5\r\nConnection: close\r\n\r\nhello`,
+    );
     assert.match(r.text, /^HTTP\/1\.1 200 /);
     const seen = b.seen.at(-1);
     assert.equal(seen?.headers['content-length'], '5');

@@ -11,8 +11,10 @@ export interface TestFulcrum {
   dataDir: string;
   token: string;
   /** Calls the API; answers `{ status, body }`. Never throws for 4xx/5xx. */
+  // biome-ignore lint/suspicious/noExplicitAny: API answers are JSON; tests read the fields they assert on.
   api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
   /** Calls the API and throws unless 2xx; answers the body. */
+  // biome-ignore lint/suspicious/noExplicitAny: as above.
   ok(method: string, path: string, body?: unknown): Promise<any>;
   stop(): Promise<void>;
   /** Stops and starts again on the same data dir (restart restores, C2). */
