@@ -182,6 +182,11 @@ export class StatsCollector {
         refused: c?.refused ?? 0,
         responses: responsesOf(c?.responses ?? []),
         requestsPerSecond: this.#rate(`fe:${f.id}`).requests,
+        // F4: hits per routing rule, in rule order, and for the default backend.
+        rules: f.rules.map((r, index) => ({ index, backendId: r.backendId, hits: c?.ruleHits[index] ?? 0 })),
+        defaultBackendHits: c?.ruleHits[f.rules.length] ?? 0,
+        // U1: UDP flows evicted because the flow table was full.
+        flowsEvicted: c?.flowsEvicted ?? 0,
       };
     });
     const servers = state.servers.map((s) => {
