@@ -15,8 +15,10 @@ import { realClock } from './core/clock.ts';
 import { createLogger, type Logger } from './core/log.ts';
 import { parseHostPort } from './core/net.ts';
 import { httpListenerFactory } from './dataplane/http/listener.ts';
+import { httpsListenerFactory } from './dataplane/https/listener.ts';
 import { Plane } from './dataplane/plane.ts';
 import { tcpListenerFactory } from './dataplane/tcp/listener.ts';
+import { backendTrust } from './dataplane/tls/backend.ts';
 import { udpListenerFactory } from './dataplane/udp/listener.ts';
 import { HealthService } from './health/service.ts';
 import { PersistenceManager } from './persistence/choose.ts';
@@ -92,12 +94,15 @@ export async function startFulcrum(options: StartOptions = {}): Promise<RunningF
       runtime,
       {
         http: httpListenerFactory({ chooser: persistenceChooser(persistence, () => clock.now()) }),
+        https: httpsListenerFactory({ secretKey, chooser: persistenceChooser(persistence, () => clock.now()) }),
         tcp: tcpListenerFactory({ persistence }),
         udp: udpListenerFactory({ persistence }),
       },
       log,
     );
-    const health = new HealthService({ runtime, clock, log });
+    // T3: https/tls checks trust what requests trust (CA bundle, SNI, verify).
+    const tlsOptionsFor = backendTrust.healthOptions(() => runtime.snapshot);
+    const health = new HealthService({ runtime, clock, log, tlsOptionsFor });
     // The control plane applies snapshots through this port; health checks follow each one.
     const port_: DataPlanePort = {
       async apply(snapshot: Snapshot) {

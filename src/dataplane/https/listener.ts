@@ -1,0 +1,187 @@
+import http2 from 'node:http2';
+import tls from 'node:tls';
+import type { Certificate } from '../../config/model.ts';
+import type { FrontendSpec } from '../../config/snapshot.ts';
+import { HttpFrontend, serveHttpConnection } from '../http/connection.ts';
+import type { ServerChooser } from '../http/route.ts';
+import { SERVER_TLS_OPTIONS, ServerContexts, type SniTable, selectCredential } from '../tls/contexts.ts';
+import type { ListenerContext, ListenerFactory, ProtocolListener } from '../types.ts';
+import { serveH2Stream } from './h2.ts';
+
+/** Concurrent streams an HTTP/2 client may open on one connection. */
+const MAX_CONCURRENT_STREAMS = 256;
+
+/**
+ * An `https` frontend (T1): TLS 1.2/1.3 termination with the frontend's certificates chosen
+ * by SNI (exact names, `*.` wildcards; the first certificate for unknown names or no SNI),
+ * ALPN `h2` and `http/1.1`. HTTP/1.1 connections are served by our own HTTP data plane
+ * (`serveHttpConnection(…, { https: true })`: `X-Forwarded-Proto: https`); HTTP/2 sessions by
+ * node:http2 with each stream forwarded over the same pooled HTTP/1.1 upstream path.
+ * `replace(spec)` swaps routing and certificates for new handshakes and requests; open
+ * connections keep their session keys (live rotation). `close(drainMs)` ends HTTP/1.1
+ * connections like an http frontend and sends GOAWAY to HTTP/2 sessions.
+ */
+class HttpsListener implements ProtocolListener {
+  readonly frontend: HttpFrontend;
+  readonly #server: tls.Server;
+  readonly #h2: http2.Http2Server;
+  readonly #contexts: ServerContexts;
+  readonly #sessions = new Set<http2.ServerHttp2Session>();
+  #table: SniTable | undefined;
+  #certs: readonly Certificate[] = [];
+  #stopped: Promise<void> | undefined;
+
+  constructor(spec: FrontendSpec, ctx: ListenerContext, contexts: ServerContexts, chooser?: ServerChooser) {
+    this.frontend = new HttpFrontend(spec, ctx, chooser ? { chooser } : {});
+    this.#contexts = contexts;
+    const frontend = this.frontend;
+    this.#server = tls.createServer({
+      ...SERVER_TLS_OPTIONS,
+      ALPNProtocols: ['h2', 'http/1.1'],
+      SNICallback: (servername, cb) => {
+        const table = this.#table;
+        if (table === undefined) cb(new Error('no certificate'), undefined);
+        else cb(null, selectCredential(table, servername).context);
+      },
+      handshakeTimeout: Math.max(1000, spec.requestHeaderTimeoutMs),
+      allowHalfOpen: true,
+    });
+    this.#h2 = http2.createServer({
+      settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS },
+      maxSessionMemory: 64,
+    });
+    this.#h2.on('stream', (stream, headers, _flags, rawHeaders) =>
+      serveH2Stream(frontend, stream, headers, rawHeaders),
+    );
+    this.#h2.on('session', (session: http2.ServerHttp2Session) => {
+      this.#sessions.add(session);
+      ctx.counters.activeConnections++;
+      ctx.counters.totalConnections++;
+      const idle = frontend.spec.clientIdleTimeoutMs;
+      if (idle > 0) session.setTimeout(idle, () => session.close());
+      if (frontend.closing) session.close();
+      session.on('error', () => {});
+      session.once('close', () => {
+        this.#sessions.delete(session);
+        ctx.counters.activeConnections--;
+      });
+    });
+    this.#server.on('secureConnection', (socket: tls.TLSSocket) => {
+      const max = frontend.spec.maxConnections;
+      if (max > 0 && ctx.counters.activeConnections >= max) {
+        ctx.counters.refused++;
+        socket.destroy();
+        return;
+      }
+      if (socket.alpnProtocol === 'h2') this.#h2.emit('connection', socket);
+      else serveHttpConnection(socket, frontend, { https: true });
+    });
+    this.#server.on('tlsClientError', (err: NodeJS.ErrnoException, socket) => {
+      ctx.counters.refused++;
+      socket.destroy();
+      ctx.log.debug({ frontendId: frontend.spec.id, code: err.code }, 'TLS handshake failed');
+    });
+  }
+
+  open(): Promise<void> {
+    const spec = this.frontend.spec;
+    try {
+      this.#applyCertificates(spec.certificates);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen({ host: spec.bindAddress, port: spec.port, exclusive: true }, () => {
+        this.#server.off('error', reject);
+        this.#server.on('error', (err) =>
+          this.frontend.ctx.log.error({ err, frontendId: this.frontend.spec.id }, 'https listener error'),
+        );
+        this.frontend.start();
+        resolve();
+      });
+    });
+  }
+
+  replace(spec: FrontendSpec): void {
+    this.frontend.spec = spec;
+    if (spec.certificates !== this.#certs && !sameCertificates(spec.certificates, this.#certs)) {
+      try {
+        this.#applyCertificates(spec.certificates);
+      } catch (err) {
+        this.frontend.ctx.log.error({ err, frontendId: spec.id }, 'https certificates not replaced');
+      }
+    }
+  }
+
+  /** New handshakes use these certificates; open connections keep theirs. Throws when a key cannot be decrypted. */
+  #applyCertificates(certs: readonly Certificate[]): void {
+    const table = this.#contexts.table(certs);
+    this.#table = table;
+    this.#certs = certs;
+    // The context for clients without SNI (SNICallback is not called then).
+    this.#server.setSecureContext({ ...SERVER_TLS_OPTIONS, cert: table.fallback.cert, key: table.fallback.key });
+  }
+
+  stopAccepting(): Promise<void> {
+    this.#stopped ??= new Promise<void>((resolve) => {
+      if (!this.#server.listening) return resolve();
+      this.#server.close();
+      setImmediate(resolve);
+    });
+    return this.#stopped;
+  }
+
+  async close(drainMs: number): Promise<void> {
+    const stopped = this.stopAccepting();
+    const sessions = [...this.#sessions];
+    for (const s of sessions) s.close();
+    const h2Done = Promise.all(
+      sessions.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            if (s.closed || s.destroyed) return resolve();
+            const t = setTimeout(() => {
+              s.destroy();
+              resolve();
+            }, drainMs);
+            s.once('close', () => {
+              clearTimeout(t);
+              resolve();
+            });
+          }),
+      ),
+    );
+    await Promise.all([this.frontend.drain(drainMs), h2Done]);
+    this.frontend.stop();
+    await stopped;
+  }
+}
+
+function sameCertificates(a: readonly Certificate[], b: readonly Certificate[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as Certificate;
+    const y = b[i] as Certificate;
+    if (x.id !== y.id || x.fingerprintSha256 !== y.fingerprintSha256) return false;
+  }
+  return true;
+}
+
+/** Options of the https listener factory. */
+export interface HttpsListenerOptions {
+  /** Decrypts certificate private keys (T1; see certificates/secret.ts). */
+  secretKey: Buffer;
+  /** Picks the server per request (persistence, P1–P3); default: the balancer. */
+  chooser?: ServerChooser;
+}
+
+/**
+ * A ListenerFactory for `https` frontends (T1). Plane factories:
+ * `{ https: httpsListenerFactory({ secretKey, chooser }) }`. Throws (the frontend's status
+ * says why) when a certificate's key cannot be decrypted.
+ */
+export function httpsListenerFactory(options: HttpsListenerOptions): ListenerFactory {
+  const contexts = new ServerContexts(options.secretKey);
+  return (spec, ctx) => new HttpsListener(spec, ctx, contexts, options.chooser);
+}
