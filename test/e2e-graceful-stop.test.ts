@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { get, namedHttpServer, removeDir } from './helpers/fulcrum.ts';
+import { freePort } from './helpers/plane.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+
+// Foundation point 6 and API.md "Starting it": SIGTERM stops accepting, lets in-flight
+// requests finish, closes the store and exits 0.
+describe('graceful stop of `fulcrum serve` on SIGTERM', () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'fulcrum-stop-'));
+  after(() => removeDir(dataDir));
+
+  it('finishes the in-flight request, refuses new connections, exits 0', async () => {
+    const slow = await namedHttpServer('slow', 1500);
+    const token = 'stop-test-token-0123456789';
+    const child = spawn(
+      process.execPath,
+      [path.join(ROOT, 'src/cli/main.ts'), 'serve', '--api', '127.0.0.1:0', '--data-dir', dataDir, '--no-console'],
+      {
+        env: { ...process.env, FULCRUM_ADMIN_TOKEN: token, FULCRUM_LOG_LEVEL: 'info' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => (out += d));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const started = Date.now();
+    let apiUrl = '';
+    while (!apiUrl) {
+      const m = /"apiUrl":"([^"]+)"/.exec(out);
+      if (m) apiUrl = m[1] as string;
+      else if (Date.now() - started > 20_000) throw new Error(`fulcrum did not start: ${out}`);
+      else await new Promise((r) => setTimeout(r, 50));
+    }
+    const api = async (method: string, p: string, body: unknown) => {
+      const r = await fetch(`${apiUrl}/api/v1${p}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      assert.ok(r.ok, `${method} ${p} → ${r.status}`);
+      return (await r.json()) as { id: string };
+    };
+    const lb = await api('POST', '/load-balancers', { name: 'lb', allowedNetworks: ['127.0.0.0/8'] });
+    const be = await api('POST', '/backends', {
+      loadBalancerId: lb.id,
+      name: 'b',
+      mode: 'http',
+      healthCheck: { enabled: false },
+    });
+    await api('POST', `/backends/${be.id}/servers`, {
+      name: 's',
+      serverType: 'web',
+      address: '127.0.0.1',
+      port: slow.port,
+    });
+    const port = await freePort();
+    await api('POST', '/frontends', {
+      loadBalancerId: lb.id,
+      name: 'f',
+      protocol: 'http',
+      port,
+      defaultBackendId: be.id,
+    });
+
+    const inFlight = get(`http://127.0.0.1:${port}/`);
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = Date.now();
+    child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 300));
+    await assert.rejects(get(`http://127.0.0.1:${port}/`), /ECONNREFUSED/, 'no new connections once stopping');
+    const r = await inFlight;
+    assert.deepEqual(r, { status: 200, body: 'slow' }, 'the in-flight request finished');
+    assert.equal(await exited, 0);
+    assert.ok(Date.now() - t0 < 10_000);
+    assert.match(out, /fulcrum stopped/);
+    await slow.close();
+  });
+});
