@@ -21,7 +21,7 @@ import {
   ServerResource,
   withVersion,
 } from '../config/schemas.ts';
-import { backendView, frontendView, serverView } from '../control/views.ts';
+import { backendView, drainingRemovedViews, frontendView, serverView } from '../control/views.ts';
 import type { ApiContext } from './app.ts';
 
 type Body = Record<string, unknown>;
@@ -244,7 +244,8 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): voi
     },
     async (req: Req) => {
       cp.get('backend', req.params.id);
-      return cp.list('server', (s) => s.backendId === req.params.id).map(srvView);
+      const live = cp.list('server', (s) => s.backendId === req.params.id).map(srvView);
+      return [...live, ...drainingRemovedViews(req.params.id, plane)]; // S3: deleted, still draining
     },
   );
   app.post(
@@ -266,7 +267,16 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): voi
   app.get(
     '/backends/:id/servers/:serverId',
     { schema: schema(SRV, 'One server with live status', { params: ServerParams, ok: ServerResource }) },
-    async (req: Req) => srvView(cp.getServer(req.params.id, req.params.serverId)),
+    async (req: Req) => {
+      try {
+        return srvView(cp.getServer(req.params.id, req.params.serverId));
+      } catch (err) {
+        // S3: a deleted server stays visible (state draining) until its drain ends.
+        const draining = drainingRemovedViews(req.params.id, plane).find((s) => s.id === req.params.serverId);
+        if (draining) return draining;
+        throw err;
+      }
+    },
   );
   app.patch(
     '/backends/:id/servers/:serverId',
@@ -291,7 +301,7 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): voi
     },
     async (req: Req) => {
       const r = await cp.deleteServer(ctx.actor(req), req.params.id, req.params.serverId);
-      return { ...srvView(r.resource), configVersion: r.configVersion };
+      return { ...serverView(r.resource, plane, true), configVersion: r.configVersion };
     },
   );
   app.get(

@@ -11,6 +11,8 @@ export interface RuntimePort {
   /** Live state of a server, including one still draining after removal. */
   server(id: string): ServerRuntime | undefined;
   readonly backends: ReadonlyMap<string, BackendRuntime>;
+  /** Servers deleted from the configuration that still drain (S3), by id. */
+  readonly drainingRemoved: ReadonlyMap<string, ServerRuntime>;
   /** Where the runtime sends health, drain and ejection events. */
   setEventSink(sink: EventSink): void;
 }

@@ -50,10 +50,66 @@ export function serverStatus(server: Server, rt: ServerRuntime | undefined, now:
   };
 }
 
-/** A server as the API answers it. */
-export function serverView(server: Server, plane: DataPlanePort): Server & { status: ServerStatusView } {
+/**
+ * A server as the API answers it. `removed`: the server was just deleted (the DELETE answer,
+ * S3): while it still drains its live status shows `draining`; when it had no open connection
+ * the drain already ended and it is gone, answered as `state: "draining"`, reason `removed`.
+ */
+export function serverView(
+  server: Server,
+  plane: DataPlanePort,
+  removed = false,
+): Server & { status: ServerStatusView } {
   const now = plane.runtime.clock.now();
-  return { ...server, status: serverStatus(server, plane.runtime.server(server.id), now) };
+  const rt = plane.runtime.server(server.id);
+  if (removed && !rt?.draining) {
+    return {
+      ...server,
+      status: {
+        health: rt?.health ?? 'unknown',
+        state: 'draining',
+        slowStartFactor: 1,
+        activeConnections: 0,
+        reason: 'removed',
+        lastCheck: rt?.lastCheck ? { ...rt.lastCheck } : null,
+      },
+    };
+  }
+  return { ...server, status: serverStatus(server, rt, now) };
+}
+
+/**
+ * Servers deleted from backend `backendId` that are still draining (S3: open connections
+ * finish until the drain timeout, then the server disappears). Built from the runtime's last
+ * spec (the resolved address and port), with status `draining`, reason `removed`.
+ */
+export function drainingRemovedViews(
+  backendId: string,
+  plane: DataPlanePort,
+): (Server & { status: ServerStatusView })[] {
+  const out: (Server & { status: ServerStatusView })[] = [];
+  const now = plane.runtime.clock.now();
+  for (const rt of plane.runtime.drainingRemoved.values()) {
+    const s = rt.spec;
+    if (s.backendId !== backendId || !rt.draining) continue;
+    const server: Server = {
+      id: s.id,
+      backendId: s.backendId,
+      name: s.name,
+      serverType: s.serverType,
+      instanceId: s.instanceId,
+      address: s.address,
+      port: s.port,
+      weight: s.weight,
+      zone: s.zone,
+      passive: s.passive,
+      sslOffload: s.sslOffload,
+      caCertificateId: s.caCertificateId,
+      enabled: s.enabled,
+    };
+    out.push({ ...server, status: serverStatus(server, rt, now) });
+  }
+  return out;
 }
 
 /** A frontend as the API answers it: `status: { listening, reason }` (F5). */
@@ -117,6 +173,12 @@ export function backendStatus(b: Backend, state: ConfigState, plane: DataPlanePo
   if (oses.size > 1) {
     const parts = [...oses].map(([os, names]) => `${os}: ${names.join(', ')}`);
     warnings.push({ code: 'mixed-os', message: `servers run different operating systems (${parts.join('; ')}) (S10)` });
+  }
+  if (b.tls.enabled && !b.tls.verify) {
+    warnings.push({
+      code: 'tls-verify-off',
+      message: "backend TLS does not verify the servers' certificates (tls.verify is false) (T3)",
+    });
   }
   return { servers: total, healthy, zones: [...zones.values()], warnings };
 }

@@ -75,7 +75,12 @@ export class Runtime {
       let rt = this.servers.get(spec.id);
       if (!rt) {
         rt = this.drainingRemoved.get(spec.id);
-        if (rt) this.drainingRemoved.delete(spec.id);
+        if (rt) {
+          // Back in the configuration while draining after a removal: no longer removed; an
+          // enabled server's drain ends below (#update) without cutting anything.
+          this.drainingRemoved.delete(spec.id);
+          rt.removed = false;
+        }
       }
       if (!rt) {
         rt = new ServerRuntime(spec, backend);
@@ -148,7 +153,7 @@ export class Runtime {
       }
     }
     if (old.enabled && !spec.enabled) this.#startDrain(rt, now);
-    else if (!old.enabled && spec.enabled && rt.draining) this.#endDrain(rt, false);
+    else if (spec.enabled && rt.draining) this.#endDrain(rt, false); // re-enabled, or back after a removal
   }
 
   /** S3: no new traffic; open connections may finish until the backend's drain timeout. */
