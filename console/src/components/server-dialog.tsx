@@ -120,7 +120,7 @@ export function ServerDialog({ backend, server, instances, certificates, zones, 
               checked={byInstance}
               onChange={() => form.set('source', 'instance')}
             />{' '}
-            Backend Server (from the inventory)
+            From the inventory
           </label>
           <label>
             <input
@@ -130,7 +130,7 @@ export function ServerDialog({ backend, server, instances, certificates, zones, 
               checked={!byInstance}
               onChange={() => form.set('source', 'custom')}
             />{' '}
-            Custom IP
+            Custom IP address
           </label>
         </fieldset>
         {byInstance ? (

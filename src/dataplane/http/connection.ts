@@ -3,7 +3,7 @@ import type { PickContext } from '../../balancer/types.ts';
 import type { BackendSpec, FrontendSpec } from '../../config/snapshot.ts';
 import type { BackendRuntime } from '../../runtime/runtime.ts';
 import type { ServerRuntime } from '../../runtime/server-runtime.ts';
-import { backendTrust } from '../tls/backend.ts';
+import { BackendTrust, backendTrust } from '../tls/backend.ts';
 import type { ListenerContext } from '../types.ts';
 import {
   BodyFramer,
@@ -38,6 +38,7 @@ export function poolFor(ctx: ListenerContext): UpstreamPool {
     pools.set(ctx.runtime, (p = new UpstreamPool(ctx.clock)));
     const runtime = ctx.runtime;
     p.connectTls = (rt) => backendTrust.connect(runtime, rt); // T2, T3
+    p.wantsTls = (rt) => BackendTrust.usesTls(rt.backend, rt.spec);
   }
   return p;
 }

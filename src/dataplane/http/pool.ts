@@ -33,6 +33,8 @@ export class UpstreamConn {
   idleSince = 0;
   /** Error code of the last socket error (`ECONNREFUSED`, `ECONNRESET`, …). */
   errorCode = '';
+  /** Opened over TLS (T2): not reused once the server's TLS mode differs (sslOffload / tls.enabled changed). */
+  readonly secure: boolean;
 
   constructor(rt: ServerRuntime, pool: UpstreamPool, owner: UpstreamOwner) {
     this.rt = rt;
@@ -41,6 +43,7 @@ export class UpstreamConn {
     this.endpoint = rt.spec.endpoint;
     // Backend TLS (T2): the pool's hook opens a TLS socket, or null for plain TCP.
     const secure = pool.connectTls === null ? null : pool.connectTls(rt);
+    this.secure = secure !== null;
     const s = secure ?? net.connect({ host: rt.spec.address, port: rt.spec.port, noDelay: true });
     this.socket = s;
     s.on(secure === null ? 'connect' : 'secureConnect', () => {
@@ -92,6 +95,8 @@ export class UpstreamPool {
    * or returns null to connect in plain TCP. Null hook = always plain.
    */
   connectTls: ((rt: ServerRuntime) => tls.TLSSocket | null) | null = null;
+  /** Whether new connections to `rt` use TLS now (pairs with `connectTls`); a pooled connection of the other mode is closed. */
+  wantsTls: ((rt: ServerRuntime) => boolean) | null = null;
   readonly #idle = new Map<string, UpstreamConn[]>();
   readonly #clock: Clock;
   #size = 0;
@@ -116,7 +121,13 @@ export class UpstreamPool {
       const c = list.pop() as UpstreamConn;
       this.#size--;
       c.idle = false;
-      if (c.dead || rt.draining || rt.removed || c.endpoint !== rt.spec.endpoint) {
+      if (
+        c.dead ||
+        rt.draining ||
+        rt.removed ||
+        c.endpoint !== rt.spec.endpoint ||
+        (this.wantsTls !== null && c.secure !== this.wantsTls(rt))
+      ) {
         c.destroy();
         continue;
       }
