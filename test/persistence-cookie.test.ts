@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import https from 'node:https';
 import { after, before, describe, it } from 'node:test';
 import { CookieSigner, serverToken } from '../src/persistence/cookie.ts';
 import { removeDir, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
@@ -13,6 +14,8 @@ import {
   setCookieOf,
   until,
 } from './helpers/persistence-support.ts';
+import { freePort } from './helpers/plane.ts';
+import { TestPki } from './tls-pki.ts';
 
 // Cookie persistence end to end (P2, P3, S4): the real API configures, the real HTTP data
 // plane inserts and follows FULCRUM_SRV, real backends answer their name. Also: forged,
@@ -234,6 +237,62 @@ describe('cookie persistence through the API and the HTTP data plane (P2, P3)', 
     await f.ok('PATCH', `/backends/${beId}`, {
       persistence: { type: 'cookie', cookieName: 'FULCRUM_SRV', timeoutSeconds: 600 },
     });
+  });
+
+  it('on an https frontend the inserted cookie is Secure, and the same session holds over http and https', async () => {
+    const pki = new TestPki();
+    try {
+      const ca = pki.ca('persistence test CA');
+      const leaf = pki.leaf(ca, { cn: 'shop.test', sans: ['DNS:shop.test', 'IP:127.0.0.1'] });
+      const certId = (await f.ok('POST', '/certificates', { name: 'shop', kind: 'server', pem: leaf.bundle })).id;
+      const tlsPort = await freePort();
+      const fe = await f.ok('POST', '/frontends', {
+        loadBalancerId: lbId,
+        name: 'www-tls',
+        protocol: 'https',
+        port: tlsPort,
+        defaultBackendId: beId,
+        certificateIds: [certId],
+      });
+      assert.equal(fe.status.listening, true, JSON.stringify(fe.status));
+      const tlsGet = (cookie?: string) =>
+        new Promise<Answer>((resolve, reject) => {
+          const req = https.request(
+            {
+              host: '127.0.0.1',
+              port: tlsPort,
+              path: '/',
+              servername: 'shop.test',
+              ca: ca.certPem,
+              agent: false,
+              headers: cookie ? { cookie } : {},
+            },
+            (res) => {
+              let body = '';
+              res.setEncoding('utf8');
+              res.on('data', (d) => (body += d));
+              res.on('end', () => resolve({ status: res.statusCode ?? 0, body, setCookie: res.headers['set-cookie'] }));
+            },
+          );
+          req.on('error', reject);
+          req.end();
+        });
+      const first = await tlsGet();
+      assert.equal(first.status, 200);
+      assert.match(setCookieOf(first)!, /^FULCRUM_SRV=[^;]+; Path=\/; Max-Age=600; HttpOnly; SameSite=Lax; Secure$/);
+      const pair = cookiePair(first);
+      for (let i = 0; i < 5; i++) {
+        const r = await tlsGet(pair);
+        assert.equal(r.body, first.body);
+        assert.equal(setCookieOf(r), undefined);
+      }
+      await sticks(pair, first.body, 3);
+      // a cookie issued over plain http is not Secure
+      assert.ok(!setCookieOf(await send(port))!.includes('Secure'));
+      await f.ok('DELETE', `/frontends/${fe.id}`);
+    } finally {
+      pki.cleanup();
+    }
   });
 
   it('keeps the session across a restart on the same data dir (the cookie key is in the store, P5)', async () => {
