@@ -3,6 +3,7 @@ import type { FrontendSpec } from '../../config/snapshot.ts';
 import { PersistenceManager } from '../../persistence/choose.ts';
 import type { BackendRuntime } from '../../runtime/runtime.ts';
 import type { ServerRuntime } from '../../runtime/server-runtime.ts';
+import { matchSniRule, readClientHello } from '../tls/passthrough.ts';
 import type { ListenerContext, ListenerFactory, ProtocolListener } from '../types.ts';
 
 /**
@@ -14,6 +15,8 @@ class TcpSession {
   server: net.Socket | undefined;
   rt: ServerRuntime | undefined;
   closed = false;
+  /** TLS passthrough (T4): the ClientHello bytes read to route by SNI, replayed to the server first. */
+  preamble: Buffer | null = null;
   constructor(client: net.Socket) {
     this.client = client;
   }
@@ -100,6 +103,12 @@ function tcpListener(initial: FrontendSpec, ctx: ListenerContext, persistence: P
       rt.requests++;
       backend.requests++;
       counters.requests++;
+      if (session.preamble !== null) {
+        counters.bytesIn += session.preamble.length;
+        rt.bytesOut += session.preamble.length;
+        upstream.write(session.preamble);
+        session.preamble = null;
+      }
       const idle = spec.clientIdleTimeoutMs;
       if (idle > 0) {
         session.client.setTimeout(idle, () => session.destroy());
@@ -152,6 +161,26 @@ function tcpListener(initial: FrontendSpec, ctx: ListenerContext, persistence: P
       session.server?.destroy();
       finish(session);
     });
+    if (current.tlsPassthrough) {
+      // T4: route by the ClientHello's SNI without decrypting; the bytes read are replayed.
+      readClientHello(client, current.requestHeaderTimeoutMs, (hello, serverName) => {
+        if (hello === null) {
+          counters.refused++;
+          client.destroy();
+          return;
+        }
+        session.preamble = hello;
+        const target = matchSniRule(current.sniRules, serverName)?.backend ?? current.defaultBackend;
+        const backend = target ? runtime.backends.get(target.id) : undefined;
+        if (!backend) {
+          counters.refused++;
+          client.destroy();
+          return;
+        }
+        connect(session, backend, 0);
+      });
+      return;
+    }
     const backendSpec = current.defaultBackend;
     const backend = backendSpec ? runtime.backends.get(backendSpec.id) : undefined;
     if (!backend) {
