@@ -88,10 +88,12 @@ describe('foundation end to end (API → store → data plane)', () => {
     assert.equal(servers[3]!.count(), before, 'the passive server got nothing while actives are available');
     const list = (await f.ok('GET', `/backends/${beId}/servers`)) as { id: string; name: string; passive: boolean }[];
     const actives = list.filter((s) => !s.passive);
+    const first = actives[0];
+    assert.ok(first);
     for (const s of actives) await f.ok('PATCH', `/backends/${beId}/servers/${s.id}`, { enabled: false });
     for (let i = 0; i < 5; i++) assert.equal((await get(`http://127.0.0.1:${port}/`)).body, 'standby');
-    await f.ok('PATCH', `/backends/${beId}/servers/${actives[0].id}`, { enabled: true });
-    for (let i = 0; i < 5; i++) assert.equal((await get(`http://127.0.0.1:${port}/`)).body, actives[0].name);
+    await f.ok('PATCH', `/backends/${beId}/servers/${first.id}`, { enabled: true });
+    for (let i = 0; i < 5; i++) assert.equal((await get(`http://127.0.0.1:${port}/`)).body, first.name);
     for (const s of actives.slice(1)) await f.ok('PATCH', `/backends/${beId}/servers/${s.id}`, { enabled: true });
     await f.ok('DELETE', `/backends/${beId}/servers/${standby.id}`);
   });
