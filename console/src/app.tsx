@@ -46,8 +46,8 @@ export function App() {
 
   const notify = useCallback((message: string, kind: 'ok' | 'error' = 'ok') => {
     const id = nextId.current++;
-    setToasts((t) => [...t.slice(-3), { id, message, kind }]);
-    setTimeout(() => setToasts((t) => t.filter((x) => x.id !== id)), kind === 'error' ? 12_000 : 8000);
+    setToasts((t) => [...t.slice(-2), { id, message, kind }]);
+    setTimeout(() => setToasts((t) => t.filter((x) => x.id !== id)), kind === 'error' ? 12_000 : 6000);
   }, []);
 
   useEffect(() => {
@@ -251,7 +251,7 @@ function Shell({ onSignOut, who }: { onSignOut: () => void; who: Who | null }) {
         </span>
         {who ? (
           <span className="who" title={`Signed in with the token "${who.name}" (role ${who.role})`}>
-            {who.name} · {who.role}
+            {who.name === who.role ? who.name : `${who.name} · ${who.role}`}
           </span>
         ) : null}
         <button type="button" onClick={onSignOut}>

@@ -30,6 +30,12 @@ export interface ServerDialogProps {
   onSaved: (server: Server, configVersion: number | null, created: boolean) => void;
 }
 
+/** What a server type means here: its usual port (the dialog suggests it while Port is untouched). */
+function typeHint(t: ServerType): string {
+  const p = ServerTypePresets[t]?.port;
+  return p ? `usual port ${p}` : 'no usual port';
+}
+
 export function ServerDialog({ backend, server, instances, certificates, zones, onClose, onSaved }: ServerDialogProps) {
   const { api } = useServices();
   const form = useForm(() => (server ? serverValues(server) : newServerValues(backend)));
@@ -107,7 +113,7 @@ export function ServerDialog({ backend, server, instances, certificates, zones, 
           path="serverType"
           label="Server Type"
           options={ServerTypes.map((t) => ({ value: t, label: ServerTypePresets[t].label }))}
-          hint={ServerTypePresets[values.serverType as ServerType]?.hint}
+          hint={typeHint(values.serverType as ServerType)}
           onChange={onType}
         />
         <fieldset className="wide-field address-source">

@@ -91,7 +91,7 @@ export class Live {
     if (this.#polling) return;
     this.#polling = true;
     try {
-      const body = await this.#api.get<unknown>('/stats');
+      const body = await this.#api.get<unknown>('/stats', AbortSignal.timeout(STATS_PERIOD_MS * 2));
       this.history.push(readStats(body, Date.now()));
       for (const fn of this.#statsFns) fn();
     } catch {
