@@ -275,4 +275,12 @@ describe('https frontends (T1): SNI, HTTP/1.1 and HTTP/2, rotation', () => {
     const fe = await f.ok('GET', `/frontends/${feId}`);
     assert.equal(fe.status.listening, true);
   });
+
+  it('serves the stored certificates after a restart (keys decrypted with the data dir secret key, C2)', async () => {
+    const fp = (await peerCert(port, 'b.test', ca.certPem)).fingerprint;
+    await f.restart();
+    const fe = await f.ok('GET', `/frontends/${feId}`);
+    assert.equal(fe.status.listening, true, JSON.stringify(fe.status));
+    assert.equal((await peerCert(port, 'b.test', ca.certPem)).fingerprint, fp);
+  });
 });

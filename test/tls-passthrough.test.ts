@@ -132,6 +132,45 @@ describe('TLS passthrough (T4): route by ClientHello SNI without decrypting', ()
     assert.deepEqual(await fetchVia(s.port, 'x.b.test', ca.certPem), { body: 'B:x.b.test', cn: 'b.test' });
   });
 
+  it('re-encrypts a tcp backend with TLS enabled (T2): plain client bytes, verified TLS to the server', async () => {
+    const lb = (await f.ok('GET', '/load-balancers'))[0].id;
+    const caId = (await f.ok('POST', '/certificates', { name: 'pt-ca', kind: 'ca', pem: ca.certPem })).id;
+    const target = await tlsServer('T', pki.leaf(ca, { cn: 't.test' }));
+    closers.push(target.close);
+    const be = await f.ok('POST', '/backends', {
+      loadBalancerId: lb,
+      name: 'tcp-tls',
+      mode: 'tcp',
+      healthCheck: { enabled: false, type: 'tcp' },
+      tls: { enabled: true, caCertificateId: caId, sni: 't.test', verify: true },
+    });
+    await f.ok('POST', `/backends/${be.id}/servers`, {
+      name: 't-1',
+      serverType: 'web',
+      address: '127.0.0.1',
+      port: target.port,
+    });
+    const p2 = await freePort();
+    await f.ok('POST', '/frontends', {
+      loadBalancerId: lb,
+      name: 'plain-in',
+      protocol: 'tcp',
+      port: p2,
+      defaultBackendId: be.id,
+    });
+    const answer = await new Promise<string>((resolve, reject) => {
+      const c = net.connect({ host: '127.0.0.1', port: p2 }, () =>
+        c.write('GET / HTTP/1.1\r\nHost: t.test\r\nConnection: close\r\n\r\n'),
+      );
+      let text = '';
+      c.on('data', (d) => (text += d));
+      c.on('end', () => resolve(text));
+      c.on('error', reject);
+    });
+    assert.match(answer, /^HTTP\/1\.1 200/);
+    assert.match(answer, /T:t\.test$/);
+  });
+
   it('closes a connection that does not start with a ClientHello', async () => {
     const refused = () => [...f.fulcrum.plane.counters.values()].reduce((n, c) => n + c.refused, 0);
     const before = refused();

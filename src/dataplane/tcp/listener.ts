@@ -3,6 +3,7 @@ import type { FrontendSpec } from '../../config/snapshot.ts';
 import { PersistenceManager } from '../../persistence/choose.ts';
 import type { BackendRuntime } from '../../runtime/runtime.ts';
 import type { ServerRuntime } from '../../runtime/server-runtime.ts';
+import { backendTrust } from '../tls/backend.ts';
 import { matchSniRule, readClientHello } from '../tls/passthrough.ts';
 import type { ListenerContext, ListenerFactory, ProtocolListener } from '../types.ts';
 
@@ -83,7 +84,9 @@ function tcpListener(initial: FrontendSpec, ctx: ListenerContext, persistence: P
       return;
     }
     const s = rt.spec;
-    const upstream = net.connect({ host: s.address, port: s.port, allowHalfOpen: true, noDelay: true });
+    // T2: a tcp backend with TLS enabled re-encrypts to servers without SSL offload.
+    const secure = backendTrust.connect(runtime, rt);
+    const upstream = secure ?? net.connect({ host: s.address, port: s.port, allowHalfOpen: true, noDelay: true });
     session.server = upstream;
     session.rt = rt;
     runtime.connectionOpened(rt, session);
@@ -92,7 +95,7 @@ function tcpListener(initial: FrontendSpec, ctx: ListenerContext, persistence: P
       backend.spec.connectTimeoutMs,
     );
     let connected = false;
-    upstream.once('connect', () => {
+    upstream.once(secure === null ? 'connect' : 'secureConnect', () => {
       connected = true;
       clearTimeout(connectTimer);
       runtime.recordOutcome(rt, true);
