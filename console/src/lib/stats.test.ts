@@ -37,9 +37,11 @@ describe('stats reading (O1, P4)', () => {
     assert.deepEqual(h.columns(['s1'], 'active')[1], [4, 0]);
     assert.equal(h.serverRate('s1'), 5);
   });
-  it('prefers the API rate when given', () => {
+  it('uses the API rate only for the first sample, then the sampled difference', () => {
     const h = new StatsHistory();
     h.push(readStats({ servers: [{ id: 's1', requests: 0, requestsPerSecond: 3 }] }, 0));
     assert.equal(h.serverRate('s1'), 3);
+    h.push(readStats({ servers: [{ id: 's1', requests: 8, requestsPerSecond: 30 }] }, 2000));
+    assert.equal(h.serverRate('s1'), 4, 'the same window as the response classes');
   });
 });

@@ -2,8 +2,8 @@
  * Live statistics (O1, P4): reads `GET /api/v1/stats` and keeps a short history for the
  * charts (requests per second per server, response classes, active connections).
  *
- * The reader accepts the counters as totals or with recent rates; when the API gives no
- * rate, the rate is the difference between two samples divided by the time between them.
+ * The reader accepts the counters as totals or with recent rates. Rates are the difference
+ * between two samples divided by the time between them; the API's rate serves the first sample.
  */
 
 /** Counters of one server, frontend or backend at one moment. */
@@ -134,10 +134,12 @@ export function readStats(body: unknown, at: number): StatsSample {
   return s;
 }
 
-/** Rate per second of a counter between two samples; the API's own rate wins when present. */
+/**
+ * Requests per second between two samples (the same window as the response-class rates);
+ * without a previous sample, the API's own recent rate, else 0.
+ */
 export function rateOf(cur: Counters, prev: Counters | undefined, seconds: number): number {
-  if (cur.requestsPerSecond !== null) return cur.requestsPerSecond;
-  if (!prev || seconds <= 0) return 0;
+  if (!prev || seconds <= 0) return cur.requestsPerSecond ?? 0;
   return Math.max(0, (cur.requests - prev.requests) / seconds);
 }
 
