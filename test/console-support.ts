@@ -4,9 +4,9 @@
  * Chromium with playwright-core. Loopback only, ephemeral ports.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -205,6 +205,51 @@ export function watchConsole(page: Page): { errors: string[]; expectedHttp: stri
     errors.push(`${m.type()}: ${text}`);
   });
   return { errors, expectedHttp };
+}
+
+/** Signs in through the sign-in page with the admin token. */
+export async function signIn(page: Page, url: string): Promise<void> {
+  await page.goto(url);
+  await page.getByLabel('API token').fill(ADMIN_TOKEN);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Load balancers' }).waitFor();
+}
+
+/** A self-signed certificate and key in PEM, valid for `days` days (openssl). */
+export async function selfSigned(cn: string, days: number): Promise<{ cert: string; key: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'fulcrum-cert-'));
+  try {
+    await run(
+      'openssl',
+      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'k.pem')]
+        .concat(['-out', join(dir, 'c.pem'), '-days', String(days), '-subj', `/CN=${cn}`])
+        .concat(['-addext', `subjectAltName=DNS:${cn}`, '-addext', 'basicConstraints=critical,CA:TRUE']),
+      { timeout: 30_000 },
+    );
+    return { cert: readFileSync(join(dir, 'c.pem'), 'utf8'), key: readFileSync(join(dir, 'k.pem'), 'utf8') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A TCP server that accepts connections and echoes (a stand-in for a database port). */
+export async function tcpServer(): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const srv = net.createServer((s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => {});
+    s.pipe(s);
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  return {
+    port: (srv.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        srv.close(() => r());
+      }),
+  };
 }
 
 /** Saves a full-page screenshot under test-results/. */

@@ -47,7 +47,20 @@ export function Chart({ title, labels, data, unit, height = 220 }: ChartProps) {
       height,
       legend: { show: true },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
+      scales: {
+        // Until two samples exist, show the last minute rather than a range uPlot guesses.
+        x: {
+          time: true,
+          range: (_u, min, max) => {
+            if (min === null || max === null || max - min < 1) {
+              const now = Date.now() / 1000;
+              return [now - 60, now];
+            }
+            return [min, max];
+          },
+        },
+        y: { range: (_u, _min, max) => [0, Math.max(1, (max ?? 0) * 1.1)] },
+      },
       axes: [{}, { label: unit, size: 56 }],
       series: [
         {},

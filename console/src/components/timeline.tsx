@@ -32,12 +32,20 @@ export function Timeline({ loadBalancerId, backendIds, names, backends = [], ser
   const id = useId();
   const [filter, setFilter] = useState<EventFilter>(emptyFilter);
   const [events, setEvents] = useState<FulcrumEvent[]>([]);
-  const scope = useMemo(() => new Set(backendIds ?? []), [backendIds]);
-  const inScope = (e: FulcrumEvent): boolean =>
-    !loadBalancerId || e.loadBalancerId === loadBalancerId || (e.backendId !== null && scope.has(e.backendId));
+  const scopeKey = backendIds?.join(',') ?? '';
+  // biome-ignore lint/correctness/useExhaustiveDependencies: keyed by the ids, not the array's identity.
+  const scope = useMemo(() => new Set(backendIds ?? []), [scopeKey]);
+  // Scope: a load balancer's events (and its backends'), or only the given backends' events, or everything.
+  const inScope = (e: FulcrumEvent): boolean => {
+    if (loadBalancerId) return e.loadBalancerId === loadBalancerId || (e.backendId !== null && scope.has(e.backendId));
+    if (backendIds) return e.backendId !== null && scope.has(e.backendId);
+    return true;
+  };
+  const onlyBackend = !loadBalancerId && backendIds?.length === 1 ? backendIds[0] : undefined;
   const stored = useLoad(
-    (api, signal) => api.list<FulcrumEvent>(`/events${query({ loadBalancerId, limit: 500 })}`, signal),
-    [loadBalancerId],
+    (api, signal) =>
+      api.list<FulcrumEvent>(`/events${query({ loadBalancerId, backendId: onlyBackend, limit: 500 })}`, signal),
+    [loadBalancerId, onlyBackend],
   );
   // biome-ignore lint/correctness/useExhaustiveDependencies: merge once per load.
   useEffect(() => {

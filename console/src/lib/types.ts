@@ -98,6 +98,8 @@ export interface Certificate {
   /** ISO 8601 expiry. */
   notAfter: string;
   fingerprintSha256?: string;
+  /** Problems the API found at upload (weak key, self-signed, …). */
+  warnings?: string[];
 }
 
 /** One lookup hit (S8). */

@@ -470,6 +470,7 @@ export function CertificatesPage() {
                 <th scope="col">Name</th>
                 <th scope="col">Kind</th>
                 <th scope="col">Subjects</th>
+                <th scope="col">Issuer</th>
                 <th scope="col">Expiry</th>
                 <th scope="col">Actions</th>
               </tr>
@@ -482,10 +483,18 @@ export function CertificatesPage() {
                     <th scope="row">{c.name}</th>
                     <td>{c.kind === 'ca' ? 'CA bundle' : 'server'}</td>
                     <td>{c.subjects.join(', ') || '—'}</td>
+                    <td>{c.issuer ?? '—'}</td>
                     <td>
                       <Badge tone={x.level === 'ok' ? 'ok' : x.level === 'warning' ? 'warn' : 'bad'} title={c.notAfter}>
                         {x.text}
                       </Badge>
+                      {c.warnings?.length ? (
+                        <ul className="cert-warnings">
+                          {c.warnings.map((w) => (
+                            <li key={w}>⚠ {w}</li>
+                          ))}
+                        </ul>
+                      ) : null}
                     </td>
                     <td className="actions">
                       <button
