@@ -20,6 +20,7 @@ import { Plane } from './dataplane/plane.ts';
 import { tcpListenerFactory } from './dataplane/tcp/listener.ts';
 import { backendTrust } from './dataplane/tls/backend.ts';
 import { udpListenerFactory } from './dataplane/udp/listener.ts';
+import { applyConfigFile } from './declarative/start.ts';
 import { HealthService } from './health/service.ts';
 import { PersistenceManager } from './persistence/choose.ts';
 import { persistenceChooser } from './persistence/http-chooser.ts';
@@ -45,6 +46,12 @@ export interface StartOptions {
   nodeName?: string;
   /** Environment read for FULCRUM_SECRET_KEY (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * A declarative configuration file (YAML or JSON, API.md appendix) applied through the
+   * control plane after the stored configuration is restored and before the API answers
+   * (create and update, no prune; one configVersion). A bad file stops the start (C4).
+   */
+  configFile?: string;
 }
 
 /** A running Fulcrum: API URL, the services, and a graceful `close`. */
@@ -114,6 +121,20 @@ export async function startFulcrum(options: StartOptions = {}): Promise<RunningF
       counters: plane.counters,
     };
     const control = await ControlPlane.start({ store, plane: port_, log });
+    if (options.configFile) {
+      try {
+        const r = await applyConfigFile(control, options.configFile);
+        log.info(
+          { file: options.configFile, changes: r.steps.length, configVersion: r.configVersion },
+          'configuration file applied',
+        );
+      } catch (err) {
+        health.stop();
+        await plane.close(0);
+        await control.close();
+        throw err;
+      }
+    }
     const consoleDir =
       options.console === false ? undefined : typeof options.console === 'string' ? options.console : CONSOLE_DIR;
     const env = options.adminToken ? { ...process.env, FULCRUM_ADMIN_TOKEN: options.adminToken } : process.env;

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { parseHostPort } from '../core/net.ts';
+import { runApply, runExport } from '../declarative/client.ts';
 import { serve } from './serve.ts';
 
 function hostPort(value: string): string {
@@ -78,7 +79,10 @@ export function buildProgram(): Command {
     .option('--data-dir <dir>', 'data directory: SQLite store, admin token, secrets', './data')
     .option('--log-level <level>', 'log level: fatal, error, warn, info, debug, trace, silent')
     .option('--no-console', 'do not serve (or build) the web console')
-    .action(async (o) => serve({ api: o.api, dataDir: o.dataDir, logLevel: o.logLevel, console: o.console }));
+    .option('--config <file>', 'apply a declarative configuration file (YAML or JSON) at start; no prune (C4)')
+    .action(async (o) =>
+      serve({ api: o.api, dataDir: o.dataDir, logLevel: o.logLevel, console: o.console, config: o.config }),
+    );
 
   const client = (cmd: Command) =>
     cmd
@@ -121,6 +125,32 @@ export function buildProgram(): Command {
     .action(async (b: string, s: string, o: ClientFlags) =>
       print(await call(o, 'DELETE', `/backends/${b}/servers/${s}`)),
     );
+
+  // Declarative configuration (SPEC C4, API.md appendix).
+  client(program.command('apply'))
+    .description(
+      'make the configuration match a declarative file: prints the plan (a diff), then applies it; exit 0 ok, 1 refused, 2 file error',
+    )
+    .requiredOption('-f, --file <file>', 'the configuration file (YAML or JSON)')
+    .option('--dry-run', 'print the plan and check it; change nothing')
+    .option(
+      '--prune',
+      "also delete frontends, backends and servers of the file's load balancers that the file does not name",
+    )
+    .action(async (o: ClientFlags & { file: string; dryRun?: boolean; prune?: boolean }) => {
+      process.exitCode = await runApply({
+        file: o.file,
+        url: o.url,
+        token: tokenOf(o),
+        dryRun: o.dryRun === true,
+        prune: o.prune === true,
+      });
+    });
+  client(program.command('export'))
+    .description('print the whole configuration as a declarative YAML file (apply of it plans nothing)')
+    .action(async (o: ClientFlags) => {
+      process.exitCode = await runExport({ url: o.url, token: tokenOf(o) });
+    });
   return program;
 }
 

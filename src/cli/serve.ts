@@ -9,6 +9,8 @@ export interface ServeFlags {
   dataDir: string;
   logLevel?: string;
   console: boolean;
+  /** `--config FILE`: a declarative configuration applied at start (C4). */
+  config?: string;
 }
 
 /**
@@ -33,6 +35,7 @@ export async function serve(flags: ServeFlags): Promise<void> {
     dataDir: flags.dataDir,
     logLevel: flags.logLevel,
     console: flags.console,
+    configFile: flags.config,
   });
   let stopping = false;
   const stop = (signal: string) => {
