@@ -104,6 +104,15 @@ describe('web console: inventory, certificates, database servers', { timeout: 18
     assert.equal(await be.getByLabel('Check type', { exact: true }).inputValue(), 'postgres');
     assert.equal(await be.getByLabel('Default server port', { exact: true }).inputValue(), '5432');
     await be.getByLabel('PostgreSQL user', { exact: true }).waitFor();
+    await be.getByLabel('Check type', { exact: true }).selectOption('mysql');
+    assert.equal(
+      await be.getByLabel('Default server port', { exact: true }).inputValue(),
+      '3306',
+      'MySQL: its usual port',
+    );
+    await be.getByLabel('MySQL user', { exact: true }).waitFor();
+    await be.getByLabel('Check type', { exact: true }).selectOption('postgres');
+    assert.equal(await be.getByLabel('Default server port', { exact: true }).inputValue(), '5432');
     assert.equal(await be.getByLabel('Slow start enabled', { exact: true }).isDisabled(), true);
     await be.getByText("Slow start needs an http backend; this backend's mode is tcp.").waitFor();
     await be

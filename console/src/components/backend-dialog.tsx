@@ -67,8 +67,10 @@ export function BackendDialog({ loadBalancerId, backend, certificates, onClose, 
     if (m !== 'http' && v['slowStart.enabled'] === true) patch['slowStart.enabled'] = false;
     form.setMany(patch);
   };
+  // A service check suggests its usual port (postgres 5432, mysql 3306, redis 6379) until the operator types one.
   const onCheckType = (t: string) => {
-    if (!form.touched.has('port') && !backend && !v.port) form.setMany({ port: portForCheck(t as HealthCheckType) });
+    const p = portForCheck(t as HealthCheckType);
+    if (!form.touched.has('port') && !backend && p) form.setMany({ port: p });
   };
 
   const submit = async (e: React.FormEvent) => {
