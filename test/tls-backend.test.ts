@@ -158,6 +158,10 @@ describe('backend TLS (T2, T3): verified re-encryption, SSL offload, untrusted s
       assert.equal(by.get(n)?.health, 'unhealthy', n);
       assert.equal(by.get(n)?.lastCheck?.reason, 'tls-untrusted', `${n}: ${JSON.stringify(by.get(n))}`);
     }
+    // T3: the message says why in an operator's words.
+    assert.match(by.get('rogue')?.lastCheck?.message ?? '', /^certificate signed by unknown authority/);
+    assert.match(by.get('wrong')?.lastCheck?.message ?? '', /^certificate is not valid for the server name/);
+    assert.match(by.get('expired')?.lastCheck?.message ?? '', /^certificate has expired/);
     for (let i = 0; i < 6; i++) {
       const r = await get(`http://127.0.0.1:${ports.checked}/`);
       assert.deepEqual(r, { status: 200, body: 'good2 secure=true' }, 'only the trusted server gets traffic');

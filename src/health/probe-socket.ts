@@ -1,6 +1,7 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { connect as tlsConnect } from 'node:tls';
+import { type TLSSocket, connect as tlsConnect } from 'node:tls';
+import { describeTlsError, peerIssuer } from '../core/tls-errors.ts';
 import type { ProbeResult, ProbeTarget, ReasonCode } from './types.ts';
 
 /** Upper bound of bytes a probe reads from a server (issue point 1: body bounded to 64 KiB). */
@@ -28,13 +29,13 @@ const UNTRUSTED = new Set([
  * Maps a socket, TLS or HTTP client error to a stable reason code (see ReasonCodes) and a
  * message that keeps the system's wording.
  */
-export function reasonOfError(err: unknown): { reason: ReasonCode; message: string } {
+export function reasonOfError(err: unknown, issuer?: string): { reason: ReasonCode; message: string } {
   const e = err as NodeJS.ErrnoException;
   const code = typeof e?.code === 'string' ? e.code : '';
   const message = e?.message ?? String(err);
   if (code === 'ECONNREFUSED') return { reason: 'connection-refused', message };
   if (code === 'ETIMEDOUT' || code === 'ABORT_ERR' || e?.name === 'AbortError') return { reason: 'timeout', message };
-  if (UNTRUSTED.has(code)) return { reason: 'tls-untrusted', message: `${code}: ${message}` };
+  if (UNTRUSTED.has(code)) return { reason: 'tls-untrusted', message: `${describeTlsError(code, issuer)} (${code})` };
   if (code.startsWith('HPE_') || code.startsWith('ERR_SSL_') || code === 'EPROTO')
     return { reason: 'protocol-error', message };
   if (code === 'ECONNRESET' && message === 'socket hang up') {
@@ -107,7 +108,7 @@ export function converse(
       finish({ ok: false, reason: 'timeout', message: `no complete answer within ${target.timeoutMs} ms` }, false);
     signal.addEventListener('abort', onAbort);
     socket.on('error', (err) => {
-      const r = reasonOfError(err);
+      const r = reasonOfError(err, useTls ? peerIssuer(socket as TLSSocket) : undefined);
       finish({ ok: false, reason: r.reason, message: r.message }, false);
     });
     socket.once(useTls ? 'secureConnect' : 'connect', () => {

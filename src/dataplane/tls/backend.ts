@@ -117,27 +117,3 @@ const EMPTY: ReadonlyMap<string, Certificate> = new Map();
 
 /** The process-wide backend trust used by the HTTP pool and TCP listeners. */
 export const backendTrust = new BackendTrust();
-
-/**
- * A readable reason for a TLS verification error code of a server's certificate (T3), e.g.
- * `certificate signed by unknown authority (issuer CN=…)`. `issuer`: the peer's issuer DN when known.
- */
-export function describeTlsError(code: string, issuer?: string): string {
-  const by = issuer ? ` (issuer ${issuer})` : '';
-  switch (code) {
-    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
-    case 'UNABLE_TO_GET_ISSUER_CERT':
-    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
-    case 'SELF_SIGNED_CERT_IN_CHAIN':
-    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
-      return `certificate signed by unknown authority${by}`;
-    case 'CERT_HAS_EXPIRED':
-      return `certificate has expired${by}`;
-    case 'CERT_NOT_YET_VALID':
-      return `certificate is not yet valid${by}`;
-    case 'ERR_TLS_CERT_ALTNAME_INVALID':
-      return 'certificate is not valid for the server name';
-    default:
-      return code;
-  }
-}
