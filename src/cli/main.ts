@@ -3,7 +3,6 @@ import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { parseHostPort } from '../core/net.ts';
 import { runApply, runExport } from '../declarative/client.ts';
-import { serve } from './serve.ts';
 
 function hostPort(value: string): string {
   try {
@@ -81,7 +80,14 @@ export function buildProgram(): Command {
     .option('--no-console', 'do not serve (or build) the web console')
     .option('--config <file>', 'apply a declarative configuration file (YAML or JSON) at start; no prune (C4)')
     .action(async (o) =>
-      serve({ api: o.api, dataDir: o.dataDir, logLevel: o.logLevel, console: o.console, config: o.config }),
+      // Imported on use: client commands start without loading the whole product.
+      (await import('./serve.ts')).serve({
+        api: o.api,
+        dataDir: o.dataDir,
+        logLevel: o.logLevel,
+        console: o.console,
+        config: o.config,
+      }),
     );
 
   const client = (cmd: Command) =>

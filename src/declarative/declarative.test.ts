@@ -229,7 +229,10 @@ ${servers}
           - { name: s1, address: 10.0.0.2, port: 80 }
           - { name: s2, address: 10.0.0.3, port: 70000 }`),
     );
-    assert.equal(msg, 'f.yaml: loadBalancers[0].backends[1].servers[2].port: must be an integer from 1 to 65535 or null');
+    assert.equal(
+      msg,
+      'f.yaml: loadBalancers[0].backends[1].servers[2].port: must be an integer from 1 to 65535 or null',
+    );
   });
   test('unknown key, wrong type, missing field', () => {
     assert.match(

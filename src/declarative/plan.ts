@@ -145,7 +145,7 @@ function checked(source: string, path: string, fn: () => void): void {
 
 function createChanges(body: Fields, skip: readonly string[]): FieldChange[] {
   return Object.entries(body)
-    .filter(([k]) => !skip.includes(k))
+    .filter(([k]) => k !== 'name' && !skip.includes(k))
     .map(([field, after]) => ({ field, before: undefined, after }));
 }
 
