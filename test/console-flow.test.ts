@@ -285,6 +285,49 @@ describe('web console end to end', { timeout: 180_000 }, () => {
     assert.deepEqual(await product.api('GET', `/backends/${backends[0].id}/servers`), []);
   });
 
+  it('labels every control of every dialog and page (issue point 11)', async () => {
+    const unlabelled = () =>
+      page.evaluate(() =>
+        [...document.querySelectorAll('input, select, textarea, button')]
+          .filter((el) => {
+            const e = el as HTMLInputElement;
+            if (e.type === 'hidden') return false;
+            const named =
+              (e.labels?.length ?? 0) > 0 || e.getAttribute('aria-label') || e.getAttribute('aria-labelledby');
+            return !named && !(el.tagName === 'BUTTON' && el.textContent?.trim());
+          })
+          .map((el) => el.outerHTML.slice(0, 120)),
+      );
+    const lb = (await product.api('GET', '/load-balancers'))[0];
+    await page.goto(`${product.url}/#/load-balancers`);
+    await page.locator('tr[data-lb="shop"]').waitFor();
+    await shot(page, 'console-13-load-balancers');
+    for (const [tab, button, dialog] of [
+      ['backends', 'Create backend', 'Create backend'],
+      ['frontends', 'Create frontend', 'Create frontend'],
+    ] as const) {
+      await page.goto(`${product.url}/#/load-balancers/${lb.id}/${tab}`);
+      await page.getByRole('button', { name: button }).click();
+      const dlg = page.getByRole('dialog', { name: dialog });
+      if (tab === 'frontends') {
+        await dlg.getByLabel('Protocol').selectOption('https');
+        await dlg.getByRole('button', { name: 'Add rule' }).click();
+      } else {
+        await dlg.getByLabel('Persistence').selectOption('cookie');
+      }
+      assert.deepEqual(await unlabelled(), [], `${dialog}: every control has a label`);
+      await dlg.getByRole('button', { name: 'Cancel' }).click();
+    }
+    const fe = (await product.api('GET', '/frontends'))[0];
+    await page.goto(`${product.url}/#/frontends/${fe.id}`);
+    await page.getByRole('button', { name: 'Add Backend Server' }).click();
+    assert.deepEqual(await unlabelled(), [], 'Add Backend Server: every control has a label');
+    await page.getByRole('radio', { name: 'From the inventory' }).check();
+    assert.deepEqual(await unlabelled(), []);
+    await page.keyboard.press('Escape');
+    await page.getByRole('dialog').waitFor({ state: 'detached' });
+  });
+
   it('works on a narrow window and logs no console errors', async () => {
     await page.setViewportSize({ width: 390, height: 800 });
     await page.goto(`${product.url}/#/load-balancers`);
@@ -294,7 +337,7 @@ describe('web console end to end', { timeout: 180_000 }, () => {
     await page.getByRole('button', { name: 'Menu' }).click();
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Certificates' }).click();
     await page.getByRole('heading', { name: 'Certificates' }).waitFor();
-    await shot(page, 'console-13-narrow-certificates');
+    await shot(page, 'console-14-narrow-certificates');
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 1, `no horizontal page overflow at 390 px (got ${overflow})`);
     await page.getByRole('button', { name: 'Sign out' }).click();

@@ -121,13 +121,19 @@ export function ServersTable({ backend }: { backend: Backend }) {
                 <th scope="col">Type</th>
                 <th scope="col">Address</th>
                 <th scope="col">Zone</th>
-                <th scope="col">Weight</th>
+                <th scope="col" className="num">
+                  Weight
+                </th>
                 <th scope="col">Passive</th>
                 <th scope="col">SSL Offload</th>
                 <th scope="col">Health</th>
                 <th scope="col">State</th>
-                <th scope="col">Connections</th>
-                <th scope="col">Req/s</th>
+                <th scope="col" className="num">
+                  Connections
+                </th>
+                <th scope="col" className="num">
+                  Req/s
+                </th>
                 <th scope="col">Actions</th>
               </tr>
             </thead>

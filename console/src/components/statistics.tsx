@@ -54,15 +54,33 @@ export function Statistics({
           <thead>
             <tr>
               <th scope="col">Server</th>
-              <th scope="col">Req/s</th>
-              <th scope="col">Requests</th>
-              <th scope="col">Active</th>
-              <th scope="col">2xx</th>
-              <th scope="col">3xx</th>
-              <th scope="col">4xx</th>
-              <th scope="col">5xx</th>
-              <th scope="col">Bytes in</th>
-              <th scope="col">Bytes out</th>
+              <th scope="col" className="num">
+                Req/s
+              </th>
+              <th scope="col" className="num">
+                Requests
+              </th>
+              <th scope="col" className="num">
+                Active
+              </th>
+              <th scope="col" className="num">
+                2xx
+              </th>
+              <th scope="col" className="num">
+                3xx
+              </th>
+              <th scope="col" className="num">
+                4xx
+              </th>
+              <th scope="col" className="num">
+                5xx
+              </th>
+              <th scope="col" className="num">
+                Bytes in
+              </th>
+              <th scope="col" className="num">
+                Bytes out
+              </th>
             </tr>
           </thead>
           <tbody>

@@ -42,9 +42,15 @@ export function LoadBalancersPage() {
             <thead>
               <tr>
                 <th scope="col">Name</th>
-                <th scope="col">Frontends</th>
-                <th scope="col">Backends</th>
-                <th scope="col">Servers</th>
+                <th scope="col" className="num">
+                  Frontends
+                </th>
+                <th scope="col" className="num">
+                  Backends
+                </th>
+                <th scope="col" className="num">
+                  Servers
+                </th>
                 <th scope="col">Health</th>
               </tr>
             </thead>
@@ -267,8 +273,12 @@ export function LoadBalancerPage({ id, tab }: { id: string; tab: LbTab }) {
                     <th scope="col">Name</th>
                     <th scope="col">Mode</th>
                     <th scope="col">Method</th>
-                    <th scope="col">Port</th>
-                    <th scope="col">Servers</th>
+                    <th scope="col" className="num">
+                      Port
+                    </th>
+                    <th scope="col" className="num">
+                      Servers
+                    </th>
                     <th scope="col">Health</th>
                     <th scope="col">Actions</th>
                   </tr>
