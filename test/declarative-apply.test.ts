@@ -221,15 +221,44 @@ ${o.extra ?? ''}`;
     assert.equal((await t.ok('GET', '/frontends')).length, 1);
   });
 
+  test('instances by name: created first, then a server that names one', async () => {
+    const text = `instances:\n  - { name: vm-1, privateIp: 127.0.0.1, zone: az1, os: linux }\n${shop({
+      withTwo: false,
+    }).replace(
+      `port: ${one.port} }\n`,
+      `port: ${one.port} }\n          - { name: three, instance: vm-1, port: ${two.port} }\n`,
+    )}`;
+    const r = await apply(write('inst.yaml', text));
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(
+      r.stdout.split('\n').filter((l) => l.startsWith('✓')),
+      [
+        '✓ create instance "vm-1" (configVersion 9)',
+        '✓ update server "shop/web/one" (configVersion 10)',
+        '✓ create server "shop/web/three" (configVersion 11)',
+      ],
+    );
+    assert.match(r.stdout, /~ update server "shop\/web\/one"\n {4}weight: 4 → 1\n/);
+    const three = (await servers()).find((s) => s.name === 'three') as unknown as {
+      instanceId: string;
+      address: string;
+    };
+    const [inst] = await t.ok('GET', '/instances');
+    assert.equal(three.instanceId, inst.id);
+    assert.equal(three.address, '127.0.0.1');
+    assert.deepEqual(new Set(await traffic(6)), new Set(['one', 'two']));
+  });
+
   test('export → apply --prune plans nothing', async () => {
     const ex = await cli(['export', '--url', t.fulcrum.apiUrl, '--token', t.token]);
     assert.equal(ex.code, 0, ex.stderr);
     assert.match(ex.stdout, /^# Fulcrum configuration exported from /);
     assert.doesNotMatch(ex.stdout, /\bid:|Id:/, 'no ids in an export');
     assert.match(ex.stdout, /backend: web/);
+    assert.match(ex.stdout, /instance: vm-1/);
     const r = await apply(write('export.yaml', ex.stdout), '--prune');
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /No changes: the configuration already matches the file\./);
-    assert.equal(version(), 8);
+    assert.equal(version(), 11);
   });
 });

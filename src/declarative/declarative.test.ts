@@ -212,6 +212,80 @@ describe('declarative plan (C4)', () => {
   });
 });
 
+describe('declarative file forms (C4)', () => {
+  test("API.md appendix's example is accepted as written", () => {
+    const example = `loadBalancers:
+  - name: shop
+    allowedNetworks: [10.0.0.0/8]
+    backends:
+      - name: web
+        mode: http
+        algorithm: weighted-round-robin
+        healthCheck: { enabled: true, type: http, http: { path: /health } }
+        servers:
+          - { name: web-1, serverType: web, address: 10.0.0.11, port: 8080, weight: 2 }
+          - { name: web-2, serverType: web, address: 10.0.0.12, port: 8080, zone: az2 }
+    frontends:
+      - { name: www, protocol: http, bindAddress: 0.0.0.0, port: 80, backend: web }
+`;
+    const { plan, state } = applied(example);
+    assert.equal(plan.steps.length, 5);
+    assert.equal(state.backends[0]?.healthCheck.http?.path, '/health');
+    assert.equal(state.servers[0]?.weight, 2);
+    assert.equal(state.servers[1]?.zone, 'az2');
+  });
+
+  test('JSON is accepted too', () => {
+    const json = JSON.stringify({
+      loadBalancers: [
+        {
+          name: 'j',
+          backends: [{ name: 'b', mode: 'tcp', port: 5 }],
+          frontends: [{ name: 'f', protocol: 'tcp', port: 7, backend: 'b' }],
+        },
+      ],
+    });
+    const { state } = applied(json);
+    assert.equal(state.frontends[0]?.defaultBackendId, state.backends[0]?.id);
+  });
+
+  test('certificates are referred to by name, and exported by name', () => {
+    const base = emptyConfig();
+    const cert = (id: string, name: string, kind: 'server' | 'ca') => ({
+      id,
+      name,
+      kind,
+      certPem: '',
+      keyEncrypted: null,
+      subjects: [],
+      issuer: '',
+      notBefore: '',
+      notAfter: '',
+      fingerprintSha256: '',
+    });
+    base.certificates.push(cert('cert-1', 'site', 'server'), cert('cert-2', 'inner-ca', 'ca'));
+    const text = `loadBalancers:
+  - name: tls
+    allowedNetworks: [10.0.0.0/8]
+    backends:
+      - name: b
+        mode: http
+        port: 443
+        tls: { enabled: true, caCertificate: inner-ca }
+        servers: [{ name: s, address: 10.0.0.1, caCertificate: inner-ca }]
+    frontends: [{ name: f, protocol: https, port: 443, backend: b, certificates: [site] }]
+`;
+    const { state } = applied(text, base);
+    assert.deepEqual(state.frontends[0]?.certificateIds, ['cert-1']);
+    assert.equal(state.backends[0]?.tls.caCertificateId, 'cert-2');
+    assert.equal(state.servers[0]?.caCertificateId, 'cert-2');
+    const exported = exportYaml(state, 'test');
+    assert.match(exported, /certificates:\n\s+- site/);
+    assert.match(exported, /caCertificate: inner-ca/);
+    assert.deepEqual(planApply(parseDeclarative(exported, 'e.yaml'), state, { prune: true }).steps, []);
+  });
+});
+
 describe('declarative file errors name the path (C4)', () => {
   const base = (servers: string) => `loadBalancers:
   - name: shop
