@@ -77,6 +77,7 @@ if (role === 'echo') {
           maxConnections: 0,
           rules: [],
           tlsPassthrough: false,
+          redirectToHttps: false,
           sniRules: [],
         },
       ],

@@ -92,6 +92,11 @@ export interface Frontend {
   rules: RoutingRule[];
   tlsPassthrough: boolean;
   sniRules: SniRule[];
+  /**
+   * `http` frontends only: answer every request with 308 to the same host and path on the
+   * load balancer's `https` frontend (its "twin", T1), instead of forwarding it.
+   */
+  redirectToHttps: boolean;
 }
 
 export interface HttpCheckSettings {

@@ -176,6 +176,7 @@ const frontendFields = {
   rules: Type.Array(full(routingRuleFields), { maxItems: 1000 }),
   tlsPassthrough: Type.Boolean(),
   sniRules: Type.Array(full(sniRuleFields), { maxItems: 1000 }),
+  redirectToHttps: Type.Boolean({ description: 'http only: redirect every request to the https twin (308)' }),
 };
 
 const backendFields = {

@@ -105,8 +105,21 @@ export interface FrontendSpec {
   readonly maxConnections: number;
   readonly certificates: readonly Certificate[];
   readonly tlsPassthrough: boolean;
+  /** `redirectToHttps`: the port of the https twin to redirect to (308); undefined = forward. */
+  readonly redirectHttpsPort: number | undefined;
   readonly sniRules: readonly { readonly serverName: string; readonly backend: BackendSpec }[];
   readonly config: Readonly<Frontend>;
+}
+
+/**
+ * The https frontend an `http` frontend redirects to (T1, `redirectToHttps`): an enabled https
+ * frontend of the same load balancer, preferring one on the same bind address.
+ */
+export function httpsTwin(frontends: readonly Frontend[], f: Frontend): Frontend | undefined {
+  const candidates = frontends.filter(
+    (x) => x.loadBalancerId === f.loadBalancerId && x.protocol === 'https' && x.enabled,
+  );
+  return candidates.find((x) => x.bindAddress === f.bindAddress) ?? candidates[0];
 }
 
 /** Formats host:port, bracketing IPv6 literals. */
@@ -226,6 +239,7 @@ export function compile(config: ConfigState): Snapshot {
       maxConnections: f.maxConnections,
       certificates: f.certificateIds.map((id) => certificates.get(id)).filter((c): c is Certificate => !!c),
       tlsPassthrough: f.tlsPassthrough,
+      redirectHttpsPort: f.redirectToHttps === true ? httpsTwin(config.frontends, f)?.port : undefined,
       sniRules,
       config: structuredClone(f),
     });

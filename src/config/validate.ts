@@ -15,6 +15,7 @@ import {
   type Server,
   ServerTypes,
 } from './model.ts';
+import { httpsTwin } from './snapshot.ts';
 
 /**
  * Semantic validation of a whole configuration (DESIGN.md "validate (JSON Schema, then
@@ -124,6 +125,10 @@ export function checkFrontend(f: Frontend): void {
   }
   if (f.sniRules.length > 0 && !f.tlsPassthrough) {
     throw rule('sniRules', 'sniRules need tlsPassthrough on a tcp frontend (T4)');
+  }
+  checkBool(f.redirectToHttps, 'redirectToHttps');
+  if (f.redirectToHttps && f.protocol !== 'http') {
+    throw rule('redirectToHttps', `redirectToHttps applies to http frontends, this one is ${f.protocol} (T1)`);
   }
   if (f.certificateIds.length > 0 && f.protocol !== 'https') {
     throw rule('certificateIds', `certificates apply to https frontends, this one is ${f.protocol} (T1)`);
@@ -284,6 +289,14 @@ export function validateConfig(c: ConfigState): void {
   uniqueNames(c.instances, () => '', 'instance');
   uniqueNames(c.certificates, () => '', 'certificate');
 
+  for (const f of c.frontends) {
+    if (f.redirectToHttps && !httpsTwin(c.frontends, f)) {
+      throw rule(
+        'redirectToHttps',
+        'redirectToHttps: this load balancer has no enabled https frontend to redirect to (T1)',
+      );
+    }
+  }
   for (const b of c.backends) {
     if (!lbs.has(b.loadBalancerId))
       throw invalid('loadBalancerId', `loadBalancerId: no load balancer with id "${b.loadBalancerId}"`);

@@ -74,6 +74,7 @@ export function buildFrontend(input: Body, id = newId('fe')): Frontend {
       maxConnections: 0,
       rules: [],
       tlsPassthrough: false,
+      redirectToHttps: false,
       sniRules: [],
     },
     { ...input, id },

@@ -79,6 +79,7 @@ export function frontend(
     maxConnections: 0,
     rules: [],
     tlsPassthrough: false,
+    redirectToHttps: false,
     sniRules: [],
     ...over,
   };

@@ -28,6 +28,7 @@ const fe: Frontend = {
   maxConnections: 0,
   rules: [{ match: { host: 'api.example.com' }, backendId: 'b2' }],
   tlsPassthrough: false,
+  redirectToHttps: false,
   sniRules: [],
 };
 

@@ -356,6 +356,34 @@ export class HttpConnection implements UpstreamOwner, ChooseRequest {
     else this.#served++;
   }
 
+  /**
+   * `redirectToHttps` (T1): 308 to the same host and target on the https twin's port. The
+   * request is not forwarded; a request with a body closes the connection (its body is not read).
+   */
+  #redirectToHttps(head: HttpHead, target: string, port: number): void {
+    const host = head.host ?? '';
+    // Host without its port (RFC 9110 §7.2); a bracketed IPv6 literal keeps its brackets.
+    const end = host.startsWith('[') ? host.indexOf(']') + 1 : host.lastIndexOf(':');
+    const name = end > 0 ? host.slice(0, end) : host;
+    if (name === '' || !/^[A-Za-z0-9.\-_[\]:]+$/.test(name)) {
+      this.#answer(400, true);
+      return;
+    }
+    const hasBody = head.chunked || head.contentLength > 0;
+    const close = hasBody || !this.#keepAlive;
+    const location = `https://${name}${port === 443 ? '' : `:${port}`}${target}`;
+    const buf = Buffer.from(
+      `HTTP/1.1 308 Permanent Redirect\r\nLocation: ${location}\r\nContent-Length: 0\r\n${close ? 'Connection: close\r\n' : head.minor === 0 ? 'Connection: keep-alive\r\n' : ''}\r\n`,
+      'latin1',
+    );
+    const counters = this.frontend.ctx.counters;
+    counters.responses[3]!++;
+    counters.bytesOut += buf.length;
+    if (!this.socket.destroyed && !this.socket.writableEnded) this.socket.write(buf);
+    if (close) this.#close();
+    else this.#served++;
+  }
+
   /** Parses and starts as many requests as the buffer holds, one at a time. */
   #processBuffer(): void {
     while (this.state === S_HEAD && this.#buf !== null) {
@@ -421,6 +449,10 @@ export class HttpConnection implements UpstreamOwner, ChooseRequest {
     }
     if (head.method === 'CONNECT') {
       this.#answer(501, true);
+      return;
+    }
+    if (spec.redirectHttpsPort !== undefined) {
+      this.#redirectToHttps(head, target, spec.redirectHttpsPort);
       return;
     }
     // body framing (RFC 9112 §6.3)
