@@ -1,22 +1,27 @@
 /**
- * Create / edit a frontend (issue point 3; SPEC F1, F2, F4, T1) and a load balancer (S6, S7).
+ * Create / edit a frontend (issue point 3; SPEC F1, F2, F4, T1, T4) and a load balancer (S6, S7): every
+ * routing-rule condition, redirect to https, TLS passthrough with SNI rules, limits and timeouts.
  */
 import { useState } from 'react';
 import { useForm, useServices } from '../hooks.ts';
 import { ApiError } from '../lib/api.ts';
 import {
   backendsFor,
-  FrontendFields,
+  emptyRuleRow,
+  frontendErrorTarget,
   frontendPayload,
   frontendValues,
   LoadBalancerFields,
   loadBalancerPayload,
   loadBalancerValues,
+  moveItem,
   newFrontendValues,
   newLoadBalancerValues,
   protocolsFor,
   type RuleRow,
   ruleRows,
+  type SniRow,
+  sniRows,
 } from '../lib/frontend-form.ts';
 import type { Backend, Certificate, Frontend, LoadBalancer } from '../lib/types.ts';
 import { applyApiError, CheckField, Dialog, FormError, SelectField, TextField } from './ui.tsx';
@@ -42,6 +47,7 @@ export function FrontendDialog({
   const form = useForm(() => (frontend ? frontendValues(frontend) : newFrontendValues()));
   const [certIds, setCertIds] = useState<string[]>(() => [...(frontend?.certificateIds ?? [])]);
   const [rules, setRules] = useState<RuleRow[]>(() => (frontend ? ruleRows(frontend) : []));
+  const [sni, setSni] = useState<SniRow[]>(() => (frontend ? sniRows(frontend) : []));
   const [busy, setBusy] = useState(false);
   const v = form.values;
   const protocol = String(v.protocol);
@@ -55,7 +61,7 @@ export function FrontendDialog({
 
   const submit = async (e: React.FormEvent) => {
     e.preventDefault();
-    const { payload, errors } = frontendPayload(v, certIds, rules, frontend);
+    const { payload, errors } = frontendPayload(v, certIds, rules, frontend, sni);
     if (Object.keys(errors).length) {
       form.setErrors(errors);
       return;
@@ -71,8 +77,11 @@ export function FrontendDialog({
         : await api.change<Frontend>('POST', '/frontends', { ...payload, loadBalancerId: loadBalancer.id });
       onSaved(r.resource, r.configVersion, !frontend);
     } catch (err) {
-      if (err instanceof ApiError) applyApiError(form, err, FrontendFields, { backendId: 'defaultBackendId' });
-      else form.setFormError(String(err));
+      if (err instanceof ApiError) {
+        const target = frontendErrorTarget(err.field) ?? (err.field === 'backendId' ? 'defaultBackendId' : null);
+        form.setErrors(target ? { [target]: err.message } : {});
+        form.setFormError(target ? null : err.message);
+      } else form.setFormError(String(err));
     } finally {
       setBusy(false);
     }
@@ -80,6 +89,24 @@ export function FrontendDialog({
 
   const setRule = (i: number, patch: Partial<RuleRow>) =>
     setRules((rs) => rs.map((r, j) => (j === i ? { ...r, ...patch } : r)));
+  const setSniRow = (i: number, patch: Partial<SniRow>) =>
+    setSni((rs) => rs.map((r, j) => (j === i ? { ...r, ...patch } : r)));
+  const err = (key: string) =>
+    form.errors[key] ? (
+      <small className="field-error" role="alert">
+        {form.errors[key]}
+      </small>
+    ) : null;
+  const backendSelect = (value: string, onChange: (id: string) => void, label: string) => (
+    <select value={value} aria-label={label} onChange={(e) => onChange(e.target.value)}>
+      <option value="">Choose…</option>
+      {usable.map((b) => (
+        <option key={b.id} value={b.id}>
+          {b.name}
+        </option>
+      ))}
+    </select>
+  );
 
   return (
     <Dialog
@@ -173,64 +200,171 @@ export function FrontendDialog({
             ) : null}
           </fieldset>
         ) : null}
+        {protocol === 'http' ? (
+          <fieldset className="grid-form">
+            <legend>Redirect</legend>
+            <CheckField
+              form={form}
+              path="redirectToHttps"
+              label="Redirect every request to https (308)"
+              hint="answers 308 to the same host and path on this load balancer's https frontend instead of forwarding (T1); needs an enabled https frontend"
+            />
+          </fieldset>
+        ) : null}
+        {protocol === 'tcp' ? (
+          <fieldset data-field="sniRules">
+            <legend>TLS passthrough (T4)</legend>
+            <CheckField
+              form={form}
+              path="tlsPassthrough"
+              label="TLS passthrough: route by the ClientHello server name (SNI)"
+              hint="the TLS stream is forwarded untouched; names without a rule go to the default backend"
+            />
+            {v.tlsPassthrough === true ? (
+              <>
+                {sni.map((r, i) => (
+                  // biome-ignore lint/suspicious/noArrayIndexKey: rows have no identity but their position.
+                  <div className="rule-row" key={i} data-sni-row={i}>
+                    <label>
+                      Server name
+                      <input
+                        value={r.serverName}
+                        placeholder="db.example.com"
+                        onChange={(e) => setSniRow(i, { serverName: e.target.value })}
+                      />
+                      {err(`sniRules.${i}.serverName`)}
+                    </label>
+                    <label>
+                      Backend
+                      {backendSelect(r.backendId, (id) => setSniRow(i, { backendId: id }), `SNI rule ${i + 1} backend`)}
+                      {err(`sniRules.${i}.backendId`)}
+                    </label>
+                    <button
+                      type="button"
+                      aria-label={`Remove SNI rule ${i + 1}`}
+                      onClick={() => setSni((rs) => rs.filter((_, j) => j !== i))}
+                    >
+                      Remove
+                    </button>
+                  </div>
+                ))}
+                <button type="button" onClick={() => setSni((rs) => [...rs, { serverName: '', backendId: '' }])}>
+                  Add SNI rule
+                </button>
+              </>
+            ) : null}
+            {err('sniRules')}
+          </fieldset>
+        ) : null}
         {protocol === 'http' || protocol === 'https' ? (
           <fieldset data-field="rules">
-            <legend>Routing rules (in order; the default backend last, F4)</legend>
+            <legend>Routing rules (in order, the first match wins; the default backend last, F4)</legend>
+            <p className="muted small">Every condition given in a rule must match; empty conditions are ignored.</p>
             {rules.map((r, i) => (
               // biome-ignore lint/suspicious/noArrayIndexKey: rows have no identity but their position.
-              <div className="rule-row" key={i}>
-                <label>
-                  Host
-                  <input
-                    value={r.host}
-                    placeholder="api.example.com"
-                    onChange={(e) => setRule(i, { host: e.target.value })}
-                  />
-                </label>
-                <label>
-                  Path prefix
-                  <input
-                    value={r.pathPrefix}
-                    placeholder="/api"
-                    onChange={(e) => setRule(i, { pathPrefix: e.target.value })}
-                  />
-                </label>
-                <label>
-                  Backend
-                  <select value={r.backendId} onChange={(e) => setRule(i, { backendId: e.target.value })}>
-                    <option value="">Choose…</option>
-                    {usable.map((b) => (
-                      <option key={b.id} value={b.id}>
-                        {b.name}
-                      </option>
-                    ))}
-                  </select>
-                </label>
-                <button
-                  type="button"
-                  aria-label={`Remove rule ${i + 1}`}
-                  onClick={() => setRules((rs) => rs.filter((_, j) => j !== i))}
-                >
-                  Remove rule
-                </button>
-                {form.errors[`rules.${i}.backendId`] ? (
-                  <small className="field-error" role="alert">
-                    {form.errors[`rules.${i}.backendId`]}
-                  </small>
+              <div className="rule-card" key={i} data-rule-row={i} aria-label={`Rule ${i + 1}`} role="group">
+                <div className="rule-head">
+                  <strong>Rule {i + 1}</strong>
+                  <span className="rule-buttons">
+                    <button
+                      type="button"
+                      aria-label={`Move rule ${i + 1} up`}
+                      disabled={i === 0}
+                      onClick={() => setRules((rs) => moveItem(rs, i, -1))}
+                    >
+                      ↑
+                    </button>
+                    <button
+                      type="button"
+                      aria-label={`Move rule ${i + 1} down`}
+                      disabled={i === rules.length - 1}
+                      onClick={() => setRules((rs) => moveItem(rs, i, 1))}
+                    >
+                      ↓
+                    </button>
+                    <button
+                      type="button"
+                      aria-label={`Remove rule ${i + 1}`}
+                      onClick={() => setRules((rs) => rs.filter((_, j) => j !== i))}
+                    >
+                      Remove rule
+                    </button>
+                  </span>
+                </div>
+                <div className="rule-grid">
+                  <label>
+                    Host
+                    <input
+                      value={r.host}
+                      placeholder="api.example.com"
+                      onChange={(e) => setRule(i, { host: e.target.value })}
+                    />
+                    {err(`rules.${i}.host`)}
+                  </label>
+                  <label>
+                    Path prefix
+                    <input
+                      value={r.pathPrefix}
+                      placeholder="/api"
+                      onChange={(e) => setRule(i, { pathPrefix: e.target.value })}
+                    />
+                    {err(`rules.${i}.pathPrefix`)}
+                  </label>
+                  <label>
+                    Exact path
+                    <input value={r.path} placeholder="/login" onChange={(e) => setRule(i, { path: e.target.value })} />
+                    {err(`rules.${i}.path`)}
+                  </label>
+                  <label>
+                    Method
+                    <input
+                      value={r.method}
+                      placeholder="any"
+                      list="http-methods"
+                      onChange={(e) => setRule(i, { method: e.target.value })}
+                    />
+                    {err(`rules.${i}.method`)}
+                  </label>
+                  <label>
+                    Header name
+                    <input
+                      value={r.headerName}
+                      placeholder="X-Canary"
+                      onChange={(e) => setRule(i, { headerName: e.target.value })}
+                    />
+                    {err(`rules.${i}.header`)}
+                  </label>
+                  <label>
+                    Header value
+                    <input
+                      value={r.headerValue}
+                      placeholder="exact value"
+                      onChange={(e) => setRule(i, { headerValue: e.target.value })}
+                    />
+                  </label>
+                  <label>
+                    Backend
+                    {backendSelect(r.backendId, (id) => setRule(i, { backendId: id }), `Rule ${i + 1} backend`)}
+                    {err(`rules.${i}.backendId`)}
+                  </label>
+                </div>
+                {r.extraMatch ? (
+                  <p className="muted small">
+                    Also matches on {Object.keys(r.extraMatch).join(', ')} (kept as is; edit through the API).
+                  </p>
                 ) : null}
+                {err(`rules.${i}`)}
               </div>
             ))}
-            <button
-              type="button"
-              onClick={() => setRules((rs) => [...rs, { host: '', pathPrefix: '', backendId: '' }])}
-            >
+            <datalist id="http-methods">
+              {['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'].map((m) => (
+                <option key={m} value={m} />
+              ))}
+            </datalist>
+            <button type="button" onClick={() => setRules((rs) => [...rs, emptyRuleRow()])}>
               Add rule
             </button>
-            {form.errors.rules ? (
-              <small className="field-error" role="alert">
-                {form.errors.rules}
-              </small>
-            ) : null}
+            {err('rules')}
           </fieldset>
         ) : null}
       </form>

@@ -1,9 +1,18 @@
 /**
- * Frontend and load balancer dialogs' logic (SPEC F1, F2, F4, F5, T1, S6, S7).
+ * Frontend and load balancer dialogs' logic (SPEC F1, F2, F4, F5, T1, T4, S6, S7).
  */
 import { Defaults, defaultFrontendTimeouts } from '../../../src/config/defaults.ts';
+import type { RoutingRule } from '../../../src/config/model.ts';
 import { modeForProtocol } from './backend-form.ts';
-import { changedOnly, type FieldErrors, type FieldSpec, type FormValues, toPayload, valuesFrom } from './form.ts';
+import {
+  changedOnly,
+  type FieldErrors,
+  type FieldSpec,
+  type FormValues,
+  fieldFor,
+  toPayload,
+  valuesFrom,
+} from './form.ts';
 import type { Backend, Frontend, LoadBalancer, Protocol } from './types.ts';
 
 const FRONTEND_SPECS: readonly FieldSpec[] = [
@@ -16,17 +25,64 @@ const FRONTEND_SPECS: readonly FieldSpec[] = [
   { path: 'maxConnections', kind: 'int' },
   { path: 'timeouts.requestHeaderSeconds', kind: 'int' },
   { path: 'timeouts.clientIdleSeconds', kind: 'int' },
+  { path: 'redirectToHttps', kind: 'bool' },
+  { path: 'tlsPassthrough', kind: 'bool' },
 ];
 
-/** A routing rule row as edited (F4): host and/or path prefix → backend. */
+/**
+ * A routing rule row as edited (F4): every match condition of the API (host, exact path, path
+ * prefix, one header name + value, method) → backend. Rule keys and match keys the console
+ * does not know are carried in `extra` / `extraMatch` and sent back unchanged.
+ */
 export interface RuleRow {
   host: string;
+  path: string;
   pathPrefix: string;
+  headerName: string;
+  headerValue: string;
+  method: string;
+  backendId: string;
+  /** Match keys this console does not edit, sent back as they came. */
+  extraMatch?: Record<string, unknown>;
+  /** Rule keys besides `match` and `backendId`, sent back as they came. */
+  extra?: Record<string, unknown>;
+}
+
+/** A routing rule as the API has it (F4; API.md frontends `rules`). */
+export interface RulePayload {
+  match: {
+    host?: string;
+    path?: string;
+    pathPrefix?: string;
+    header?: { name: string; value: string };
+    method?: string;
+    [key: string]: unknown;
+  };
+  backendId: string;
+  [key: string]: unknown;
+}
+
+/** A TLS passthrough rule row (T4): ClientHello server name → backend. */
+export interface SniRow {
+  serverName: string;
   backendId: string;
 }
 
+/** The editable columns of a rule row; row errors are keyed `rules.{i}.{column}` or `rules.{i}`. */
+export const RuleColumns = ['host', 'path', 'pathPrefix', 'header', 'method', 'backendId'] as const;
+
 /** The frontend dialog's field paths (API error `field`s shown beside these inputs). */
-export const FrontendFields: readonly string[] = [...FRONTEND_SPECS.map((s) => s.path), 'certificateIds', 'rules'];
+export const FrontendFields: readonly string[] = [
+  ...FRONTEND_SPECS.map((s) => s.path),
+  'certificateIds',
+  'rules',
+  'sniRules',
+];
+
+/** An empty rule row (the dialog's "Add rule"). */
+export function emptyRuleRow(): RuleRow {
+  return { host: '', path: '', pathPrefix: '', headerName: '', headerValue: '', method: '', backendId: '' };
+}
 
 /** Values of a new frontend (defaults from src/config/defaults.ts). */
 export function newFrontendValues(): FormValues {
@@ -41,6 +97,8 @@ export function newFrontendValues(): FormValues {
     maxConnections: '0',
     'timeouts.requestHeaderSeconds': String(t.requestHeaderSeconds),
     'timeouts.clientIdleSeconds': String(t.clientIdleSeconds),
+    redirectToHttps: false,
+    tlsPassthrough: false,
   };
 }
 
@@ -51,53 +109,161 @@ export function frontendValues(f: Frontend): FormValues {
   return v;
 }
 
-/** The rule rows of an existing frontend (only host / path prefix rules are editable here). */
-export function ruleRows(f: Pick<Frontend, 'rules'>): RuleRow[] {
-  return (f.rules ?? []).map((r) => ({
-    host: r.match.host ?? '',
-    pathPrefix: r.match.pathPrefix ?? r.match.path ?? '',
-    backendId: r.backendId,
-  }));
+const KNOWN_MATCH = new Set(['host', 'path', 'pathPrefix', 'header', 'method']);
+
+/** The rule rows of an existing frontend: every condition, in order (F4: order matters). */
+export function ruleRows(f: { rules?: readonly RoutingRule[] | null }): RuleRow[] {
+  return (f.rules ?? []).map((rule) => {
+    const r = rule as RulePayload;
+    const m = r.match ?? {};
+    const row: RuleRow = {
+      host: m.host ?? '',
+      path: m.path ?? '',
+      pathPrefix: m.pathPrefix ?? '',
+      headerName: m.header?.name ?? '',
+      headerValue: m.header?.value ?? '',
+      method: m.method ?? '',
+      backendId: r.backendId ?? '',
+    };
+    const extraMatch = Object.fromEntries(Object.entries(m).filter(([k]) => !KNOWN_MATCH.has(k)));
+    if (Object.keys(extraMatch).length) row.extraMatch = extraMatch;
+    const extra = Object.fromEntries(Object.entries(r).filter(([k]) => k !== 'match' && k !== 'backendId'));
+    if (Object.keys(extra).length) row.extra = extra;
+    return row;
+  });
 }
 
-/** Rule rows → API rules; empty rows are dropped. */
-export function rulesPayload(
-  rows: readonly RuleRow[],
-): { match: { host?: string; pathPrefix?: string }; backendId: string }[] {
-  const out: { match: { host?: string; pathPrefix?: string }; backendId: string }[] = [];
+function rowIsEmpty(r: RuleRow): boolean {
+  return (
+    !r.host.trim() &&
+    !r.path.trim() &&
+    !r.pathPrefix.trim() &&
+    !r.headerName.trim() &&
+    !r.headerValue &&
+    !r.method.trim() &&
+    !r.backendId &&
+    !r.extraMatch
+  );
+}
+
+/**
+ * Rule rows → API rules, in the rows' order (F4). Wholly empty rows are dropped; text is
+ * trimmed except a header value (sent as typed; an empty value is allowed). Unknown keys are
+ * sent back as they came.
+ */
+export function rulesPayload(rows: readonly RuleRow[]): RulePayload[] {
+  const out: RulePayload[] = [];
   for (const r of rows) {
+    if (rowIsEmpty(r)) continue;
+    const match: RulePayload['match'] = { ...(r.extraMatch ?? {}) };
     const host = r.host.trim();
+    const path = r.path.trim();
     const pathPrefix = r.pathPrefix.trim();
-    if (!host && !pathPrefix && !r.backendId) continue;
-    const match: { host?: string; pathPrefix?: string } = {};
+    const headerName = r.headerName.trim();
+    const method = r.method.trim();
     if (host) match.host = host;
+    if (path) match.path = path;
     if (pathPrefix) match.pathPrefix = pathPrefix;
-    out.push({ match, backendId: r.backendId });
+    if (headerName) match.header = { name: headerName, value: r.headerValue };
+    if (method) match.method = method;
+    out.push({ ...(r.extra ?? {}), match, backendId: r.backendId });
   }
   return out;
 }
 
 /**
- * Dialog values → payload (F1, F4, T1). Certificates go only with `https`, rules only with
- * http/https. With `original`, only what changed (a PATCH).
+ * Client-side checks of rule rows (F4), keyed `rules.{i}.{column}` or `rules.{i}`: a backend
+ * for every rule, at least one condition, a header name when a header value is given, paths
+ * starting with "/".
+ */
+export function ruleErrors(rows: readonly RuleRow[]): FieldErrors {
+  const errors: FieldErrors = {};
+  rows.forEach((r, i) => {
+    if (rowIsEmpty(r)) return;
+    const hasCondition =
+      r.host.trim() || r.path.trim() || r.pathPrefix.trim() || r.headerName.trim() || r.method.trim() || r.extraMatch;
+    if (!hasCondition) errors[`rules.${i}`] = 'give at least one condition: host, path, path prefix, header or method';
+    if (!r.backendId) errors[`rules.${i}.backendId`] = 'choose a backend';
+    if (!r.headerName.trim() && r.headerValue) errors[`rules.${i}.header`] = 'header name is required with a value';
+    if (r.path.trim() && !r.path.trim().startsWith('/')) errors[`rules.${i}.path`] = 'path must start with /';
+    if (r.pathPrefix.trim() && !r.pathPrefix.trim().startsWith('/'))
+      errors[`rules.${i}.pathPrefix`] = 'path prefix must start with /';
+  });
+  return errors;
+}
+
+/** Moves item `i` of a list by `delta` places (rule order, F4); out-of-range moves change nothing. */
+export function moveItem<T>(list: readonly T[], i: number, delta: number): T[] {
+  const j = i + delta;
+  const out = [...list];
+  if (i < 0 || i >= list.length || j < 0 || j >= list.length) return out;
+  [out[i], out[j]] = [out[j] as T, out[i] as T];
+  return out;
+}
+
+/** SNI rows of an existing frontend (T4). */
+export function sniRows(f: Pick<Frontend, 'sniRules'>): SniRow[] {
+  return (f.sniRules ?? []).map((r) => ({ serverName: r.serverName, backendId: r.backendId }));
+}
+
+/** SNI rows → API sniRules; empty rows dropped, names trimmed and lower-cased (DNS names). */
+export function sniPayload(rows: readonly SniRow[]): SniRow[] {
+  return rows
+    .filter((r) => r.serverName.trim() || r.backendId)
+    .map((r) => ({ serverName: r.serverName.trim().toLowerCase(), backendId: r.backendId }));
+}
+
+/**
+ * Where an API error about a frontend goes: `rules[2].match.header.name` or
+ * `rules.2.match.header` → `rules.2.header`, `rules[0].match` → `rules.0`,
+ * `sniRules[1].backendId` → `sniRules.1.backendId`; other fields as `fieldFor` finds them
+ * in `FrontendFields`; null = the top of the dialog.
+ */
+export function frontendErrorTarget(field: string | null): string | null {
+  if (!field) return null;
+  const f = field.replace(/\[(\d+)\]/g, '.$1');
+  const rule = /^rules\.(\d+)(?:\.match)?(?:\.(host|path|pathPrefix|header|method|backendId))?/.exec(f);
+  if (rule) return rule[2] ? `rules.${rule[1]}.${rule[2]}` : `rules.${rule[1]}`;
+  const sni = /^sniRules\.(\d+)(?:\.(serverName|backendId))?/.exec(f);
+  if (sni) return sni[2] ? `sniRules.${sni[1]}.${sni[2]}` : 'sniRules';
+  return fieldFor(f, FrontendFields);
+}
+
+/**
+ * Dialog values → payload (F1, F4, T1, T4). Certificates go only with `https`, rules only
+ * with http/https, `redirectToHttps` only with http, TLS passthrough and SNI rules only with
+ * tcp. With `original`, only what changed (a PATCH).
  */
 export function frontendPayload(
   values: FormValues,
   certificateIds: readonly string[],
   rules: readonly RuleRow[],
   original?: Frontend,
+  sni: readonly SniRow[] = original ? sniRows(original) : [],
 ): { payload: Record<string, unknown>; errors: FieldErrors } {
   const { payload, errors } = toPayload(FRONTEND_SPECS, values);
   const protocol = payload.protocol as Protocol;
   payload.certificateIds = protocol === 'https' ? [...certificateIds] : [];
-  payload.rules = protocol === 'http' || protocol === 'https' ? rulesPayload(rules) : [];
-  rules.forEach((r, i) => {
-    if ((r.host.trim() || r.pathPrefix.trim()) && !r.backendId) errors[`rules.${i}.backendId`] = 'choose a backend';
-  });
+  const http = protocol === 'http' || protocol === 'https';
+  payload.rules = http ? rulesPayload(rules) : [];
+  if (http) Object.assign(errors, ruleErrors(rules));
+  payload.redirectToHttps = protocol === 'http' && payload.redirectToHttps === true;
+  payload.tlsPassthrough = protocol === 'tcp' && payload.tlsPassthrough === true;
+  payload.sniRules = payload.tlsPassthrough ? sniPayload(sni) : [];
+  if (payload.tlsPassthrough) {
+    sni.forEach((r, i) => {
+      if (!r.serverName.trim() && !r.backendId) return;
+      if (!r.serverName.trim()) errors[`sniRules.${i}.serverName`] = 'server name is required';
+      if (!r.backendId) errors[`sniRules.${i}.backendId`] = 'choose a backend';
+    });
+  }
   if (!original) return { payload, errors };
   const before = toPayload(FRONTEND_SPECS, frontendValues(original)).payload;
   before.certificateIds = original.certificateIds ?? [];
   before.rules = rulesPayload(ruleRows(original));
+  before.redirectToHttps = original.redirectToHttps === true;
+  before.tlsPassthrough = original.tlsPassthrough === true;
+  before.sniRules = sniPayload(sniRows(original));
   return { payload: changedOnly(payload, before), errors };
 }
 
