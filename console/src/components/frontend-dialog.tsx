@@ -97,16 +97,6 @@ export function FrontendDialog({
         {form.errors[key]}
       </small>
     ) : null;
-  const backendSelect = (value: string, onChange: (id: string) => void, label: string) => (
-    <select value={value} aria-label={label} onChange={(e) => onChange(e.target.value)}>
-      <option value="">Choose…</option>
-      {usable.map((b) => (
-        <option key={b.id} value={b.id}>
-          {b.name}
-        </option>
-      ))}
-    </select>
-  );
 
   return (
     <Dialog
@@ -236,7 +226,14 @@ export function FrontendDialog({
                     </label>
                     <label>
                       Backend
-                      {backendSelect(r.backendId, (id) => setSniRow(i, { backendId: id }), `SNI rule ${i + 1} backend`)}
+                      <select value={r.backendId} onChange={(e) => setSniRow(i, { backendId: e.target.value })}>
+                        <option value="">Choose…</option>
+                        {usable.map((b) => (
+                          <option key={b.id} value={b.id}>
+                            {b.name}
+                          </option>
+                        ))}
+                      </select>
                       {err(`sniRules.${i}.backendId`)}
                     </label>
                     <button
@@ -262,9 +259,9 @@ export function FrontendDialog({
             <p className="muted small">Every condition given in a rule must match; empty conditions are ignored.</p>
             {rules.map((r, i) => (
               // biome-ignore lint/suspicious/noArrayIndexKey: rows have no identity but their position.
-              <div className="rule-card" key={i} data-rule-row={i} aria-label={`Rule ${i + 1}`} role="group">
+              <fieldset className="rule-card" key={i} data-rule-row={i}>
+                <legend>Rule {i + 1}</legend>
                 <div className="rule-head">
-                  <strong>Rule {i + 1}</strong>
                   <span className="rule-buttons">
                     <button
                       type="button"
@@ -344,7 +341,14 @@ export function FrontendDialog({
                   </label>
                   <label>
                     Backend
-                    {backendSelect(r.backendId, (id) => setRule(i, { backendId: id }), `Rule ${i + 1} backend`)}
+                    <select value={r.backendId} onChange={(e) => setRule(i, { backendId: e.target.value })}>
+                      <option value="">Choose…</option>
+                      {usable.map((b) => (
+                        <option key={b.id} value={b.id}>
+                          {b.name}
+                        </option>
+                      ))}
+                    </select>
                     {err(`rules.${i}.backendId`)}
                   </label>
                 </div>
@@ -354,7 +358,7 @@ export function FrontendDialog({
                   </p>
                 ) : null}
                 {err(`rules.${i}`)}
-              </div>
+              </fieldset>
             ))}
             <datalist id="http-methods">
               {['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'].map((m) => (
