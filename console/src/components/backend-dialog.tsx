@@ -1,5 +1,5 @@
 /**
- * Create / edit a backend (issue point 4; SPEC F3, H1–H5, P1–P2, SS1–SS6, T2–T3, S3; seed 003):
+ * Create / edit a backend (issue point 4; SPEC F3, H1–H5, H7, P1–P2, SS1–SS6, T2–T3, S3, U1; seed 003):
  * every health-check field with its default shown, slow-start rules explained inline.
  */
 import { useState } from 'react';
@@ -49,6 +49,7 @@ export function BackendDialog({ loadBalancerId, backend, certificates, onClose, 
   const prefix = checkSettingsPrefix(checkType);
   const persistence = String(v['persistence.type']);
   const hcOn = v['healthCheck.enabled'] === true;
+  const odOn = v['outlierDetection.enabled'] === true;
 
   const applyPreset = (t: string) => {
     setPreset(t);
@@ -380,14 +381,65 @@ export function BackendDialog({ loadBalancerId, backend, certificates, onClose, 
             hint={d('timeouts.responseSeconds', mode)}
           />
           {mode === 'udp' ? (
-            <TextField
-              form={form}
-              path="udpTimeoutSeconds"
-              label="UDP flow idle timeout (seconds)"
-              type="number"
-              hint={d('udpTimeoutSeconds', mode)}
-            />
+            <>
+              <TextField
+                form={form}
+                path="udpTimeoutSeconds"
+                label="UDP flow idle timeout (seconds)"
+                type="number"
+                hint={`1–3600, ${d('udpTimeoutSeconds', mode)} (U1)`}
+              />
+              <TextField
+                form={form}
+                path="maxFlows"
+                label="Max UDP flows"
+                type="number"
+                hint={`client flows tracked at once, ${d('maxFlows', mode)}`}
+              />
+            </>
           ) : null}
+        </fieldset>
+
+        <fieldset className="grid-form">
+          <legend>Outlier detection (passive health, H7)</legend>
+          <CheckField
+            form={form}
+            path="outlierDetection.enabled"
+            label="Eject servers that keep failing"
+            hint={`${d('outlierDetection.enabled', mode)}; failed real requests or connections count`}
+          />
+          <TextField
+            form={form}
+            path="outlierDetection.consecutiveFailures"
+            label="Consecutive failures to eject"
+            type="number"
+            disabled={!odOn}
+            hint={`1–1000, ${d('outlierDetection.consecutiveFailures', mode)}`}
+          />
+          <TextField
+            form={form}
+            path="outlierDetection.baseEjectionSeconds"
+            label="Base ejection time (seconds)"
+            type="number"
+            disabled={!odOn}
+            hint={`doubles with each ejection, ${d('outlierDetection.baseEjectionSeconds', mode)}`}
+          />
+          <TextField
+            form={form}
+            path="outlierDetection.maxEjectionSeconds"
+            label="Max ejection time (seconds)"
+            type="number"
+            disabled={!odOn}
+            hint={d('outlierDetection.maxEjectionSeconds', mode)}
+          />
+          <TextField
+            form={form}
+            path="outlierDetection.maxEjectionPercent"
+            label="Max ejected servers (%)"
+            type="number"
+            disabled={!odOn}
+            hint={`0–100, ${d('outlierDetection.maxEjectionPercent', mode)}`}
+          />
         </fieldset>
       </form>
     </Dialog>

@@ -89,6 +89,36 @@ describe('backend payload', () => {
     assert.equal((p.healthCheck as Record<string, unknown>).intervalSeconds, 10);
     assert.deepEqual(backendPayload({ ...v, drainTimeoutSeconds: '5' }, b).payload, { drainTimeoutSeconds: 5 });
   });
+  it('edits outlier detection, timeouts and udp flow limits with their defaults (H7, U1)', () => {
+    const v = newBackendValues('udp');
+    assert.equal(v['outlierDetection.enabled'], true);
+    assert.equal(v['outlierDetection.consecutiveFailures'], '5');
+    assert.equal(v['outlierDetection.baseEjectionSeconds'], '30');
+    assert.equal(v['outlierDetection.maxEjectionSeconds'], '300');
+    assert.equal(v['outlierDetection.maxEjectionPercent'], '50');
+    assert.equal(v['timeouts.connectSeconds'], '5');
+    assert.equal(v['timeouts.responseSeconds'], '60');
+    assert.equal(v.udpTimeoutSeconds, '30');
+    assert.equal(v.maxFlows, '100000');
+    assert.equal(defaultHint('outlierDetection.maxEjectionPercent'), '50');
+    const udp = backendPayload({ ...v, name: 'dns', maxFlows: '500', 'outlierDetection.enabled': false }).payload;
+    assert.equal(udp.maxFlows, 500);
+    assert.equal(udp.udpTimeoutSeconds, 30);
+    assert.deepEqual(udp.outlierDetection, {
+      enabled: false,
+      consecutiveFailures: 5,
+      baseEjectionSeconds: 30,
+      maxEjectionSeconds: 300,
+      maxEjectionPercent: 50,
+    });
+    const http = backendPayload({ ...newBackendValues('http'), name: 'web' }).payload;
+    assert.equal('maxFlows' in http, false, 'udp limits only for udp backends');
+    const b = defaultBackend('b1', 'l1', 'web', 'http');
+    const patch = backendPayload({ ...backendValues(b), 'outlierDetection.consecutiveFailures': '3' }, b).payload;
+    assert.deepEqual(patch, { outlierDetection: { ...b.outlierDetection, consecutiveFailures: 3 } });
+    const bad = backendPayload({ ...backendValues(b), 'outlierDetection.maxEjectionPercent': 'half' }, b).errors;
+    assert.deepEqual(bad, { 'outlierDetection.maxEjectionPercent': 'maxEjectionPercent must be a whole number' });
+  });
   it('offers what the mode allows (F2, P2, H1)', () => {
     assert.deepEqual(persistenceTypes('tcp'), ['none', 'source-ip']);
     assert.ok(persistenceTypes('http').includes('cookie'));

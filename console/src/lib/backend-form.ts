@@ -1,5 +1,5 @@
 /**
- * The backend dialog's logic (SPEC F2, F3, H1–H5, P1–P2, SS1–SS6, T2–T3, S3; seed 003):
+ * The backend dialog's logic (SPEC F2, F3, H1–H5, H7, P1–P2, SS1–SS6, T2–T3, S3, U1; seed 003):
  * every field with its default, the slow-start rules, form values ↔ payload.
  */
 import { defaultBackend } from '../../../src/config/defaults.ts';
@@ -49,6 +49,12 @@ const SPECS: readonly FieldSpec[] = [
   { path: 'timeouts.connectSeconds', kind: 'int' },
   { path: 'timeouts.responseSeconds', kind: 'int' },
   { path: 'udpTimeoutSeconds', kind: 'int' },
+  { path: 'maxFlows', kind: 'int' },
+  { path: 'outlierDetection.enabled', kind: 'bool' },
+  { path: 'outlierDetection.consecutiveFailures', kind: 'int' },
+  { path: 'outlierDetection.baseEjectionSeconds', kind: 'int' },
+  { path: 'outlierDetection.maxEjectionSeconds', kind: 'int' },
+  { path: 'outlierDetection.maxEjectionPercent', kind: 'int' },
 ];
 
 /** The dialog's field paths (API error `field`s shown beside these inputs). */
@@ -182,7 +188,7 @@ export function backendPayload(
       if (p.startsWith(prefix)) return !(types as string[]).includes(type);
     }
     if (p === 'persistence.cookieName') return persistence !== 'cookie' && persistence !== 'app-cookie';
-    if (p === 'udpTimeoutSeconds') return values.mode !== 'udp' && !original;
+    if (p === 'udpTimeoutSeconds' || p === 'maxFlows') return values.mode !== 'udp' && !original;
     return false;
   };
   const { payload, errors } = toPayload(SPECS, values, skip);
