@@ -7,6 +7,7 @@ import { useCallback, useEffect, useId, useMemo, useRef, useState } from 'react'
 import { type AppServices, Services, useServices } from './hooks.ts';
 import { Api, ApiError } from './lib/api.ts';
 import { Live, type StreamState } from './lib/live.ts';
+import { permissions } from './lib/roles.ts';
 import { href, parseRoute, type Route } from './lib/route.ts';
 import { LoadBalancerPage, LoadBalancersPage } from './pages/load-balancers.tsx';
 import { CertificatesPage, EventsPage, InstancesPage, LookupPage } from './pages/other-pages.tsx';
@@ -73,7 +74,11 @@ export function App() {
     else live.stop();
   }, [auth, live]);
 
-  const services: AppServices = useMemo(() => ({ api, live, notify }), [api, live, notify]);
+  const role = who?.role;
+  const services: AppServices = useMemo(
+    () => ({ api, live, notify, can: permissions(role) }),
+    [api, live, notify, role],
+  );
 
   return (
     <Services.Provider value={services}>

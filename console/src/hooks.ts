@@ -6,6 +6,7 @@ import { createContext, useCallback, useContext, useEffect, useRef, useState, us
 import { type Api, ApiError } from './lib/api.ts';
 import type { FieldErrors, FormValues } from './lib/form.ts';
 import type { Live } from './lib/live.ts';
+import type { Permissions } from './lib/roles.ts';
 import type { FulcrumEvent } from './lib/types.ts';
 
 export interface AppServices {
@@ -13,6 +14,8 @@ export interface AppServices {
   live: Live;
   /** Shows a message in the notification area (role="status"). */
   notify: (message: string, kind?: 'ok' | 'error') => void;
+  /** What the signed-in role may change: hides the buttons it may not use (API.md roles). */
+  can: Permissions;
 }
 
 export const Services = createContext<AppServices | null>(null);

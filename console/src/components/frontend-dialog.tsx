@@ -59,11 +59,20 @@ export function FrontendDialog({
     if (!ok.some((b) => b.id === v.defaultBackendId)) form.setMany({ defaultBackendId: ok[0]?.id ?? '' });
   };
 
+  // The dialog scrolls: bring the first message (beside its field, or at the top) into view.
+  const revealError = () =>
+    requestAnimationFrame(() =>
+      document
+        .querySelector('#frontend-form .field-error, #frontend-form .form-error')
+        ?.scrollIntoView({ block: 'center' }),
+    );
+
   const submit = async (e: React.FormEvent) => {
     e.preventDefault();
     const { payload, errors } = frontendPayload(v, certIds, rules, frontend, sni);
     if (Object.keys(errors).length) {
       form.setErrors(errors);
+      revealError();
       return;
     }
     if (frontend && Object.keys(payload).length === 0) {
@@ -81,6 +90,7 @@ export function FrontendDialog({
         const target = frontendErrorTarget(err.field) ?? (err.field === 'backendId' ? 'defaultBackendId' : null);
         form.setErrors(target ? { [target]: err.message } : {});
         form.setFormError(target ? null : err.message);
+        revealError();
       } else form.setFormError(String(err));
     } finally {
       setBusy(false);

@@ -40,7 +40,7 @@ const stateTone: Record<string, string> = {
 };
 
 export function ServersTable({ backend }: { backend: Backend }) {
-  const { api, live, notify } = useServices();
+  const { api, live, notify, can } = useServices();
   const servers = useServers(backend.id);
   const instances = useLoad((a, s) => a.list<Instance>('/instances', s), []);
   const certs = useLoad(async (a, s) => {
@@ -106,9 +106,11 @@ export function ServersTable({ backend }: { backend: Backend }) {
     <section className="servers" aria-labelledby={`servers-${backend.id}`}>
       <div className="section-head">
         <h3 id={`servers-${backend.id}`}>Backend Servers of {backend.name}</h3>
-        <button type="button" className="primary" onClick={() => setPending({ kind: 'add' })}>
-          Add Backend Server
-        </button>
+        {can.changeServers ? (
+          <button type="button" className="primary" onClick={() => setPending({ kind: 'add' })}>
+            Add Backend Server
+          </button>
+        ) : null}
       </div>
       <LoadState loading={servers.loading && !servers.data} error={servers.error} what="servers" />
       {servers.data && list.length === 0 ? <p className="muted">No servers yet. Add one to send traffic.</p> : null}
@@ -134,7 +136,7 @@ export function ServersTable({ backend }: { backend: Backend }) {
                 <th scope="col" className="num">
                   Req/s
                 </th>
-                <th scope="col">Actions</th>
+                {can.changeServers ? <th scope="col">Actions</th> : null}
               </tr>
             </thead>
             <tbody>
@@ -167,44 +169,50 @@ export function ServersTable({ backend }: { backend: Backend }) {
                     <td className="num" data-col="rps">
                       {formatRate(live.history.serverRate(s.id))}
                     </td>
-                    <td className="actions">
-                      <button
-                        type="button"
-                        onClick={() => setPending({ kind: 'update', server: s })}
-                        aria-label={`Update ${s.name}`}
-                      >
-                        Update
-                      </button>
-                      {s.enabled ? (
+                    {can.changeServers ? (
+                      <td className="actions">
                         <button
                           type="button"
-                          onClick={() => void setEnabled(s, false)}
-                          aria-label={`Disable ${s.name}`}
+                          onClick={() => setPending({ kind: 'update', server: s })}
+                          aria-label={`Update ${s.name}`}
                         >
-                          Disable
+                          Update
                         </button>
-                      ) : (
-                        <button type="button" onClick={() => void setEnabled(s, true)} aria-label={`Enable ${s.name}`}>
-                          Enable
+                        {s.enabled ? (
+                          <button
+                            type="button"
+                            onClick={() => void setEnabled(s, false)}
+                            aria-label={`Disable ${s.name}`}
+                          >
+                            Disable
+                          </button>
+                        ) : (
+                          <button
+                            type="button"
+                            onClick={() => void setEnabled(s, true)}
+                            aria-label={`Enable ${s.name}`}
+                          >
+                            Enable
+                          </button>
+                        )}
+                        <button
+                          type="button"
+                          disabled={state === 'draining' || !s.enabled}
+                          onClick={() => setPending({ kind: 'drain', server: s })}
+                          aria-label={`Drain ${s.name}`}
+                        >
+                          Drain
                         </button>
-                      )}
-                      <button
-                        type="button"
-                        disabled={state === 'draining' || !s.enabled}
-                        onClick={() => setPending({ kind: 'drain', server: s })}
-                        aria-label={`Drain ${s.name}`}
-                      >
-                        Drain
-                      </button>
-                      <button
-                        type="button"
-                        className="danger"
-                        onClick={() => setPending({ kind: 'remove', server: s })}
-                        aria-label={`Remove ${s.name}`}
-                      >
-                        Remove
-                      </button>
-                    </td>
+                        <button
+                          type="button"
+                          className="danger"
+                          onClick={() => setPending({ kind: 'remove', server: s })}
+                          aria-label={`Remove ${s.name}`}
+                        >
+                          Remove
+                        </button>
+                      </td>
+                    ) : null}
                   </tr>
                 );
               })}

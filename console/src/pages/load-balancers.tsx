@@ -22,7 +22,7 @@ function HealthCell({ servers }: { servers: readonly Server[] }) {
 }
 
 export function LoadBalancersPage() {
-  const { notify } = useServices();
+  const { notify, can } = useServices();
   const data = useLbData(undefined);
   const [creating, setCreating] = useState(false);
   const d = data.data;
@@ -30,9 +30,11 @@ export function LoadBalancersPage() {
     <main className="page" aria-labelledby="page-title">
       <div className="page-head">
         <h1 id="page-title">Load balancers</h1>
-        <button type="button" className="primary" onClick={() => setCreating(true)}>
-          Create load balancer
-        </button>
+        {can.changeConfig ? (
+          <button type="button" className="primary" onClick={() => setCreating(true)}>
+            Create load balancer
+          </button>
+        ) : null}
       </div>
       <LoadState loading={data.loading && !d} error={data.error} what="load balancers" />
       {d && d.loadBalancers.length === 0 ? <p className="muted">No load balancers yet. Create one to start.</p> : null}
@@ -105,7 +107,7 @@ type Pending =
   | null;
 
 export function LoadBalancerPage({ id, tab }: { id: string; tab: LbTab }) {
-  const { api, notify } = useServices();
+  const { api, notify, can } = useServices();
   const data = useLbData(id);
   const certs = useCertificates();
   const [pending, setPending] = useState<Pending>(null);
@@ -157,14 +159,16 @@ export function LoadBalancerPage({ id, tab }: { id: string; tab: LbTab }) {
       </p>
       <div className="page-head">
         <h1 id="page-title">{lb.name}</h1>
-        <div className="buttons">
-          <button type="button" onClick={() => setPending({ kind: 'edit-lb' })}>
-            Edit load balancer
-          </button>
-          <button type="button" className="danger" onClick={() => setPending({ kind: 'delete-lb' })}>
-            Delete load balancer
-          </button>
-        </div>
+        {can.changeConfig ? (
+          <div className="buttons">
+            <button type="button" onClick={() => setPending({ kind: 'edit-lb' })}>
+              Edit load balancer
+            </button>
+            <button type="button" className="danger" onClick={() => setPending({ kind: 'delete-lb' })}>
+              Delete load balancer
+            </button>
+          </div>
+        ) : null}
       </div>
       <dl className="facts">
         <div>
@@ -198,9 +202,11 @@ export function LoadBalancerPage({ id, tab }: { id: string; tab: LbTab }) {
         <section aria-label="Frontends">
           <div className="section-head">
             <h2>Frontends</h2>
-            <button type="button" className="primary" onClick={() => setPending({ kind: 'new-frontend' })}>
-              Create frontend
-            </button>
+            {can.changeConfig ? (
+              <button type="button" className="primary" onClick={() => setPending({ kind: 'new-frontend' })}>
+                Create frontend
+              </button>
+            ) : null}
           </div>
           {d && d.frontends.length === 0 ? <p className="muted">No frontends yet.</p> : null}
           {d && d.frontends.length > 0 ? (
@@ -213,7 +219,7 @@ export function LoadBalancerPage({ id, tab }: { id: string; tab: LbTab }) {
                     <th scope="col">Address</th>
                     <th scope="col">Default backend</th>
                     <th scope="col">Status</th>
-                    <th scope="col">Actions</th>
+                    {can.changeConfig ? <th scope="col">Actions</th> : null}
                   </tr>
                 </thead>
                 <tbody>
@@ -230,23 +236,25 @@ export function LoadBalancerPage({ id, tab }: { id: string; tab: LbTab }) {
                       <td>
                         <ListenStatus frontend={f} />
                       </td>
-                      <td className="actions">
-                        <button
-                          type="button"
-                          aria-label={`Edit ${f.name}`}
-                          onClick={() => setPending({ kind: 'edit-frontend', frontend: f })}
-                        >
-                          Edit
-                        </button>
-                        <button
-                          type="button"
-                          className="danger"
-                          aria-label={`Delete ${f.name}`}
-                          onClick={() => setPending({ kind: 'delete-frontend', frontend: f })}
-                        >
-                          Delete
-                        </button>
-                      </td>
+                      {can.changeConfig ? (
+                        <td className="actions">
+                          <button
+                            type="button"
+                            aria-label={`Edit ${f.name}`}
+                            onClick={() => setPending({ kind: 'edit-frontend', frontend: f })}
+                          >
+                            Edit
+                          </button>
+                          <button
+                            type="button"
+                            className="danger"
+                            aria-label={`Delete ${f.name}`}
+                            onClick={() => setPending({ kind: 'delete-frontend', frontend: f })}
+                          >
+                            Delete
+                          </button>
+                        </td>
+                      ) : null}
                     </tr>
                   ))}
                 </tbody>
@@ -260,9 +268,11 @@ export function LoadBalancerPage({ id, tab }: { id: string; tab: LbTab }) {
         <section aria-label="Backends">
           <div className="section-head">
             <h2>Backends</h2>
-            <button type="button" className="primary" onClick={() => setPending({ kind: 'new-backend' })}>
-              Create backend
-            </button>
+            {can.changeConfig ? (
+              <button type="button" className="primary" onClick={() => setPending({ kind: 'new-backend' })}>
+                Create backend
+              </button>
+            ) : null}
           </div>
           {d && d.backends.length === 0 ? <p className="muted">No backends yet.</p> : null}
           {d && d.backends.length > 0 ? (
@@ -280,7 +290,7 @@ export function LoadBalancerPage({ id, tab }: { id: string; tab: LbTab }) {
                       Servers
                     </th>
                     <th scope="col">Health</th>
-                    <th scope="col">Actions</th>
+                    {can.changeConfig ? <th scope="col">Actions</th> : null}
                   </tr>
                 </thead>
                 <tbody>
@@ -296,23 +306,25 @@ export function LoadBalancerPage({ id, tab }: { id: string; tab: LbTab }) {
                       <td>
                         <HealthCell servers={d.servers.get(b.id) ?? []} />
                       </td>
-                      <td className="actions">
-                        <button
-                          type="button"
-                          aria-label={`Edit ${b.name}`}
-                          onClick={() => setPending({ kind: 'edit-backend', backend: b })}
-                        >
-                          Edit
-                        </button>
-                        <button
-                          type="button"
-                          className="danger"
-                          aria-label={`Delete ${b.name}`}
-                          onClick={() => setPending({ kind: 'delete-backend', backend: b })}
-                        >
-                          Delete
-                        </button>
-                      </td>
+                      {can.changeConfig ? (
+                        <td className="actions">
+                          <button
+                            type="button"
+                            aria-label={`Edit ${b.name}`}
+                            onClick={() => setPending({ kind: 'edit-backend', backend: b })}
+                          >
+                            Edit
+                          </button>
+                          <button
+                            type="button"
+                            className="danger"
+                            aria-label={`Delete ${b.name}`}
+                            onClick={() => setPending({ kind: 'delete-backend', backend: b })}
+                          >
+                            Delete
+                          </button>
+                        </td>
+                      ) : null}
                     </tr>
                   ))}
                 </tbody>

@@ -208,7 +208,7 @@ function InstanceDialog({
 }
 
 export function InstancesPage() {
-  const { api, notify } = useServices();
+  const { api, notify, can } = useServices();
   const list = useLoad((a, s) => a.list<Instance>('/instances', s), [], { refreshOn: (e) => e.kind === 'config' });
   const [editing, setEditing] = useState<Instance | 'new' | null>(null);
   const [deleting, setDeleting] = useState<Instance | null>(null);
@@ -217,9 +217,11 @@ export function InstancesPage() {
     <main className="page" aria-labelledby="page-title">
       <div className="page-head">
         <h1 id="page-title">Instances</h1>
-        <button type="button" className="primary" onClick={() => setEditing('new')}>
-          Add instance
-        </button>
+        {can.changeConfig ? (
+          <button type="button" className="primary" onClick={() => setEditing('new')}>
+            Add instance
+          </button>
+        ) : null}
       </div>
       <p className="muted">The inventory from which Add Backend Server picks a Backend Server.</p>
       <LoadState loading={list.loading && !list.data} error={list.error} what="instances" />
@@ -247,17 +249,21 @@ export function InstancesPage() {
                   <td>{ServerTypePresets[i.serverType]?.label ?? i.serverType}</td>
                   <td className="actions">
                     <a href={href({ page: 'lookup', q: i.id })}>Where used</a>
-                    <button type="button" aria-label={`Edit ${i.name}`} onClick={() => setEditing(i)}>
-                      Edit
-                    </button>
-                    <button
-                      type="button"
-                      className="danger"
-                      aria-label={`Delete ${i.name}`}
-                      onClick={() => setDeleting(i)}
-                    >
-                      Delete
-                    </button>
+                    {can.changeConfig ? (
+                      <>
+                        <button type="button" aria-label={`Edit ${i.name}`} onClick={() => setEditing(i)}>
+                          Edit
+                        </button>
+                        <button
+                          type="button"
+                          className="danger"
+                          aria-label={`Delete ${i.name}`}
+                          onClick={() => setDeleting(i)}
+                        >
+                          Delete
+                        </button>
+                      </>
+                    ) : null}
                   </td>
                 </tr>
               ))}
@@ -381,6 +387,93 @@ function UploadDialog({ onClose, onSaved }: { onClose: () => void; onSaved: () =
   );
 }
 
+/**
+ * Replaces a certificate's PEM in place (`PUT /api/v1/certificates/{id}` `{ pem }`, T1
+ * rotation): same id and kind, so every frontend or backend using it keeps using it. New TLS
+ * handshakes use the new certificate at once; open connections keep theirs.
+ */
+function ReplaceDialog({
+  certificate,
+  onClose,
+  onSaved,
+}: {
+  certificate: Certificate;
+  onClose: () => void;
+  onSaved: () => void;
+}) {
+  const { api, notify } = useServices();
+  const form = useForm(() => ({ pem: '', keyPem: '' }));
+  const [busy, setBusy] = useState(false);
+  const fileId = useId();
+  const isServer = certificate.kind === 'server';
+  const readFile = async (path: 'pem' | 'keyPem', file: File | undefined) => {
+    if (file) form.set(path, await file.text());
+  };
+  const submit = async (e: React.FormEvent) => {
+    e.preventDefault();
+    const v = form.values;
+    const pem = [String(v.pem).trim(), isServer ? String(v.keyPem).trim() : ''].filter(Boolean).join('\n');
+    if (!String(v.pem).trim()) {
+      form.setErrors({ pem: 'paste or read the new PEM' });
+      return;
+    }
+    setBusy(true);
+    try {
+      const r = await api.change<Certificate>('PUT', `/certificates/${encodeURIComponent(certificate.id)}`, { pem });
+      notify(
+        `Certificate ${certificate.name} replaced${r.configVersion === null ? '' : ` (version ${r.configVersion})`}: new TLS handshakes use it now; open connections keep the old one.`,
+      );
+      onSaved();
+    } catch (err) {
+      if (err instanceof ApiError) applyApiError(form, err, ['pem', 'keyPem'], { key: 'keyPem', keyPem: 'keyPem' });
+      else form.setFormError(String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Dialog
+      wide
+      title={`Replace certificate ${certificate.name}`}
+      onClose={onClose}
+      footer={
+        <>
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" form="cert-replace-form" className="primary" disabled={busy}>
+            Replace
+          </button>
+        </>
+      }
+    >
+      <form id="cert-replace-form" noValidate onSubmit={submit} className="grid-form">
+        <FormError message={form.formError} />
+        <p className="notice wide-field">
+          Same name, id and kind ({isServer ? 'server certificate' : 'CA bundle'}): everything that uses it keeps using
+          it. New TLS handshakes use the new certificate at once; connections already open keep the old one.
+        </p>
+        <PemField
+          form={form}
+          path="pem"
+          label={isServer ? 'New certificate chain (PEM)' : 'New CA bundle (PEM)'}
+          fileId={`${fileId}-c`}
+          onFile={(f) => void readFile('pem', f)}
+        />
+        {isServer ? (
+          <PemField
+            form={form}
+            path="keyPem"
+            label="New private key (PEM)"
+            fileId={`${fileId}-k`}
+            onFile={(f) => void readFile('keyPem', f)}
+          />
+        ) : null}
+      </form>
+    </Dialog>
+  );
+}
+
 function PemField({
   form,
   path,
@@ -428,7 +521,7 @@ function PemField({
 }
 
 export function CertificatesPage() {
-  const { api, notify } = useServices();
+  const { api, notify, can } = useServices();
   const now = useNow(60_000);
   const list = useLoad(async (a, s) => {
     try {
@@ -440,20 +533,23 @@ export function CertificatesPage() {
   }, []);
   const [uploading, setUploading] = useState(false);
   const [deleting, setDeleting] = useState<Certificate | null>(null);
+  const [replacing, setReplacing] = useState<Certificate | null>(null);
   const [err, setErr] = useState<string | null>(null);
   const data = list.data;
   return (
     <main className="page" aria-labelledby="page-title">
       <div className="page-head">
         <h1 id="page-title">Certificates</h1>
-        <button
-          type="button"
-          className="primary"
-          disabled={data?.available === false}
-          onClick={() => setUploading(true)}
-        >
-          Upload certificate
-        </button>
+        {can.changeConfig ? (
+          <button
+            type="button"
+            className="primary"
+            disabled={data?.available === false}
+            onClick={() => setUploading(true)}
+          >
+            Upload certificate
+          </button>
+        ) : null}
       </div>
       <LoadState loading={list.loading && !data} error={list.error} what="certificates" />
       {data?.available === false ? (
@@ -472,7 +568,7 @@ export function CertificatesPage() {
                 <th scope="col">Subjects</th>
                 <th scope="col">Issuer</th>
                 <th scope="col">Expiry</th>
-                <th scope="col">Actions</th>
+                {can.changeConfig ? <th scope="col">Actions</th> : null}
               </tr>
             </thead>
             <tbody>
@@ -496,16 +592,21 @@ export function CertificatesPage() {
                         </ul>
                       ) : null}
                     </td>
-                    <td className="actions">
-                      <button
-                        type="button"
-                        className="danger"
-                        aria-label={`Delete ${c.name}`}
-                        onClick={() => setDeleting(c)}
-                      >
-                        Delete
-                      </button>
-                    </td>
+                    {can.changeConfig ? (
+                      <td className="actions">
+                        <button type="button" aria-label={`Replace ${c.name}`} onClick={() => setReplacing(c)}>
+                          Replace
+                        </button>
+                        <button
+                          type="button"
+                          className="danger"
+                          aria-label={`Delete ${c.name}`}
+                          onClick={() => setDeleting(c)}
+                        >
+                          Delete
+                        </button>
+                      </td>
+                    ) : null}
                   </tr>
                 );
               })}
@@ -518,6 +619,16 @@ export function CertificatesPage() {
           onClose={() => setUploading(false)}
           onSaved={() => {
             setUploading(false);
+            list.reload();
+          }}
+        />
+      ) : null}
+      {replacing ? (
+        <ReplaceDialog
+          certificate={replacing}
+          onClose={() => setReplacing(null)}
+          onSaved={() => {
+            setReplacing(null);
             list.reload();
           }}
         />

@@ -101,7 +101,7 @@ function ZoneStatus({ b }: { b: Backend }) {
 }
 
 export function BackendPage({ id }: { id: string }) {
-  const { notify } = useServices();
+  const { notify, can } = useServices();
   const backend = useBackend(id);
   const b = backend.data;
   const servers = useServers(id);
@@ -134,9 +134,11 @@ export function BackendPage({ id }: { id: string }) {
       </p>
       <div className="page-head">
         <h1 id="page-title">Backend {b.name}</h1>
-        <button type="button" onClick={() => setEditing(true)}>
-          Edit backend
-        </button>
+        {can.changeConfig ? (
+          <button type="button" onClick={() => setEditing(true)}>
+            Edit backend
+          </button>
+        ) : null}
       </div>
       <BackendFacts b={b} />
       <ZoneStatus b={b} />
@@ -163,7 +165,7 @@ export function BackendPage({ id }: { id: string }) {
 }
 
 export function FrontendPage({ id }: { id: string }) {
-  const { notify } = useServices();
+  const { notify, can } = useServices();
   const fe = useLoad((api, signal) => api.get<Frontend>(`/frontends/${encodeURIComponent(id)}`, signal), [id], {
     refreshOn: (e) => e.kind === 'config',
     everyMs: 5000,
@@ -192,9 +194,11 @@ export function FrontendPage({ id }: { id: string }) {
       </p>
       <div className="page-head">
         <h1 id="page-title">Frontend {f.name}</h1>
-        <button type="button" onClick={() => setEditing(true)} disabled={!lb}>
-          Edit frontend
-        </button>
+        {can.changeConfig ? (
+          <button type="button" onClick={() => setEditing(true)} disabled={!lb}>
+            Edit frontend
+          </button>
+        ) : null}
       </div>
       <dl className="facts">
         <div>
