@@ -128,7 +128,7 @@ export function checkFrontend(f: Frontend): void {
   }
   checkBool(f.redirectToHttps, 'redirectToHttps');
   if (f.redirectToHttps && f.protocol !== 'http') {
-    throw rule('redirectToHttps', `redirectToHttps applies to http frontends, this one is ${f.protocol} (T1)`);
+    throw rule('redirectToHttps', `applies to http frontends, this one is ${f.protocol} (T1)`);
   }
   if (f.certificateIds.length > 0 && f.protocol !== 'https') {
     throw rule('certificateIds', `certificates apply to https frontends, this one is ${f.protocol} (T1)`);
@@ -291,10 +291,7 @@ export function validateConfig(c: ConfigState): void {
 
   for (const f of c.frontends) {
     if (f.redirectToHttps && !httpsTwin(c.frontends, f)) {
-      throw rule(
-        'redirectToHttps',
-        'redirectToHttps: this load balancer has no enabled https frontend to redirect to (T1)',
-      );
+      throw rule('redirectToHttps', 'this load balancer has no enabled https frontend to redirect to (T1)');
     }
   }
   for (const b of c.backends) {
