@@ -14,6 +14,7 @@ import type { DataPlanePort } from './control/ports.ts';
 import { realClock } from './core/clock.ts';
 import { createLogger, type Logger } from './core/log.ts';
 import { parseHostPort } from './core/net.ts';
+import { type AccessLog, createAccessLog } from './dataplane/access-log.ts';
 import { httpListenerFactory } from './dataplane/http/listener.ts';
 import { httpsListenerFactory } from './dataplane/https/listener.ts';
 import { Plane } from './dataplane/plane.ts';
@@ -52,6 +53,8 @@ export interface StartOptions {
    * (create and update, no prune; one configVersion). A bad file stops the start (C4).
    */
   configFile?: string;
+  /** Access log destination (O2): a file path, or `-` for standard output; off when unset. */
+  accessLog?: string;
 }
 
 /** A running Fulcrum: API URL, the services, and a graceful `close`. */
@@ -86,7 +89,9 @@ export async function startFulcrum(options: StartOptions = {}): Promise<RunningF
   const dataDir = path.resolve(options.dataDir ?? './data');
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const store = SqliteStore.open(dataDir);
+  let accessLog: AccessLog | undefined;
   try {
+    accessLog = options.accessLog ? createAccessLog(options.accessLog) : undefined;
     let cookieKey = await store.getSecret(COOKIE_KEY);
     if (!cookieKey) {
       cookieKey = randomBytes(32).toString('base64url');
@@ -106,6 +111,7 @@ export async function startFulcrum(options: StartOptions = {}): Promise<RunningF
         udp: udpListenerFactory({ persistence }),
       },
       log,
+      { accessLog },
     );
     // T3: https/tls checks trust what requests trust (CA bundle, SNI, verify).
     const tlsOptionsFor = backendTrust.healthOptions(() => runtime.snapshot);
@@ -171,6 +177,7 @@ export async function startFulcrum(options: StartOptions = {}): Promise<RunningF
           await plane.close(drainMs);
           await control.close();
           await store.close();
+          accessLog?.close();
           log.info('fulcrum stopped');
         })();
         return closing;
@@ -178,6 +185,7 @@ export async function startFulcrum(options: StartOptions = {}): Promise<RunningF
     };
   } catch (err) {
     await store.close().catch(() => {});
+    accessLog?.close();
     throw err;
   }
 }

@@ -79,6 +79,7 @@ export function buildProgram(): Command {
     .option('--log-level <level>', 'log level: fatal, error, warn, info, debug, trace, silent')
     .option('--no-console', 'do not serve (or build) the web console')
     .option('--config <file>', 'apply a declarative configuration file (YAML or JSON) at start; no prune (C4)')
+    .option('--access-log <file>', 'write one JSON line per HTTP request and TCP connection to FILE (- = stdout)')
     .action(async (o) =>
       // Imported on use: client commands start without loading the whole product.
       (await import('./serve.ts')).serve({
@@ -87,6 +88,7 @@ export function buildProgram(): Command {
         logLevel: o.logLevel,
         console: o.console,
         config: o.config,
+        accessLog: o.accessLog,
       }),
     );
 

@@ -11,6 +11,8 @@ export interface ServeFlags {
   console: boolean;
   /** `--config FILE`: a declarative configuration applied at start (C4). */
   config?: string;
+  /** `--access-log PATH|-`: one JSON line per request or connection (O2). */
+  accessLog?: string;
 }
 
 /**
@@ -36,6 +38,7 @@ export async function serve(flags: ServeFlags): Promise<void> {
     logLevel: flags.logLevel,
     console: flags.console,
     configFile: flags.config,
+    accessLog: flags.accessLog,
   });
   let stopping = false;
   const stop = (signal: string) => {

@@ -2,6 +2,7 @@ import type { FrontendSpec, Snapshot } from '../config/snapshot.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Logger } from '../core/log.ts';
 import type { Runtime } from '../runtime/runtime.ts';
+import type { AccessLog } from './access-log.ts';
 import {
   FrontendRuntime,
   type ListenerContext,
@@ -37,12 +38,20 @@ export class Plane {
   #applied = 0;
   #chain: Promise<void> = Promise.resolve();
   #closed = false;
+  readonly #accessLog: AccessLog | undefined;
 
-  constructor(runtime: Runtime, factories: Partial<Record<FrontendSpec['protocol'], ListenerFactory>>, log: Logger) {
+  /** `options.accessLog`: where listeners write access-log records (O2); off when undefined. */
+  constructor(
+    runtime: Runtime,
+    factories: Partial<Record<FrontendSpec['protocol'], ListenerFactory>>,
+    log: Logger,
+    options: { accessLog?: AccessLog } = {},
+  ) {
     this.runtime = runtime;
     this.#factories = factories;
     this.#log = log;
     this.#clock = runtime.clock;
+    this.#accessLog = options.accessLog;
   }
 
   /** The configVersion currently applied. */
@@ -116,7 +125,13 @@ export class Plane {
 
   async #open(spec: FrontendSpec, counters: FrontendRuntime): Promise<void> {
     const factory = this.#factories[spec.protocol] as ListenerFactory;
-    const ctx: ListenerContext = { runtime: this.runtime, log: this.#log, clock: this.#clock, counters };
+    const ctx: ListenerContext = {
+      runtime: this.runtime,
+      log: this.#log,
+      clock: this.#clock,
+      counters,
+      accessLog: this.#accessLog,
+    };
     const listener = factory(spec, ctx);
     const slot: Slot = { spec, listener: undefined, status: { listening: false, reason: 'opening' } };
     this.#slots.set(spec.id, slot);

@@ -2,6 +2,7 @@ import type { FrontendSpec } from '../config/snapshot.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Logger } from '../core/log.ts';
 import type { Runtime } from '../runtime/runtime.ts';
+import type { AccessLog } from './access-log.ts';
 
 /** Whether a frontend is listening, and why not (F5). */
 export interface ListenerStatus {
@@ -37,6 +38,8 @@ export interface ListenerContext {
   readonly log: Logger;
   readonly clock: Clock;
   readonly counters: FrontendRuntime;
+  /** Access log (O2); undefined when off. */
+  readonly accessLog?: AccessLog;
 }
 
 /**

@@ -210,6 +210,12 @@ export class HttpConnection implements UpstreamOwner, ChooseRequest {
   readonly #reqFramer = new BodyFramer();
   readonly #resFramer = new BodyFramer();
   readonly #routeOut = { index: 0 };
+  // access log (O2): only touched when the frontend's context has one
+  #logPending = false;
+  #logHead: HttpHead | undefined;
+  #logAt = 0;
+  #logBytes0 = 0;
+  #logStatus = 0;
 
   constructor(socket: net.Socket, frontend: HttpFrontend, https: boolean) {
     this.socket = socket;
@@ -318,6 +324,7 @@ export class HttpConnection implements UpstreamOwner, ChooseRequest {
   }
 
   #onClientClose(): void {
+    if (this.#logPending) this.#logEnd(true);
     this.state = S_CLOSED;
     this.deadline = 0;
     const up = this.#up;
@@ -351,7 +358,13 @@ export class HttpConnection implements UpstreamOwner, ChooseRequest {
     counters.responses[(status / 100) | 0]!++;
     counters.bytesOut += buf.length;
     if (status !== 502 && status !== 504) counters.refused++;
+    const logging = this.frontend.ctx.accessLog !== undefined;
+    if (logging && !this.#logPending) this.#logBegin(undefined);
     if (!this.socket.destroyed && !this.socket.writableEnded) this.socket.write(buf);
+    if (logging) {
+      this.#logStatus = status;
+      this.#logEnd(false);
+    }
     if (close) this.#close();
     else this.#served++;
   }
@@ -380,8 +393,47 @@ export class HttpConnection implements UpstreamOwner, ChooseRequest {
     counters.responses[3]!++;
     counters.bytesOut += buf.length;
     if (!this.socket.destroyed && !this.socket.writableEnded) this.socket.write(buf);
+    if (this.frontend.ctx.accessLog !== undefined) {
+      if (!this.#logPending) this.#logBegin(undefined);
+      this.#logStatus = 308;
+      this.#logEnd(false);
+    }
     if (close) this.#close();
     else this.#served++;
+  }
+
+  /** Access log (O2): an exchange starts (`head` undefined for a request refused before parsing). */
+  #logBegin(head: HttpHead | undefined): void {
+    this.#logPending = true;
+    this.#logHead = head;
+    this.#logAt = performance.now();
+    this.#logBytes0 = this.socket.bytesWritten;
+    this.#logStatus = 0;
+  }
+
+  /** Access log (O2): writes the record of the exchange that ends now. */
+  #logEnd(aborted: boolean): void {
+    this.#logPending = false;
+    const log = this.frontend.ctx.accessLog;
+    if (log === undefined) return;
+    const head = this.#logHead;
+    this.#logHead = undefined;
+    const rt = this.#rt;
+    log.write({
+      at: new Date().toISOString(),
+      kind: 'http',
+      frontend: this.frontend.spec.name,
+      client: this.clientAddress,
+      method: head?.method ?? null,
+      target: head?.target ?? null,
+      host: head?.host ?? null,
+      status: this.#logStatus,
+      backend: head === undefined ? null : (this.#bspec?.name ?? null),
+      server: rt === null ? null : rt.spec.name,
+      bytesOut: this.socket.bytesWritten - this.#logBytes0,
+      durationMs: Math.round((performance.now() - this.#logAt) * 10) / 10,
+      ...(aborted ? { aborted: true } : {}),
+    });
   }
 
   /** Parses and starts as many requests as the buffer holds, one at a time. */
@@ -417,6 +469,7 @@ export class HttpConnection implements UpstreamOwner, ChooseRequest {
     this.#spec = spec;
     this.head = head;
     ctx.counters.requests++;
+    if (ctx.accessLog !== undefined) this.#logBegin(head);
     this.#keepAlive = head.minor === 1 ? !head.connClose : head.connKeepAlive;
     this.#closeAfter = false;
     // request target (RFC 9112 §3.2): origin-form, absolute-form (host taken from it), asterisk for OPTIONS
@@ -751,6 +804,7 @@ export class HttpConnection implements UpstreamOwner, ChooseRequest {
     const counters = frontend.ctx.counters;
     const rt = this.#rt as ServerRuntime;
     const status = rh.status;
+    this.#logStatus = status;
     rt.countResponse(status);
     counters.responses[(status / 100) | 0]!++;
     const ttfb = performance.now() - this.#sentAt;
@@ -872,6 +926,8 @@ export class HttpConnection implements UpstreamOwner, ChooseRequest {
     const rt = this.#rt as ServerRuntime;
     rt.countResponse(101);
     counters.responses[1]!++;
+    this.#logStatus = 101;
+    if (this.#logPending) this.#logEnd(false);
     this.frontend.ctx.runtime.recordOutcome(rt, true);
     this.state = S_TUNNEL;
     this.#resHeadDone = true;
@@ -1014,6 +1070,7 @@ export class HttpConnection implements UpstreamOwner, ChooseRequest {
   }
 
   #finishExchange(): void {
+    if (this.#logPending) this.#logEnd(false);
     const reuse = this.#resReusable && this.#reqDone;
     if (!this.#reqDone) this.#closeAfter = true;
     this.#dropUpstream(reuse);

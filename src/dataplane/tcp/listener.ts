@@ -18,6 +18,9 @@ class TcpSession {
   closed = false;
   /** TLS passthrough (T4): the ClientHello bytes read to route by SNI, replayed to the server first. */
   preamble: Buffer | null = null;
+  /** Access log (O2): when the connection was accepted (performance.now ms); 0 when logs are off. */
+  startedAt = 0;
+  backendName: string | null = null;
   constructor(client: net.Socket) {
     this.client = client;
   }
@@ -67,9 +70,25 @@ function tcpListener(initial: FrontendSpec, ctx: ListenerContext, persistence: P
     sessions.delete(session);
     counters.activeConnections--;
     if (session.rt) runtime.connectionClosed(session.rt, session);
+    const log = ctx.accessLog;
+    if (log !== undefined) {
+      const c = session.client;
+      log.write({
+        at: new Date().toISOString(),
+        kind: 'tcp',
+        frontend: spec.name,
+        client: c.remoteAddress ?? '',
+        backend: session.backendName,
+        server: session.rt?.spec.name ?? null,
+        bytesIn: c.bytesRead,
+        bytesOut: c.bytesWritten,
+        durationMs: Math.round((performance.now() - session.startedAt) * 10) / 10,
+      });
+    }
   }
 
   function connect(session: TcpSession, backend: BackendRuntime, attempt: number, exclude?: ServerRuntime): void {
+    session.backendName = backend.spec.name;
     const clientAddress = session.client.remoteAddress;
     // P1: source-ip persistence keeps a client on its server; otherwise the balancer decides.
     const rt =
@@ -158,6 +177,7 @@ function tcpListener(initial: FrontendSpec, ctx: ListenerContext, persistence: P
     counters.activeConnections++;
     counters.totalConnections++;
     const session = new TcpSession(client);
+    if (ctx.accessLog !== undefined) session.startedAt = performance.now();
     sessions.add(session);
     client.on('error', () => session.server?.destroy());
     client.on('close', () => {

@@ -1,0 +1,144 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { startFulcrum } from '../src/main.ts';
+import { get, namedHttpServer, removeDir } from './helpers/fulcrum.ts';
+import { freePort } from './helpers/plane.ts';
+
+// SPEC O2: structured access logs, one JSON line per request or connection.
+describe('access log (O2)', () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'fulcrum-alog-'));
+  after(() => removeDir(dataDir));
+
+  it('writes one JSON line per HTTP request (forwarded and our own answers) and per TCP connection', async () => {
+    const web = await namedHttpServer('web');
+    const file = path.join(dataDir, 'logs', 'access.jsonl');
+    const token = 'alog-token-0123456789abcdef';
+    const f = await startFulcrum({
+      api: '127.0.0.1:0',
+      dataDir,
+      adminToken: token,
+      logLevel: 'silent',
+      console: false,
+      accessLog: file,
+    });
+    const api = async (method: string, p: string, body: unknown) => {
+      const r = await fetch(`${f.apiUrl}/api/v1${p}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      assert.ok(r.ok, `${method} ${p} → ${r.status}`);
+      return (await r.json()) as { id: string };
+    };
+    const lb = await api('POST', '/load-balancers', { name: 'lb', allowedNetworks: ['127.0.0.0/8'] });
+    const be = await api('POST', '/backends', {
+      loadBalancerId: lb.id,
+      name: 'web',
+      mode: 'http',
+      healthCheck: { enabled: false },
+    });
+    await api('POST', `/backends/${be.id}/servers`, {
+      name: 'w1',
+      serverType: 'web',
+      address: '127.0.0.1',
+      port: web.port,
+    });
+    const empty = await api('POST', '/backends', {
+      loadBalancerId: lb.id,
+      name: 'empty',
+      mode: 'http',
+      healthCheck: { enabled: false },
+    });
+    const tcpBe = await api('POST', '/backends', {
+      loadBalancerId: lb.id,
+      name: 'raw',
+      mode: 'tcp',
+      healthCheck: { enabled: false },
+    });
+    await api('POST', `/backends/${tcpBe.id}/servers`, {
+      name: 't1',
+      serverType: 'web',
+      address: '127.0.0.1',
+      port: web.port,
+    });
+    const [p1, p2, p3] = [await freePort(), await freePort(), await freePort()];
+    await api('POST', '/frontends', {
+      loadBalancerId: lb.id,
+      name: 'www',
+      protocol: 'http',
+      port: p1,
+      defaultBackendId: be.id,
+    });
+    await api('POST', '/frontends', {
+      loadBalancerId: lb.id,
+      name: 'none',
+      protocol: 'http',
+      port: p2,
+      defaultBackendId: empty.id,
+    });
+    await api('POST', '/frontends', {
+      loadBalancerId: lb.id,
+      name: 'l4',
+      protocol: 'tcp',
+      port: p3,
+      defaultBackendId: tcpBe.id,
+    });
+
+    assert.equal((await get(`http://127.0.0.1:${p1}/shop?x=1`)).body, 'web');
+    assert.equal((await get(`http://127.0.0.1:${p2}/`)).status, 503);
+    assert.equal((await get(`http://127.0.0.1:${p3}/via-tcp`)).body, 'web');
+    await new Promise<void>((resolve) => {
+      const c = net.connect(p1, '127.0.0.1', () => c.write('GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n'));
+      c.on('close', () => resolve());
+      c.resume();
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    http.globalAgent.destroy(); // no kept-alive client connection holds the drain open
+    await f.close();
+    await web.close();
+
+    const lines = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const ok = lines.find((l) => l.frontend === 'www' && l.status === 200);
+    assert.ok(ok, JSON.stringify(lines));
+    assert.equal(ok.kind, 'http');
+    assert.equal(ok.method, 'GET');
+    assert.equal(ok.target, '/shop?x=1');
+    assert.equal(ok.backend, 'web');
+    assert.equal(ok.server, 'w1');
+    assert.equal(ok.client, '127.0.0.1');
+    assert.ok(ok.bytesOut > 0 && ok.durationMs >= 0);
+    assert.ok(!Number.isNaN(Date.parse(ok.at)));
+    const none = lines.find((l) => l.frontend === 'none');
+    assert.deepEqual([none?.status, none?.backend, none?.server], [503, 'empty', null]);
+    const bad = lines.find((l) => l.frontend === 'www' && l.status === 400);
+    assert.ok(bad, 'a refused request is logged too');
+    assert.equal(bad.method, null);
+    assert.ok(bad.bytesOut > 0, 'the 400 answer is counted');
+    const tcp = lines.find((l) => l.kind === 'tcp');
+    assert.deepEqual([tcp?.frontend, tcp?.backend, tcp?.server], ['l4', 'raw', 't1']);
+    assert.ok(tcp.bytesIn > 0 && tcp.bytesOut > 0);
+    assert.equal(lines.filter((l) => l.kind === 'http').length, 3, 'one line per request, no duplicates');
+  });
+
+  it('refuses a destination it cannot open, naming it', async () => {
+    await assert.rejects(
+      startFulcrum({
+        api: '127.0.0.1:0',
+        dataDir,
+        adminToken: 'x'.repeat(24),
+        logLevel: 'silent',
+        console: false,
+        accessLog: path.join(dataDir, 'fulcrum.db', 'a.log'),
+      }),
+      /fulcrum\.db\/a\.log|ENOTDIR|EEXIST/,
+    );
+  });
+});
