@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { startFulcrum } from '../src/main.ts';
-import { get, namedHttpServer, removeDir } from './helpers/fulcrum.ts';
+import { apiClient, get, namedHttpServer, removeDir } from './helpers/fulcrum.ts';
 import { freePort } from './helpers/plane.ts';
 
 // SPEC O2: structured access logs, one JSON line per request or connection.
@@ -26,15 +26,7 @@ describe('access log (O2)', () => {
       console: false,
       accessLog: file,
     });
-    const api = async (method: string, p: string, body: unknown) => {
-      const r = await fetch(`${f.apiUrl}/api/v1${p}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      assert.ok(r.ok, `${method} ${p} → ${r.status}`);
-      return (await r.json()) as { id: string };
-    };
+    const api = apiClient(f.apiUrl, token);
     const lb = await api('POST', '/load-balancers', { name: 'lb', allowedNetworks: ['127.0.0.0/8'] });
     const be = await api('POST', '/backends', {
       loadBalancerId: lb.id,

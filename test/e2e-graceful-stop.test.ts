@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { get, namedHttpServer, removeDir } from './helpers/fulcrum.ts';
+import { apiClient, get, namedHttpServer, removeDir } from './helpers/fulcrum.ts';
 import { freePort } from './helpers/plane.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -38,15 +38,7 @@ describe('graceful stop of `fulcrum serve` on SIGTERM', () => {
       else if (Date.now() - started > 20_000) throw new Error(`fulcrum did not start: ${out}`);
       else await new Promise((r) => setTimeout(r, 50));
     }
-    const api = async (method: string, p: string, body: unknown) => {
-      const r = await fetch(`${apiUrl}/api/v1${p}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      assert.ok(r.ok, `${method} ${p} → ${r.status}`);
-      return (await r.json()) as { id: string };
-    };
+    const api = apiClient(apiUrl, token);
     const lb = await api('POST', '/load-balancers', { name: 'lb', allowedNetworks: ['127.0.0.0/8'] });
     const be = await api('POST', '/backends', {
       loadBalancerId: lb.id,

@@ -118,3 +118,23 @@ export async function get(url: string, agent?: http.Agent): Promise<{ status: nu
     req.on('error', reject);
   });
 }
+
+/**
+ * A minimal API client for a Fulcrum started some other way (a child process, or
+ * `startFulcrum` with extra options): `ok(method, path, body)` throws unless 2xx and answers
+ * the JSON body.
+ */
+export function apiClient(
+  apiUrl: string,
+  token: string,
+): (method: string, p: string, body?: unknown) => Promise<{ id: string }> {
+  return async (method, p, body) => {
+    const r = await fetch(`${apiUrl}/api/v1${p}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (!r.ok) throw new Error(`${method} ${p} → ${r.status} ${await r.text()}`);
+    return (await r.json()) as { id: string };
+  };
+}
