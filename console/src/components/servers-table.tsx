@@ -12,7 +12,7 @@ import { endpoint, formatRate, healthLabel, healthTooltip, stateLabel } from '..
 import { ServerTypePresets } from '../lib/server-form.ts';
 import type { Backend, Certificate, Instance, Server } from '../lib/types.ts';
 import { ServerDialog } from './server-dialog.tsx';
-import { Badge, Confirm, LoadState } from './ui.tsx';
+import { Badge, Confirm, LoadState, RowActions } from './ui.tsx';
 
 type Pending =
   | { kind: 'add' }
@@ -170,48 +170,21 @@ export function ServersTable({ backend }: { backend: Backend }) {
                       {formatRate(live.history.serverRate(s.id))}
                     </td>
                     {can.changeServers ? (
-                      <td className="actions">
-                        <button
-                          type="button"
-                          onClick={() => setPending({ kind: 'update', server: s })}
-                          aria-label={`Update ${s.name}`}
-                        >
-                          Update
-                        </button>
-                        {s.enabled ? (
-                          <button
-                            type="button"
-                            onClick={() => void setEnabled(s, false)}
-                            aria-label={`Disable ${s.name}`}
-                          >
-                            Disable
-                          </button>
-                        ) : (
-                          <button
-                            type="button"
-                            onClick={() => void setEnabled(s, true)}
-                            aria-label={`Enable ${s.name}`}
-                          >
-                            Enable
-                          </button>
-                        )}
-                        <button
-                          type="button"
-                          disabled={state === 'draining' || !s.enabled}
-                          onClick={() => setPending({ kind: 'drain', server: s })}
-                          aria-label={`Drain ${s.name}`}
-                        >
-                          Drain
-                        </button>
-                        <button
-                          type="button"
-                          className="danger"
-                          onClick={() => setPending({ kind: 'remove', server: s })}
-                          aria-label={`Remove ${s.name}`}
-                        >
-                          Remove
-                        </button>
-                      </td>
+                      <RowActions
+                        name={s.name}
+                        actions={[
+                          { label: 'Update', onClick: () => setPending({ kind: 'update', server: s }) },
+                          s.enabled
+                            ? { label: 'Disable', onClick: () => void setEnabled(s, false) }
+                            : { label: 'Enable', onClick: () => void setEnabled(s, true) },
+                          {
+                            label: 'Drain',
+                            disabled: state === 'draining' || !s.enabled,
+                            onClick: () => setPending({ kind: 'drain', server: s }),
+                          },
+                          { label: 'Remove', danger: true, onClick: () => setPending({ kind: 'remove', server: s }) },
+                        ]}
+                      />
                     ) : null}
                   </tr>
                 );

@@ -352,3 +352,44 @@ export function Tabs({
     </nav>
   );
 }
+
+/** One button of a table row's actions cell; its accessible name is `${label} ${row name}`. */
+export interface RowAction {
+  label: string;
+  onClick: () => void;
+  danger?: boolean;
+  disabled?: boolean;
+}
+
+/**
+ * The actions cell of a table row (Edit / Delete, Update / Drain / Remove, …): one button per
+ * action, named after the row ("Delete web-1") so screen readers and tests can tell rows apart.
+ */
+export function RowActions({
+  name,
+  actions,
+  children,
+}: {
+  name: string;
+  actions: readonly RowAction[];
+  /** Shown before the buttons (a link such as "Where used"). */
+  children?: ReactNode;
+}) {
+  return (
+    <td className="actions">
+      {children}
+      {actions.map((a) => (
+        <button
+          key={a.label}
+          type="button"
+          className={a.danger ? 'danger' : undefined}
+          disabled={a.disabled}
+          aria-label={`${a.label} ${name}`}
+          onClick={a.onClick}
+        >
+          {a.label}
+        </button>
+      ))}
+    </td>
+  );
+}

@@ -3,12 +3,12 @@
  * health summary; the overview has tabs Frontends, Backends, Events, Statistics; create, edit
  * and delete with confirmation.
  */
-import { useState } from 'react';
+import { type ReactNode, useState } from 'react';
 import { BackendDialog } from '../components/backend-dialog.tsx';
 import { FrontendDialog, LoadBalancerDialog } from '../components/frontend-dialog.tsx';
 import { Statistics } from '../components/statistics.tsx';
 import { Timeline } from '../components/timeline.tsx';
-import { Badge, Confirm, LoadState, Tabs } from '../components/ui.tsx';
+import { Badge, Confirm, LoadState, RowActions, Tabs } from '../components/ui.tsx';
 import { useServices } from '../hooks.ts';
 import { healthSummary, summaryText } from '../lib/format.ts';
 import { href, type LbTab } from '../lib/route.ts';
@@ -146,6 +146,22 @@ export function LoadBalancerPage({ id, tab }: { id: string; tab: LbTab }) {
       setBusy(false);
     }
   };
+  /** The confirm-delete dialog of one resource: DELETE `path`, then `after` (if any). */
+  const confirmDelete = (title: string, message: ReactNode, path: string, what: string, after?: () => void) => (
+    <Confirm
+      title={title}
+      danger
+      message={<p>{message}</p>}
+      confirmLabel="Delete"
+      busy={busy}
+      error={err}
+      onCancel={() => {
+        setPending(null);
+        setErr(null);
+      }}
+      onConfirm={() => void del(path, what, after)}
+    />
+  );
   const tabs = (['frontends', 'backends', 'events', 'statistics'] as const).map((t) => ({
     id: t,
     label: t[0]!.toUpperCase() + t.slice(1),
@@ -237,23 +253,17 @@ export function LoadBalancerPage({ id, tab }: { id: string; tab: LbTab }) {
                         <ListenStatus frontend={f} />
                       </td>
                       {can.changeConfig ? (
-                        <td className="actions">
-                          <button
-                            type="button"
-                            aria-label={`Edit ${f.name}`}
-                            onClick={() => setPending({ kind: 'edit-frontend', frontend: f })}
-                          >
-                            Edit
-                          </button>
-                          <button
-                            type="button"
-                            className="danger"
-                            aria-label={`Delete ${f.name}`}
-                            onClick={() => setPending({ kind: 'delete-frontend', frontend: f })}
-                          >
-                            Delete
-                          </button>
-                        </td>
+                        <RowActions
+                          name={f.name}
+                          actions={[
+                            { label: 'Edit', onClick: () => setPending({ kind: 'edit-frontend', frontend: f }) },
+                            {
+                              label: 'Delete',
+                              danger: true,
+                              onClick: () => setPending({ kind: 'delete-frontend', frontend: f }),
+                            },
+                          ]}
+                        />
                       ) : null}
                     </tr>
                   ))}
@@ -307,23 +317,17 @@ export function LoadBalancerPage({ id, tab }: { id: string; tab: LbTab }) {
                         <HealthCell servers={d.servers.get(b.id) ?? []} />
                       </td>
                       {can.changeConfig ? (
-                        <td className="actions">
-                          <button
-                            type="button"
-                            aria-label={`Edit ${b.name}`}
-                            onClick={() => setPending({ kind: 'edit-backend', backend: b })}
-                          >
-                            Edit
-                          </button>
-                          <button
-                            type="button"
-                            className="danger"
-                            aria-label={`Delete ${b.name}`}
-                            onClick={() => setPending({ kind: 'delete-backend', backend: b })}
-                          >
-                            Delete
-                          </button>
-                        </td>
+                        <RowActions
+                          name={b.name}
+                          actions={[
+                            { label: 'Edit', onClick: () => setPending({ kind: 'edit-backend', backend: b }) },
+                            {
+                              label: 'Delete',
+                              danger: true,
+                              onClick: () => setPending({ kind: 'delete-backend', backend: b }),
+                            },
+                          ]}
+                        />
                       ) : null}
                     </tr>
                   ))}
@@ -358,31 +362,19 @@ export function LoadBalancerPage({ id, tab }: { id: string; tab: LbTab }) {
           onSaved={(x, v) => done(`Load balancer ${x.name} saved.`, v)}
         />
       ) : null}
-      {pending?.kind === 'delete-lb' ? (
-        <Confirm
-          title={`Delete load balancer ${lb.name}?`}
-          danger
-          message={
-            <p>
-              {d && (d.frontends.length || d.backends.length)
-                ? `It still has ${d.frontends.length} frontend(s) and ${d.backends.length} backend(s): delete those first.`
-                : 'It has no frontends or backends. This cannot be undone.'}
-            </p>
-          }
-          confirmLabel="Delete"
-          busy={busy}
-          error={err}
-          onCancel={() => {
-            setPending(null);
-            setErr(null);
-          }}
-          onConfirm={() =>
-            void del(`/load-balancers/${encodeURIComponent(lb.id)}`, `Load balancer ${lb.name}`, () => {
+      {pending?.kind === 'delete-lb'
+        ? confirmDelete(
+            `Delete load balancer ${lb.name}?`,
+            d && (d.frontends.length || d.backends.length)
+              ? `It still has ${d.frontends.length} frontend(s) and ${d.backends.length} backend(s): delete those first.`
+              : 'It has no frontends or backends. This cannot be undone.',
+            `/load-balancers/${encodeURIComponent(lb.id)}`,
+            `Load balancer ${lb.name}`,
+            () => {
               location.hash = href({ page: 'load-balancers' });
-            })
-          }
-        />
-      ) : null}
+            },
+          )
+        : null}
       {pending?.kind === 'new-frontend' || pending?.kind === 'edit-frontend' ? (
         <FrontendDialog
           loadBalancer={lb}
@@ -393,28 +385,17 @@ export function LoadBalancerPage({ id, tab }: { id: string; tab: LbTab }) {
           onSaved={(f, v, created) => done(`Frontend ${f.name} ${created ? 'created' : 'saved'}.`, v)}
         />
       ) : null}
-      {pending?.kind === 'delete-frontend' ? (
-        <Confirm
-          title={`Delete frontend ${pending.frontend.name}?`}
-          danger
-          message={
-            <p>
+      {pending?.kind === 'delete-frontend'
+        ? confirmDelete(
+            `Delete frontend ${pending.frontend.name}?`,
+            <>
               {pending.frontend.bindAddress}:{pending.frontend.port} stops listening; open connections are drained, then
               closed.
-            </p>
-          }
-          confirmLabel="Delete"
-          busy={busy}
-          error={err}
-          onCancel={() => {
-            setPending(null);
-            setErr(null);
-          }}
-          onConfirm={() =>
-            void del(`/frontends/${encodeURIComponent(pending.frontend.id)}`, `Frontend ${pending.frontend.name}`)
-          }
-        />
-      ) : null}
+            </>,
+            `/frontends/${encodeURIComponent(pending.frontend.id)}`,
+            `Frontend ${pending.frontend.name}`,
+          )
+        : null}
       {pending?.kind === 'new-backend' || pending?.kind === 'edit-backend' ? (
         <BackendDialog
           loadBalancerId={lb.id}
@@ -424,29 +405,18 @@ export function LoadBalancerPage({ id, tab }: { id: string; tab: LbTab }) {
           onSaved={(b, v, created) => done(`Backend ${b.name} ${created ? 'created' : 'saved'}.`, v)}
         />
       ) : null}
-      {pending?.kind === 'delete-backend' ? (
-        <Confirm
-          title={`Delete backend ${pending.backend.name}?`}
-          danger
-          message={
-            <p>
+      {pending?.kind === 'delete-backend'
+        ? confirmDelete(
+            `Delete backend ${pending.backend.name}?`,
+            <>
               Its {d?.servers.get(pending.backend.id)?.length ?? 0} server(s) are removed with it; open connections will
               be drained for {pending.backend.drainTimeoutSeconds} seconds. A backend used by a frontend cannot be
               deleted.
-            </p>
-          }
-          confirmLabel="Delete"
-          busy={busy}
-          error={err}
-          onCancel={() => {
-            setPending(null);
-            setErr(null);
-          }}
-          onConfirm={() =>
-            void del(`/backends/${encodeURIComponent(pending.backend.id)}`, `Backend ${pending.backend.name}`)
-          }
-        />
-      ) : null}
+            </>,
+            `/backends/${encodeURIComponent(pending.backend.id)}`,
+            `Backend ${pending.backend.name}`,
+          )
+        : null}
     </main>
   );
 }

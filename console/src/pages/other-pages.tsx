@@ -12,6 +12,7 @@ import {
   Dialog,
   FormError,
   LoadState,
+  RowActions,
   SelectField,
   TextField,
 } from '../components/ui.tsx';
@@ -247,24 +248,19 @@ export function InstancesPage() {
                   <td>{i.zone ?? '—'}</td>
                   <td>{i.os ?? '—'}</td>
                   <td>{ServerTypePresets[i.serverType]?.label ?? i.serverType}</td>
-                  <td className="actions">
+                  <RowActions
+                    name={i.name}
+                    actions={
+                      can.changeConfig
+                        ? [
+                            { label: 'Edit', onClick: () => setEditing(i) },
+                            { label: 'Delete', danger: true, onClick: () => setDeleting(i) },
+                          ]
+                        : []
+                    }
+                  >
                     <a href={href({ page: 'lookup', q: i.id })}>Where used</a>
-                    {can.changeConfig ? (
-                      <>
-                        <button type="button" aria-label={`Edit ${i.name}`} onClick={() => setEditing(i)}>
-                          Edit
-                        </button>
-                        <button
-                          type="button"
-                          className="danger"
-                          aria-label={`Delete ${i.name}`}
-                          onClick={() => setDeleting(i)}
-                        >
-                          Delete
-                        </button>
-                      </>
-                    ) : null}
-                  </td>
+                  </RowActions>
                 </tr>
               ))}
             </tbody>
@@ -593,19 +589,13 @@ export function CertificatesPage() {
                       ) : null}
                     </td>
                     {can.changeConfig ? (
-                      <td className="actions">
-                        <button type="button" aria-label={`Replace ${c.name}`} onClick={() => setReplacing(c)}>
-                          Replace
-                        </button>
-                        <button
-                          type="button"
-                          className="danger"
-                          aria-label={`Delete ${c.name}`}
-                          onClick={() => setDeleting(c)}
-                        >
-                          Delete
-                        </button>
-                      </td>
+                      <RowActions
+                        name={c.name}
+                        actions={[
+                          { label: 'Replace', onClick: () => setReplacing(c) },
+                          { label: 'Delete', danger: true, onClick: () => setDeleting(c) },
+                        ]}
+                      />
                     ) : null}
                   </tr>
                 );
