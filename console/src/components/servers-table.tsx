@@ -12,7 +12,7 @@ import { endpoint, formatRate, healthLabel, healthTooltip, stateLabel } from '..
 import { ServerTypePresets } from '../lib/server-form.ts';
 import type { Backend, Certificate, Instance, Server } from '../lib/types.ts';
 import { ServerDialog } from './server-dialog.tsx';
-import { Badge, Confirm, LoadState, RowActions } from './ui.tsx';
+import { Badge, Confirm, DataTable, LoadState, RowActions } from './ui.tsx';
 
 type Pending =
   | { kind: 'add' }
@@ -115,83 +115,73 @@ export function ServersTable({ backend }: { backend: Backend }) {
       <LoadState loading={servers.loading && !servers.data} error={servers.error} what="servers" />
       {servers.data && list.length === 0 ? <p className="muted">No servers yet. Add one to send traffic.</p> : null}
       {list.length > 0 ? (
-        <div className="table-wrap">
-          <table className="data servers-table">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Type</th>
-                <th scope="col">Address</th>
-                <th scope="col">Zone</th>
-                <th scope="col" className="num">
-                  Weight
-                </th>
-                <th scope="col">Passive</th>
-                <th scope="col">SSL Offload</th>
-                <th scope="col">Health</th>
-                <th scope="col">State</th>
-                <th scope="col" className="num">
-                  Connections
-                </th>
-                <th scope="col" className="num">
-                  Req/s
-                </th>
-                {can.changeServers ? <th scope="col">Actions</th> : null}
+        <DataTable
+          className="data servers-table"
+          columns={[
+            'Name',
+            'Type',
+            'Address',
+            'Zone',
+            { label: 'Weight', num: true },
+            'Passive',
+            'SSL Offload',
+            'Health',
+            'State',
+            { label: 'Connections', num: true },
+            { label: 'Req/s', num: true },
+            can.changeServers && 'Actions',
+          ]}
+          rows={list}
+          row={(s) => {
+            const h = healthLabel(s);
+            const state = s.status?.state ?? (s.enabled ? 'active' : 'disabled');
+            const factor = s.status?.slowStartFactor ?? 1;
+            return (
+              <tr key={s.id} data-server={s.name}>
+                <th scope="row">{s.name}</th>
+                <td>{ServerTypePresets[s.serverType]?.label ?? s.serverType}</td>
+                <td className="mono">{endpoint(s.address, s.port, backend.port)}</td>
+                <td>{s.zone ?? '—'}</td>
+                <td className="num">{s.weight}</td>
+                <td>{s.passive ? 'yes' : 'no'}</td>
+                <td>{s.sslOffload ? 'yes' : 'no'}</td>
+                <td data-col="health" title={healthTooltip(s, now)}>
+                  <Badge tone={healthTone[h.health] ?? 'unknown'}>{h.health}</Badge>
+                  {h.reason ? <span className="reason">{h.reason}</span> : null}
+                </td>
+                <td data-col="state">
+                  <Badge tone={stateTone[state] ?? 'info'}>{stateLabel(s)}</Badge>
+                  {state === 'slow-start' ? (
+                    <progress max={1} value={factor} aria-label={`slow start ${Math.round(factor * 100)}%`} />
+                  ) : null}
+                </td>
+                <td className="num" data-col="connections">
+                  {s.status?.activeConnections ?? 0}
+                </td>
+                <td className="num" data-col="rps">
+                  {formatRate(live.history.serverRate(s.id))}
+                </td>
+                {can.changeServers ? (
+                  <RowActions
+                    name={s.name}
+                    actions={[
+                      { label: 'Update', onClick: () => setPending({ kind: 'update', server: s }) },
+                      s.enabled
+                        ? { label: 'Disable', onClick: () => void setEnabled(s, false) }
+                        : { label: 'Enable', onClick: () => void setEnabled(s, true) },
+                      {
+                        label: 'Drain',
+                        disabled: state === 'draining' || !s.enabled,
+                        onClick: () => setPending({ kind: 'drain', server: s }),
+                      },
+                      { label: 'Remove', danger: true, onClick: () => setPending({ kind: 'remove', server: s }) },
+                    ]}
+                  />
+                ) : null}
               </tr>
-            </thead>
-            <tbody>
-              {list.map((s) => {
-                const h = healthLabel(s);
-                const state = s.status?.state ?? (s.enabled ? 'active' : 'disabled');
-                const factor = s.status?.slowStartFactor ?? 1;
-                return (
-                  <tr key={s.id} data-server={s.name}>
-                    <th scope="row">{s.name}</th>
-                    <td>{ServerTypePresets[s.serverType]?.label ?? s.serverType}</td>
-                    <td className="mono">{endpoint(s.address, s.port, backend.port)}</td>
-                    <td>{s.zone ?? '—'}</td>
-                    <td className="num">{s.weight}</td>
-                    <td>{s.passive ? 'yes' : 'no'}</td>
-                    <td>{s.sslOffload ? 'yes' : 'no'}</td>
-                    <td data-col="health" title={healthTooltip(s, now)}>
-                      <Badge tone={healthTone[h.health] ?? 'unknown'}>{h.health}</Badge>
-                      {h.reason ? <span className="reason">{h.reason}</span> : null}
-                    </td>
-                    <td data-col="state">
-                      <Badge tone={stateTone[state] ?? 'info'}>{stateLabel(s)}</Badge>
-                      {state === 'slow-start' ? (
-                        <progress max={1} value={factor} aria-label={`slow start ${Math.round(factor * 100)}%`} />
-                      ) : null}
-                    </td>
-                    <td className="num" data-col="connections">
-                      {s.status?.activeConnections ?? 0}
-                    </td>
-                    <td className="num" data-col="rps">
-                      {formatRate(live.history.serverRate(s.id))}
-                    </td>
-                    {can.changeServers ? (
-                      <RowActions
-                        name={s.name}
-                        actions={[
-                          { label: 'Update', onClick: () => setPending({ kind: 'update', server: s }) },
-                          s.enabled
-                            ? { label: 'Disable', onClick: () => void setEnabled(s, false) }
-                            : { label: 'Enable', onClick: () => void setEnabled(s, true) },
-                          {
-                            label: 'Drain',
-                            disabled: state === 'draining' || !s.enabled,
-                            onClick: () => setPending({ kind: 'drain', server: s }),
-                          },
-                          { label: 'Remove', danger: true, onClick: () => setPending({ kind: 'remove', server: s }) },
-                        ]}
-                      />
-                    ) : null}
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+            );
+          }}
+        />
       ) : null}
       {pending?.kind === 'add' || pending?.kind === 'update' ? (
         <ServerDialog

@@ -5,6 +5,7 @@
 import { useServices, useStatsTick } from '../hooks.ts';
 import { formatBytes, formatRate } from '../lib/format.ts';
 import { Chart } from './chart.tsx';
+import { DataTable } from './ui.tsx';
 
 export interface StatsTarget {
   id: string;
@@ -48,68 +49,39 @@ export function Statistics({
         />
         <Chart title="Active connections per server" labels={names} data={active} unit="connections" />
       </div>
-      <div className="table-wrap">
-        <table className="data">
-          <caption>Counters since start</caption>
-          <thead>
-            <tr>
-              <th scope="col">Server</th>
-              <th scope="col" className="num">
-                Req/s
+      <DataTable
+        caption="Counters since start"
+        columns={[
+          'Server',
+          ...['Req/s', 'Requests', 'Active', '2xx', '3xx', '4xx', '5xx', 'Bytes in', 'Bytes out'].map(
+            (label) => ({ label, num: true }) as const,
+          ),
+        ]}
+        rows={[
+          ...servers.map((s) => ({ ...s, group: 'servers' as const })),
+          ...frontends.map((f) => ({ ...f, group: 'frontends' as const })),
+        ]}
+        row={(s) => {
+          const c = latest?.[s.group].get(s.id);
+          return (
+            <tr key={`${s.group}-${s.id}`}>
+              <th scope="row">
+                {s.name}
+                {s.group === 'frontends' ? <span className="muted"> (frontend)</span> : null}
               </th>
-              <th scope="col" className="num">
-                Requests
-              </th>
-              <th scope="col" className="num">
-                Active
-              </th>
-              <th scope="col" className="num">
-                2xx
-              </th>
-              <th scope="col" className="num">
-                3xx
-              </th>
-              <th scope="col" className="num">
-                4xx
-              </th>
-              <th scope="col" className="num">
-                5xx
-              </th>
-              <th scope="col" className="num">
-                Bytes in
-              </th>
-              <th scope="col" className="num">
-                Bytes out
-              </th>
+              <td className="num">{s.group === 'servers' ? formatRate(h.serverRate(s.id)) : '—'}</td>
+              <td className="num">{c?.requests ?? 0}</td>
+              <td className="num">{c?.activeConnections ?? 0}</td>
+              <td className="num">{c?.responses[2] ?? 0}</td>
+              <td className="num">{c?.responses[3] ?? 0}</td>
+              <td className="num">{c?.responses[4] ?? 0}</td>
+              <td className="num">{c?.responses[5] ?? 0}</td>
+              <td className="num">{formatBytes(c?.bytesIn ?? 0)}</td>
+              <td className="num">{formatBytes(c?.bytesOut ?? 0)}</td>
             </tr>
-          </thead>
-          <tbody>
-            {[
-              ...servers.map((s) => ({ ...s, group: 'servers' as const })),
-              ...frontends.map((f) => ({ ...f, group: 'frontends' as const })),
-            ].map((s) => {
-              const c = latest?.[s.group].get(s.id);
-              return (
-                <tr key={`${s.group}-${s.id}`}>
-                  <th scope="row">
-                    {s.name}
-                    {s.group === 'frontends' ? <span className="muted"> (frontend)</span> : null}
-                  </th>
-                  <td className="num">{s.group === 'servers' ? formatRate(h.serverRate(s.id)) : '—'}</td>
-                  <td className="num">{c?.requests ?? 0}</td>
-                  <td className="num">{c?.activeConnections ?? 0}</td>
-                  <td className="num">{c?.responses[2] ?? 0}</td>
-                  <td className="num">{c?.responses[3] ?? 0}</td>
-                  <td className="num">{c?.responses[4] ?? 0}</td>
-                  <td className="num">{c?.responses[5] ?? 0}</td>
-                  <td className="num">{formatBytes(c?.bytesIn ?? 0)}</td>
-                  <td className="num">{formatBytes(c?.bytesOut ?? 0)}</td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      </div>
+          );
+        }}
+      />
     </section>
   );
 }

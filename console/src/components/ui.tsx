@@ -393,3 +393,48 @@ export function RowActions({
     </td>
   );
 }
+
+/** A column heading of a DataTable: a plain label, or a right-aligned number column. */
+export type Column = string | { label: string; num: true };
+
+/**
+ * A scrollable table of resources (`table.data`): column headings (`scope="col"`; a null or
+ * false column is left out, e.g. Actions for a read-only role), one row per item from `row`.
+ */
+export function DataTable<T>({
+  columns,
+  rows,
+  row,
+  caption,
+  className = 'data',
+}: {
+  columns: readonly (Column | null | false)[];
+  rows: readonly T[];
+  row: (item: T) => ReactNode;
+  caption?: ReactNode;
+  className?: string;
+}) {
+  return (
+    <div className="table-wrap">
+      <table className={className}>
+        {caption ? <caption>{caption}</caption> : null}
+        <thead>
+          <tr>
+            {columns.map((c) =>
+              !c ? null : typeof c === 'string' ? (
+                <th key={c} scope="col">
+                  {c}
+                </th>
+              ) : (
+                <th key={c.label} scope="col" className="num">
+                  {c.label}
+                </th>
+              ),
+            )}
+          </tr>
+        </thead>
+        <tbody>{rows.map(row)}</tbody>
+      </table>
+    </div>
+  );
+}

@@ -8,7 +8,7 @@ import { BackendDialog } from '../components/backend-dialog.tsx';
 import { FrontendDialog, LoadBalancerDialog } from '../components/frontend-dialog.tsx';
 import { Statistics } from '../components/statistics.tsx';
 import { Timeline } from '../components/timeline.tsx';
-import { Badge, Confirm, LoadState, RowActions, Tabs } from '../components/ui.tsx';
+import { Badge, Confirm, DataTable, LoadState, RowActions, Tabs } from '../components/ui.tsx';
 import { useServices } from '../hooks.ts';
 import { healthSummary, summaryText } from '../lib/format.ts';
 import { href, type LbTab } from '../lib/route.ts';
@@ -39,47 +39,36 @@ export function LoadBalancersPage() {
       <LoadState loading={data.loading && !d} error={data.error} what="load balancers" />
       {d && d.loadBalancers.length === 0 ? <p className="muted">No load balancers yet. Create one to start.</p> : null}
       {d && d.loadBalancers.length > 0 ? (
-        <div className="table-wrap">
-          <table className="data">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col" className="num">
-                  Frontends
+        <DataTable
+          columns={[
+            'Name',
+            { label: 'Frontends', num: true },
+            { label: 'Backends', num: true },
+            { label: 'Servers', num: true },
+            'Health',
+          ]}
+          rows={d.loadBalancers}
+          row={(lb) => {
+            const backends = d.backends.filter((b) => b.loadBalancerId === lb.id);
+            const servers = backends.flatMap((b) => d.servers.get(b.id) ?? []);
+            return (
+              <tr key={lb.id} data-lb={lb.name}>
+                <th scope="row">
+                  <a href={href({ page: 'load-balancer', id: lb.id, tab: 'frontends' })}>{lb.name}</a>
+                  {lb.description ? <div className="muted small">{lb.description}</div> : null}
                 </th>
-                <th scope="col" className="num">
-                  Backends
-                </th>
-                <th scope="col" className="num">
-                  Servers
-                </th>
-                <th scope="col">Health</th>
+                <td className="num">{d.frontends.filter((f) => f.loadBalancerId === lb.id).length}</td>
+                <td className="num">{backends.length}</td>
+                <td className="num">
+                  {servers.length} / {lb.maxServers}
+                </td>
+                <td>
+                  <HealthCell servers={servers} />
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {d.loadBalancers.map((lb) => {
-                const backends = d.backends.filter((b) => b.loadBalancerId === lb.id);
-                const servers = backends.flatMap((b) => d.servers.get(b.id) ?? []);
-                return (
-                  <tr key={lb.id} data-lb={lb.name}>
-                    <th scope="row">
-                      <a href={href({ page: 'load-balancer', id: lb.id, tab: 'frontends' })}>{lb.name}</a>
-                      {lb.description ? <div className="muted small">{lb.description}</div> : null}
-                    </th>
-                    <td className="num">{d.frontends.filter((f) => f.loadBalancerId === lb.id).length}</td>
-                    <td className="num">{backends.length}</td>
-                    <td className="num">
-                      {servers.length} / {lb.maxServers}
-                    </td>
-                    <td>
-                      <HealthCell servers={servers} />
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+            );
+          }}
+        />
       ) : null}
       {creating ? (
         <LoadBalancerDialog
@@ -226,50 +215,38 @@ export function LoadBalancerPage({ id, tab }: { id: string; tab: LbTab }) {
           </div>
           {d && d.frontends.length === 0 ? <p className="muted">No frontends yet.</p> : null}
           {d && d.frontends.length > 0 ? (
-            <div className="table-wrap">
-              <table className="data">
-                <thead>
-                  <tr>
-                    <th scope="col">Name</th>
-                    <th scope="col">Protocol</th>
-                    <th scope="col">Address</th>
-                    <th scope="col">Default backend</th>
-                    <th scope="col">Status</th>
-                    {can.changeConfig ? <th scope="col">Actions</th> : null}
-                  </tr>
-                </thead>
-                <tbody>
-                  {d.frontends.map((f) => (
-                    <tr key={f.id} data-frontend={f.name}>
-                      <th scope="row">
-                        <a href={href({ page: 'frontend', id: f.id })}>{f.name}</a>
-                      </th>
-                      <td>{f.protocol}</td>
-                      <td className="mono">
-                        {f.bindAddress}:{f.port}
-                      </td>
-                      <td>{backendName(f.defaultBackendId)}</td>
-                      <td>
-                        <ListenStatus frontend={f} />
-                      </td>
-                      {can.changeConfig ? (
-                        <RowActions
-                          name={f.name}
-                          actions={[
-                            { label: 'Edit', onClick: () => setPending({ kind: 'edit-frontend', frontend: f }) },
-                            {
-                              label: 'Delete',
-                              danger: true,
-                              onClick: () => setPending({ kind: 'delete-frontend', frontend: f }),
-                            },
-                          ]}
-                        />
-                      ) : null}
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <DataTable
+              columns={['Name', 'Protocol', 'Address', 'Default backend', 'Status', can.changeConfig && 'Actions']}
+              rows={d.frontends}
+              row={(f) => (
+                <tr key={f.id} data-frontend={f.name}>
+                  <th scope="row">
+                    <a href={href({ page: 'frontend', id: f.id })}>{f.name}</a>
+                  </th>
+                  <td>{f.protocol}</td>
+                  <td className="mono">
+                    {f.bindAddress}:{f.port}
+                  </td>
+                  <td>{backendName(f.defaultBackendId)}</td>
+                  <td>
+                    <ListenStatus frontend={f} />
+                  </td>
+                  {can.changeConfig ? (
+                    <RowActions
+                      name={f.name}
+                      actions={[
+                        { label: 'Edit', onClick: () => setPending({ kind: 'edit-frontend', frontend: f }) },
+                        {
+                          label: 'Delete',
+                          danger: true,
+                          onClick: () => setPending({ kind: 'delete-frontend', frontend: f }),
+                        },
+                      ]}
+                    />
+                  ) : null}
+                </tr>
+              )}
+            />
           ) : null}
         </section>
       ) : null}
@@ -286,54 +263,45 @@ export function LoadBalancerPage({ id, tab }: { id: string; tab: LbTab }) {
           </div>
           {d && d.backends.length === 0 ? <p className="muted">No backends yet.</p> : null}
           {d && d.backends.length > 0 ? (
-            <div className="table-wrap">
-              <table className="data">
-                <thead>
-                  <tr>
-                    <th scope="col">Name</th>
-                    <th scope="col">Mode</th>
-                    <th scope="col">Method</th>
-                    <th scope="col" className="num">
-                      Port
-                    </th>
-                    <th scope="col" className="num">
-                      Servers
-                    </th>
-                    <th scope="col">Health</th>
-                    {can.changeConfig ? <th scope="col">Actions</th> : null}
-                  </tr>
-                </thead>
-                <tbody>
-                  {d.backends.map((b) => (
-                    <tr key={b.id} data-backend={b.name}>
-                      <th scope="row">
-                        <a href={href({ page: 'backend', id: b.id })}>{b.name}</a>
-                      </th>
-                      <td>{b.mode}</td>
-                      <td>{b.algorithm}</td>
-                      <td className="num">{b.port ?? '—'}</td>
-                      <td className="num">{d.servers.get(b.id)?.length ?? 0}</td>
-                      <td>
-                        <HealthCell servers={d.servers.get(b.id) ?? []} />
-                      </td>
-                      {can.changeConfig ? (
-                        <RowActions
-                          name={b.name}
-                          actions={[
-                            { label: 'Edit', onClick: () => setPending({ kind: 'edit-backend', backend: b }) },
-                            {
-                              label: 'Delete',
-                              danger: true,
-                              onClick: () => setPending({ kind: 'delete-backend', backend: b }),
-                            },
-                          ]}
-                        />
-                      ) : null}
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <DataTable
+              columns={[
+                'Name',
+                'Mode',
+                'Method',
+                { label: 'Port', num: true },
+                { label: 'Servers', num: true },
+                'Health',
+                can.changeConfig && 'Actions',
+              ]}
+              rows={d.backends}
+              row={(b) => (
+                <tr key={b.id} data-backend={b.name}>
+                  <th scope="row">
+                    <a href={href({ page: 'backend', id: b.id })}>{b.name}</a>
+                  </th>
+                  <td>{b.mode}</td>
+                  <td>{b.algorithm}</td>
+                  <td className="num">{b.port ?? '—'}</td>
+                  <td className="num">{d.servers.get(b.id)?.length ?? 0}</td>
+                  <td>
+                    <HealthCell servers={d.servers.get(b.id) ?? []} />
+                  </td>
+                  {can.changeConfig ? (
+                    <RowActions
+                      name={b.name}
+                      actions={[
+                        { label: 'Edit', onClick: () => setPending({ kind: 'edit-backend', backend: b }) },
+                        {
+                          label: 'Delete',
+                          danger: true,
+                          onClick: () => setPending({ kind: 'delete-backend', backend: b }),
+                        },
+                      ]}
+                    />
+                  ) : null}
+                </tr>
+              )}
+            />
           ) : null}
         </section>
       ) : null}

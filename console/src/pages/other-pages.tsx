@@ -9,6 +9,7 @@ import {
   applyApiError,
   Badge,
   Confirm,
+  DataTable,
   Dialog,
   FormError,
   LoadState,
@@ -75,41 +76,31 @@ export function LookupPage({ q }: { q: string }) {
       {q ? <LoadState loading={hits.loading && !hits.data} error={hits.error} what="results" /> : null}
       {q && hits.data && hits.data.length === 0 ? <p>Nothing uses {q}.</p> : null}
       {q && hits.data && hits.data.length > 0 ? (
-        <div className="table-wrap">
-          <table className="data">
-            <caption>
+        <DataTable
+          caption={
+            <>
               {hits.data.length} entr{hits.data.length === 1 ? 'y' : 'ies'} for {q}
-            </caption>
-            <thead>
-              <tr>
-                <th scope="col">Load balancer</th>
-                <th scope="col">Backend</th>
-                <th scope="col">Server</th>
-                <th scope="col">Address</th>
-                <th scope="col">Health</th>
-                <th scope="col">State</th>
-              </tr>
-            </thead>
-            <tbody>
-              {hits.data.map((h) => (
-                <tr key={`${h.backendId}/${h.server.id}`}>
-                  <td>
-                    <a href={href({ page: 'load-balancer', id: h.loadBalancerId, tab: 'backends' })}>
-                      {h.loadBalancerName}
-                    </a>
-                  </td>
-                  <td>
-                    <a href={href({ page: 'backend', id: h.backendId })}>{h.backendName}</a>
-                  </td>
-                  <th scope="row">{h.server.name}</th>
-                  <td className="mono">{endpoint(h.server.address, h.server.port)}</td>
-                  <td>{healthLabel(h.server).health}</td>
-                  <td>{stateLabel(h.server)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+            </>
+          }
+          columns={['Load balancer', 'Backend', 'Server', 'Address', 'Health', 'State']}
+          rows={hits.data}
+          row={(h) => (
+            <tr key={`${h.backendId}/${h.server.id}`}>
+              <td>
+                <a href={href({ page: 'load-balancer', id: h.loadBalancerId, tab: 'backends' })}>
+                  {h.loadBalancerName}
+                </a>
+              </td>
+              <td>
+                <a href={href({ page: 'backend', id: h.backendId })}>{h.backendName}</a>
+              </td>
+              <th scope="row">{h.server.name}</th>
+              <td className="mono">{endpoint(h.server.address, h.server.port)}</td>
+              <td>{healthLabel(h.server).health}</td>
+              <td>{stateLabel(h.server)}</td>
+            </tr>
+          )}
+        />
       ) : null}
     </main>
   );
@@ -228,44 +219,32 @@ export function InstancesPage() {
       <LoadState loading={list.loading && !list.data} error={list.error} what="instances" />
       {list.data && list.data.length === 0 ? <p className="muted">The inventory is empty.</p> : null}
       {list.data && list.data.length > 0 ? (
-        <div className="table-wrap">
-          <table className="data">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Private IP</th>
-                <th scope="col">Zone</th>
-                <th scope="col">OS</th>
-                <th scope="col">Type</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.data.map((i) => (
-                <tr key={i.id}>
-                  <th scope="row">{i.name}</th>
-                  <td className="mono">{i.privateIp}</td>
-                  <td>{i.zone ?? '—'}</td>
-                  <td>{i.os ?? '—'}</td>
-                  <td>{ServerTypePresets[i.serverType]?.label ?? i.serverType}</td>
-                  <RowActions
-                    name={i.name}
-                    actions={
-                      can.changeConfig
-                        ? [
-                            { label: 'Edit', onClick: () => setEditing(i) },
-                            { label: 'Delete', danger: true, onClick: () => setDeleting(i) },
-                          ]
-                        : []
-                    }
-                  >
-                    <a href={href({ page: 'lookup', q: i.id })}>Where used</a>
-                  </RowActions>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          columns={['Name', 'Private IP', 'Zone', 'OS', 'Type', 'Actions']}
+          rows={list.data}
+          row={(i) => (
+            <tr key={i.id}>
+              <th scope="row">{i.name}</th>
+              <td className="mono">{i.privateIp}</td>
+              <td>{i.zone ?? '—'}</td>
+              <td>{i.os ?? '—'}</td>
+              <td>{ServerTypePresets[i.serverType]?.label ?? i.serverType}</td>
+              <RowActions
+                name={i.name}
+                actions={
+                  can.changeConfig
+                    ? [
+                        { label: 'Edit', onClick: () => setEditing(i) },
+                        { label: 'Delete', danger: true, onClick: () => setDeleting(i) },
+                      ]
+                    : []
+                }
+              >
+                <a href={href({ page: 'lookup', q: i.id })}>Where used</a>
+              </RowActions>
+            </tr>
+          )}
+        />
       ) : null}
       {editing ? (
         <InstanceDialog
@@ -555,54 +534,42 @@ export function CertificatesPage() {
       ) : null}
       {data?.available && data.certs.length === 0 ? <p className="muted">No certificates yet.</p> : null}
       {data?.available && data.certs.length > 0 ? (
-        <div className="table-wrap">
-          <table className="data">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Kind</th>
-                <th scope="col">Subjects</th>
-                <th scope="col">Issuer</th>
-                <th scope="col">Expiry</th>
-                {can.changeConfig ? <th scope="col">Actions</th> : null}
+        <DataTable
+          columns={['Name', 'Kind', 'Subjects', 'Issuer', 'Expiry', can.changeConfig && 'Actions']}
+          rows={data.certs}
+          row={(c) => {
+            const x = certificateExpiry(c, now);
+            return (
+              <tr key={c.id}>
+                <th scope="row">{c.name}</th>
+                <td>{c.kind === 'ca' ? 'CA bundle' : 'server'}</td>
+                <td>{c.subjects.join(', ') || '—'}</td>
+                <td>{c.issuer ?? '—'}</td>
+                <td>
+                  <Badge tone={x.level === 'ok' ? 'ok' : x.level === 'warning' ? 'warn' : 'bad'} title={c.notAfter}>
+                    {x.text}
+                  </Badge>
+                  {c.warnings?.length ? (
+                    <ul className="cert-warnings">
+                      {c.warnings.map((w) => (
+                        <li key={w}>⚠ {w}</li>
+                      ))}
+                    </ul>
+                  ) : null}
+                </td>
+                {can.changeConfig ? (
+                  <RowActions
+                    name={c.name}
+                    actions={[
+                      { label: 'Replace', onClick: () => setReplacing(c) },
+                      { label: 'Delete', danger: true, onClick: () => setDeleting(c) },
+                    ]}
+                  />
+                ) : null}
               </tr>
-            </thead>
-            <tbody>
-              {data.certs.map((c) => {
-                const x = certificateExpiry(c, now);
-                return (
-                  <tr key={c.id}>
-                    <th scope="row">{c.name}</th>
-                    <td>{c.kind === 'ca' ? 'CA bundle' : 'server'}</td>
-                    <td>{c.subjects.join(', ') || '—'}</td>
-                    <td>{c.issuer ?? '—'}</td>
-                    <td>
-                      <Badge tone={x.level === 'ok' ? 'ok' : x.level === 'warning' ? 'warn' : 'bad'} title={c.notAfter}>
-                        {x.text}
-                      </Badge>
-                      {c.warnings?.length ? (
-                        <ul className="cert-warnings">
-                          {c.warnings.map((w) => (
-                            <li key={w}>⚠ {w}</li>
-                          ))}
-                        </ul>
-                      ) : null}
-                    </td>
-                    {can.changeConfig ? (
-                      <RowActions
-                        name={c.name}
-                        actions={[
-                          { label: 'Replace', onClick: () => setReplacing(c) },
-                          { label: 'Delete', danger: true, onClick: () => setDeleting(c) },
-                        ]}
-                      />
-                    ) : null}
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+            );
+          }}
+        />
       ) : null}
       {uploading ? (
         <UploadDialog
