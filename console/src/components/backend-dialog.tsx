@@ -74,6 +74,21 @@ export function BackendDialog({ loadBalancerId, backend, certificates, onClose, 
     if (!form.touched.has('port') && !backend && p) form.setMany({ port: p });
   };
 
+  /**
+   * A number field whose hint names the default for this mode (`x`, e.g. "default 5");
+   * `hint` wraps it with the range or the rule.
+   */
+  const numberField = (path: string, label: string, disabled = false, hint = (x: string | undefined) => x) => (
+    <TextField
+      form={form}
+      path={path}
+      label={label}
+      type="number"
+      disabled={disabled || undefined}
+      hint={hint(d(path, mode))}
+    />
+  );
+
   const submit = async (e: React.FormEvent) => {
     e.preventDefault();
     const { payload, errors } = backendPayload(v, backend);
@@ -156,13 +171,12 @@ export function BackendDialog({ loadBalancerId, backend, certificates, onClose, 
             type="number"
             hint="used by servers without their own port"
           />
-          <TextField
-            form={form}
-            path="drainTimeoutSeconds"
-            label="Drain timeout (seconds)"
-            type="number"
-            hint={`${d('drainTimeoutSeconds', mode)}; open connections of a removed or disabled server may finish this long`}
-          />
+          {numberField(
+            'drainTimeoutSeconds',
+            'Drain timeout (seconds)',
+            false,
+            (x) => `${x}; open connections of a removed or disabled server may finish this long`,
+          )}
         </fieldset>
 
         <fieldset className="grid-form">
@@ -183,15 +197,7 @@ export function BackendDialog({ loadBalancerId, backend, certificates, onClose, 
               hint={persistence === 'cookie' ? 'default FULCRUM_SRV' : "the application's cookie"}
             />
           ) : null}
-          {persistence !== 'none' ? (
-            <TextField
-              form={form}
-              path="persistence.timeoutSeconds"
-              label="Session timeout (seconds)"
-              type="number"
-              hint={d('persistence.timeoutSeconds', mode)}
-            />
-          ) : null}
+          {persistence !== 'none' ? numberField('persistence.timeoutSeconds', 'Session timeout (seconds)') : null}
         </fieldset>
 
         <fieldset className="grid-form">
@@ -218,38 +224,10 @@ export function BackendDialog({ loadBalancerId, backend, certificates, onClose, 
             disabled={!hcOn}
             hint="empty = each server's port (H2)"
           />
-          <TextField
-            form={form}
-            path="healthCheck.intervalSeconds"
-            label="Interval (seconds)"
-            type="number"
-            disabled={!hcOn}
-            hint={d('healthCheck.intervalSeconds', mode)}
-          />
-          <TextField
-            form={form}
-            path="healthCheck.timeoutSeconds"
-            label="Timeout (seconds)"
-            type="number"
-            disabled={!hcOn}
-            hint={d('healthCheck.timeoutSeconds', mode)}
-          />
-          <TextField
-            form={form}
-            path="healthCheck.rise"
-            label="Rise (successes to become healthy)"
-            type="number"
-            disabled={!hcOn}
-            hint={d('healthCheck.rise', mode)}
-          />
-          <TextField
-            form={form}
-            path="healthCheck.fall"
-            label="Fall (failures to become unhealthy)"
-            type="number"
-            disabled={!hcOn}
-            hint={d('healthCheck.fall', mode)}
-          />
+          {numberField('healthCheck.intervalSeconds', 'Interval (seconds)', !hcOn)}
+          {numberField('healthCheck.timeoutSeconds', 'Timeout (seconds)', !hcOn)}
+          {numberField('healthCheck.rise', 'Rise (successes to become healthy)', !hcOn)}
+          {numberField('healthCheck.fall', 'Fall (failures to become unhealthy)', !hcOn)}
           {prefix === 'healthCheck.http.' ? (
             <>
               <TextField
@@ -313,14 +291,12 @@ export function BackendDialog({ loadBalancerId, backend, certificates, onClose, 
             disabled={blockers.length > 0 && v['slowStart.enabled'] !== true}
             hint={blockers.length ? blockers.join(' ') : undefined}
           />
-          <TextField
-            form={form}
-            path="slowStart.durationSeconds"
-            label="Slow start duration (seconds)"
-            type="number"
-            disabled={v['slowStart.enabled'] !== true}
-            hint={`30–1200, ${d('slowStart.durationSeconds', mode)}`}
-          />
+          {numberField(
+            'slowStart.durationSeconds',
+            'Slow start duration (seconds)',
+            v['slowStart.enabled'] !== true,
+            (x) => `30–1200, ${x}`,
+          )}
           <ul className="rules wide-field" aria-label="Slow start rules">
             {SlowStartRules.map((r) => (
               <li key={r}>{r}</li>
@@ -366,36 +342,12 @@ export function BackendDialog({ loadBalancerId, backend, certificates, onClose, 
 
         <fieldset className="grid-form">
           <legend>Timeouts</legend>
-          <TextField
-            form={form}
-            path="timeouts.connectSeconds"
-            label="Connect timeout (seconds)"
-            type="number"
-            hint={d('timeouts.connectSeconds', mode)}
-          />
-          <TextField
-            form={form}
-            path="timeouts.responseSeconds"
-            label="Response timeout (seconds)"
-            type="number"
-            hint={d('timeouts.responseSeconds', mode)}
-          />
+          {numberField('timeouts.connectSeconds', 'Connect timeout (seconds)')}
+          {numberField('timeouts.responseSeconds', 'Response timeout (seconds)')}
           {mode === 'udp' ? (
             <>
-              <TextField
-                form={form}
-                path="udpTimeoutSeconds"
-                label="UDP flow idle timeout (seconds)"
-                type="number"
-                hint={`1–3600, ${d('udpTimeoutSeconds', mode)} (U1)`}
-              />
-              <TextField
-                form={form}
-                path="maxFlows"
-                label="Max UDP flows"
-                type="number"
-                hint={`client flows tracked at once, ${d('maxFlows', mode)}`}
-              />
+              {numberField('udpTimeoutSeconds', 'UDP flow idle timeout (seconds)', false, (x) => `1–3600, ${x} (U1)`)}
+              {numberField('maxFlows', 'Max UDP flows', false, (x) => `client flows tracked at once, ${x}`)}
             </>
           ) : null}
         </fieldset>
@@ -408,38 +360,20 @@ export function BackendDialog({ loadBalancerId, backend, certificates, onClose, 
             label="Eject servers that keep failing"
             hint={`${d('outlierDetection.enabled', mode)}; failed real requests or connections count`}
           />
-          <TextField
-            form={form}
-            path="outlierDetection.consecutiveFailures"
-            label="Consecutive failures to eject"
-            type="number"
-            disabled={!odOn}
-            hint={`1–1000, ${d('outlierDetection.consecutiveFailures', mode)}`}
-          />
-          <TextField
-            form={form}
-            path="outlierDetection.baseEjectionSeconds"
-            label="Base ejection time (seconds)"
-            type="number"
-            disabled={!odOn}
-            hint={`doubles with each ejection, ${d('outlierDetection.baseEjectionSeconds', mode)}`}
-          />
-          <TextField
-            form={form}
-            path="outlierDetection.maxEjectionSeconds"
-            label="Max ejection time (seconds)"
-            type="number"
-            disabled={!odOn}
-            hint={d('outlierDetection.maxEjectionSeconds', mode)}
-          />
-          <TextField
-            form={form}
-            path="outlierDetection.maxEjectionPercent"
-            label="Max ejected servers (%)"
-            type="number"
-            disabled={!odOn}
-            hint={`0–100, ${d('outlierDetection.maxEjectionPercent', mode)}`}
-          />
+          {numberField(
+            'outlierDetection.consecutiveFailures',
+            'Consecutive failures to eject',
+            !odOn,
+            (x) => `1–1000, ${x}`,
+          )}
+          {numberField(
+            'outlierDetection.baseEjectionSeconds',
+            'Base ejection time (seconds)',
+            !odOn,
+            (x) => `doubles with each ejection, ${x}`,
+          )}
+          {numberField('outlierDetection.maxEjectionSeconds', 'Max ejection time (seconds)', !odOn)}
+          {numberField('outlierDetection.maxEjectionPercent', 'Max ejected servers (%)', !odOn, (x) => `0–100, ${x}`)}
         </fieldset>
       </form>
     </Dialog>
