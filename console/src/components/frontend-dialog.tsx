@@ -99,6 +99,27 @@ export function FrontendDialog({
 
   const setRule = (i: number, patch: Partial<RuleRow>) =>
     setRules((rs) => rs.map((r, j) => (j === i ? { ...r, ...patch } : r)));
+  /** One text condition of routing rule `i` (F4): a labelled input and its error (`errPath`). */
+  const ruleText = (
+    i: number,
+    r: RuleRow,
+    key: 'host' | 'pathPrefix' | 'path' | 'method' | 'headerName' | 'headerValue',
+    label: string,
+    placeholder: string,
+    errPath: string | null,
+    list?: string,
+  ) => (
+    <label>
+      {label}
+      <input
+        value={r[key]}
+        placeholder={placeholder}
+        list={list}
+        onChange={(e) => setRule(i, { [key]: e.target.value })}
+      />
+      {errPath ? err(errPath) : null}
+    </label>
+  );
   const setSniRow = (i: number, patch: Partial<SniRow>) =>
     setSni((rs) => rs.map((r, j) => (j === i ? { ...r, ...patch } : r)));
   const err = (key: string) =>
@@ -299,56 +320,12 @@ export function FrontendDialog({
                   </span>
                 </div>
                 <div className="rule-grid">
-                  <label>
-                    Host
-                    <input
-                      value={r.host}
-                      placeholder="api.example.com"
-                      onChange={(e) => setRule(i, { host: e.target.value })}
-                    />
-                    {err(`rules.${i}.host`)}
-                  </label>
-                  <label>
-                    Path prefix
-                    <input
-                      value={r.pathPrefix}
-                      placeholder="/api"
-                      onChange={(e) => setRule(i, { pathPrefix: e.target.value })}
-                    />
-                    {err(`rules.${i}.pathPrefix`)}
-                  </label>
-                  <label>
-                    Exact path
-                    <input value={r.path} placeholder="/login" onChange={(e) => setRule(i, { path: e.target.value })} />
-                    {err(`rules.${i}.path`)}
-                  </label>
-                  <label>
-                    Method
-                    <input
-                      value={r.method}
-                      placeholder="any"
-                      list="http-methods"
-                      onChange={(e) => setRule(i, { method: e.target.value })}
-                    />
-                    {err(`rules.${i}.method`)}
-                  </label>
-                  <label>
-                    Header name
-                    <input
-                      value={r.headerName}
-                      placeholder="X-Canary"
-                      onChange={(e) => setRule(i, { headerName: e.target.value })}
-                    />
-                    {err(`rules.${i}.header`)}
-                  </label>
-                  <label>
-                    Header value
-                    <input
-                      value={r.headerValue}
-                      placeholder="exact value"
-                      onChange={(e) => setRule(i, { headerValue: e.target.value })}
-                    />
-                  </label>
+                  {ruleText(i, r, 'host', 'Host', 'api.example.com', `rules.${i}.host`)}
+                  {ruleText(i, r, 'pathPrefix', 'Path prefix', '/api', `rules.${i}.pathPrefix`)}
+                  {ruleText(i, r, 'path', 'Exact path', '/login', `rules.${i}.path`)}
+                  {ruleText(i, r, 'method', 'Method', 'any', `rules.${i}.method`, 'http-methods')}
+                  {ruleText(i, r, 'headerName', 'Header name', 'X-Canary', `rules.${i}.header`)}
+                  {ruleText(i, r, 'headerValue', 'Header value', 'exact value', null)}
                   <label>
                     Backend
                     <select value={r.backendId} onChange={(e) => setRule(i, { backendId: e.target.value })}>
