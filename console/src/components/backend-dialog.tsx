@@ -22,7 +22,7 @@ import {
 } from '../lib/backend-form.ts';
 import { ServerTypePresets } from '../lib/server-form.ts';
 import type { Backend, Certificate, HealthCheckType, Mode, ServerType } from '../lib/types.ts';
-import { applyApiError, CheckField, Dialog, FormError, SelectField, TextField } from './ui.tsx';
+import { applyApiError, CheckField, Dialog, FormError, FormFooter, SelectField, TextField } from './ui.tsx';
 
 export interface BackendDialogProps {
   loadBalancerId: string;
@@ -121,14 +121,12 @@ export function BackendDialog({ loadBalancerId, backend, certificates, onClose, 
       title={backend ? `Edit backend ${backend.name}` : 'Create backend'}
       onClose={onClose}
       footer={
-        <>
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" form="backend-form" className="primary" disabled={busy}>
-            {backend ? 'Save backend' : 'Create backend'}
-          </button>
-        </>
+        <FormFooter
+          formId="backend-form"
+          submitLabel={backend ? 'Save backend' : 'Create backend'}
+          busy={busy}
+          onCancel={onClose}
+        />
       }
     >
       <form id="backend-form" noValidate onSubmit={submit}>

@@ -24,7 +24,7 @@ import {
   sniRows,
 } from '../lib/frontend-form.ts';
 import type { Backend, Certificate, Frontend, LoadBalancer } from '../lib/types.ts';
-import { applyApiError, CheckField, Dialog, FormError, SelectField, TextField } from './ui.tsx';
+import { applyApiError, CheckField, Dialog, FormError, FormFooter, SelectField, TextField } from './ui.tsx';
 
 export interface FrontendDialogProps {
   loadBalancer: LoadBalancer;
@@ -135,14 +135,12 @@ export function FrontendDialog({
       title={frontend ? `Edit frontend ${frontend.name}` : 'Create frontend'}
       onClose={onClose}
       footer={
-        <>
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" form="frontend-form" className="primary" disabled={busy}>
-            {frontend ? 'Save frontend' : 'Create frontend'}
-          </button>
-        </>
+        <FormFooter
+          formId="frontend-form"
+          submitLabel={frontend ? 'Save frontend' : 'Create frontend'}
+          busy={busy}
+          onCancel={onClose}
+        />
       }
     >
       <form id="frontend-form" noValidate onSubmit={submit}>
@@ -402,14 +400,12 @@ export function LoadBalancerDialog({ loadBalancer, onClose, onSaved }: LoadBalan
       title={loadBalancer ? `Edit load balancer ${loadBalancer.name}` : 'Create load balancer'}
       onClose={onClose}
       footer={
-        <>
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" form="lb-form" className="primary" disabled={busy}>
-            {loadBalancer ? 'Save load balancer' : 'Create load balancer'}
-          </button>
-        </>
+        <FormFooter
+          formId="lb-form"
+          submitLabel={loadBalancer ? 'Save load balancer' : 'Create load balancer'}
+          busy={busy}
+          onCancel={onClose}
+        />
       }
     >
       <form id="lb-form" noValidate onSubmit={submit} className="grid-form">

@@ -16,7 +16,7 @@ import {
   suggestServerPort,
 } from '../lib/server-form.ts';
 import type { Backend, Certificate, Instance, Server, ServerType } from '../lib/types.ts';
-import { applyApiError, CheckField, Dialog, FormError, SelectField, TextField } from './ui.tsx';
+import { applyApiError, CheckField, Dialog, FormError, FormFooter, SelectField, TextField } from './ui.tsx';
 
 export interface ServerDialogProps {
   backend: Backend;
@@ -92,14 +92,12 @@ export function ServerDialog({ backend, server, instances, certificates, zones, 
       title={server ? `Update Backend Server ${server.name}` : 'Add Backend Server'}
       onClose={onClose}
       footer={
-        <>
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" form="server-form" className="primary" disabled={busy}>
-            {server ? 'Update' : 'Add Server'}
-          </button>
-        </>
+        <FormFooter
+          formId="server-form"
+          submitLabel={server ? 'Update' : 'Add Server'}
+          busy={busy}
+          onCancel={onClose}
+        />
       }
     >
       <form id="server-form" noValidate onSubmit={submit} className="grid-form">

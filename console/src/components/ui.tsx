@@ -438,3 +438,27 @@ export function DataTable<T>({
     </div>
   );
 }
+
+/** The footer of a form dialog: Cancel, then the primary submit button of form `formId` (disabled while busy). */
+export function FormFooter({
+  formId,
+  submitLabel,
+  busy,
+  onCancel,
+}: {
+  formId: string;
+  submitLabel: string;
+  busy: boolean;
+  onCancel: () => void;
+}) {
+  return (
+    <>
+      <button type="button" onClick={onCancel}>
+        Cancel
+      </button>
+      <button type="submit" form={formId} className="primary" disabled={busy}>
+        {submitLabel}
+      </button>
+    </>
+  );
+}

@@ -12,6 +12,7 @@ import {
   DataTable,
   Dialog,
   FormError,
+  FormFooter,
   LoadState,
   RowActions,
   SelectField,
@@ -172,14 +173,12 @@ function InstanceDialog({
       title={instance ? `Edit instance ${instance.name}` : 'Add instance'}
       onClose={onClose}
       footer={
-        <>
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" form="instance-form" className="primary" disabled={busy}>
-            {instance ? 'Save instance' : 'Add instance'}
-          </button>
-        </>
+        <FormFooter
+          formId="instance-form"
+          submitLabel={instance ? 'Save instance' : 'Add instance'}
+          busy={busy}
+          onCancel={onClose}
+        />
       }
     >
       <form id="instance-form" noValidate onSubmit={submit} className="grid-form">
@@ -318,16 +317,7 @@ function UploadDialog({ onClose, onSaved }: { onClose: () => void; onSaved: () =
       wide
       title="Upload certificate"
       onClose={onClose}
-      footer={
-        <>
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" form="cert-form" className="primary" disabled={busy}>
-            Upload
-          </button>
-        </>
-      }
+      footer={<FormFooter formId="cert-form" submitLabel="Upload" busy={busy} onCancel={onClose} />}
     >
       <form id="cert-form" noValidate onSubmit={submit} className="grid-form">
         <FormError message={form.formError} />
@@ -411,16 +401,7 @@ function ReplaceDialog({
       wide
       title={`Replace certificate ${certificate.name}`}
       onClose={onClose}
-      footer={
-        <>
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" form="cert-replace-form" className="primary" disabled={busy}>
-            Replace
-          </button>
-        </>
-      }
+      footer={<FormFooter formId="cert-replace-form" submitLabel="Replace" busy={busy} onCancel={onClose} />}
     >
       <form id="cert-replace-form" noValidate onSubmit={submit} className="grid-form">
         <FormError message={form.formError} />
