@@ -286,14 +286,10 @@ function UploadDialog({ onClose, onSaved }: { onClose: () => void; onSaved: () =
   const { api, notify } = useServices();
   const form = useForm(() => ({ name: '', kind: 'server', pem: '', keyPem: '' }));
   const [busy, setBusy] = useState(false);
-  const fileId = useId();
-  const readFile = async (path: 'pem' | 'keyPem', file: File | undefined) => {
-    if (file) form.set(path, await file.text());
-  };
   const submit = async (e: React.FormEvent) => {
     e.preventDefault();
     const v = form.values;
-    const pem = [String(v.pem).trim(), v.kind === 'server' ? String(v.keyPem).trim() : ''].filter(Boolean).join('\n');
+    const pem = joinedPem(v, v.kind === 'server');
     setBusy(true);
     try {
       const r = await api.change<Certificate>('POST', '/certificates', {
@@ -331,22 +327,11 @@ function UploadDialog({ onClose, onSaved }: { onClose: () => void; onSaved: () =
             { value: 'ca', label: 'CA bundle (verifies backend servers)' },
           ]}
         />
-        <PemField
+        <PemFields
           form={form}
-          path="pem"
-          label={isServer ? 'Certificate chain (PEM)' : 'CA bundle (PEM)'}
-          fileId={`${fileId}-c`}
-          onFile={(f) => void readFile('pem', f)}
+          pemLabel={isServer ? 'Certificate chain (PEM)' : 'CA bundle (PEM)'}
+          keyLabel={isServer ? 'Private key (PEM)' : null}
         />
-        {isServer ? (
-          <PemField
-            form={form}
-            path="keyPem"
-            label="Private key (PEM)"
-            fileId={`${fileId}-k`}
-            onFile={(f) => void readFile('keyPem', f)}
-          />
-        ) : null}
       </form>
     </Dialog>
   );
@@ -369,15 +354,11 @@ function ReplaceDialog({
   const { api, notify } = useServices();
   const form = useForm(() => ({ pem: '', keyPem: '' }));
   const [busy, setBusy] = useState(false);
-  const fileId = useId();
   const isServer = certificate.kind === 'server';
-  const readFile = async (path: 'pem' | 'keyPem', file: File | undefined) => {
-    if (file) form.set(path, await file.text());
-  };
   const submit = async (e: React.FormEvent) => {
     e.preventDefault();
     const v = form.values;
-    const pem = [String(v.pem).trim(), isServer ? String(v.keyPem).trim() : ''].filter(Boolean).join('\n');
+    const pem = joinedPem(v, isServer);
     if (!String(v.pem).trim()) {
       form.setErrors({ pem: 'paste or read the new PEM' });
       return;
@@ -409,24 +390,57 @@ function ReplaceDialog({
           Same name, id and kind ({isServer ? 'server certificate' : 'CA bundle'}): everything that uses it keeps using
           it. New TLS handshakes use the new certificate at once; connections already open keep the old one.
         </p>
-        <PemField
+        <PemFields
           form={form}
-          path="pem"
-          label={isServer ? 'New certificate chain (PEM)' : 'New CA bundle (PEM)'}
-          fileId={`${fileId}-c`}
-          onFile={(f) => void readFile('pem', f)}
+          pemLabel={isServer ? 'New certificate chain (PEM)' : 'New CA bundle (PEM)'}
+          keyLabel={isServer ? 'New private key (PEM)' : null}
         />
-        {isServer ? (
-          <PemField
-            form={form}
-            path="keyPem"
-            label="New private key (PEM)"
-            fileId={`${fileId}-k`}
-            onFile={(f) => void readFile('keyPem', f)}
-          />
-        ) : null}
       </form>
     </Dialog>
+  );
+}
+
+/** The PEM text sent to the API: the certificate (chain), then the private key for a server certificate (T1). */
+function joinedPem(v: Record<string, unknown>, isServer: boolean): string {
+  return [String(v.pem).trim(), isServer ? String(v.keyPem).trim() : ''].filter(Boolean).join('\n');
+}
+
+/**
+ * The PEM inputs of a certificate form: form field `pem` (chain or CA bundle) and, when
+ * `keyLabel` is given, `keyPem` (private key); each can also be read from a file.
+ */
+function PemFields({
+  form,
+  pemLabel,
+  keyLabel,
+}: {
+  form: ReturnType<typeof useForm>;
+  pemLabel: string;
+  keyLabel: string | null;
+}) {
+  const fileId = useId();
+  const readFile = async (path: 'pem' | 'keyPem', file: File | undefined) => {
+    if (file) form.set(path, await file.text());
+  };
+  return (
+    <>
+      <PemField
+        form={form}
+        path="pem"
+        label={pemLabel}
+        fileId={`${fileId}-c`}
+        onFile={(f) => void readFile('pem', f)}
+      />
+      {keyLabel ? (
+        <PemField
+          form={form}
+          path="keyPem"
+          label={keyLabel}
+          fileId={`${fileId}-k`}
+          onFile={(f) => void readFile('keyPem', f)}
+        />
+      ) : null}
+    </>
   );
 }
 
