@@ -157,6 +157,13 @@ describe('https frontends (T1): SNI, HTTP/1.1 and HTTP/2, rotation', () => {
 
   it('serves HTTP/2 clients: 50 concurrent streams with bodies both ways, to an HTTP/1.1 server', async () => {
     const before = server.requests();
+    // A2: HTTP/2 traffic feeds the server's time-to-first-byte average too.
+    const [s1] = (await f.ok('GET', '/backends')).flatMap((b: { id: string }) => [b.id]);
+    const srv = (await f.ok('GET', `/backends/${s1}/servers`))[0];
+    const srt = f.fulcrum.plane.runtime.server(srv.id);
+    assert.ok(srt);
+    srt.ewmaTtfbMs = 0;
+    const ok2xx = srt.responses[2] ?? 0;
     const client = http2.connect(`https://a.test:${port}`, {
       ca: ca.certPem,
       host: '127.0.0.1',
@@ -204,6 +211,8 @@ describe('https frontends (T1): SNI, HTTP/1.1 and HTTP/2, rotation', () => {
       assert.equal(r.cookie, 'c1=x');
     });
     assert.equal(server.requests() - before, 50);
+    assert.ok(srt.ewmaTtfbMs > 0, 'time to first byte recorded for HTTP/2 streams');
+    assert.equal((srt.responses[2] ?? 0) - ok2xx, 50);
     // a chunked response is de-chunked into DATA frames
     const chunked = await new Promise<string>((resolve, reject) => {
       const req = client.request({ ':path': '/chunked' });

@@ -19,6 +19,7 @@ import {
 import { UpstreamConn, type UpstreamOwner, UpstreamPool } from './pool.ts';
 import { reply } from './replies.ts';
 import { balancerChooser, type ChooseRequest, route, type ServerChooser } from './route.ts';
+import { serverAnswered } from './server-answer.ts';
 
 /** How often deadlines are checked and the coarse clock refreshed (ms). */
 const TICK_MS = 100;
@@ -805,11 +806,7 @@ export class HttpConnection implements UpstreamOwner, ChooseRequest {
     const rt = this.#rt as ServerRuntime;
     const status = rh.status;
     this.#logStatus = status;
-    rt.countResponse(status);
-    counters.responses[(status / 100) | 0]!++;
-    const ttfb = performance.now() - this.#sentAt;
-    rt.ewmaTtfbMs = rt.ewmaTtfbMs === 0 ? ttfb : rt.ewmaTtfbMs + 0.2 * (ttfb - rt.ewmaTtfbMs);
-    frontend.ctx.runtime.recordOutcome(rt, status < 500);
+    serverAnswered(frontend.ctx.runtime, counters, rt, status, performance.now() - this.#sentAt);
     // response framing (RFC 9112 §6.3)
     const framer = this.#resFramer;
     if (this.head.method === 'HEAD' || status === 204 || status === 304) framer.reset(Framing.none, 0);

@@ -7,6 +7,7 @@ import type { HttpFrontend } from '../http/connection.ts';
 import { findHeadEnd, type HttpHead, MAX_RESPONSE_HEAD, parseHead } from '../http/parser.ts';
 import { UpstreamConn, type UpstreamOwner } from '../http/pool.ts';
 import { type ChooseRequest, route } from '../http/route.ts';
+import { serverAnswered } from '../http/server-answer.ts';
 import { ChunkedDecoder } from './chunked.ts';
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR } = http2.constants;
@@ -96,6 +97,8 @@ class H2Exchange implements UpstreamOwner, ChooseRequest, Closeable {
   #dechunk: ChunkedDecoder | null = null;
   #finished = false;
   #cancelTimer: (() => void) | null = null;
+  /** When the request head went to the server (performance.now ms), for the time to first byte. */
+  #sentAt = 0;
   #upPaused = false;
 
   constructor(
@@ -253,6 +256,7 @@ class H2Exchange implements UpstreamOwner, ChooseRequest, Closeable {
     const bspec = this.#bspec as BackendSpec;
     this.#arm(bspec.responseTimeoutMs, () => this.#timeout());
     const s = up.socket;
+    this.#sentAt = performance.now();
     if (this.#reqStarted) {
       // replay on a fresh connection: head and the body bytes retained so far
       s.cork();
@@ -359,9 +363,7 @@ class H2Exchange implements UpstreamOwner, ChooseRequest, Closeable {
     const ctx = this.#frontend.ctx;
     const rt = this.#rt as ServerRuntime;
     const status = head.status;
-    rt.countResponse(status);
-    ctx.counters.responses[(status / 100) | 0]!++;
-    ctx.runtime.recordOutcome(rt, status < 500);
+    serverAnswered(ctx.runtime, ctx.counters, rt, status, performance.now() - this.#sentAt);
     const h: http2.OutgoingHttpHeaders = { ':status': status };
     const other = head.connOther;
     for (let i = 0; i < head.lower.length; i++) {
