@@ -1,6 +1,7 @@
-import { isIPv4 } from 'node:net';
 import { FulcrumError, invalid } from '../core/errors.ts';
+import { compileLinearRegex, splitSlashPattern } from '../core/linear-regex.ts';
 import { cidrContains, isIpAddress, parseCidr4 } from '../core/net.ts';
+import { type AddressGuard, backendAddressProblem, frontendBindProblem, parseIPv4Strict } from './address-guard.ts';
 import {
   Algorithms,
   type Backend,
@@ -15,6 +16,7 @@ import {
   type Server,
   ServerTypes,
 } from './model.ts';
+import { CertificateNameMaxLength, NameMaxLength, nameProblem, normalizeName } from './names.ts';
 import { httpsTwin } from './snapshot.ts';
 
 /**
@@ -178,6 +180,17 @@ export function checkBackend(b: Backend): void {
         'healthCheck.http.expectedCodes: must be a list of status codes and ranges such as "200", "200,204" or "200-299,302"',
       );
     }
+    if (hc.http.expectBody !== undefined) {
+      if (typeof hc.http.expectBody !== 'string' || hc.http.expectBody.length > 1024) {
+        throw invalid(
+          'healthCheck.http.expectBody',
+          'healthCheck.http.expectBody: must be a text of at most 1024 characters',
+        );
+      }
+      // Issue 10: a /regex/ must compile on the linear-time engine (no backreferences, no lookaround).
+      const slash = splitSlashPattern(hc.http.expectBody);
+      if (slash) compileLinearRegex(slash.pattern, slash.flags, 'healthCheck.http.expectBody');
+    }
   }
   if ((hc.type === 'http' || hc.type === 'https') && !hc.http) {
     throw invalid('healthCheck.http', `healthCheck.http: is required with a ${hc.type} check (H1)`);
@@ -226,8 +239,11 @@ export function checkServer(s: Server): void {
   checkBool(s.passive, 'passive');
   checkBool(s.sslOffload, 'sslOffload');
   checkBool(s.enabled, 'enabled');
-  if (s.instanceId === null && !isIPv4(s.address)) {
-    throw invalid('address', `address: must be an IPv4 address (custom IPs are IPv4 only, S7), got "${s.address}"`);
+  if (s.instanceId === null && (typeof s.address !== 'string' || parseIPv4Strict(s.address) === undefined)) {
+    throw invalid(
+      'address',
+      `address: must be an IPv4 address in dotted-quad form such as 10.0.0.11 (four decimal numbers 0–255 without leading zeros; custom IPs are IPv4 only, S7), got "${s.address}"`,
+    );
   }
 }
 
@@ -249,7 +265,8 @@ function uniqueNames<T extends { id: string; name: string }>(
 ): void {
   const seen = new Map<string, string>();
   for (const it of items) {
-    const key = `${scope(it)}\u0000${it.name}`;
+    // Uniqueness compares NFC forms: two spellings of one text are one name.
+    const key = `${scope(it)}\u0000${normalizeName(it.name)}`;
     if (seen.has(key) && seen.get(key) !== it.id) {
       throw conflict('name', `a ${what} named "${it.name}" already exists (S1: names are unique)`);
     }
@@ -266,11 +283,79 @@ function bindsClash(a: Frontend, b: Frontend): boolean {
   return a.bindAddress === b.bindAddress || ANY.has(a.bindAddress) || ANY.has(b.bindAddress);
 }
 
+/** What `validateConfig` needs besides the configuration. */
+export interface ValidationContext {
+  /**
+   * The address guard (config/address-guard.ts: never-a-backend ranges, the API's own
+   * address, `--allow-backend-networks`). Off when absent: the CLI's preflight leaves it to the
+   * server, which knows its flags and its address.
+   */
+  guard?: AddressGuard;
+  /**
+   * The configuration before the change. The write rules (names, address guard) then refuse
+   * only what the change brings in: restored data that predates a rule is kept as it is.
+   */
+  before?: ConfigState;
+}
+
+/** A refusal of a write rule, keyed by resource and message so a change can be told from the state before it. */
+interface Violation {
+  key: string;
+  error: FulcrumError;
+}
+
+/**
+ * The write rules (issue 10): names (config/names.ts: NFC, no control, bidi or zero-width
+ * characters, no `/`), then, with a guard, instance and server addresses and frontend binds
+ * (config/address-guard.ts). In report order.
+ */
+function writeViolations(c: ConfigState, guard: AddressGuard | undefined): Violation[] {
+  const out: Violation[] = [];
+  const named: [string, readonly { id: string; name: string }[], number][] = [
+    ['loadBalancer', c.loadBalancers, NameMaxLength],
+    ['instance', c.instances, NameMaxLength],
+    ['backend', c.backends, NameMaxLength],
+    ['server', c.servers, NameMaxLength],
+    ['frontend', c.frontends, NameMaxLength],
+    ['certificate', c.certificates, CertificateNameMaxLength],
+  ];
+  for (const [kind, items, max] of named) {
+    for (const x of items) {
+      const problem =
+        typeof x.name !== 'string'
+          ? `must be a string of 1 to ${max} characters`
+          : x.name !== normalizeName(x.name)
+            ? 'must be in Unicode normalisation form C (NFC)'
+            : nameProblem(x.name, max);
+      if (problem) out.push({ key: `${kind}:${x.id}:name:${problem}`, error: invalid('name', `name: ${problem}`) });
+    }
+  }
+  if (!guard) return out;
+  for (const i of c.instances) {
+    const problem = backendAddressProblem(i.privateIp, null, guard);
+    if (problem) out.push({ key: `instance:${i.id}:privateIp:${problem}`, error: conflict('privateIp', problem) });
+  }
+  const backendPorts = new Map(c.backends.map((b) => [b.id, b.port]));
+  for (const s of c.servers) {
+    const problem = backendAddressProblem(s.address, s.port ?? backendPorts.get(s.backendId) ?? null, guard);
+    if (problem) out.push({ key: `server:${s.id}:address:${problem}`, error: conflict('address', problem) });
+  }
+  for (const f of c.frontends) {
+    const problem = frontendBindProblem(f.bindAddress, f.port, f.protocol, guard);
+    if (problem) out.push({ key: `frontend:${f.id}:port:${problem}`, error: conflict('port', problem) });
+  }
+  return out;
+}
+
 /**
  * Checks a whole configuration; throws the first FulcrumError found. Resources are checked
- * on their own, then references and cross-resource rules (F2, F4, F5, S1, S6, S7, T1, T3).
+ * on their own, then references and cross-resource rules (F2, F4, F5, S1, S6, S7, T1, T3),
+ * then the write rules (names; with `ctx.guard`, the address guard) — only those the change
+ * brings in when `ctx.before` is given. A name refusal is `invalid` (400) naming `name`; a
+ * guard refusal is `conflict` (409) naming `privateIp`, `address` or `port`.
  */
-export function validateConfig(c: ConfigState): void {
+export function validateConfig(c: ConfigState, ctx: ValidationContext = {}): void {
+
   const lbs = new Map(c.loadBalancers.map((x) => [x.id, x]));
   const backends = new Map(c.backends.map((x) => [x.id, x]));
   const instances = new Map(c.instances.map((x) => [x.id, x]));
@@ -417,6 +502,12 @@ export function validateConfig(c: ConfigState): void {
       );
     }
   }
+
+  const violations = writeViolations(c, ctx.guard);
+  if (violations.length === 0) return;
+  const kept = new Set(ctx.before ? writeViolations(ctx.before, ctx.guard).map((v) => v.key) : []);
+  const fresh = violations.find((v) => !kept.has(v.key));
+  if (fresh) throw fresh.error;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { FulcrumError } from '../core/errors.ts';
+import { compileLinearRegex, splitSlashPattern } from '../core/linear-regex.ts';
 import type { BodyMatcher, CodeMatcher } from './types.ts';
 
 const ITEM = /^(\d{3})(?:-(\d{3}))?$/;
@@ -38,29 +39,32 @@ export function parseExpectedCodes(text: string): CodeMatcher {
   return (status: number) => status >= 100 && status < 600 && table[status] === 1;
 }
 
+/** Compiled `expectBody` matchers by text, shared by the servers of a backend (and warm across snapshots). */
+const bodyMatchers = new Map<string, BodyMatcher>();
+const BODY_MATCHERS_KEPT = 256;
+
 /**
  * Parses `expectBody` of an http/https check: `/pattern/flags` is a regular expression,
- * anything else a plain substring. Compiled once per configuration change.
+ * anything else a plain substring. Compiled once per text (per configuration change at most,
+ * never per probe). The pattern runs on a linear-time engine (`core/linear-regex.ts`, RE2
+ * syntax: no backreferences, no lookaround, at most 1024 characters, flags i m s) so no
+ * pattern can stall the event loop on a 64 KiB body (issue 10).
  *
- * @throws FulcrumError('invalid', …, 'healthCheck.http.expectBody') for an invalid pattern.
+ * @throws FulcrumError('invalid', …, 'healthCheck.http.expectBody') for a pattern the
+ *   linear-time engine refuses, naming the rule.
  */
 export function parseExpectBody(text: string): BodyMatcher {
-  const last = text.lastIndexOf('/');
-  if (text.length > 2 && text.startsWith('/') && last > 0) {
-    let re: RegExp;
-    try {
-      re = new RegExp(text.slice(1, last), text.slice(last + 1));
-    } catch (err) {
-      throw new FulcrumError(
-        'invalid',
-        `expectBody is not a valid regular expression: ${(err as Error).message}`,
-        'healthCheck.http.expectBody',
-      );
-    }
-    return (body) => {
-      re.lastIndex = 0;
-      return re.test(body);
-    };
+  const known = bodyMatchers.get(text);
+  if (known) return known;
+  let matcher: BodyMatcher;
+  const slash = splitSlashPattern(text);
+  if (slash) {
+    const re = compileLinearRegex(slash.pattern, slash.flags, 'healthCheck.http.expectBody');
+    matcher = (body) => re.test(body);
+  } else {
+    matcher = (body) => body.includes(text);
   }
-  return (body) => body.includes(text);
+  if (bodyMatchers.size >= BODY_MATCHERS_KEPT) bodyMatchers.delete(bodyMatchers.keys().next().value as string);
+  bodyMatchers.set(text, matcher);
+  return matcher;
 }
