@@ -134,8 +134,7 @@ export function ServersTable({ backend }: { backend: Backend }) {
           rows={list}
           row={(s) => {
             const h = healthLabel(s);
-            const state = s.status?.state ?? (s.enabled ? 'active' : 'disabled');
-            const factor = s.status?.slowStartFactor ?? 1;
+            const { state, slowStartFactor: factor } = s.status;
             return (
               <tr key={s.id} data-server={s.name}>
                 <th scope="row">{s.name}</th>
@@ -156,7 +155,7 @@ export function ServersTable({ backend }: { backend: Backend }) {
                   ) : null}
                 </td>
                 <td className="num" data-col="connections">
-                  {s.status?.activeConnections ?? 0}
+                  {s.status.activeConnections}
                 </td>
                 <td className="num" data-col="rps">
                   {formatRate(live.history.serverRate(s.id))}

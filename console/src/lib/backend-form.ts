@@ -13,7 +13,7 @@ import {
   valuesFrom,
 } from './form.ts';
 import { ServerTypePresets, usualPort } from './server-form.ts';
-import type { Algorithm, Backend, HealthCheckType, Mode, Protocol, ServerType } from './types.ts';
+import type { Algorithm, HealthCheckType, Mode, Protocol, ServerType, StoredBackend } from './types.ts';
 
 const SPECS: readonly FieldSpec[] = [
   { path: 'name', kind: 'text' },
@@ -105,7 +105,7 @@ export function newBackendValues(mode: Mode = 'http', serverType?: ServerType): 
 }
 
 /** Values for editing an existing backend: its values over the defaults of its mode. */
-export function backendValues(backend: Backend): FormValues {
+export function backendValues(backend: StoredBackend): FormValues {
   const v = backendDefaults(backend.mode);
   const own = valuesFrom(SPECS, backend);
   for (const [k, val] of Object.entries(own)) {
@@ -179,7 +179,7 @@ export function checkSettingsPrefix(type: string): string | null {
  */
 export function backendPayload(
   values: FormValues,
-  original?: Backend,
+  original?: StoredBackend,
 ): { payload: Record<string, unknown>; errors: FieldErrors } {
   const type = String(values['healthCheck.type']);
   const persistence = String(values['persistence.type']);

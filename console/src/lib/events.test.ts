@@ -3,7 +3,9 @@ import { describe, it } from 'node:test';
 import { affectsBackend, emptyFilter, eventKey, matchesFilter, mergeEvents, parseStreamEvent } from './events.ts';
 import type { FulcrumEvent } from './types.ts';
 
+let nextId = 1;
 const ev = (at: string, extra: Partial<FulcrumEvent> = {}): FulcrumEvent => ({
+  id: nextId++,
   at,
   kind: 'health',
   loadBalancerId: 'l1',
@@ -20,7 +22,7 @@ describe('events timeline (H6)', () => {
     const a = ev('2025-01-01T00:00:01Z');
     const b = ev('2025-01-01T00:00:02Z', { to: 'unhealthy' });
     const c = ev('2025-01-01T00:00:03Z', { id: 7 });
-    const merged = mergeEvents([a, b], [c, a]);
+    const merged = mergeEvents([a, b], [c, { ...a }]);
     assert.deepEqual(
       merged.map((e) => e.at),
       [c.at, b.at, a.at],
@@ -39,9 +41,11 @@ describe('events timeline (H6)', () => {
     assert.ok(!matchesFilter(e, { ...emptyFilter, text: 'web-2' }, new Map([['s1', 'web-1']])));
   });
   it('parses stream payloads and ignores garbage', () => {
-    const e = parseStreamEvent('{"at":"2025-01-01T00:00:00Z","kind":"drain-start","serverId":"s1"}');
+    const e = parseStreamEvent('{"id":9,"at":"2025-01-01T00:00:00Z","kind":"drain-start","serverId":"s1"}');
     assert.equal(e?.kind, 'drain-start');
     assert.equal(e?.backendId, null);
+    assert.equal(e && eventKey(e), '9');
+    assert.equal(parseStreamEvent('{"at":"2025-01-01T00:00:00Z","kind":"drain-start"}'), null, 'no id');
     assert.equal(parseStreamEvent('not json'), null);
     assert.equal(parseStreamEvent('{"kind":1}'), null);
     assert.equal(parseStreamEvent('null'), null);

@@ -14,10 +14,9 @@ export interface EventFilter {
 
 export const emptyFilter: EventFilter = { kind: '', backendId: '', serverId: '', text: '' };
 
-/** A stable identity for de-duplication: the id when the API gives one, else time + kind + subject + transition. */
+/** A stable identity for de-duplication: the id the store gave the event (the list and the stream both carry it). */
 export function eventKey(e: FulcrumEvent): string {
-  if (e.id !== undefined && e.id !== null) return String(e.id);
-  return `${e.at}|${e.kind}|${e.serverId ?? ''}|${e.backendId ?? ''}|${e.from ?? ''}|${e.to ?? ''}|${e.reason ?? ''}`;
+  return String(e.id);
 }
 
 /** Merges new events into a list: newest first, no duplicates, at most `limit` (default 500). */
@@ -64,13 +63,15 @@ export function matchesFilter(e: FulcrumEvent, f: EventFilter, names?: ReadonlyM
   return true;
 }
 
-/** Parses one Server-Sent Events `data:` payload into an event; null when it is not one. */
+/** Parses one Server-Sent Events `data:` payload into an event; null when it is not one (no id, kind or time). */
 export function parseStreamEvent(data: string): FulcrumEvent | null {
   try {
     const o = JSON.parse(data) as Partial<FulcrumEvent> | null;
-    if (!o || typeof o !== 'object' || typeof o.kind !== 'string' || typeof o.at !== 'string') return null;
+    if (!o || typeof o !== 'object') return null;
+    if (typeof o.id !== 'number' || typeof o.kind !== 'string' || typeof o.at !== 'string') return null;
     return {
       ...o,
+      id: o.id,
       kind: o.kind,
       at: o.at,
       loadBalancerId: o.loadBalancerId ?? null,

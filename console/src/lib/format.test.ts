@@ -34,12 +34,19 @@ describe('format', () => {
     assert.equal(formatAgo('garbage', now), 'unknown');
   });
   it('labels server state, with slow-start progress', () => {
-    assert.equal(stateLabel({ enabled: true, passive: false }), 'active');
-    assert.equal(stateLabel({ enabled: false, passive: false }), 'disabled');
-    assert.equal(stateLabel({ enabled: true, passive: true }), 'passive');
-    const st = { health: 'healthy', state: 'slow-start', slowStartFactor: 0.42, activeConnections: 0 } as const;
-    assert.equal(stateLabel({ enabled: true, passive: false, status: st }), 'slow start 42%');
-    assert.equal(stateLabel({ enabled: true, passive: false, status: { ...st, state: 'draining' } }), 'draining');
+    const st = {
+      health: 'healthy',
+      state: 'active',
+      slowStartFactor: 1,
+      activeConnections: 0,
+      reason: null,
+      lastCheck: null,
+    } as const;
+    assert.equal(stateLabel({ status: st }), 'active');
+    assert.equal(stateLabel({ status: { ...st, state: 'disabled', reason: 'disabled' } }), 'disabled');
+    assert.equal(stateLabel({ status: { ...st, state: 'passive' } }), 'passive');
+    assert.equal(stateLabel({ status: { ...st, state: 'slow-start', slowStartFactor: 0.42 } }), 'slow start 42%');
+    assert.equal(stateLabel({ status: { ...st, state: 'draining' } }), 'draining');
   });
   it('gives health with its reason and last check', () => {
     const bad = {
@@ -48,6 +55,7 @@ describe('format', () => {
         state: 'active',
         slowStartFactor: 1,
         activeConnections: 0,
+        reason: 'failed-checks',
         lastCheck: { at: '2025-01-10T11:59:55Z', ok: false, reason: 'connect-refused', latencyMs: 1.2 },
       },
     } as const;
@@ -55,20 +63,16 @@ describe('format', () => {
     const tip = healthTooltip(bad, now);
     assert.match(tip, /Reason: connect-refused/);
     assert.match(tip, /Last check: 5 s ago \(failed, 1 ms\)/);
-    assert.match(healthTooltip({}, now), /Health: unknown\nLast check: none yet/);
-    assert.deepEqual(
-      healthLabel({ status: { ...bad.status, health: 'unknown', lastCheck: null, healthReason: 'initial-check' } }),
-      {
-        health: 'unknown',
-        reason: 'initial-check',
-      },
-    );
+    const first = { status: { ...bad.status, health: 'unknown', lastCheck: null, reason: 'initial-check' } } as const;
+    assert.deepEqual(healthLabel(first), { health: 'unknown', reason: 'initial-check' });
+    assert.match(healthTooltip(first, now), /Health: unknown\nReason: initial-check\nLast check: none yet/);
   });
   it('summarises health (S9)', () => {
+    const st = { state: 'active', slowStartFactor: 1, activeConnections: 0, reason: null, lastCheck: null } as const;
     const s = healthSummary([
-      { status: { health: 'healthy', state: 'active', slowStartFactor: 1, activeConnections: 0 } },
-      { status: { health: 'unhealthy', state: 'active', slowStartFactor: 1, activeConnections: 0 } },
-      {},
+      { status: { ...st, health: 'healthy' } },
+      { status: { ...st, health: 'unhealthy' } },
+      { status: { ...st, health: 'unknown' } },
     ]);
     assert.deepEqual(s, { total: 3, healthy: 1, unhealthy: 1, unknown: 1 });
     assert.equal(summaryText(s), '1/3 healthy (1 unhealthy, 1 unknown)');

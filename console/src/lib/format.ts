@@ -46,33 +46,26 @@ export function formatClock(iso: string): string {
 }
 
 /** The state column (issue point 5): active / passive / slow start 40% / draining / disabled. */
-export function stateLabel(server: Pick<Server, 'enabled' | 'passive' | 'status'>): string {
-  const st = server.status;
-  const state = st?.state ?? (server.enabled === false ? 'disabled' : server.passive ? 'passive' : 'active');
-  if (state === 'slow-start') return `slow start ${Math.round((st?.slowStartFactor ?? 0) * 100)}%`;
-  return state;
+export function stateLabel({ status }: Pick<Server, 'status'>): string {
+  if (status.state === 'slow-start') return `slow start ${Math.round(status.slowStartFactor * 100)}%`;
+  return status.state;
 }
 
 /** The health column: `healthy`, `unhealthy`, `unknown`; the reason code goes with it (issue point 5). */
-export function healthLabel(server: Pick<Server, 'status'>): { health: string; reason: string | null } {
-  const st = server.status;
-  const health = st?.health ?? 'unknown';
-  const reason = st?.lastCheck?.reason ?? st?.healthReason ?? st?.reason ?? null;
-  return { health, reason: health === 'healthy' && st?.lastCheck?.ok ? null : reason };
+export function healthLabel({ status }: Pick<Server, 'status'>): { health: string; reason: string | null } {
+  const reason = status.lastCheck?.reason ?? status.reason;
+  return { health: status.health, reason: status.health === 'healthy' && status.lastCheck?.ok ? null : reason };
 }
 
 /** The tooltip of the health cell: reason code and last check time. */
 export function healthTooltip(server: Pick<Server, 'status'>, now: number): string {
-  const st = server.status;
   const parts: string[] = [];
   const { health, reason } = healthLabel(server);
   parts.push(`Health: ${health}`);
   if (reason) parts.push(`Reason: ${reason}`);
-  const lc = st?.lastCheck;
+  const lc = server.status.lastCheck;
   if (lc) {
-    parts.push(
-      `Last check: ${formatAgo(lc.at, now)} (${lc.ok ? 'ok' : 'failed'}${lc.latencyMs !== undefined ? `, ${Math.round(lc.latencyMs)} ms` : ''})`,
-    );
+    parts.push(`Last check: ${formatAgo(lc.at, now)} (${lc.ok ? 'ok' : 'failed'}, ${Math.round(lc.latencyMs)} ms)`);
   } else parts.push('Last check: none yet');
   return parts.join('\n');
 }
@@ -90,7 +83,7 @@ export function healthSummary(servers: readonly Pick<Server, 'status'>[]): Healt
   const s: HealthSummary = { total: 0, healthy: 0, unhealthy: 0, unknown: 0 };
   for (const x of servers) {
     s.total++;
-    const h = x.status?.health ?? 'unknown';
+    const h = x.status.health;
     if (h === 'healthy') s.healthy++;
     else if (h === 'unhealthy') s.unhealthy++;
     else s.unknown++;

@@ -16,9 +16,9 @@ import {
   ruleRows,
   rulesPayload,
 } from './frontend-form.ts';
-import type { Frontend, LoadBalancer } from './types.ts';
+import type { LoadBalancer, StoredFrontend } from './types.ts';
 
-const fe: Frontend = {
+const fe: StoredFrontend = {
   id: 'f1',
   loadBalancerId: 'l1',
   name: 'www',
@@ -77,7 +77,10 @@ describe('frontend payload (F1, F4, T1)', () => {
       backendId: 'b2',
       note: 'kept',
     };
-    const withAll = { ...fe, rules: [full, { match: { method: 'DELETE' }, backendId: 'b1' }] } as unknown as Frontend;
+    const withAll = {
+      ...fe,
+      rules: [full, { match: { method: 'DELETE' }, backendId: 'b1' }],
+    } as unknown as StoredFrontend;
     const rows = ruleRows(withAll);
     assert.deepEqual(rows[0], {
       host: 'api.example.com',
@@ -145,7 +148,7 @@ describe('frontend payload (F1, F4, T1)', () => {
     const bad = frontendPayload({ ...base, protocol: 'tcp' }, [], [], undefined, [{ serverName: 'a', backendId: '' }]);
     assert.deepEqual(bad.errors, { 'sniRules.0.backendId': 'choose a backend' });
     // an existing frontend: unchanged passthrough settings are not sent
-    const tcpFe: Frontend = {
+    const tcpFe: StoredFrontend = {
       ...fe,
       protocol: 'tcp',
       rules: [],

@@ -13,7 +13,7 @@ import {
   toPayload,
   valuesFrom,
 } from './form.ts';
-import type { Backend, Frontend, LoadBalancer, Protocol } from './types.ts';
+import type { LoadBalancer, Protocol, StoredBackend, StoredFrontend } from './types.ts';
 
 const FRONTEND_SPECS: readonly FieldSpec[] = [
   { path: 'name', kind: 'text' },
@@ -103,7 +103,7 @@ export function newFrontendValues(): FormValues {
 }
 
 /** Values of an existing frontend. */
-export function frontendValues(f: Frontend): FormValues {
+export function frontendValues(f: StoredFrontend): FormValues {
   const v = { ...newFrontendValues(), ...valuesFrom(FRONTEND_SPECS, f) };
   if (v.maxConnections === '') v.maxConnections = '0';
   return v;
@@ -202,7 +202,7 @@ export function moveItem<T>(list: readonly T[], i: number, delta: number): T[] {
 }
 
 /** SNI rows of an existing frontend (T4). */
-export function sniRows(f: Pick<Frontend, 'sniRules'>): SniRow[] {
+export function sniRows(f: Pick<StoredFrontend, 'sniRules'>): SniRow[] {
   return (f.sniRules ?? []).map((r) => ({ serverName: r.serverName, backendId: r.backendId }));
 }
 
@@ -238,7 +238,7 @@ export function frontendPayload(
   values: FormValues,
   certificateIds: readonly string[],
   rules: readonly RuleRow[],
-  original?: Frontend,
+  original?: StoredFrontend,
   sni: readonly SniRow[] = original ? sniRows(original) : [],
 ): { payload: Record<string, unknown>; errors: FieldErrors } {
   const { payload, errors } = toPayload(FRONTEND_SPECS, values);
@@ -268,7 +268,7 @@ export function frontendPayload(
 }
 
 /** The backends a frontend of this protocol may use (F2: modes must match). */
-export function backendsFor(protocol: string, backends: readonly Backend[]): Backend[] {
+export function backendsFor<B extends Pick<StoredBackend, 'mode'>>(protocol: string, backends: readonly B[]): B[] {
   const mode = modeForProtocol(protocol as Protocol);
   return backends.filter((b) => b.mode === mode);
 }

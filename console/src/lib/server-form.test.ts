@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { defaultBackend } from '../../../src/config/defaults.ts';
 import { newServerValues, serverPayload, serverValues, suggestServerPort, usualPort } from './server-form.ts';
-import type { Server } from './types.ts';
+import type { StoredServer } from './types.ts';
 
-const server: Server = {
+const server: StoredServer = {
   id: 's1',
   backendId: 'b1',
   name: 'web-1',
@@ -106,7 +106,7 @@ describe('server payload (S1, S2)', () => {
   it('switches an update between inventory and custom IP', () => {
     const toInst = serverPayload({ ...serverValues(server), source: 'instance', instanceId: 'i-9' }, server).payload;
     assert.deepEqual(toInst, { instanceId: 'i-9' });
-    const inst: Server = { ...server, instanceId: 'i-9', address: '10.0.0.9' };
+    const inst: StoredServer = { ...server, instanceId: 'i-9', address: '10.0.0.9' };
     const v = serverValues(inst);
     assert.equal(v.source, 'instance');
     assert.deepEqual(serverPayload(v, inst).payload, {});

@@ -4,7 +4,7 @@
  */
 import { Defaults } from '../../../src/config/defaults.ts';
 import { changedOnly, type FieldErrors, type FieldSpec, type FormValues, toPayload, valuesFrom } from './form.ts';
-import type { Backend, HealthCheckType, Mode, Server, ServerType } from './types.ts';
+import type { HealthCheckType, Mode, ServerType, StoredBackend, StoredServer } from './types.ts';
 
 /** What a server type suggests for a new backend and for a server's port. */
 export interface ServerTypePreset {
@@ -79,7 +79,7 @@ export function usualPort(check: HealthCheckType): number | null {
  */
 export function suggestServerPort(
   type: ServerType,
-  backend?: Pick<Backend, 'port' | 'healthCheck'> | null,
+  backend?: Pick<StoredBackend, 'port' | 'healthCheck'> | null,
 ): number | null {
   if (backend?.port) return backend.port;
   const check = backend?.healthCheck?.type;
@@ -110,7 +110,7 @@ const SPECS: readonly FieldSpec[] = [
 export const ServerFields: readonly string[] = [...SPECS.map((s) => s.path), 'source'];
 
 /** Values of an empty Add Backend Server dialog for a backend. */
-export function newServerValues(backend?: Pick<Backend, 'port' | 'healthCheck' | 'mode'> | null): FormValues {
+export function newServerValues(backend?: Pick<StoredBackend, 'port' | 'healthCheck' | 'mode'> | null): FormValues {
   const type: ServerType = backend?.mode === 'tcp' ? 'other' : 'web';
   const port = suggestServerPort(type, backend);
   return {
@@ -129,7 +129,7 @@ export function newServerValues(backend?: Pick<Backend, 'port' | 'healthCheck' |
 }
 
 /** Values of the Update dialog, pre-filled from the server. */
-export function serverValues(server: Server): FormValues {
+export function serverValues(server: StoredServer): FormValues {
   const v = valuesFrom(SPECS, server);
   v.source = server.instanceId ? 'instance' : 'custom';
   return v;
@@ -141,7 +141,7 @@ export function serverValues(server: Server): FormValues {
  */
 export function serverPayload(
   values: FormValues,
-  original?: Server,
+  original?: StoredServer,
 ): { payload: Record<string, unknown>; errors: FieldErrors } {
   const byInstance = values.source === 'instance';
   const { payload, errors } = toPayload(SPECS, values, (p) => (byInstance ? p === 'address' : p === 'instanceId'));

@@ -1,134 +1,46 @@
 /**
- * Shapes of the public API (/work/shared/API.md) as the console reads them. The stored
- * resource types come from the one source, `src/config/model.ts`; the console adds the
- * live `status` parts the API attaches and the `configVersion` every change answers with.
+ * Shapes of the public API (/work/shared/API.md) as the console reads them, taken from the
+ * server's own types so they cannot drift: the stored resources from `src/config/model.ts`,
+ * the answers with their live `status` from the functions that build them
+ * (`src/control/views.ts`), certificates from `src/certificates/service.ts`, lookup rows from
+ * `src/control/control-plane.ts` and events from `src/store/types.ts`.
+ *
+ * Every import here is `import type`: it is erased at build time, so no server code reaches
+ * the console bundle.
  */
-import type {
-  Backend as BackendModel,
-  Frontend as FrontendModel,
-  Instance,
-  LoadBalancer,
-  Server as ServerModel,
-} from '../../../src/config/model.ts';
+import type { CertificateView } from '../../../src/certificates/service.ts';
+import type { ServerLookup } from '../../../src/control/control-plane.ts';
+import type { backendView, frontendView, serverView } from '../../../src/control/views.ts';
+import type { StoredEvent } from '../../../src/store/types.ts';
 
+/** The stored resources (`Stored*`: what a form edits, without the live `status` the API adds) and their enums. */
 export type {
   Algorithm,
-  HealthCheck,
+  Backend as StoredBackend,
+  Frontend as StoredFrontend,
   HealthCheckType,
   Instance,
   LoadBalancer,
   Mode,
-  Persistence,
-  PersistenceType,
   Protocol,
-  RoutingRule,
+  Server as StoredServer,
   ServerType,
 } from '../../../src/config/model.ts';
 
-/** Result of a server's last active health check (API.md server `status.lastCheck`). */
-export interface LastCheck {
-  /** ISO 8601 time. */
-  at: string;
-  ok: boolean;
-  reason: string | null;
-  latencyMs?: number;
-}
+/** A server as the API answers it: the stored server plus its live `status` (health, state, slow start). */
+export type Server = ReturnType<typeof serverView>;
 
-/** Live status of a server (API.md). `slowStartFactor` is 0–1. */
-export interface ServerStatus {
-  health: 'unknown' | 'healthy' | 'unhealthy';
-  state: 'active' | 'passive' | 'slow-start' | 'draining' | 'disabled';
-  slowStartFactor: number;
-  activeConnections: number;
-  lastCheck?: LastCheck | null;
-  /** Stable reason code when out of rotation because of health (e.g. `initial-check`). */
-  reason?: string | null;
-  healthReason?: string | null;
-}
+/** A backend as the API answers it: the stored backend plus `status` (per-zone health and warnings). */
+export type Backend = ReturnType<typeof backendView>;
 
-/** A server as the API answers it: the stored server plus its live status. */
-export interface Server extends ServerModel {
-  status?: ServerStatus;
-}
+/** A frontend as the API answers it: the stored frontend plus `status: { listening, reason }`. */
+export type Frontend = ReturnType<typeof frontendView>;
 
-/** Per-zone health of a backend (S9). */
-export interface ZoneHealth {
-  zone: string | null;
-  servers: number;
-  healthy: number;
-}
+/** An uploaded certificate as the API lists it; the private key never comes back. */
+export type Certificate = CertificateView;
 
-/** A backend warning (S9 zone without a healthy server, S10 mixed OS). */
-export interface BackendWarning {
-  code: string;
-  message: string;
-  zone?: string;
-}
+/** One row of the lookup answer (`GET /servers?address=…`); its server carries its live status. */
+export type LookupHit = Omit<ServerLookup, 'server'> & { server: Server };
 
-/** Live status of a backend (S9, S10). */
-export interface BackendStatus {
-  servers?: number;
-  healthy?: number;
-  zones?: ZoneHealth[];
-  warnings?: (BackendWarning | string)[];
-}
-
-export interface Backend extends BackendModel {
-  status?: BackendStatus;
-}
-
-/** Listening status of a frontend (F5). */
-export interface FrontendStatus {
-  listening: boolean;
-  reason: string | null;
-}
-
-export interface Frontend extends FrontendModel {
-  status?: FrontendStatus;
-}
-
-/** An uploaded certificate (T1, T3) as the API lists it; the key never comes back. */
-export interface Certificate {
-  id: string;
-  name: string;
-  kind: 'server' | 'ca';
-  subjects: string[];
-  issuer?: string;
-  notBefore?: string;
-  /** ISO 8601 expiry. */
-  notAfter: string;
-  fingerprintSha256?: string;
-  /** Problems the API found at upload (weak key, self-signed, …). */
-  warnings?: string[];
-}
-
-/** One lookup hit (S8). */
-export interface LookupHit {
-  loadBalancerId: string;
-  loadBalancerName: string;
-  backendId: string;
-  backendName: string;
-  server: Server;
-}
-
-/** An event (H6, S3): health transitions, drains, configuration changes. */
-export interface FulcrumEvent {
-  id?: string | number;
-  /** ISO 8601 time. */
-  at: string;
-  kind: string;
-  loadBalancerId: string | null;
-  backendId: string | null;
-  serverId: string | null;
-  from: string | null;
-  to: string | null;
-  reason: string | null;
-  detail?: Record<string, unknown>;
-}
-
-/** What every successful change answers (API.md "Conventions"). */
-export interface Changed {
-  configVersion: number;
-}
-
-export type { BackendModel, FrontendModel, Instance as InstanceModel, LoadBalancer as LoadBalancerModel, ServerModel };
+/** An event as the list and the live stream send it (health transitions, drains, changes), with its id. */
+export type FulcrumEvent = StoredEvent;

@@ -392,7 +392,6 @@ export function LoadBalancerPage({ id, tab }: { id: string; tab: LbTab }) {
 /** Listening status with the reason when not listening (issue point 3; F5). */
 export function ListenStatus({ frontend }: { frontend: Frontend }) {
   const st = frontend.status;
-  if (!st) return <Badge tone="unknown">unknown</Badge>;
   return st.listening ? (
     <Badge tone="ok">listening</Badge>
   ) : (

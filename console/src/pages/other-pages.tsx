@@ -539,12 +539,12 @@ export function CertificatesPage() {
                 <th scope="row">{c.name}</th>
                 <td>{c.kind === 'ca' ? 'CA bundle' : 'server'}</td>
                 <td>{c.subjects.join(', ') || '—'}</td>
-                <td>{c.issuer ?? '—'}</td>
+                <td>{c.issuer || '—'}</td>
                 <td>
                   <Badge tone={x.level === 'ok' ? 'ok' : x.level === 'warning' ? 'warn' : 'bad'} title={c.notAfter}>
                     {x.text}
                   </Badge>
-                  {c.warnings?.length ? (
+                  {c.warnings.length ? (
                     <ul className="cert-warnings">
                       {c.warnings.map((w) => (
                         <li key={w}>⚠ {w}</li>

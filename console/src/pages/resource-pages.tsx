@@ -71,20 +71,16 @@ function BackendFacts({ b }: { b: Backend }) {
 }
 
 function ZoneStatus({ b }: { b: Backend }) {
-  const zones = b.status?.zones ?? [];
-  const warnings = b.status?.warnings ?? [];
+  const { zones, warnings } = b.status;
   return (
     <>
       {warnings.length ? (
         <ul className="warnings" aria-label="Warnings">
-          {warnings.map((w) => {
-            const text = typeof w === 'string' ? w : w.message;
-            return (
-              <li key={text} role="status">
-                ⚠ {text}
-              </li>
-            );
-          })}
+          {warnings.map((w) => (
+            <li key={w.message} role="status">
+              ⚠ {w.message}
+            </li>
+          ))}
         </ul>
       ) : null}
       {zones.length ? (
