@@ -291,7 +291,17 @@ describe('auth', () => {
       assert.equal(statSync(join(dir, 'admin-token')).mode & 0o777, 0o600);
       assert.equal(readFileSync(join(dir, 'admin-token'), 'utf8').trim(), t1);
       assert.equal(resolveAdminToken(dir, silentLogger, {}), t1, 'reused');
-      assert.equal(resolveAdminToken(dir, silentLogger, { FULCRUM_ADMIN_TOKEN: 'from-env' }), 'from-env');
+      const fromEnv = 'from-env-0123456789';
+      assert.equal(resolveAdminToken(dir, silentLogger, { FULCRUM_ADMIN_TOKEN: fromEnv }), fromEnv);
+      // Issue 10 point 4: a short or spaced admin token is refused at start, naming the variable.
+      assert.throws(
+        () => resolveAdminToken(dir, silentLogger, { FULCRUM_ADMIN_TOKEN: 'short-token' }),
+        /FULCRUM_ADMIN_TOKEN: must be at least 16/,
+      );
+      assert.throws(
+        () => resolveAdminToken(dir, silentLogger, { FULCRUM_ADMIN_TOKEN: 'has a space 0123456789' }),
+        /printable ASCII/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -376,14 +386,25 @@ describe('auth', () => {
       const cookie = String(res.headers['set-cookie']);
       assert.match(cookie, /^fulcrum_session=[^;]+; HttpOnly; SameSite=Strict; Path=\//);
       const pair = cookie.split(';')[0]!;
+      // A change riding on the cookie must come from the console's own origin (issue 10 point 4).
+      for (const origin of [undefined, 'http://evil.example', 'null', 'http://localhost:81']) {
+        const csrf = await h.app.inject({
+          method: 'POST',
+          url: '/api/v1/load-balancers',
+          headers: { cookie: pair, ...(origin ? { origin } : {}) },
+          payload: { name: 'c' },
+        });
+        assert.equal(csrf.statusCode, 403, `origin ${origin}`);
+        assert.equal(csrf.json().error.field, 'origin');
+      }
       const withCookie = await h.app.inject({
         method: 'POST',
         url: '/api/v1/load-balancers',
-        headers: { cookie: pair },
+        headers: { cookie: pair, origin: 'http://localhost:80' },
         payload: { name: 'c' },
       });
       assert.equal(withCookie.statusCode, 201);
-      assert.equal(withCookie.json().configVersion, 1);
+      assert.equal(withCookie.json().configVersion, 1, 'the refused attempts changed nothing');
       assert.equal(
         (await h.app.inject({ method: 'GET', url: '/api/v1/session', headers: { cookie: pair } })).json().role,
         'admin',

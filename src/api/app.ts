@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
+import fastifyHelmet from '@fastify/helmet';
+import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, {
@@ -16,6 +18,7 @@ import { FulcrumError } from '../core/errors.ts';
 import { type Logger, silentLogger } from '../core/log.ts';
 import type { Role } from '../store/types.ts';
 import { AuthService, type Principal, resolveAdminToken, roleAllows } from './auth.ts';
+import { browserCheck } from './browser-guard.ts';
 import { errorHandler, sendError, validatorCompiler } from './errors.ts';
 import { Metrics } from './metrics.ts';
 import { registerConfigRoutes } from './routes-config.ts';
@@ -33,6 +36,12 @@ export interface ApiContext {
   principal(req: FastifyRequest): Principal;
   /** The audit actor of a request: the token's name. */
   actor(req: FastifyRequest): string;
+  /**
+   * Counts a failed authentication (a token or sign-in presented and wrong) against the
+   * client's address; when that client is over the limit, answers 429 with Retry-After and
+   * resolves true (the caller stops there).
+   */
+  authFailed(req: FastifyRequest, reply: FastifyReply): Promise<boolean>;
 }
 
 /** Options of `buildApi`. */
@@ -56,16 +65,49 @@ export interface ApiOptions {
   processMetrics?: boolean;
   /** More routes (certificates, nodes, …) registered with the same auth, roles and error shape. */
   extraRoutes?: ((app: FastifyInstance, ctx: ApiContext) => void | Promise<void>)[];
+  /** Failed authentications allowed per client address per minute before 429 (default 20). */
+  authFailuresPerMinute?: number;
+  /** Serve the API over HTTPS with this PEM certificate chain and key (`--api-cert`, `--api-key`). */
+  https?: { cert: string | Buffer; key: string | Buffer };
+  /**
+   * The API's listening host (`--api`), for the Host check: when it is a loopback address,
+   * requests must name a loopback host (DNS-rebinding guard, as Caddy's admin API does).
+   */
+  listenHost?: string;
 }
-
-/** Route option `config.role`: the least role a route needs; `public` skips authentication. */
-export type Need = Role | 'public';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** Least role the route needs (default: viewer for GET, admin otherwise). */
-    role?: Role | 'public';
+    /**
+     * The least role the route needs. Every route declares either `role` or `public: true`;
+     * a route that declares neither is refused when it is registered (issue 10 point 1).
+     */
+    role?: Role;
+    /** The route answers without authentication (sign-in, OpenAPI document, console assets). */
+    public?: boolean;
   }
+}
+
+/** Body limit of every API request (bytes): a certificate chain and key fit easily. */
+export const API_BODY_LIMIT_BYTES = 1024 * 1024;
+
+/** How one registered route is protected: a row of `routeTable(app)`. */
+export interface RouteAccess {
+  method: string;
+  url: string;
+  /** The least role, or `public`. */
+  access: Role | 'public';
+}
+
+const ROUTE_TABLE = Symbol('fulcrum.routeTable');
+const PUBLIC_ASSETS = 'fulcrumPublicAssets';
+
+/**
+ * Every route registered on an app built by `buildApi`, with the access it declared, as
+ * Fastify registered it (collected by an `onRoute` hook, so plugins' routes are included).
+ */
+export function routeTable(app: FastifyInstance): readonly RouteAccess[] {
+  return (app as unknown as Record<symbol, RouteAccess[]>)[ROUTE_TABLE] ?? [];
 }
 
 /**
@@ -92,12 +134,71 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: 4 * 1024 * 1024,
-  });
+    bodyLimit: API_BODY_LIMIT_BYTES,
+    // One canonical path handling (README "Security"): case-sensitive, a doubled slash or a
+    // trailing slash is another path (404), percent-escapes are decoded before matching, and
+    // access is decided on the matched route, never on the raw URL.
+    routerOptions: { caseSensitive: true, ignoreTrailingSlash: false, ignoreDuplicateSlashes: false },
+    ...(options.https
+      ? { https: { cert: options.https.cert, key: options.https.key, minVersion: 'TLSv1.2' as const } }
+      : {}),
+  }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler);
   // Answers are plain JSON of full resources; schemas document them but never strip fields.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.setErrorHandler(errorHandler(log));
+
+  // Deny by default: every route states who may call it, or the app does not start.
+  const table: RouteAccess[] = [];
+  (app as unknown as Record<symbol, RouteAccess[]>)[ROUTE_TABLE] = table;
+  app.addHook('onRoute', function (this: FastifyInstance, route) {
+    const config = (route.config ?? {}) as { role?: Role; public?: boolean };
+    if (config.public === undefined && config.role === undefined && this.hasDecorator(PUBLIC_ASSETS)) {
+      route.config = { ...config, public: true };
+      config.public = true;
+    }
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if ((config.public === true) === (config.role !== undefined)) {
+      throw new Error(
+        `route ${methods.join(',')} ${route.url}: declare exactly one of config.role (viewer, operator, admin) or config.public: true`,
+      );
+    }
+    for (const method of methods)
+      table.push({ method, url: route.url, access: config.public ? 'public' : config.role! });
+  });
+
+  await app.register(fastifyHelmet, {
+    contentSecurityPolicy: {
+      useDefaults: true,
+      directives: {
+        'frame-ancestors': ["'none'"],
+        'upgrade-insecure-requests': options.https ? [] : null,
+      },
+    },
+    strictTransportSecurity: options.https ? { maxAge: 15_552_000, includeSubDomains: false } : false,
+    referrerPolicy: { policy: 'no-referrer' },
+    crossOriginEmbedderPolicy: false,
+  });
+
+  await app.register(fastifyRateLimit, { global: false });
+  const failures = app.createRateLimit({
+    max: options.authFailuresPerMinute ?? 20,
+    timeWindow: 60_000,
+    keyGenerator: (req) => req.ip,
+  });
+  /** 429 with Retry-After for a client over the failed-authentication limit. */
+  const tooMany = (reply: FastifyReply, ttlSeconds: number) => {
+    reply.header('retry-after', String(Math.max(1, ttlSeconds)));
+    return sendError(
+      reply,
+      new FulcrumError(
+        'rate_limited',
+        `authorization: too many failed authentications from this address; retry in ${Math.max(1, ttlSeconds)} s`,
+        'authorization',
+      ),
+    );
+  };
+  const guardBrowser = browserCheck({ listenHost: options.listenHost });
 
   await app.register(fastifySwagger, {
     openapi: {
@@ -139,16 +240,38 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     actor(req) {
       return this.principal(req).name;
     },
+    async authFailed(req, reply) {
+      const r = await failures(req);
+      if (!r.isAllowed && r.isExceeded) {
+        tooMany(reply, r.ttlInSeconds);
+        return true;
+      }
+      return false;
+    },
   };
 
+  // Authentication and roles, decided on the matched route (issue 10 point 1). A request
+  // that matched no route gets the not-found answer (404, or the console's page), nothing else.
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-    const path = req.url.split('?', 1)[0] ?? '';
-    if (!path.startsWith('/api/') && path !== '/metrics') return;
-    const need: Need =
-      req.routeOptions.config?.role ?? (req.method === 'GET' || req.method === 'HEAD' ? 'viewer' : 'admin');
-    if (need === 'public') return;
-    const p = auth.authenticate(req.headers.authorization, req.headers.cookie);
-    if (!p) {
+    const hostProblem = guardBrowser.host(req);
+    if (hostProblem) return sendError(reply, hostProblem);
+    if (req.is404) return;
+    const config = req.routeOptions.config;
+    if (config.public === true) {
+      const originProblem = guardBrowser.origin(req, true);
+      if (originProblem) return sendError(reply, originProblem);
+      return;
+    }
+    const need = config.role;
+    if (need === undefined) throw new FulcrumError('internal', 'route declares no role'); // refused at start already
+    const presented = req.headers.authorization !== undefined;
+    if (presented) {
+      const seen = await failures(req, { increment: false });
+      if (!seen.isAllowed && seen.isExceeded) return tooMany(reply, seen.ttlInSeconds);
+    }
+    const a = auth.authenticate(req.headers.authorization, req.headers.cookie);
+    if (a.kind !== 'ok') {
+      if (a.kind === 'failed' && (await ctx.authFailed(req, reply))) return reply;
       reply.header('www-authenticate', 'Bearer realm="fulcrum"');
       return sendError(
         reply,
@@ -158,6 +281,11 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
           'authorization',
         ),
       );
+    }
+    const p = a.principal;
+    if (a.via === 'session') {
+      const originProblem = guardBrowser.origin(req, false);
+      if (originProblem) return sendError(reply, originProblem);
     }
     if (!roleAllows(p.role, need)) {
       return sendError(
@@ -172,7 +300,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     principals.set(req, p);
   });
 
-  app.get('/openapi.json', { schema: { hide: true }, config: { role: 'public' } }, async () => app.swagger());
+  app.get('/openapi.json', { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
 
   await app.register(
     async (api) => {
@@ -205,7 +333,12 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   const consoleDir = options.consoleDir ? resolve(options.consoleDir) : undefined;
   const serveConsole = consoleDir !== undefined && existsSync(consoleDir);
   if (serveConsole) {
-    await app.register(fastifyStatic, { root: consoleDir, prefix: '/', wildcard: true, index: ['index.html'] });
+    // The console's files are public (the page asks for a token); declared so for every route
+    // this context registers.
+    await app.register(async (assets) => {
+      assets.decorate(PUBLIC_ASSETS, true);
+      await assets.register(fastifyStatic, { root: consoleDir, prefix: '/', wildcard: true, index: ['index.html'] });
+    });
   }
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?', 1)[0] ?? '';

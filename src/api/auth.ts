@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse as parseCookieHeader } from 'cookie';
 import { newId } from '../control/resources.ts';
 import { FulcrumError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
@@ -43,13 +44,27 @@ function newSecret(): string {
   return `ftk_${randomBytes(32).toString('base64url')}`;
 }
 
+/** Shortest admin token accepted from `FULCRUM_ADMIN_TOKEN` (characters); issue 10 point 4, ASVS V2. */
+export const MIN_ADMIN_TOKEN_LENGTH = 16;
+
 /**
  * Resolves the admin token: the environment variable when set, else the token file in the
  * data dir (created with mode 0600 at first start). Logs where it is kept.
+ * Throws when `FULCRUM_ADMIN_TOKEN` is shorter than 16 characters or holds whitespace or
+ * control characters: a guessable admin token is refused at start.
  */
 export function resolveAdminToken(dataDir: string, log: Logger, env: NodeJS.ProcessEnv = process.env): string {
   const fromEnv = env.FULCRUM_ADMIN_TOKEN;
   if (fromEnv !== undefined && fromEnv.length > 0) {
+    if (fromEnv.length < MIN_ADMIN_TOKEN_LENGTH) {
+      throw new Error(
+        `FULCRUM_ADMIN_TOKEN: must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters (it has ${fromEnv.length}); ` +
+          'use a long random value, e.g. `openssl rand -base64 32`',
+      );
+    }
+    if (!/^[\x21-\x7e]+$/.test(fromEnv)) {
+      throw new Error('FULCRUM_ADMIN_TOKEN: must be printable ASCII without spaces (it is sent in a Bearer header)');
+    }
     log.info('admin token taken from FULCRUM_ADMIN_TOKEN');
     return fromEnv;
   }
@@ -68,17 +83,31 @@ export function resolveAdminToken(dataDir: string, log: Logger, env: NodeJS.Proc
   return token;
 }
 
-/** Parses a Cookie header into name → value. */
-export function parseCookies(header: string | undefined): Map<string, string> {
-  const out = new Map<string, string>();
-  if (!header) return out;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq < 0) continue;
-    out.set(part.slice(0, eq).trim(), decodeURIComponent(part.slice(eq + 1).trim()));
-  }
-  return out;
+/**
+ * The value of one cookie in a Cookie header (RFC 6265 §5.4), through the `cookie` package:
+ * a malformed header or a bad percent-escape never throws (the raw value is kept), so a
+ * hostile cookie answers 401, never 500.
+ */
+export function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  return parseCookieHeader(header)[name];
 }
+
+/**
+ * What the credentials of a request amount to:
+ * - `none`: neither a Bearer header nor a session cookie (a plain 401, not counted);
+ * - `failed`: a Bearer token (or an `Authorization` header of another form) was presented and
+ *   is wrong — counted against the client by the failed-authentication limit;
+ * - `expired`: a session cookie that is unknown or expired (a console left open across a
+ *   restart); 401, not counted;
+ * - `ok`: the principal, and whether it came from the Bearer header or the session cookie
+ *   (the browser's), which decides the Origin check of state-changing requests.
+ */
+export type Authentication =
+  | { kind: 'none' }
+  | { kind: 'failed' }
+  | { kind: 'expired' }
+  | { kind: 'ok'; principal: Principal; via: 'bearer' | 'session' };
 
 /** Token checks, token management and console sessions. */
 export class AuthService {
@@ -118,14 +147,20 @@ export class AuthService {
     return { tokenId: t.id, name: t.name, role: t.role };
   }
 
-  /** The caller from `Authorization: Bearer …` or the session cookie; undefined when neither is valid. */
-  authenticate(authorization: string | undefined, cookieHeader: string | undefined): Principal | undefined {
+  /**
+   * The caller from `Authorization: Bearer …` (which wins when present) or the console's
+   * session cookie. Never throws, whatever the headers hold.
+   */
+  authenticate(authorization: string | undefined, cookieHeader: string | undefined): Authentication {
     if (authorization !== undefined) {
-      const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-      return m ? this.checkToken(m[1]!) : undefined;
+      const m = /^Bearer +([\x21-\x7e]{1,512}) *$/i.exec(authorization);
+      const p = m ? this.checkToken(m[1]!) : undefined;
+      return p ? { kind: 'ok', principal: p, via: 'bearer' } : { kind: 'failed' };
     }
-    const sid = parseCookies(cookieHeader).get(SESSION_COOKIE);
-    return sid ? this.sessionPrincipal(sid) : undefined;
+    const sid = cookieValue(cookieHeader, SESSION_COOKIE);
+    if (sid === undefined) return { kind: 'none' };
+    const p = sid.length > 0 && sid.length <= 128 ? this.sessionPrincipal(sid) : undefined;
+    return p ? { kind: 'ok', principal: p, via: 'session' } : { kind: 'expired' };
   }
 
   /** The principal of a live session (its token must still exist). */
@@ -145,22 +180,37 @@ export class AuthService {
     return { tokenId: t.id, name: t.name, role: t.role };
   }
 
-  /** Opens a console session for a principal; returns the cookie value. */
-  openSession(p: Principal): string {
+  /**
+   * Opens a console session for a principal and audits the sign-in (C6: actor = the token's
+   * name, never the secret); returns the cookie value.
+   */
+  async openSession(p: Principal, client?: string): Promise<string> {
     const now = this.#now();
     for (const [id, s] of this.#sessions) if (s.expires <= now) this.#sessions.delete(id);
     const sid = randomBytes(32).toString('base64url');
     this.#sessions.set(sid, { tokenId: p.tokenId, expires: now + SESSION_TTL_MS });
+    await this.#audit(p.name, 'sign-in', 'session', undefined, { token: p.name, role: p.role, client });
     return sid;
   }
 
-  /** Ends a session (idempotent). */
-  closeSession(sid: string | undefined): void {
-    if (sid) this.#sessions.delete(sid);
+  /** Ends a session (idempotent) and audits the sign-out when the session was live. */
+  async closeSession(sid: string | undefined, client?: string): Promise<void> {
+    if (!sid) return;
+    const p = this.sessionPrincipal(sid);
+    this.#sessions.delete(sid);
+    if (p) await this.#audit(p.name, 'sign-out', 'session', { token: p.name, role: p.role, client }, undefined);
   }
 
-  /** Creates a token; answers once with the secret. 409 for a duplicate name or the reserved name `admin`. */
+  #audit(actor: string, action: string, resource: string, before: unknown, after: unknown): Promise<void> {
+    return this.#store.appendAudit({ at: new Date(this.#now()).toISOString(), actor, action, resource, before, after });
+  }
+
+  /**
+   * Creates a token and audits it (actor = the caller's token name; the secret never reaches
+   * the audit); answers once with the secret. 409 for a duplicate name or the reserved name `admin`.
+   */
   async createToken(
+    actor: string,
     name: string,
     role: Role,
   ): Promise<{ id: string; name: string; role: Role; token: string; createdAt: string }> {
@@ -178,7 +228,9 @@ export class AuthService {
     };
     await this.#store.createToken(rec);
     this.#remember(rec);
-    return { id: rec.id, name, role, token, createdAt: rec.createdAt };
+    const view = { id: rec.id, name, role, createdAt: rec.createdAt };
+    await this.#audit(actor, 'create', `token/${rec.id}`, undefined, view);
+    return { ...view, token };
   }
 
   /** Tokens without their secrets. */
@@ -186,14 +238,16 @@ export class AuthService {
     return [...this.#byId.values()].map((t) => ({ id: t.id, name: t.name, role: t.role, createdAt: t.createdAt }));
   }
 
-  /** Revokes a token and its sessions; 404 when unknown. */
-  async deleteToken(id: string): Promise<{ id: string; name: string; role: Role; createdAt: string }> {
+  /** Revokes a token and its sessions, and audits it; 404 when unknown. */
+  async deleteToken(actor: string, id: string): Promise<{ id: string; name: string; role: Role; createdAt: string }> {
     const t = this.#byId.get(id);
     if (!t) throw new FulcrumError('not_found', `id: no token with id "${id}"`, 'id');
     await this.#store.deleteToken(id);
     this.#byId.delete(id);
     this.#byHash.delete(t.secretSha256);
     for (const [sid, s] of this.#sessions) if (s.tokenId === id) this.#sessions.delete(sid);
-    return { id: t.id, name: t.name, role: t.role, createdAt: t.createdAt };
+    const view = { id: t.id, name: t.name, role: t.role, createdAt: t.createdAt };
+    await this.#audit(actor, 'delete', `token/${t.id}`, view, undefined);
+    return view;
   }
 }

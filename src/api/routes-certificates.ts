@@ -59,6 +59,7 @@ export function certificateRoutes(secretKey: Buffer): (app: FastifyInstance, ctx
     app.get(
       '/certificates',
       {
+        config: { role: 'viewer' },
         schema: {
           tags: [TAG],
           summary: 'List certificates',
@@ -70,6 +71,7 @@ export function certificateRoutes(secretKey: Buffer): (app: FastifyInstance, ctx
     app.get(
       '/certificates/:id',
       {
+        config: { role: 'viewer' },
         schema: {
           tags: [TAG],
           summary: 'One certificate',
@@ -82,6 +84,7 @@ export function certificateRoutes(secretKey: Buffer): (app: FastifyInstance, ctx
     app.post(
       '/certificates',
       {
+        config: { role: 'admin' },
         schema: {
           tags: [TAG],
           summary: 'Upload a server certificate (chain + key) or a CA bundle (T1, T3)',
@@ -105,6 +108,7 @@ export function certificateRoutes(secretKey: Buffer): (app: FastifyInstance, ctx
     app.put(
       '/certificates/:id',
       {
+        config: { role: 'admin' },
         schema: {
           tags: [TAG],
           summary: 'Replace a certificate in place (rotation): same id and kind, new PEM',
@@ -141,6 +145,7 @@ export function certificateRoutes(secretKey: Buffer): (app: FastifyInstance, ctx
     app.delete(
       '/certificates/:id',
       {
+        config: { role: 'admin' },
         schema: {
           tags: [TAG],
           summary: 'Delete a certificate (409 while a frontend, backend or server uses it)',

@@ -69,12 +69,13 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): voi
   const LB = 'load balancers';
   app.get(
     '/load-balancers',
-    { schema: schema(LB, 'List load balancers', { ok: Type.Array(LoadBalancerResource) }) },
+    { config: { role: 'viewer' }, schema: schema(LB, 'List load balancers', { ok: Type.Array(LoadBalancerResource) }) },
     async () => cp.list('loadBalancer').map(lbView),
   );
   app.post(
     '/load-balancers',
     {
+      config: { role: 'admin' },
       schema: schema(LB, 'Create a load balancer', {
         body: LoadBalancerCreate,
         ok: withVersion(LoadBalancerResource),
@@ -88,12 +89,16 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): voi
   );
   app.get(
     '/load-balancers/:id',
-    { schema: schema(LB, 'One load balancer', { params: IdParams, ok: LoadBalancerResource }) },
+    {
+      config: { role: 'viewer' },
+      schema: schema(LB, 'One load balancer', { params: IdParams, ok: LoadBalancerResource }),
+    },
     async (req: Req) => lbView(cp.get('loadBalancer', req.params.id)),
   );
   app.patch(
     '/load-balancers/:id',
     {
+      config: { role: 'admin' },
       schema: schema(LB, 'Update a load balancer (ipAsBackend cannot be turned off, S7)', {
         params: IdParams,
         body: LoadBalancerPatch,
@@ -108,6 +113,7 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): voi
   app.delete(
     '/load-balancers/:id',
     {
+      config: { role: 'admin' },
       schema: schema(LB, 'Delete a load balancer (409 while it has frontends or backends)', {
         params: IdParams,
         ok: withVersion(LoadBalancerResource),
@@ -124,7 +130,10 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): voi
   const ByLb = Type.Object({ loadBalancerId: Type.Optional(IdSchema) });
   app.get(
     '/frontends',
-    { schema: schema(FE, 'List frontends', { querystring: ByLb, ok: Type.Array(FrontendResource) }) },
+    {
+      config: { role: 'viewer' },
+      schema: schema(FE, 'List frontends', { querystring: ByLb, ok: Type.Array(FrontendResource) }),
+    },
     async (req: Req) => {
       const lb = req.query.loadBalancerId;
       return cp.list('frontend', lb ? (f) => f.loadBalancerId === lb : undefined).map(feView);
@@ -133,6 +142,7 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): voi
   app.post(
     '/frontends',
     {
+      config: { role: 'admin' },
       schema: schema(FE, 'Create a frontend (F1, F2, F5)', {
         body: FrontendCreate,
         ok: withVersion(FrontendResource),
@@ -146,12 +156,16 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): voi
   );
   app.get(
     '/frontends/:id',
-    { schema: schema(FE, 'One frontend with its listening status', { params: IdParams, ok: FrontendResource }) },
+    {
+      config: { role: 'viewer' },
+      schema: schema(FE, 'One frontend with its listening status', { params: IdParams, ok: FrontendResource }),
+    },
     async (req: Req) => feView(cp.get('frontend', req.params.id)),
   );
   app.patch(
     '/frontends/:id',
     {
+      config: { role: 'admin' },
       schema: schema(FE, 'Update a frontend', {
         params: IdParams,
         body: FrontendPatch,
@@ -165,7 +179,10 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): voi
   );
   app.delete(
     '/frontends/:id',
-    { schema: schema(FE, 'Delete a frontend', { params: IdParams, ok: withVersion(FrontendResource) }) },
+    {
+      config: { role: 'admin' },
+      schema: schema(FE, 'Delete a frontend', { params: IdParams, ok: withVersion(FrontendResource) }),
+    },
     async (req: Req) => {
       const r = await cp.deleteFrontend(ctx.actor(req), req.params.id);
       return { ...r.resource, status: { listening: false, reason: 'deleted' }, configVersion: r.configVersion };
@@ -176,7 +193,10 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): voi
   const BE = 'backends';
   app.get(
     '/backends',
-    { schema: schema(BE, 'List backends', { querystring: ByLb, ok: Type.Array(BackendResource) }) },
+    {
+      config: { role: 'viewer' },
+      schema: schema(BE, 'List backends', { querystring: ByLb, ok: Type.Array(BackendResource) }),
+    },
     async (req: Req) => {
       const lb = req.query.loadBalancerId;
       return cp.list('backend', lb ? (b) => b.loadBalancerId === lb : undefined).map(beView);
@@ -185,6 +205,7 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): voi
   app.post(
     '/backends',
     {
+      config: { role: 'admin' },
       schema: schema(BE, 'Create a backend (F3; defaults fill omitted settings)', {
         body: BackendCreate,
         ok: withVersion(BackendResource),
@@ -199,6 +220,7 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): voi
   app.get(
     '/backends/:id',
     {
+      config: { role: 'viewer' },
       schema: schema(BE, 'One backend with per-zone health and warnings (S9, S10)', {
         params: IdParams,
         ok: BackendResource,
@@ -209,6 +231,7 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): voi
   app.patch(
     '/backends/:id',
     {
+      config: { role: 'admin' },
       schema: schema(BE, 'Update a backend (nested settings merge field by field)', {
         params: IdParams,
         body: BackendPatch,
@@ -223,6 +246,7 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): voi
   app.delete(
     '/backends/:id',
     {
+      config: { role: 'admin' },
       schema: schema(BE, 'Delete a backend and its servers (409 while a frontend uses it)', {
         params: IdParams,
         ok: withVersion(BackendResource),
@@ -240,6 +264,7 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): voi
   app.get(
     '/backends/:id/servers',
     {
+      config: { role: 'viewer' },
       schema: schema(SRV, "A backend's servers with live status", { params: IdParams, ok: Type.Array(ServerResource) }),
     },
     async (req: Req) => {
@@ -266,7 +291,10 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): voi
   );
   app.get(
     '/backends/:id/servers/:serverId',
-    { schema: schema(SRV, 'One server with live status', { params: ServerParams, ok: ServerResource }) },
+    {
+      config: { role: 'viewer' },
+      schema: schema(SRV, 'One server with live status', { params: ServerParams, ok: ServerResource }),
+    },
     async (req: Req) => {
       try {
         return srvView(cp.getServer(req.params.id, req.params.serverId));
@@ -307,6 +335,7 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): voi
   app.get(
     '/servers',
     {
+      config: { role: 'viewer' },
       schema: schema(SRV, 'Lookup by IP address, server id or instance id across all load balancers (S8)', {
         querystring: Type.Object({
           address: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
@@ -336,12 +365,13 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): voi
   const INST = 'instances';
   app.get(
     '/instances',
-    { schema: schema(INST, 'The server inventory', { ok: Type.Array(InstanceResource) }) },
+    { config: { role: 'viewer' }, schema: schema(INST, 'The server inventory', { ok: Type.Array(InstanceResource) }) },
     async () => cp.list('instance').map(instView),
   );
   app.post(
     '/instances',
     {
+      config: { role: 'admin' },
       schema: schema(INST, 'Add an inventory instance', {
         body: InstanceCreate,
         ok: withVersion(InstanceResource),
@@ -355,12 +385,13 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): voi
   );
   app.get(
     '/instances/:id',
-    { schema: schema(INST, 'One instance', { params: IdParams, ok: InstanceResource }) },
+    { config: { role: 'viewer' }, schema: schema(INST, 'One instance', { params: IdParams, ok: InstanceResource }) },
     async (req: Req) => instView(cp.get('instance', req.params.id)),
   );
   app.patch(
     '/instances/:id',
     {
+      config: { role: 'admin' },
       schema: schema(INST, 'Update an instance (a new privateIp moves every server naming it, in the same change)', {
         params: IdParams,
         body: InstancePatch,
@@ -375,6 +406,7 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): voi
   app.delete(
     '/instances/:id',
     {
+      config: { role: 'admin' },
       schema: schema(INST, 'Delete an instance (409 while a server uses it)', {
         params: IdParams,
         ok: withVersion(InstanceResource),

@@ -5,7 +5,7 @@ import { ErrorSchema, IdSchema } from '../config/schemas.ts';
 import { FulcrumError } from '../core/errors.ts';
 import type { EventQuery, Role, StoredEvent } from '../store/types.ts';
 import type { ApiContext } from './app.ts';
-import { parseCookies, SESSION_COOKIE, SESSION_TTL_MS } from './auth.ts';
+import { cookieValue, SESSION_COOKIE, SESSION_TTL_MS } from './auth.ts';
 
 type Req = FastifyRequest<{
   Params: { id: string };
@@ -81,6 +81,7 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get(
     '/events',
     {
+      config: { role: 'viewer' },
       schema: {
         tags: ['events'],
         summary: 'Health transitions, drains, ejections and configuration changes, newest first (H6)',
@@ -102,6 +103,7 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get(
     '/events/stream',
     {
+      config: { role: 'viewer' },
       schema: {
         tags: ['events'],
         summary:
@@ -149,6 +151,7 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get(
     '/stats',
     {
+      config: { role: 'viewer' },
       schema: {
         tags: ['observability'],
         summary:
@@ -162,6 +165,7 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get(
     '/audit',
     {
+      config: { role: 'viewer' },
       schema: {
         tags: ['audit'],
         summary: 'Every change: who, when, what, before/after (C6), newest first',
@@ -221,8 +225,9 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ApiContext): void {
       },
     },
     async (req: Req, reply) => {
-      const t = await ctx.auth.createToken(String(req.body.name), req.body.role as Role);
-      return reply.code(201).send(t);
+      const t = await ctx.auth.createToken(ctx.actor(req), String(req.body.name), req.body.role as Role);
+      // The only answer that carries the secret: never kept by a cache (issue 10 point 4).
+      return reply.code(201).header('cache-control', 'no-store').send(t);
     },
   );
   app.delete(
@@ -236,14 +241,14 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ApiContext): void {
         response: { 200: TokenSchema, ...errors },
       },
     },
-    async (req: Req) => ctx.auth.deleteToken(req.params.id),
+    async (req: Req) => ctx.auth.deleteToken(ctx.actor(req), req.params.id),
   );
 
   // ---------- console session ----------
   app.post(
     '/session',
     {
-      config: { role: 'public' },
+      config: { public: true },
       schema: {
         tags: ['access'],
         summary:
@@ -255,17 +260,26 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ApiContext): void {
     },
     async (req: Req, reply) => {
       const p = ctx.auth.checkToken(String(req.body.token));
-      if (!p) throw new FulcrumError('unauthorized', 'token: not a valid API token', 'token');
-      const sid = ctx.auth.openSession(p);
+      if (!p) {
+        // A sign-in presented and wrong counts against the client (issue 10 point 4).
+        if (await ctx.authFailed(req, reply)) return reply;
+        throw new FulcrumError('unauthorized', 'token: not a valid API token', 'token');
+      }
+      const sid = await ctx.auth.openSession(p, req.ip);
       const maxAge = SESSION_TTL_MS / 1000;
-      reply.header('set-cookie', `${SESSION_COOKIE}=${sid}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${maxAge}`);
+      const secure = req.protocol === 'https' ? '; Secure' : '';
+      reply.header('cache-control', 'no-store');
+      reply.header(
+        'set-cookie',
+        `${SESSION_COOKIE}=${sid}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${maxAge}${secure}`,
+      );
       return { name: p.name, role: p.role, expiresAt: new Date(Date.now() + SESSION_TTL_MS).toISOString() };
     },
   );
   app.delete(
     '/session',
     {
-      config: { role: 'public' },
+      config: { public: true },
       schema: {
         tags: ['access'],
         summary: 'End the console session and clear the fulcrum_session cookie',
@@ -274,7 +288,7 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ApiContext): void {
       },
     },
     async (req, reply) => {
-      ctx.auth.closeSession(parseCookies(req.headers.cookie).get(SESSION_COOKIE));
+      await ctx.auth.closeSession(cookieValue(req.headers.cookie, SESSION_COOKIE), req.ip);
       reply.header('set-cookie', `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`);
       return { ok: true };
     },
@@ -282,6 +296,7 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get(
     '/session',
     {
+      config: { role: 'viewer' },
       schema: {
         tags: ['access'],
         summary: 'Who the caller is (token name and role)',
@@ -298,6 +313,7 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get(
     '/nodes',
     {
+      config: { role: 'viewer' },
       schema: {
         tags: ['nodes'],
         summary: 'Data-plane nodes sharing the store, with the configVersion each applied (C5)',

@@ -13,6 +13,8 @@ export const ErrorCodes = {
   quota: 409,
   port_in_use: 409,
   rule: 409,
+  /** Too many failed authentications from one client address (Retry-After says when to retry). */
+  rate_limited: 429,
   internal: 500,
 } as const;
 

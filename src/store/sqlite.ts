@@ -149,18 +149,7 @@ export class SqliteStore implements ConfigStore {
       for (const u of change.upserts) this.#upsert(u);
       const next = version + 1;
       db.prepare("UPDATE meta SET value = ? WHERE key = 'configVersion'").run(String(next));
-      const a = change.audit;
-      db.prepare(
-        'INSERT INTO audit (at, actor, action, resource, before, after, config_version) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      ).run(
-        a.at,
-        a.actor,
-        a.action,
-        a.resource,
-        a.before === undefined ? null : JSON.stringify(a.before),
-        a.after === undefined ? null : JSON.stringify(a.after),
-        next,
-      );
+      this.#insertAudit(change.audit, next);
       db.exec('COMMIT');
       return next;
     } catch (err) {
@@ -232,6 +221,26 @@ export class SqliteStore implements ConfigStore {
     const sql = `SELECT id, doc FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ${limit}`;
     const rows = this.#db.prepare(sql).all(...args) as { id: number; doc: string }[];
     return rows.map((r) => ({ ...(JSON.parse(r.doc) as FulcrumEvent), id: r.id }));
+  }
+
+  #insertAudit(a: Omit<AuditEntry, 'id' | 'configVersion'>, configVersion: number): void {
+    this.#db
+      .prepare(
+        'INSERT INTO audit (at, actor, action, resource, before, after, config_version) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(
+        a.at,
+        a.actor,
+        a.action,
+        a.resource,
+        a.before === undefined ? null : JSON.stringify(a.before),
+        a.after === undefined ? null : JSON.stringify(a.after),
+        configVersion,
+      );
+  }
+
+  async appendAudit(entry: Omit<AuditEntry, 'id' | 'configVersion'>): Promise<void> {
+    this.#insertAudit(entry, this.#version());
   }
 
   async listAudit(q: { limit?: number; resource?: string }): Promise<AuditEntry[]> {

@@ -92,6 +92,11 @@ export interface ConfigStore {
   appendEvents(events: readonly FulcrumEvent[]): Promise<StoredEvent[]>;
   /** Events matching the filters, newest first. */
   listEvents(q: EventQuery): Promise<StoredEvent[]>;
+  /**
+   * Appends an audit row that is not a configuration change (tokens created or revoked,
+   * console sign-in and sign-out; C6), stamped with the current configVersion.
+   */
+  appendAudit(entry: Omit<AuditEntry, 'id' | 'configVersion'>): Promise<void>;
   /** Audit rows, newest first. */
   listAudit(q: { limit?: number; resource?: string }): Promise<AuditEntry[]>;
   createToken(t: TokenRecord): Promise<void>;
