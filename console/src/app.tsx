@@ -9,9 +9,14 @@ import { Api, ApiError } from './lib/api.ts';
 import { Live, type StreamState } from './lib/live.ts';
 import { permissions } from './lib/roles.ts';
 import { href, parseRoute, type Route } from './lib/route.ts';
-import { LoadBalancerPage, LoadBalancersPage } from './pages/load-balancers.tsx';
-import { CertificatesPage, EventsPage, InstancesPage, LookupPage } from './pages/other-pages.tsx';
-import { BackendPage, FrontendPage } from './pages/resource-pages.tsx';
+import { BackendPage } from './pages/backend.tsx';
+import { CertificatesPage } from './pages/certificates.tsx';
+import { EventsPage } from './pages/events.tsx';
+import { FrontendPage } from './pages/frontend.tsx';
+import { InstancesPage } from './pages/instances.tsx';
+import { LoadBalancerPage } from './pages/load-balancer.tsx';
+import { LoadBalancersPage } from './pages/load-balancers.tsx';
+import { LookupPage } from './pages/lookup.tsx';
 
 type Auth = 'checking' | 'signed-out' | 'signed-in';
 

@@ -1,0 +1,83 @@
+/** Create / edit a load balancer (S6, S7): name, description, allowed networks, server quota, IP as backend. */
+import { useState } from 'react';
+import { useForm, useServices } from '../hooks.ts';
+import { ApiError } from '../lib/api.ts';
+import {
+  LoadBalancerFields,
+  loadBalancerPayload,
+  loadBalancerValues,
+  newLoadBalancerValues,
+} from '../lib/frontend-form.ts';
+import type { LoadBalancer } from '../lib/types.ts';
+import { applyApiError, CheckField, Dialog, FormError, FormFooter, TextField } from './ui.tsx';
+
+export interface LoadBalancerDialogProps {
+  loadBalancer?: LoadBalancer;
+  onClose: () => void;
+  onSaved: (lb: LoadBalancer, configVersion: number | null, created: boolean) => void;
+}
+
+export function LoadBalancerDialog({ loadBalancer, onClose, onSaved }: LoadBalancerDialogProps) {
+  const { api } = useServices();
+  const form = useForm(() => (loadBalancer ? loadBalancerValues(loadBalancer) : newLoadBalancerValues()));
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: React.FormEvent) => {
+    e.preventDefault();
+    const { payload, errors } = loadBalancerPayload(form.values, loadBalancer);
+    if (Object.keys(errors).length) {
+      form.setErrors(errors);
+      return;
+    }
+    if (loadBalancer && Object.keys(payload).length === 0) {
+      onClose();
+      return;
+    }
+    setBusy(true);
+    try {
+      const r = loadBalancer
+        ? await api.change<LoadBalancer>('PATCH', `/load-balancers/${encodeURIComponent(loadBalancer.id)}`, payload)
+        : await api.change<LoadBalancer>('POST', '/load-balancers', payload);
+      onSaved(r.resource, r.configVersion, !loadBalancer);
+    } catch (err) {
+      if (err instanceof ApiError) applyApiError(form, err, LoadBalancerFields);
+      else form.setFormError(String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Dialog
+      title={loadBalancer ? `Edit load balancer ${loadBalancer.name}` : 'Create load balancer'}
+      onClose={onClose}
+      footer={
+        <FormFooter
+          formId="lb-form"
+          submitLabel={loadBalancer ? 'Save load balancer' : 'Create load balancer'}
+          busy={busy}
+          onCancel={onClose}
+        />
+      }
+    >
+      <form id="lb-form" noValidate onSubmit={submit} className="grid-form">
+        <FormError message={form.formError} />
+        <TextField form={form} path="name" label="Name" />
+        <TextField form={form} path="description" label="Description" />
+        <TextField
+          form={form}
+          path="allowedNetworks"
+          label="Allowed networks (CIDR)"
+          placeholder="10.0.0.0/8, 127.0.0.0/8"
+          hint="custom server IPs must fall inside these unless IP as backend is on (S7)"
+        />
+        <TextField form={form} path="maxServers" label="Server quota" type="number" hint="default 492 (S6)" />
+        <CheckField
+          form={form}
+          path="ipAsBackend"
+          label="IP as backend"
+          disabled={loadBalancer?.ipAsBackend === true}
+          hint="any IPv4 address may be a server; once on it cannot be turned off, and only tcp, http and https frontends are allowed (S7)"
+        />
+      </form>
+    </Dialog>
+  );
+}

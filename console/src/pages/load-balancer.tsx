@@ -1,0 +1,322 @@
+/**
+ * A load balancer's overview (issue point 2): its settings and the tabs Frontends, Backends,
+ * Events, Statistics; create, edit and delete its frontends and backends, with confirmation.
+ */
+import { type ReactNode, useState } from 'react';
+import { BackendDialog } from '../components/backend-dialog.tsx';
+import { FrontendDialog } from '../components/frontend-dialog.tsx';
+import { HealthCell } from '../components/health-cell.tsx';
+import { ListenStatus } from '../components/listen-status.tsx';
+import { LoadBalancerDialog } from '../components/load-balancer-dialog.tsx';
+import { Statistics } from '../components/statistics.tsx';
+import { Timeline } from '../components/timeline.tsx';
+import { Confirm, DataTable, LoadState, RowActions, Tabs } from '../components/ui.tsx';
+import { useServices } from '../hooks.ts';
+import { href, type LbTab } from '../lib/route.ts';
+import type { Backend, Frontend } from '../lib/types.ts';
+import { namesOf, useCertificates, useLbData } from './data.ts';
+
+type Pending =
+  | { kind: 'edit-lb' }
+  | { kind: 'delete-lb' }
+  | { kind: 'new-frontend' }
+  | { kind: 'edit-frontend'; frontend: Frontend }
+  | { kind: 'delete-frontend'; frontend: Frontend }
+  | { kind: 'new-backend' }
+  | { kind: 'edit-backend'; backend: Backend }
+  | { kind: 'delete-backend'; backend: Backend }
+  | null;
+
+export function LoadBalancerPage({ id, tab }: { id: string; tab: LbTab }) {
+  const { api, notify, can } = useServices();
+  const data = useLbData(id);
+  const certs = useCertificates();
+  const [pending, setPending] = useState<Pending>(null);
+  const [busy, setBusy] = useState(false);
+  const [err, setErr] = useState<string | null>(null);
+  const d = data.data;
+  const lb = d?.loadBalancers[0];
+  if (!lb) {
+    return (
+      <main className="page">
+        <p>
+          <a href={href({ page: 'load-balancers' })}>← Load balancers</a>
+        </p>
+        <LoadState loading={data.loading} error={data.error} what="the load balancer" />
+      </main>
+    );
+  }
+  const allServers = [...(d?.servers.values() ?? [])].flat();
+  const backendName = (bid: string | null) => d?.backends.find((b) => b.id === bid)?.name ?? '—';
+  const names = namesOf(d);
+  const done = (msg: string, v: number | null) => {
+    setPending(null);
+    notify(`${msg}${v !== null ? ` Live in configuration version ${v}.` : ''}`);
+    data.reload();
+  };
+  const del = async (path: string, what: string, after?: () => void) => {
+    setBusy(true);
+    setErr(null);
+    try {
+      const r = await api.change('DELETE', path);
+      done(`${what} deleted.`, r.configVersion);
+      after?.();
+    } catch (e) {
+      setErr((e as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  /** The confirm-delete dialog of one resource: DELETE `path`, then `after` (if any). */
+  const confirmDelete = (title: string, message: ReactNode, path: string, what: string, after?: () => void) => (
+    <Confirm
+      title={title}
+      danger
+      message={<p>{message}</p>}
+      confirmLabel="Delete"
+      busy={busy}
+      error={err}
+      onCancel={() => {
+        setPending(null);
+        setErr(null);
+      }}
+      onConfirm={() => void del(path, what, after)}
+    />
+  );
+  const tabs = (['frontends', 'backends', 'events', 'statistics'] as const).map((t) => ({
+    id: t,
+    label: t[0]!.toUpperCase() + t.slice(1),
+    href: href({ page: 'load-balancer', id, tab: t }),
+  }));
+
+  return (
+    <main className="page" aria-labelledby="page-title">
+      <p className="crumbs">
+        <a href={href({ page: 'load-balancers' })}>Load balancers</a> /
+      </p>
+      <div className="page-head">
+        <h1 id="page-title">{lb.name}</h1>
+        {can.changeConfig ? (
+          <div className="buttons">
+            <button type="button" onClick={() => setPending({ kind: 'edit-lb' })}>
+              Edit load balancer
+            </button>
+            <button type="button" className="danger" onClick={() => setPending({ kind: 'delete-lb' })}>
+              Delete load balancer
+            </button>
+          </div>
+        ) : null}
+      </div>
+      <dl className="facts">
+        <div>
+          <dt>Description</dt>
+          <dd>{lb.description || '—'}</dd>
+        </div>
+        <div>
+          <dt>Allowed networks</dt>
+          <dd>{lb.allowedNetworks.join(', ') || '—'}</dd>
+        </div>
+        <div>
+          <dt>IP as backend</dt>
+          <dd>{lb.ipAsBackend ? 'on' : 'off'}</dd>
+        </div>
+        <div>
+          <dt>Servers</dt>
+          <dd>
+            {allServers.length} of {lb.maxServers}
+          </dd>
+        </div>
+        <div>
+          <dt>Health</dt>
+          <dd>
+            <HealthCell servers={allServers} />
+          </dd>
+        </div>
+      </dl>
+      <Tabs tabs={tabs} active={tab} />
+
+      {tab === 'frontends' ? (
+        <section aria-label="Frontends">
+          <div className="section-head">
+            <h2>Frontends</h2>
+            {can.changeConfig ? (
+              <button type="button" className="primary" onClick={() => setPending({ kind: 'new-frontend' })}>
+                Create frontend
+              </button>
+            ) : null}
+          </div>
+          {d && d.frontends.length === 0 ? <p className="muted">No frontends yet.</p> : null}
+          {d && d.frontends.length > 0 ? (
+            <DataTable
+              columns={['Name', 'Protocol', 'Address', 'Default backend', 'Status', can.changeConfig && 'Actions']}
+              rows={d.frontends}
+              row={(f) => (
+                <tr key={f.id} data-frontend={f.name}>
+                  <th scope="row">
+                    <a href={href({ page: 'frontend', id: f.id })}>{f.name}</a>
+                  </th>
+                  <td>{f.protocol}</td>
+                  <td className="mono">
+                    {f.bindAddress}:{f.port}
+                  </td>
+                  <td>{backendName(f.defaultBackendId)}</td>
+                  <td>
+                    <ListenStatus frontend={f} />
+                  </td>
+                  {can.changeConfig ? (
+                    <RowActions
+                      name={f.name}
+                      actions={[
+                        { label: 'Edit', onClick: () => setPending({ kind: 'edit-frontend', frontend: f }) },
+                        {
+                          label: 'Delete',
+                          danger: true,
+                          onClick: () => setPending({ kind: 'delete-frontend', frontend: f }),
+                        },
+                      ]}
+                    />
+                  ) : null}
+                </tr>
+              )}
+            />
+          ) : null}
+        </section>
+      ) : null}
+
+      {tab === 'backends' ? (
+        <section aria-label="Backends">
+          <div className="section-head">
+            <h2>Backends</h2>
+            {can.changeConfig ? (
+              <button type="button" className="primary" onClick={() => setPending({ kind: 'new-backend' })}>
+                Create backend
+              </button>
+            ) : null}
+          </div>
+          {d && d.backends.length === 0 ? <p className="muted">No backends yet.</p> : null}
+          {d && d.backends.length > 0 ? (
+            <DataTable
+              columns={[
+                'Name',
+                'Mode',
+                'Method',
+                { label: 'Port', num: true },
+                { label: 'Servers', num: true },
+                'Health',
+                can.changeConfig && 'Actions',
+              ]}
+              rows={d.backends}
+              row={(b) => (
+                <tr key={b.id} data-backend={b.name}>
+                  <th scope="row">
+                    <a href={href({ page: 'backend', id: b.id })}>{b.name}</a>
+                  </th>
+                  <td>{b.mode}</td>
+                  <td>{b.algorithm}</td>
+                  <td className="num">{b.port ?? '—'}</td>
+                  <td className="num">{d.servers.get(b.id)?.length ?? 0}</td>
+                  <td>
+                    <HealthCell servers={d.servers.get(b.id) ?? []} />
+                  </td>
+                  {can.changeConfig ? (
+                    <RowActions
+                      name={b.name}
+                      actions={[
+                        { label: 'Edit', onClick: () => setPending({ kind: 'edit-backend', backend: b }) },
+                        {
+                          label: 'Delete',
+                          danger: true,
+                          onClick: () => setPending({ kind: 'delete-backend', backend: b }),
+                        },
+                      ]}
+                    />
+                  ) : null}
+                </tr>
+              )}
+            />
+          ) : null}
+        </section>
+      ) : null}
+
+      {tab === 'events' ? (
+        <Timeline
+          loadBalancerId={id}
+          backendIds={d?.backends.map((b) => b.id)}
+          names={names}
+          backends={d?.backends ?? []}
+          servers={allServers}
+        />
+      ) : null}
+
+      {tab === 'statistics' ? (
+        <Statistics
+          servers={allServers.map((s) => ({ id: s.id, name: `${s.name} (${backendName(s.backendId)})` }))}
+          frontends={d?.frontends ?? []}
+        />
+      ) : null}
+
+      {pending?.kind === 'edit-lb' ? (
+        <LoadBalancerDialog
+          loadBalancer={lb}
+          onClose={() => setPending(null)}
+          onSaved={(x, v) => done(`Load balancer ${x.name} saved.`, v)}
+        />
+      ) : null}
+      {pending?.kind === 'delete-lb'
+        ? confirmDelete(
+            `Delete load balancer ${lb.name}?`,
+            d && (d.frontends.length || d.backends.length)
+              ? `It still has ${d.frontends.length} frontend(s) and ${d.backends.length} backend(s): delete those first.`
+              : 'It has no frontends or backends. This cannot be undone.',
+            `/load-balancers/${encodeURIComponent(lb.id)}`,
+            `Load balancer ${lb.name}`,
+            () => {
+              location.hash = href({ page: 'load-balancers' });
+            },
+          )
+        : null}
+      {pending?.kind === 'new-frontend' || pending?.kind === 'edit-frontend' ? (
+        <FrontendDialog
+          loadBalancer={lb}
+          frontend={pending.kind === 'edit-frontend' ? pending.frontend : undefined}
+          backends={d?.backends ?? []}
+          certificates={certs.data ?? []}
+          onClose={() => setPending(null)}
+          onSaved={(f, v, created) => done(`Frontend ${f.name} ${created ? 'created' : 'saved'}.`, v)}
+        />
+      ) : null}
+      {pending?.kind === 'delete-frontend'
+        ? confirmDelete(
+            `Delete frontend ${pending.frontend.name}?`,
+            <>
+              {pending.frontend.bindAddress}:{pending.frontend.port} stops listening; open connections are drained, then
+              closed.
+            </>,
+            `/frontends/${encodeURIComponent(pending.frontend.id)}`,
+            `Frontend ${pending.frontend.name}`,
+          )
+        : null}
+      {pending?.kind === 'new-backend' || pending?.kind === 'edit-backend' ? (
+        <BackendDialog
+          loadBalancerId={lb.id}
+          backend={pending.kind === 'edit-backend' ? pending.backend : undefined}
+          certificates={certs.data ?? []}
+          onClose={() => setPending(null)}
+          onSaved={(b, v, created) => done(`Backend ${b.name} ${created ? 'created' : 'saved'}.`, v)}
+        />
+      ) : null}
+      {pending?.kind === 'delete-backend'
+        ? confirmDelete(
+            `Delete backend ${pending.backend.name}?`,
+            <>
+              Its {d?.servers.get(pending.backend.id)?.length ?? 0} server(s) are removed with it; open connections will
+              be drained for {pending.backend.drainTimeoutSeconds} seconds. A backend used by a frontend cannot be
+              deleted.
+            </>,
+            `/backends/${encodeURIComponent(pending.backend.id)}`,
+            `Backend ${pending.backend.name}`,
+          )
+        : null}
+    </main>
+  );
+}
