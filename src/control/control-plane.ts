@@ -1,3 +1,4 @@
+import { type AddressGuard, type ApiEndpoint, addressGuard, parseNetworkList } from '../config/address-guard.ts';
 import type {
   Backend,
   ConfigState,
@@ -8,6 +9,7 @@ import type {
   ResourceOf,
   Server,
 } from '../config/model.ts';
+import { normalizeNewNames } from '../config/names.ts';
 import { compile } from '../config/snapshot.ts';
 import { validateChange, validateConfig } from '../config/validate.ts';
 import { FulcrumError, invalid } from '../core/errors.ts';
@@ -101,31 +103,47 @@ export class ControlPlane {
   readonly log: Logger;
   #state: ConfigState;
   #chain: Promise<unknown> = Promise.resolve();
+  readonly #guard: AddressGuard;
 
-  private constructor(store: ConfigStore, plane: DataPlanePort, log: Logger, state: ConfigState) {
+  private constructor(store: ConfigStore, plane: DataPlanePort, log: Logger, state: ConfigState, guard: AddressGuard) {
     this.store = store;
     this.plane = plane;
     this.log = log;
     this.#state = state;
+    this.#guard = guard;
     this.events = new EventHub(store, log);
   }
 
   /**
    * Loads the stored configuration, compiles it and applies it to the data plane (C2: a
    * restart restores everything), and wires the runtime's events into the store and stream.
+   *
+   * `allowBackendNetworks` (`--allow-backend-networks`, CIDRs) lets servers and instances use
+   * addresses the address guard refuses otherwise (link-local, metadata…); `apiEndpoint`
+   * answers where the admin API listens (its real bound port; undefined while unknown), so no
+   * server or frontend may take it (config/address-guard.ts). Throws Error for a bad CIDR.
+   * A restored configuration that breaks a rule is logged and applied anyway: only new writes
+   * are judged by the write rules (names, address guard).
    */
-  static async start(options: { store: ConfigStore; plane: DataPlanePort; log?: Logger }): Promise<ControlPlane> {
+  static async start(options: {
+    store: ConfigStore;
+    plane: DataPlanePort;
+    log?: Logger;
+    allowBackendNetworks?: readonly string[];
+    apiEndpoint?: () => ApiEndpoint | undefined;
+  }): Promise<ControlPlane> {
     const log = options.log ?? silentLogger;
+    const guard = addressGuard(parseNetworkList(options.allowBackendNetworks ?? []), options.apiEndpoint);
     const state = await options.store.load();
     try {
-      validateConfig(state);
+      validateConfig(state, { guard });
     } catch (err) {
       log.warn(
         { err, code: (err as FulcrumError).code },
         'stored configuration breaks a validation rule; applying it anyway',
       );
     }
-    const cp = new ControlPlane(options.store, options.plane, log, state);
+    const cp = new ControlPlane(options.store, options.plane, log, state, guard);
     options.plane.runtime.setEventSink(cp.events.sink);
     await options.plane.apply(compile(state));
     log.info({ configVersion: state.version }, 'configuration loaded and applied');
@@ -200,8 +218,9 @@ export class ControlPlane {
     const draft = structuredClone(before);
     const facts = fn(draft);
     followInstances(draft);
+    normalizeNewNames(before, draft);
     validateChange(before, draft);
-    validateConfig(draft);
+    validateConfig(draft, { guard: this.#guard, before });
     const { upserts, deletes } = diffStates(before, draft);
     // A change that changes nothing (an empty PATCH, a re-apply) is answered at the current version.
     if (upserts.length === 0 && deletes.length === 0) return { resource: facts.result, configVersion: before.version };
