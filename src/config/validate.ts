@@ -355,7 +355,6 @@ function writeViolations(c: ConfigState, guard: AddressGuard | undefined): Viola
  * guard refusal is `conflict` (409) naming `privateIp`, `address` or `port`.
  */
 export function validateConfig(c: ConfigState, ctx: ValidationContext = {}): void {
-
   const lbs = new Map(c.loadBalancers.map((x) => [x.id, x]));
   const backends = new Map(c.backends.map((x) => [x.id, x]));
   const instances = new Map(c.instances.map((x) => [x.id, x]));
