@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
@@ -8,6 +8,7 @@ import { buildApi } from './api/app.ts';
 import { certificateRoutes } from './api/routes-certificates.ts';
 import { createBalancer } from './balancer/registry.ts';
 import { loadSecretKey } from './certificates/secret.ts';
+import { type ApiEndpoint, parseNetworkList } from './config/address-guard.ts';
 import type { Snapshot } from './config/snapshot.ts';
 import { ControlPlane } from './control/control-plane.ts';
 import type { DataPlanePort } from './control/ports.ts';
@@ -55,6 +56,12 @@ export interface StartOptions {
   configFile?: string;
   /** Access log destination (O2): a file path, or `-` for standard output; off when unset. */
   accessLog?: string;
+  /**
+   * `--allow-backend-networks`: CIDRs (IPv4 or IPv6) whose addresses may be servers and
+   * instances although the address guard refuses them otherwise (link-local, metadata,
+   * multicast…; config/address-guard.ts). Never settable through the API. A bad CIDR stops the start.
+   */
+  allowBackendNetworks?: readonly string[];
 }
 
 /** A running Fulcrum: API URL, the services, and a graceful `close`. */
@@ -86,6 +93,10 @@ const COOKIE_KEY = 'persistence.cookie-key';
 export async function startFulcrum(options: StartOptions = {}): Promise<RunningFulcrum> {
   const log = createLogger(options.logLevel);
   const { host, port } = parseHostPort(options.api ?? '127.0.0.1:8080', true);
+  parseNetworkList(options.allowBackendNetworks ?? []); // a bad CIDR stops the start before anything opens
+  // Where the API listens, for the address guard: the flag's port now, the bound port after listen.
+  const localAddresses = Object.values(networkInterfaces()).flatMap((l) => (l ?? []).map((i) => i.address));
+  let apiEndpoint: ApiEndpoint | undefined = port === 0 ? undefined : { addresses: [host], port, localAddresses };
   const dataDir = path.resolve(options.dataDir ?? './data');
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const store = SqliteStore.open(dataDir);
@@ -126,7 +137,13 @@ export async function startFulcrum(options: StartOptions = {}): Promise<RunningF
       runtime,
       counters: plane.counters,
     };
-    const control = await ControlPlane.start({ store, plane: port_, log });
+    const control = await ControlPlane.start({
+      store,
+      plane: port_,
+      log,
+      allowBackendNetworks: options.allowBackendNetworks,
+      apiEndpoint: () => apiEndpoint,
+    });
     if (options.configFile) {
       try {
         const r = await applyConfigFile(control, options.configFile);
@@ -156,6 +173,11 @@ export async function startFulcrum(options: StartOptions = {}): Promise<RunningF
     await app.listen({ host, port });
     const addr = app.server.address();
     const boundPort = typeof addr === 'object' && addr ? addr.port : port;
+    apiEndpoint = {
+      addresses: [host, ...app.addresses().map((a) => (typeof a === 'string' ? a : a.address))],
+      port: boundPort,
+      localAddresses,
+    };
     const apiUrl = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
     log.info({ apiUrl, dataDir, configVersion: control.version }, 'fulcrum started');
     let closing: Promise<void> | undefined;

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
+import { parseNetworkList } from '../config/address-guard.ts';
 import { parseHostPort } from '../core/net.ts';
 import { runApply, runExport } from '../declarative/client.ts';
 
@@ -11,6 +12,15 @@ function hostPort(value: string): string {
     throw new InvalidArgumentError((err as Error).message);
   }
   return value;
+}
+
+/** `--allow-backend-networks CIDR,…`: checked here so a bad CIDR is a usage error naming the flag. */
+function networkList(value: string): string[] {
+  try {
+    return parseNetworkList(value).map((c) => c.text);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
 }
 
 /** Where the CLI's API commands send requests, and with which token. */
@@ -80,6 +90,11 @@ export function buildProgram(): Command {
     .option('--no-console', 'do not serve (or build) the web console')
     .option('--config <file>', 'apply a declarative configuration file (YAML or JSON) at start; no prune (C4)')
     .option('--access-log <file>', 'write one JSON line per HTTP request and TCP connection to FILE (- = stdout)')
+    .option(
+      '--allow-backend-networks <cidrs>',
+      'comma-separated CIDRs whose addresses may be servers although the address guard refuses them (link-local, metadata…)',
+      networkList,
+    )
     .action(async (o) =>
       // Imported on use: client commands start without loading the whole product.
       (await import('./serve.ts')).serve({
@@ -89,6 +104,7 @@ export function buildProgram(): Command {
         console: o.console,
         config: o.config,
         accessLog: o.accessLog,
+        allowBackendNetworks: o.allowBackendNetworks,
       }),
     );
 

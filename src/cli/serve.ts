@@ -13,6 +13,8 @@ export interface ServeFlags {
   config?: string;
   /** `--access-log PATH|-`: one JSON line per request or connection (O2). */
   accessLog?: string;
+  /** `--allow-backend-networks CIDR,…`: addresses the address guard lets through (issue 10). */
+  allowBackendNetworks?: string[];
 }
 
 /**
@@ -39,6 +41,7 @@ export async function serve(flags: ServeFlags): Promise<void> {
     console: flags.console,
     configFile: flags.config,
     accessLog: flags.accessLog,
+    allowBackendNetworks: flags.allowBackendNetworks,
   });
   let stopping = false;
   const stop = (signal: string) => {
