@@ -375,6 +375,23 @@ describe('auth', () => {
     }
   });
 
+  it('DELETE with content-type application/json and no body works (as curl sends it); an empty POST is a 400', async () => {
+    const h = await startApi();
+    try {
+      const lb = await ok(h, 'POST', '/api/v1/load-balancers', { name: 'empty-body' });
+      const headers = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
+      const del = await h.app.inject({ method: 'DELETE', url: `/api/v1/load-balancers/${lb.id}`, headers });
+      assert.equal(del.statusCode, 200, del.body);
+      assert.equal(del.json().configVersion, 2);
+      const post = await h.app.inject({ method: 'POST', url: '/api/v1/load-balancers', headers });
+      assert.equal(post.statusCode, 400);
+      assert.match(post.json().error.message, /^body: /);
+      assert.equal(h.control.version, 2, 'the empty POST changed nothing');
+    } finally {
+      await h.close(true);
+    }
+  });
+
   it('session cookie: POST /session sets an HttpOnly SameSite=Strict cookie that authenticates; DELETE clears it', async () => {
     const h = await startApi();
     try {

@@ -143,6 +143,14 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       ? { https: { cert: options.https.cert, key: options.https.key, minVersion: 'TLSv1.2' as const } }
       : {}),
   }) as unknown as FastifyInstance;
+  // An empty JSON body is no body (`curl -X DELETE -H 'content-type: application/json'` as the
+  // README's walkthrough sends); any other body goes through Fastify's own parser, which
+  // refuses __proto__ and constructor keys.
+  const jsonParser = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (body === '') done(null, undefined);
+    else jsonParser(req, String(body), done);
+  });
   app.setValidatorCompiler(validatorCompiler);
   // Answers are plain JSON of full resources; schemas document them but never strip fields.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
