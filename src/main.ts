@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from './api/app.ts';
+import { isLoopbackName } from './api/browser-guard.ts';
 import { certificateRoutes } from './api/routes-certificates.ts';
 import { createBalancer } from './balancer/registry.ts';
 import { loadSecretKey } from './certificates/secret.ts';
@@ -62,6 +63,11 @@ export interface StartOptions {
    * multicast…; config/address-guard.ts). Never settable through the API. A bad CIDR stops the start.
    */
   allowBackendNetworks?: readonly string[];
+  /** Failed authentications allowed per client address per minute before 429 (default 20). */
+  authFailuresPerMinute?: number;
+  /** PEM files of a certificate chain and its key: the API and console are served over HTTPS. */
+  apiCert?: string;
+  apiKey?: string;
 }
 
 /** A running Fulcrum: API URL, the services, and a graceful `close`. */
@@ -81,6 +87,25 @@ export interface RunningFulcrum {
   close(maxDrainMs?: number): Promise<void>;
 }
 
+/**
+ * Reads the API's certificate chain and key (`--api-cert`, `--api-key`); both or neither.
+ * Throws an Error naming the flag when one is missing or a file cannot be read.
+ */
+function readApiTls(certFile?: string, keyFile?: string): { cert: Buffer; key: Buffer } | undefined {
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (certFile === undefined || keyFile === undefined) {
+    throw new Error('--api-cert and --api-key: give both (a PEM certificate chain and its private key), or neither');
+  }
+  const read = (flag: string, file: string) => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new Error(`${flag}: cannot read ${file}: ${(err as Error).message}`);
+    }
+  };
+  return { cert: read('--api-cert', certFile), key: read('--api-key', keyFile) };
+}
+
 /** Secret key name of the cookie-persistence HMAC key in the store (P2, P5). */
 const COOKIE_KEY = 'persistence.cookie-key';
 
@@ -97,6 +122,7 @@ export async function startFulcrum(options: StartOptions = {}): Promise<RunningF
   // Where the API listens, for the address guard: the flag's port now, the bound port after listen.
   const localAddresses = Object.values(networkInterfaces()).flatMap((l) => (l ?? []).map((i) => i.address));
   let apiEndpoint: ApiEndpoint | undefined = port === 0 ? undefined : { addresses: [host], port, localAddresses };
+  const apiTls = readApiTls(options.apiCert, options.apiKey);
   const dataDir = path.resolve(options.dataDir ?? './data');
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const store = SqliteStore.open(dataDir);
@@ -169,6 +195,9 @@ export async function startFulcrum(options: StartOptions = {}): Promise<RunningF
       consoleDir,
       nodeName: options.nodeName ?? hostname(),
       extraRoutes: [certificateRoutes(secretKey)],
+      authFailuresPerMinute: options.authFailuresPerMinute,
+      https: apiTls,
+      listenHost: host,
     });
     await app.listen({ host, port });
     const addr = app.server.address();
@@ -178,7 +207,15 @@ export async function startFulcrum(options: StartOptions = {}): Promise<RunningF
       port: boundPort,
       localAddresses,
     };
-    const apiUrl = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
+    const apiUrl = `${apiTls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
+    if (!isLoopbackName(host)) {
+      log.warn(
+        { api: apiUrl },
+        apiTls
+          ? 'the API listens beyond this machine: restrict who can reach it (firewall) and use long tokens'
+          : 'the API listens beyond this machine over plain HTTP: tokens cross the network in clear; use --api-cert/--api-key or a loopback address',
+      );
+    }
     log.info({ apiUrl, dataDir, configVersion: control.version }, 'fulcrum started');
     let closing: Promise<void> | undefined;
     return {

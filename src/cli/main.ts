@@ -78,6 +78,14 @@ function fields(pairs: string[]): Record<string, unknown> {
   return out;
 }
 
+/** A commander parser for a whole number ≥ 1; exits with a message naming the flag otherwise. */
+function positiveInt(flag: string): (v: string) => number {
+  return (v) => {
+    if (!/^[1-9][0-9]{0,8}$/.test(v)) throw new InvalidArgumentError(`${flag}: must be a whole number of at least 1`);
+    return Number(v);
+  };
+}
+
 /** The `fulcrum` command line (SPEC C4): `serve`, and API commands for scripting. */
 export function buildProgram(): Command {
   const program = new Command('fulcrum').description('Fulcrum load balancer').showHelpAfterError();
@@ -95,6 +103,14 @@ export function buildProgram(): Command {
       'comma-separated CIDRs whose addresses may be servers although the address guard refuses them (link-local, metadata…)',
       networkList,
     )
+    .option(
+      '--auth-failures-per-minute <n>',
+      'failed authentications allowed per client address per minute, then 429',
+      positiveInt('--auth-failures-per-minute'),
+      20,
+    )
+    .option('--api-cert <file>', 'serve the API and console over HTTPS with this PEM certificate chain')
+    .option('--api-key <file>', 'the PEM private key of --api-cert')
     .action(async (o) =>
       // Imported on use: client commands start without loading the whole product.
       (await import('./serve.ts')).serve({
@@ -105,6 +121,9 @@ export function buildProgram(): Command {
         config: o.config,
         accessLog: o.accessLog,
         allowBackendNetworks: o.allowBackendNetworks,
+        authFailuresPerMinute: o.authFailuresPerMinute,
+        apiCert: o.apiCert,
+        apiKey: o.apiKey,
       }),
     );
 

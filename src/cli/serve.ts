@@ -15,6 +15,11 @@ export interface ServeFlags {
   accessLog?: string;
   /** `--allow-backend-networks CIDR,…`: addresses the address guard lets through (issue 10). */
   allowBackendNetworks?: string[];
+  /** `--auth-failures-per-minute N`: failed authentications per client per minute before 429. */
+  authFailuresPerMinute?: number;
+  /** `--api-cert FILE`, `--api-key FILE`: the API over HTTPS. */
+  apiCert?: string;
+  apiKey?: string;
 }
 
 /**
@@ -42,6 +47,9 @@ export async function serve(flags: ServeFlags): Promise<void> {
     configFile: flags.config,
     accessLog: flags.accessLog,
     allowBackendNetworks: flags.allowBackendNetworks,
+    authFailuresPerMinute: flags.authFailuresPerMinute,
+    apiCert: flags.apiCert,
+    apiKey: flags.apiKey,
   });
   let stopping = false;
   const stop = (signal: string) => {
