@@ -11,15 +11,11 @@ import { affectsBackend } from '../lib/events.ts';
 import { endpoint, formatRate, healthLabel, healthTooltip, stateLabel } from '../lib/format.ts';
 import { ServerTypePresets } from '../lib/server-form.ts';
 import type { Backend, Certificate, Instance, Server } from '../lib/types.ts';
+import { useConfirmDelete } from './confirm-delete.tsx';
 import { ServerDialog } from './server-dialog.tsx';
-import { Badge, Confirm, DataTable, LoadState, RowActions } from './ui.tsx';
+import { Badge, DataTable, LoadState, RowActions } from './ui.tsx';
 
-type Pending =
-  | { kind: 'add' }
-  | { kind: 'update'; server: Server }
-  | { kind: 'drain'; server: Server }
-  | { kind: 'remove'; server: Server }
-  | null;
+type Pending = { kind: 'add' } | { kind: 'update'; server: Server } | null;
 
 /** Loads the backend's servers, refreshing live; exported for pages that need the list too. */
 export function useServers(backendId: string) {
@@ -54,8 +50,7 @@ export function ServersTable({ backend }: { backend: Backend }) {
   useStatsTick();
   const now = useNow(2000);
   const [pending, setPending] = useState<Pending>(null);
-  const [busy, setBusy] = useState(false);
-  const [actionError, setActionError] = useState<string | null>(null);
+  const confirm = useConfirmDelete();
   const list = servers.data ?? [];
   const zones = useMemo(() => [...new Set(list.map((s) => s.zone).filter((z): z is string => !!z))], [list]);
   const drainSeconds = backend.drainTimeoutSeconds;
@@ -76,31 +71,41 @@ export function ServersTable({ backend }: { backend: Backend }) {
     }
   };
 
-  const confirmAction = async () => {
-    if (!pending || (pending.kind !== 'drain' && pending.kind !== 'remove')) return;
-    const s = pending.server;
-    setBusy(true);
-    setActionError(null);
-    try {
-      if (pending.kind === 'remove') {
-        const r = await api.change<Server>('DELETE', serverPath(s));
-        notify(
-          `Server ${s.name} removed; open connections drain for up to ${drainSeconds} s.${version(r.configVersion)}`,
-        );
-      } else {
-        const r = await api.change<Server>('PATCH', serverPath(s), { enabled: false });
-        notify(
-          `Server ${s.name} is draining: open connections may finish for up to ${drainSeconds} s.${version(r.configVersion)}`,
-        );
-      }
-      setPending(null);
-      servers.reload();
-    } catch (e) {
-      setActionError((e as Error).message);
-    } finally {
-      setBusy(false);
-    }
-  };
+  /** Drain (PATCH `enabled: false`) or remove (DELETE) a server, after the operator confirmed. */
+  const askDrain = (s: Server) =>
+    confirm.ask({
+      title: `Drain ${s.name}?`,
+      message: (
+        <>
+          {s.name} will get no new connections. Open connections will be drained for {drainSeconds} seconds (the
+          backend's drain timeout), then closed. Enable it again to bring it back.
+        </>
+      ),
+      confirmLabel: 'Drain',
+      danger: false,
+      path: serverPath(s),
+      change: { method: 'PATCH', body: { enabled: false } },
+      done: (v) => {
+        notify(`Server ${s.name} is draining: open connections may finish for up to ${drainSeconds} s.${version(v)}`);
+        servers.reload();
+      },
+    });
+  const askRemove = (s: Server) =>
+    confirm.ask({
+      title: `Remove ${s.name}?`,
+      message: (
+        <>
+          {s.name} ({endpoint(s.address, s.port, backend.port)}) will be removed from {backend.name}. Open connections
+          will be drained for {drainSeconds} seconds, then closed.
+        </>
+      ),
+      confirmLabel: 'Remove',
+      path: serverPath(s),
+      done: (v) => {
+        notify(`Server ${s.name} removed; open connections drain for up to ${drainSeconds} s.${version(v)}`);
+        servers.reload();
+      },
+    });
 
   return (
     <section className="servers" aria-labelledby={`servers-${backend.id}`}>
@@ -171,9 +176,9 @@ export function ServersTable({ backend }: { backend: Backend }) {
                       {
                         label: 'Drain',
                         disabled: state === 'draining' || !s.enabled,
-                        onClick: () => setPending({ kind: 'drain', server: s }),
+                        onClick: () => askDrain(s),
                       },
-                      { label: 'Remove', danger: true, onClick: () => setPending({ kind: 'remove', server: s }) },
+                      { label: 'Remove', danger: true, onClick: () => askRemove(s) },
                     ]}
                   />
                 ) : null}
@@ -201,45 +206,7 @@ export function ServersTable({ backend }: { backend: Backend }) {
           }}
         />
       ) : null}
-      {pending?.kind === 'drain' ? (
-        <Confirm
-          title={`Drain ${pending.server.name}?`}
-          message={
-            <p>
-              {pending.server.name} will get no new connections. Open connections will be drained for {drainSeconds}{' '}
-              seconds (the backend's drain timeout), then closed. Enable it again to bring it back.
-            </p>
-          }
-          confirmLabel="Drain"
-          busy={busy}
-          error={actionError}
-          onConfirm={() => void confirmAction()}
-          onCancel={() => {
-            setPending(null);
-            setActionError(null);
-          }}
-        />
-      ) : null}
-      {pending?.kind === 'remove' ? (
-        <Confirm
-          title={`Remove ${pending.server.name}?`}
-          danger
-          message={
-            <p>
-              {pending.server.name} ({endpoint(pending.server.address, pending.server.port, backend.port)}) will be
-              removed from {backend.name}. Open connections will be drained for {drainSeconds} seconds, then closed.
-            </p>
-          }
-          confirmLabel="Remove"
-          busy={busy}
-          error={actionError}
-          onConfirm={() => void confirmAction()}
-          onCancel={() => {
-            setPending(null);
-            setActionError(null);
-          }}
-        />
-      ) : null}
+      {confirm.dialog}
     </section>
   );
 }

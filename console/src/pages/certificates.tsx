@@ -1,7 +1,8 @@
 /** Certificates (T1, T3): upload PEM, subjects, issuer, expiry and its warnings; replace and delete. */
 import { useState } from 'react';
+import { useConfirmDelete } from '../components/confirm-delete.tsx';
 import { ReplaceCertificateDialog } from '../components/replace-certificate-dialog.tsx';
-import { Badge, Confirm, DataTable, LoadState, RowActions } from '../components/ui.tsx';
+import { Badge, DataTable, LoadState, RowActions } from '../components/ui.tsx';
 import { UploadCertificateDialog } from '../components/upload-certificate-dialog.tsx';
 import { useLoad, useNow, useServices } from '../hooks.ts';
 import { ApiError } from '../lib/api.ts';
@@ -9,7 +10,7 @@ import { certificateExpiry } from '../lib/format.ts';
 import type { Certificate } from '../lib/types.ts';
 
 export function CertificatesPage() {
-  const { api, notify, can } = useServices();
+  const { notify, can } = useServices();
   const now = useNow(60_000);
   const list = useLoad(async (a, s) => {
     try {
@@ -20,9 +21,18 @@ export function CertificatesPage() {
     }
   }, []);
   const [uploading, setUploading] = useState(false);
-  const [deleting, setDeleting] = useState<Certificate | null>(null);
   const [replacing, setReplacing] = useState<Certificate | null>(null);
-  const [err, setErr] = useState<string | null>(null);
+  const remove = useConfirmDelete();
+  const askDelete = (c: Certificate) =>
+    remove.ask({
+      title: `Delete certificate ${c.name}?`,
+      message: 'A certificate used by a frontend or a backend cannot be deleted.',
+      path: `/certificates/${encodeURIComponent(c.id)}`,
+      done: () => {
+        notify(`Certificate ${c.name} deleted.`);
+        list.reload();
+      },
+    });
   const data = list.data;
   return (
     <main className="page" aria-labelledby="page-title">
@@ -75,7 +85,7 @@ export function CertificatesPage() {
                     name={c.name}
                     actions={[
                       { label: 'Replace', onClick: () => setReplacing(c) },
-                      { label: 'Delete', danger: true, onClick: () => setDeleting(c) },
+                      { label: 'Delete', danger: true, onClick: () => askDelete(c) },
                     ]}
                   />
                 ) : null}
@@ -103,29 +113,7 @@ export function CertificatesPage() {
           }}
         />
       ) : null}
-      {deleting ? (
-        <Confirm
-          title={`Delete certificate ${deleting.name}?`}
-          danger
-          message={<p>A certificate used by a frontend or a backend cannot be deleted.</p>}
-          confirmLabel="Delete"
-          error={err}
-          onCancel={() => {
-            setDeleting(null);
-            setErr(null);
-          }}
-          onConfirm={async () => {
-            try {
-              await api.change('DELETE', `/certificates/${encodeURIComponent(deleting.id)}`);
-              notify(`Certificate ${deleting.name} deleted.`);
-              setDeleting(null);
-              list.reload();
-            } catch (e) {
-              setErr((e as Error).message);
-            }
-          }}
-        />
-      ) : null}
+      {remove.dialog}
     </main>
   );
 }

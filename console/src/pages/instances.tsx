@@ -1,18 +1,28 @@
 /** The inventory of instances from which Add Backend Server picks a server; where each is used. */
 import { useState } from 'react';
+import { useConfirmDelete } from '../components/confirm-delete.tsx';
 import { InstanceDialog } from '../components/instance-dialog.tsx';
-import { Confirm, DataTable, LoadState, RowActions } from '../components/ui.tsx';
+import { DataTable, LoadState, RowActions } from '../components/ui.tsx';
 import { useLoad, useServices } from '../hooks.ts';
 import { href } from '../lib/route.ts';
 import { ServerTypePresets } from '../lib/server-form.ts';
 import type { Instance } from '../lib/types.ts';
 
 export function InstancesPage() {
-  const { api, notify, can } = useServices();
+  const { notify, can } = useServices();
   const list = useLoad((a, s) => a.list<Instance>('/instances', s), [], { refreshOn: (e) => e.kind === 'config' });
   const [editing, setEditing] = useState<Instance | 'new' | null>(null);
-  const [deleting, setDeleting] = useState<Instance | null>(null);
-  const [err, setErr] = useState<string | null>(null);
+  const remove = useConfirmDelete();
+  const askDelete = (i: Instance) =>
+    remove.ask({
+      title: `Delete instance ${i.name}?`,
+      message: 'It leaves the inventory. An instance used by a server cannot be deleted.',
+      path: `/instances/${encodeURIComponent(i.id)}`,
+      done: () => {
+        notify(`Instance ${i.name} deleted.`);
+        list.reload();
+      },
+    });
   return (
     <main className="page" aria-labelledby="page-title">
       <div className="page-head">
@@ -43,7 +53,7 @@ export function InstancesPage() {
                   can.changeConfig
                     ? [
                         { label: 'Edit', onClick: () => setEditing(i) },
-                        { label: 'Delete', danger: true, onClick: () => setDeleting(i) },
+                        { label: 'Delete', danger: true, onClick: () => askDelete(i) },
                       ]
                     : []
                 }
@@ -64,29 +74,7 @@ export function InstancesPage() {
           }}
         />
       ) : null}
-      {deleting ? (
-        <Confirm
-          title={`Delete instance ${deleting.name}?`}
-          danger
-          message={<p>It leaves the inventory. An instance used by a server cannot be deleted.</p>}
-          confirmLabel="Delete"
-          error={err}
-          onCancel={() => {
-            setDeleting(null);
-            setErr(null);
-          }}
-          onConfirm={async () => {
-            try {
-              await api.change('DELETE', `/instances/${encodeURIComponent(deleting.id)}`);
-              notify(`Instance ${deleting.name} deleted.`);
-              setDeleting(null);
-              list.reload();
-            } catch (e) {
-              setErr((e as Error).message);
-            }
-          }}
-        />
-      ) : null}
+      {remove.dialog}
     </main>
   );
 }

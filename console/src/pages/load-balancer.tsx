@@ -4,13 +4,14 @@
  */
 import { type ReactNode, useState } from 'react';
 import { BackendDialog } from '../components/backend-dialog.tsx';
+import { useConfirmDelete } from '../components/confirm-delete.tsx';
 import { FrontendDialog } from '../components/frontend-dialog.tsx';
 import { HealthCell } from '../components/health-cell.tsx';
 import { ListenStatus } from '../components/listen-status.tsx';
 import { LoadBalancerDialog } from '../components/load-balancer-dialog.tsx';
 import { Statistics } from '../components/statistics.tsx';
 import { Timeline } from '../components/timeline.tsx';
-import { Confirm, DataTable, LoadState, RowActions, Tabs } from '../components/ui.tsx';
+import { DataTable, LoadState, RowActions, Tabs } from '../components/ui.tsx';
 import { useServices } from '../hooks.ts';
 import { href, type LbTab } from '../lib/route.ts';
 import type { Backend, Frontend } from '../lib/types.ts';
@@ -18,22 +19,18 @@ import { namesOf, useCertificates, useLbData } from './data.ts';
 
 type Pending =
   | { kind: 'edit-lb' }
-  | { kind: 'delete-lb' }
   | { kind: 'new-frontend' }
   | { kind: 'edit-frontend'; frontend: Frontend }
-  | { kind: 'delete-frontend'; frontend: Frontend }
   | { kind: 'new-backend' }
   | { kind: 'edit-backend'; backend: Backend }
-  | { kind: 'delete-backend'; backend: Backend }
   | null;
 
 export function LoadBalancerPage({ id, tab }: { id: string; tab: LbTab }) {
-  const { api, notify, can } = useServices();
+  const { notify, can } = useServices();
   const data = useLbData(id);
   const certs = useCertificates();
   const [pending, setPending] = useState<Pending>(null);
-  const [busy, setBusy] = useState(false);
-  const [err, setErr] = useState<string | null>(null);
+  const remove = useConfirmDelete();
   const d = data.data;
   const lb = d?.loadBalancers[0];
   if (!lb) {
@@ -54,35 +51,48 @@ export function LoadBalancerPage({ id, tab }: { id: string; tab: LbTab }) {
     notify(`${msg}${v !== null ? ` Live in configuration version ${v}.` : ''}`);
     data.reload();
   };
-  const del = async (path: string, what: string, after?: () => void) => {
-    setBusy(true);
-    setErr(null);
-    try {
-      const r = await api.change('DELETE', path);
-      done(`${what} deleted.`, r.configVersion);
-      after?.();
-    } catch (e) {
-      setErr((e as Error).message);
-    } finally {
-      setBusy(false);
-    }
-  };
-  /** The confirm-delete dialog of one resource: DELETE `path`, then `after` (if any). */
-  const confirmDelete = (title: string, message: ReactNode, path: string, what: string, after?: () => void) => (
-    <Confirm
-      title={title}
-      danger
-      message={<p>{message}</p>}
-      confirmLabel="Delete"
-      busy={busy}
-      error={err}
-      onCancel={() => {
-        setPending(null);
-        setErr(null);
-      }}
-      onConfirm={() => void del(path, what, after)}
-    />
-  );
+  /** Asks to delete one resource: DELETE `path`, then "`what` deleted." and `after` (if any). */
+  const askDelete = (title: string, message: ReactNode, path: string, what: string, after?: () => void) =>
+    remove.ask({
+      title,
+      message,
+      path,
+      done: (v) => {
+        done(`${what} deleted.`, v);
+        after?.();
+      },
+    });
+  const askDeleteLb = () =>
+    askDelete(
+      `Delete load balancer ${lb.name}?`,
+      d && (d.frontends.length || d.backends.length)
+        ? `It still has ${d.frontends.length} frontend(s) and ${d.backends.length} backend(s): delete those first.`
+        : 'It has no frontends or backends. This cannot be undone.',
+      `/load-balancers/${encodeURIComponent(lb.id)}`,
+      `Load balancer ${lb.name}`,
+      () => {
+        location.hash = href({ page: 'load-balancers' });
+      },
+    );
+  const askDeleteFrontend = (f: Frontend) =>
+    askDelete(
+      `Delete frontend ${f.name}?`,
+      <>
+        {f.bindAddress}:{f.port} stops listening; open connections are drained, then closed.
+      </>,
+      `/frontends/${encodeURIComponent(f.id)}`,
+      `Frontend ${f.name}`,
+    );
+  const askDeleteBackend = (b: Backend) =>
+    askDelete(
+      `Delete backend ${b.name}?`,
+      <>
+        Its {d?.servers.get(b.id)?.length ?? 0} server(s) are removed with it; open connections will be drained for{' '}
+        {b.drainTimeoutSeconds} seconds. A backend used by a frontend cannot be deleted.
+      </>,
+      `/backends/${encodeURIComponent(b.id)}`,
+      `Backend ${b.name}`,
+    );
   const tabs = (['frontends', 'backends', 'events', 'statistics'] as const).map((t) => ({
     id: t,
     label: t[0]!.toUpperCase() + t.slice(1),
@@ -101,7 +111,7 @@ export function LoadBalancerPage({ id, tab }: { id: string; tab: LbTab }) {
             <button type="button" onClick={() => setPending({ kind: 'edit-lb' })}>
               Edit load balancer
             </button>
-            <button type="button" className="danger" onClick={() => setPending({ kind: 'delete-lb' })}>
+            <button type="button" className="danger" onClick={askDeleteLb}>
               Delete load balancer
             </button>
           </div>
@@ -171,7 +181,7 @@ export function LoadBalancerPage({ id, tab }: { id: string; tab: LbTab }) {
                         {
                           label: 'Delete',
                           danger: true,
-                          onClick: () => setPending({ kind: 'delete-frontend', frontend: f }),
+                          onClick: () => askDeleteFrontend(f),
                         },
                       ]}
                     />
@@ -226,7 +236,7 @@ export function LoadBalancerPage({ id, tab }: { id: string; tab: LbTab }) {
                         {
                           label: 'Delete',
                           danger: true,
-                          onClick: () => setPending({ kind: 'delete-backend', backend: b }),
+                          onClick: () => askDeleteBackend(b),
                         },
                       ]}
                     />
@@ -262,19 +272,6 @@ export function LoadBalancerPage({ id, tab }: { id: string; tab: LbTab }) {
           onSaved={(x, v) => done(`Load balancer ${x.name} saved.`, v)}
         />
       ) : null}
-      {pending?.kind === 'delete-lb'
-        ? confirmDelete(
-            `Delete load balancer ${lb.name}?`,
-            d && (d.frontends.length || d.backends.length)
-              ? `It still has ${d.frontends.length} frontend(s) and ${d.backends.length} backend(s): delete those first.`
-              : 'It has no frontends or backends. This cannot be undone.',
-            `/load-balancers/${encodeURIComponent(lb.id)}`,
-            `Load balancer ${lb.name}`,
-            () => {
-              location.hash = href({ page: 'load-balancers' });
-            },
-          )
-        : null}
       {pending?.kind === 'new-frontend' || pending?.kind === 'edit-frontend' ? (
         <FrontendDialog
           loadBalancer={lb}
@@ -285,17 +282,6 @@ export function LoadBalancerPage({ id, tab }: { id: string; tab: LbTab }) {
           onSaved={(f, v, created) => done(`Frontend ${f.name} ${created ? 'created' : 'saved'}.`, v)}
         />
       ) : null}
-      {pending?.kind === 'delete-frontend'
-        ? confirmDelete(
-            `Delete frontend ${pending.frontend.name}?`,
-            <>
-              {pending.frontend.bindAddress}:{pending.frontend.port} stops listening; open connections are drained, then
-              closed.
-            </>,
-            `/frontends/${encodeURIComponent(pending.frontend.id)}`,
-            `Frontend ${pending.frontend.name}`,
-          )
-        : null}
       {pending?.kind === 'new-backend' || pending?.kind === 'edit-backend' ? (
         <BackendDialog
           loadBalancerId={lb.id}
@@ -305,18 +291,7 @@ export function LoadBalancerPage({ id, tab }: { id: string; tab: LbTab }) {
           onSaved={(b, v, created) => done(`Backend ${b.name} ${created ? 'created' : 'saved'}.`, v)}
         />
       ) : null}
-      {pending?.kind === 'delete-backend'
-        ? confirmDelete(
-            `Delete backend ${pending.backend.name}?`,
-            <>
-              Its {d?.servers.get(pending.backend.id)?.length ?? 0} server(s) are removed with it; open connections will
-              be drained for {pending.backend.drainTimeoutSeconds} seconds. A backend used by a frontend cannot be
-              deleted.
-            </>,
-            `/backends/${encodeURIComponent(pending.backend.id)}`,
-            `Backend ${pending.backend.name}`,
-          )
-        : null}
+      {remove.dialog}
     </main>
   );
 }
