@@ -19,30 +19,11 @@ import { type Logger, silentLogger } from '../core/log.ts';
 import type { Role } from '../store/types.ts';
 import { AuthService, type Principal, resolveAdminToken, roleAllows } from './auth.ts';
 import { browserCheck } from './browser-guard.ts';
+import type { ApiContext } from './context.ts';
 import { errorHandler, sendError, validatorCompiler } from './errors.ts';
 import { Metrics } from './metrics.ts';
 import { registerConfigRoutes } from './routes-config.ts';
 import { registerOpsRoutes } from './routes-ops.ts';
-
-/** What route modules get: the services and a way to know the caller. */
-export interface ApiContext {
-  readonly control: ControlPlane;
-  readonly auth: AuthService;
-  readonly stats: StatsCollector;
-  readonly metrics: Metrics;
-  readonly log: Logger;
-  readonly nodeName: string;
-  /** The authenticated caller of a request (set by the auth hook). */
-  principal(req: FastifyRequest): Principal;
-  /** The audit actor of a request: the token's name. */
-  actor(req: FastifyRequest): string;
-  /**
-   * Counts a failed authentication (a token or sign-in presented and wrong) against the
-   * client's address; when that client is over the limit, answers 429 with Retry-After and
-   * resolves true (the caller stops there).
-   */
-  authFailed(req: FastifyRequest, reply: FastifyReply): Promise<boolean>;
-}
 
 /** Options of `buildApi`. */
 export interface ApiOptions {

@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseCookieHeader } from 'cookie';
+import { checkName, sameName } from '../config/names.ts';
 import { newId } from '../control/resources.ts';
 import { FulcrumError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
@@ -207,15 +208,18 @@ export class AuthService {
 
   /**
    * Creates a token and audits it (actor = the caller's token name; the secret never reaches
-   * the audit); answers once with the secret. 409 for a duplicate name or the reserved name `admin`.
+   * the audit); answers once with the secret. The name follows the one name rule (config/names.ts:
+   * stored in NFC; 400 for control, bidi or zero-width characters, surrounding whitespace or `/`);
+   * 409 for a duplicate name (NFC forms compared) or the reserved name `admin`.
    */
   async createToken(
     actor: string,
-    name: string,
+    rawName: string,
     role: Role,
   ): Promise<{ id: string; name: string; role: Role; token: string; createdAt: string }> {
+    const name = checkName(rawName, 'name');
     if (name === 'admin') throw new FulcrumError('conflict', 'name: "admin" is reserved for the admin token', 'name');
-    if ([...this.#byId.values()].some((t) => t.name === name)) {
+    if ([...this.#byId.values()].some((t) => sameName(t.name, name))) {
       throw new FulcrumError('conflict', `name: a token named "${name}" already exists`, 'name');
     }
     const token = newSecret();

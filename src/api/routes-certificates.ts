@@ -5,7 +5,7 @@ import type { Certificate } from '../config/model.ts';
 import { ErrorSchema, IdSchema, withVersion } from '../config/schemas.ts';
 import { newId } from '../control/resources.ts';
 import { FulcrumError } from '../core/errors.ts';
-import type { ApiContext } from './app.ts';
+import type { ApiContext } from './context.ts';
 
 type Req = FastifyRequest<{ Params: { id: string }; Body: Record<string, unknown> }>;
 
@@ -29,7 +29,12 @@ export const CertificateResource = Type.Object({
 
 const CertificateCreate = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: 100 }),
+    name: Type.String({
+      minLength: 1,
+      maxLength: 100,
+      description:
+        'unique name, 1–100 characters, stored in Unicode NFC; no control, bidi or zero-width characters, no leading or trailing whitespace, no "/"',
+    }),
     kind: Type.Union([Type.Literal('server'), Type.Literal('ca')]),
     pem: Type.String({
       minLength: 1,

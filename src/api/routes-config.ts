@@ -22,7 +22,7 @@ import {
   withVersion,
 } from '../config/schemas.ts';
 import { backendView, drainingRemovedViews, frontendView, serverView } from '../control/views.ts';
-import type { ApiContext } from './app.ts';
+import type { ApiContext } from './context.ts';
 
 type Body = Record<string, unknown>;
 type Req = FastifyRequest<{

@@ -1,11 +1,11 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { ErrorSchema, IdSchema } from '../config/schemas.ts';
+import { ErrorSchema, IdSchema, NameSchema } from '../config/schemas.ts';
 import { FulcrumError } from '../core/errors.ts';
 import type { EventQuery, Role, StoredEvent } from '../store/types.ts';
-import type { ApiContext } from './app.ts';
 import { cookieValue, SESSION_COOKIE, SESSION_TTL_MS } from './auth.ts';
+import type { ApiContext } from './context.ts';
 
 type Req = FastifyRequest<{
   Params: { id: string };
@@ -217,10 +217,7 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ApiContext): void {
       schema: {
         tags: ['access'],
         summary: 'Create a token; the answer is the only time the secret is shown',
-        body: Type.Object(
-          { name: Type.String({ minLength: 1, maxLength: 64 }), role: RoleSchema },
-          { additionalProperties: false },
-        ),
+        body: Type.Object({ name: NameSchema, role: RoleSchema }, { additionalProperties: false }),
         response: { 201: Type.Object({ ...TokenSchema.properties, token: Type.String() }), ...errors },
       },
     },

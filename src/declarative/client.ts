@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs';
 import type { Backend, Certificate, ConfigState, Frontend, Instance, LoadBalancer, Server } from '../config/model.ts';
 import { validateChange, validateConfig } from '../config/validate.ts';
 import { followInstances } from '../control/resources.ts';
 import { exportYaml } from './export.ts';
 import { formatPlan, stepTitle } from './format.ts';
-import { DeclarativeFileError, parseDeclarative } from './parse.ts';
+import { DeclarativeFileError, parseDeclarative, readDeclarativeFile } from './parse.ts';
 import { applyPlanToState, type Plan, type PlanStep, planApply, resolveIds } from './plan.ts';
 
 /**
@@ -215,9 +214,9 @@ function refusalText(err: Error): string {
 export async function runApply(options: ApplyOptions, io: Output = consoleOutput): Promise<number> {
   let text: string;
   try {
-    text = readFileSync(options.file, 'utf8');
+    text = readDeclarativeFile(options.file); // at most MAX_DECLARATIVE_FILE_BYTES, checked before reading
   } catch (err) {
-    io.err(`fulcrum: ${options.file}: cannot read: ${(err as Error).message}`);
+    io.err(`fulcrum: ${(err as Error).message}`);
     return ExitCode.fileError;
   }
   const api = new ApiClient(options.url, options.token);

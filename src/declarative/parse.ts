@@ -1,5 +1,6 @@
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { Compile } from 'typebox/compile';
-import { parseDocument } from 'yaml';
+import { Composer, type Document, Lexer, LineCounter, Parser, type YAMLError } from 'yaml';
 import { schemaErrorToFulcrum } from '../api/errors.ts';
 import { FulcrumError } from '../core/errors.ts';
 import { DeclarativeFileSchema } from './schema.ts';
@@ -83,18 +84,134 @@ function entry(path: string, v: Fields): Entry {
 }
 
 /**
+ * Largest declarative file accepted, in bytes (4 MiB). The `yaml` package needs about 3 s and
+ * 250 MB of memory per MiB of YAML, so a 50 MiB file ran the process out of memory (issue 10).
+ * Also the body limit of `POST /api/v1/apply`.
+ */
+export const MAX_DECLARATIVE_FILE_BYTES = 4 * 1024 * 1024;
+/**
+ * Most alias expansions (`*name`) a file may make: the `yaml` package's `maxAliasCount`, which
+ * counts the nodes each alias brings in, so a "billion laughs" bomb is refused.
+ */
+export const MAX_YAML_ALIAS_COUNT = 100;
+/**
+ * Deepest nesting of YAML collections accepted (the parser's stack). A declarative file needs
+ * about 10 levels; 4 MiB of `[[[[…` otherwise costs the parser 30 s and 2.4 GB.
+ */
+export const MAX_YAML_DEPTH = 64;
+
+function tooLarge(file: string, bytes: number | undefined): DeclarativeFileError {
+  const size = bytes === undefined ? 'more than 4 MiB' : `${bytes} bytes`;
+  return new DeclarativeFileError(
+    `${file}: the file is ${size}; a declarative configuration file may hold at most 4 MiB (${MAX_DECLARATIVE_FILE_BYTES} bytes)`,
+  );
+}
+
+/**
+ * Reads a declarative file as UTF-8 text without ever holding more than
+ * MAX_DECLARATIVE_FILE_BYTES + 1 bytes: the size is checked (fstat) before reading, and the
+ * read stops one byte past the limit (a file that grows meanwhile, a pipe, a device).
+ * Throws DeclarativeFileError `FILE: cannot read the configuration file: …` or
+ * `FILE: the file is N bytes; a declarative configuration file may hold at most 4 MiB …`.
+ */
+export function readDeclarativeFile(file: string): string {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (err) {
+    throw new DeclarativeFileError(`${file}: cannot read the configuration file: ${(err as Error).message}`);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (st.size > MAX_DECLARATIVE_FILE_BYTES) throw tooLarge(file, st.size);
+    // A regular file is read to its size plus one byte (to notice growth); anything else up to the limit plus one.
+    const buf = Buffer.allocUnsafe(st.isFile() ? st.size + 1 : MAX_DECLARATIVE_FILE_BYTES + 1);
+    let n = 0;
+    for (;;) {
+      const got = readSync(fd, buf, n, buf.length - n, null);
+      if (got === 0) break;
+      n += got;
+      if (n > MAX_DECLARATIVE_FILE_BYTES) throw tooLarge(file, undefined);
+      if (n === buf.length) break;
+    }
+    return buf.toString('utf8', 0, n);
+  } catch (err) {
+    if (err instanceof DeclarativeFileError) throw err;
+    throw new DeclarativeFileError(`${file}: cannot read the configuration file: ${(err as Error).message}`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The first YAML document of `text`, parsed with `yaml`'s Lexer → Parser → Composer (what
+ * `parseDocument` does) but refusing, as soon as it is seen, nesting deeper than
+ * MAX_YAML_DEPTH and a second document. Answers the document or the first error with its
+ * line and column.
+ */
+function parseYaml(text: string, source: string): Document.Parsed {
+  const lines = new LineCounter();
+  const parser = new Parser(lines.addNewLine);
+  lines.addNewLine(0);
+  function* tokens() {
+    for (const lexeme of new Lexer().lex(text)) {
+      yield* parser.next(lexeme);
+      if (parser.stack.length > MAX_YAML_DEPTH) {
+        const { line, col } = lines.linePos(parser.offset);
+        throw new DeclarativeFileError(
+          `${source}: YAML nested more than ${MAX_YAML_DEPTH} levels deep at line ${line}, column ${col}; a declarative file needs about 10`,
+        );
+      }
+    }
+    yield* parser.end();
+  }
+  const where = (e: YAMLError): string => {
+    const { line, col } = lines.linePos(e.pos[0]);
+    return `${e.message.split('\n')[0]} at line ${line}, column ${col}`;
+  };
+  let doc: Document.Parsed | undefined;
+  for (const d of new Composer({ uniqueKeys: true }).compose(tokens(), true, text.length)) {
+    if (doc) {
+      const { line } = lines.linePos(d.range[0]);
+      throw new DeclarativeFileError(
+        `${source}: not valid YAML or JSON: a declarative file is one YAML document; another starts at line ${line}`,
+      );
+    }
+    doc = d;
+  }
+  // compose(…, forceDoc = true) always ends with a document.
+  const parsed = doc as Document.Parsed;
+  const bad = parsed.errors[0];
+  if (bad) throw new DeclarativeFileError(`${source}: not valid YAML or JSON: ${where(bad)}`);
+  return parsed;
+}
+
+/**
  * Parses and checks a declarative file. `source` names the file in messages. Checks: YAML
  * syntax (with line and column), the schema of every entry (unknown keys, types, ranges, with
  * the API's rules), duplicate names within each parent, and that a reference is given in one
  * form only. Throws DeclarativeFileError naming the path, e.g.
  * `shop.yaml: loadBalancers[0].backends[1].servers[2].port: must be an integer from 1 to 65535`.
- * An empty file is an empty configuration.
+ * An empty file is an empty configuration. Resource limits (issue 10), each refused with a
+ * message naming it: at most MAX_DECLARATIVE_FILE_BYTES of UTF-8, one YAML document, nesting
+ * at most MAX_YAML_DEPTH, alias expansion at most MAX_YAML_ALIAS_COUNT (a "billion laughs"
+ * file is refused, not expanded).
  */
 export function parseDeclarative(text: string, source: string): DeclarativeFile {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
-  const bad = doc.errors[0];
-  if (bad) throw new DeclarativeFileError(`${source}: not valid YAML or JSON: ${bad.message.split('\n')[0]}`);
-  const value: unknown = doc.toJS() ?? {};
+  // Characters first (cheap): UTF-8 takes at least one byte per UTF-16 unit.
+  if (text.length > MAX_DECLARATIVE_FILE_BYTES || Buffer.byteLength(text, 'utf8') > MAX_DECLARATIVE_FILE_BYTES) {
+    throw tooLarge(source, Buffer.byteLength(text, 'utf8'));
+  }
+  const doc = parseYaml(text, source);
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: MAX_YAML_ALIAS_COUNT }) ?? {};
+  } catch (err) {
+    if (!/alias/i.test((err as Error).message)) throw err;
+    throw new DeclarativeFileError(
+      `${source}: YAML aliases expand to too many nodes (more than ${MAX_YAML_ALIAS_COUNT} alias expansions); refused as a possible alias bomb`,
+    );
+  }
   if (typeof value !== 'object' || Array.isArray(value)) {
     throw new DeclarativeFileError(`${source}: must be a mapping with instances and loadBalancers`);
   }
