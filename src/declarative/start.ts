@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ControlPlane } from '../control/control-plane.ts';
 import { FulcrumError } from '../core/errors.ts';
 import { stepTitle } from './format.ts';
-import { DeclarativeFileError, parseDeclarative } from './parse.ts';
+import { DeclarativeFileError, parseDeclarative, readDeclarativeFile } from './parse.ts';
 import { applyPlanToState, type PlanStep, planApply } from './plan.ts';
 
 /** What `applyConfigFile` did. */
@@ -18,18 +17,12 @@ export interface FileApplied {
  * `fulcrum serve --config FILE` (API.md "Starting it", SPEC C4): applies a declarative file
  * through the control plane — create and update, never delete — as ONE change (one
  * configVersion, one audit row `apply config/<file name>` by actor `config-file`), so a file
- * that any rule refuses changes nothing. Throws DeclarativeFileError for an unreadable or
- * invalid file (message names the path in the file), FulcrumError when a rule refuses the
- * result (prefixed with the file name).
+ * that any rule refuses changes nothing. Throws DeclarativeFileError for an unreadable, too
+ * large (MAX_DECLARATIVE_FILE_BYTES, read bounded) or invalid file (message names the path
+ * in the file), FulcrumError when a rule refuses the result (prefixed with the file name).
  */
 export async function applyConfigFile(control: ControlPlane, file: string): Promise<FileApplied> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new DeclarativeFileError(`${file}: cannot read the configuration file: ${(err as Error).message}`);
-  }
-  const parsed = parseDeclarative(text, file);
+  const parsed = parseDeclarative(readDeclarativeFile(file), file);
   try {
     const r = await control.change('config-file', 'apply', (draft) => {
       const plan = planApply(parsed, draft, { prune: false });
