@@ -24,6 +24,12 @@ export const Defaults = {
   maxFlows: 100_000,
   cookieName: 'FULCRUM_SRV', // P2
   persistenceTimeoutSeconds: 1800,
+  requestBodySeconds: 30, // frontend timeouts, HTTP (issue 12)
+  allowedUpgrades: ['websocket'],
+  mergeSlashes: true,
+  maxRequestBodyBytes: 0, // unlimited
+  minRequestBodyBytesPerSecond: 0, // off
+  retries: 2, // backend, HTTP
 } as const;
 
 export function defaultFrontendTimeouts(): FrontendTimeouts {

@@ -55,6 +55,8 @@ export interface FrontendTimeouts {
   requestHeaderSeconds: number;
   /** Idle time allowed on a client connection between requests, or on a tcp connection (default 60). */
   clientIdleSeconds: number;
+  /** HTTP: idle time allowed between request body bytes before 408 (default 30). */
+  requestBodySeconds?: number;
 }
 
 /** An HTTP routing rule (F4): the first rule whose every given condition matches wins. */
@@ -97,6 +99,16 @@ export interface Frontend {
    * load balancer's `https` frontend (its "twin", T1), instead of forwarding it.
    */
   redirectToHttps: boolean;
+  /** HTTP: CIDRs whose X-Forwarded-For / Forwarded / X-Real-IP are kept (default none: always replaced). */
+  trustedProxies?: string[];
+  /** HTTP: Upgrade protocols tunnelled after a matching 101 (default ["websocket"]; h2c never). */
+  allowedUpgrades?: string[];
+  /** HTTP: merge duplicate slashes of the path before routing and forwarding (default true). */
+  mergeSlashes?: boolean;
+  /** HTTP: largest request body accepted, 413 above (default 0 = unlimited). */
+  maxRequestBodyBytes?: number;
+  /** HTTP: slowest request body accepted in bytes per second, 408 below (default 0 = off). */
+  minRequestBodyBytesPerSecond?: number;
 }
 
 export interface HttpCheckSettings {
@@ -178,6 +190,8 @@ export interface Backend {
   udpTimeoutSeconds: number;
   maxFlows: number;
   outlierDetection: OutlierDetection;
+  /** HTTP: attempts on other servers for a request no server has seen, or an idempotent one cut before any answer (default 2). */
+  retries?: number;
 }
 
 /** A backend server (S1). Either `instanceId` or a custom `address`; the address follows the instance. */

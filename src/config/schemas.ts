@@ -27,8 +27,13 @@ function nullable(s: TSchema): TSchema {
   return Type.Union([s, Type.Null()]);
 }
 
-/** Names (S1): 1–64 characters. Uniqueness is a semantic rule (validate.ts). */
-export const NameSchema = Type.String({ minLength: 1, maxLength: 64, description: 'unique name, 1–64 characters' });
+/** Names (S1): 1–64 characters. Uniqueness and the name rule are semantic (validate.ts, names.ts). */
+export const NameSchema = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  description:
+    'unique name, 1–64 characters, stored in Unicode NFC; no control, bidi or zero-width characters, no leading or trailing whitespace, no "/"',
+});
 export const IdSchema = Type.String({ minLength: 1, maxLength: 64 });
 export const PortSchema = int(1, 65535, { description: 'TCP/UDP port (1–65535)' });
 export const ProtocolSchema = oneOf(Protocols);
@@ -84,6 +89,9 @@ export function deepPartial(schema: TSchema): TSchema {
 const frontendTimeoutsFields = {
   requestHeaderSeconds: int(1, 3600),
   clientIdleSeconds: int(1, 86400),
+  requestBodySeconds: int(1, 3600, {
+    description: 'HTTP: idle time between request body bytes before 408 (default 30)',
+  }),
 };
 const routingRuleFields = {
   match: obj(
@@ -166,18 +174,53 @@ const frontendFields = {
   loadBalancerId: IdSchema,
   name: NameSchema,
   protocol: ProtocolSchema,
-  bindAddress: Type.String({ minLength: 2, maxLength: 64, 'x-rule': 'must be an IPv4 or IPv6 address' }),
+  bindAddress: Type.String({
+    minLength: 2,
+    maxLength: 64,
+    'x-rule': 'must be an IPv4 or IPv6 address',
+    description: "address to listen on; with port, never the admin API's own address and port (409)",
+  }),
   port: PortSchema,
   defaultBackendId: nullable(IdSchema),
   certificateIds: Type.Array(IdSchema, { maxItems: 64 }),
   enabled: Type.Boolean(),
-  timeouts: full(frontendTimeoutsFields),
+  timeouts: full(frontendTimeoutsFields, ['requestBodySeconds']),
   maxConnections: int(0, 10_000_000),
   rules: Type.Array(full(routingRuleFields), { maxItems: 1000 }),
   tlsPassthrough: Type.Boolean(),
   sniRules: Type.Array(full(sniRuleFields), { maxItems: 1000 }),
   redirectToHttps: Type.Boolean({ description: 'http only: redirect every request to the https twin (308)' }),
+  trustedProxies: Type.Array(
+    Type.String({ minLength: 2, maxLength: 64, 'x-rule': 'must be an IPv4 or IPv6 CIDR such as 10.0.0.0/8' }),
+    { maxItems: 256, description: 'HTTP: proxies whose X-Forwarded-For/Forwarded/X-Real-IP are kept (default none)' },
+  ),
+  allowedUpgrades: Type.Array(
+    Type.String({
+      minLength: 1,
+      maxLength: 64,
+      pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+(/[!#$%&'*+.^_`|~0-9A-Za-z-]+)?$",
+    }),
+    {
+      maxItems: 16,
+      description: 'HTTP: Upgrade protocols tunnelled after a matching 101 (default ["websocket"]; h2c never)',
+    },
+  ),
+  mergeSlashes: Type.Boolean({ description: 'HTTP: merge duplicate slashes in the path (default true)' }),
+  maxRequestBodyBytes: int(0, Number.MAX_SAFE_INTEGER, {
+    description: 'HTTP: largest request body, 413 above (default 0 = unlimited)',
+  }),
+  minRequestBodyBytesPerSecond: int(0, 1_000_000_000, {
+    description: 'HTTP: slowest request body in bytes/s, 408 below (default 0 = off)',
+  }),
 };
+/** Frontend fields added in the second wave (optional in stored documents; defaults in snapshot.ts). */
+const frontendOptional = [
+  'trustedProxies',
+  'allowedUpgrades',
+  'mergeSlashes',
+  'maxRequestBodyBytes',
+  'minRequestBodyBytesPerSecond',
+];
 
 const backendFields = {
   loadBalancerId: IdSchema,
@@ -194,13 +237,20 @@ const backendFields = {
   udpTimeoutSeconds: int(1, 3600),
   maxFlows: int(1, 10_000_000),
   outlierDetection: full(outlierFields),
+  retries: int(0, 10, { description: 'HTTP: attempts on other servers for a request no server has seen (default 2)' }),
 };
 
 const serverFields = {
   name: NameSchema,
   serverType: ServerTypeSchema,
   instanceId: nullable(IdSchema),
-  address: Type.String({ minLength: 1, maxLength: 64, 'x-rule': 'must be an IPv4 address' }),
+  address: Type.String({
+    minLength: 1,
+    maxLength: 64,
+    'x-rule': 'must be an IPv4 address',
+    description:
+      "IPv4 dotted quad (10.0.0.11); never unspecified, link-local, multicast, reserved/broadcast or cloud metadata (409; --allow-backend-networks lifts this at start), nor the admin API's own address and port",
+  }),
   port: nullable(PortSchema),
   weight: int(0, 100),
   zone: nullable(Type.String({ minLength: 1, maxLength: 64 })),
@@ -212,7 +262,13 @@ const serverFields = {
 
 const instanceFields = {
   name: NameSchema,
-  privateIp: Type.String({ minLength: 2, maxLength: 64, 'x-rule': 'must be an IPv4 or IPv6 address' }),
+  privateIp: Type.String({
+    minLength: 2,
+    maxLength: 64,
+    'x-rule': 'must be an IPv4 or IPv6 address',
+    description:
+      'IPv4 dotted quad or IPv6; never unspecified, link-local, multicast, reserved/broadcast or cloud metadata, in any spelling (409; --allow-backend-networks lifts this at start)',
+  }),
   zone: nullable(Type.String({ minLength: 1, maxLength: 64 })),
   os: nullable(Type.String({ minLength: 1, maxLength: 64 })),
   serverType: ServerTypeSchema,
@@ -253,23 +309,31 @@ export const ServerStatusSchema = Type.Object({
 });
 
 export const LoadBalancerResource = full({ ...id, ...loadBalancerFields });
-export const FrontendResource = full({
-  ...id,
-  ...frontendFields,
-  status: Type.Object({ listening: Type.Boolean(), reason: nullable(Type.String()) }),
-});
-export const BackendResource = full({
-  ...id,
-  ...backendFields,
-  status: Type.Object({
-    zones: Type.Array(Type.Object({ zone: nullable(Type.String()), servers: Type.Integer(), healthy: Type.Integer() })),
-    warnings: Type.Array(
-      Type.Object({ code: Type.String(), message: Type.String(), zone: Type.Optional(Type.String()) }),
-    ),
-    servers: Type.Integer(),
-    healthy: Type.Integer(),
-  }),
-});
+export const FrontendResource = full(
+  {
+    ...id,
+    ...frontendFields,
+    status: Type.Object({ listening: Type.Boolean(), reason: nullable(Type.String()) }),
+  },
+  frontendOptional,
+);
+export const BackendResource = full(
+  {
+    ...id,
+    ...backendFields,
+    status: Type.Object({
+      zones: Type.Array(
+        Type.Object({ zone: nullable(Type.String()), servers: Type.Integer(), healthy: Type.Integer() }),
+      ),
+      warnings: Type.Array(
+        Type.Object({ code: Type.String(), message: Type.String(), zone: Type.Optional(Type.String()) }),
+      ),
+      servers: Type.Integer(),
+      healthy: Type.Integer(),
+    }),
+  },
+  ['retries'],
+);
 export const ServerResource = full(
   { ...id, backendId: IdSchema, ...serverFields, address: Type.String(), status: ServerStatusSchema },
   [],

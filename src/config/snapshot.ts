@@ -1,3 +1,4 @@
+import { Defaults } from './defaults.ts';
 import type {
   Algorithm,
   Backend,
@@ -66,6 +67,8 @@ export interface BackendSpec {
   readonly responseTimeoutMs: number;
   readonly udpTimeoutMs: number;
   readonly maxFlows: number;
+  /** HTTP retries on other servers (`retries`, default 2). */
+  readonly retries: number;
   readonly servers: readonly ServerSpec[];
   /** The raw backend document, for consumers that need a field not lifted above. */
   readonly config: Readonly<Backend>;
@@ -108,6 +111,18 @@ export interface FrontendSpec {
   /** `redirectToHttps`: the port of the https twin to redirect to (308); undefined = forward. */
   readonly redirectHttpsPort: number | undefined;
   readonly sniRules: readonly { readonly serverName: string; readonly backend: BackendSpec }[];
+  /** HTTP: idle time between request body bytes before 408 (ms). */
+  readonly requestBodyTimeoutMs: number;
+  /** HTTP: slowest accepted request body (bytes/s); 0 = off. */
+  readonly minRequestBodyBytesPerSecond: number;
+  /** HTTP: largest accepted request body (bytes); 0 = unlimited. */
+  readonly maxRequestBodyBytes: number;
+  /** HTTP: CIDRs (IPv4/IPv6) of proxies whose forwarding fields are kept. */
+  readonly trustedProxies: readonly string[];
+  /** HTTP: lower-case Upgrade protocols that may be tunnelled (never `h2c`). */
+  readonly allowedUpgrades: readonly string[];
+  /** HTTP: merge duplicate slashes in the path (RFC 3986 §6 normalisation beyond). */
+  readonly mergeSlashes: boolean;
   readonly config: Readonly<Frontend>;
 }
 
@@ -193,6 +208,7 @@ export function compile(config: ConfigState): Snapshot {
       responseTimeoutMs: b.timeouts.responseSeconds * 1000,
       udpTimeoutMs: b.udpTimeoutSeconds * 1000,
       maxFlows: b.maxFlows,
+      retries: b.retries ?? Defaults.retries,
       servers: serversByBackend.get(b.id) ?? [],
       config: structuredClone(b),
     });
@@ -241,6 +257,14 @@ export function compile(config: ConfigState): Snapshot {
       tlsPassthrough: f.tlsPassthrough,
       redirectHttpsPort: f.redirectToHttps === true ? httpsTwin(config.frontends, f)?.port : undefined,
       sniRules,
+      requestBodyTimeoutMs: (f.timeouts.requestBodySeconds ?? Defaults.requestBodySeconds) * 1000,
+      minRequestBodyBytesPerSecond: f.minRequestBodyBytesPerSecond ?? Defaults.minRequestBodyBytesPerSecond,
+      maxRequestBodyBytes: f.maxRequestBodyBytes ?? Defaults.maxRequestBodyBytes,
+      trustedProxies: f.trustedProxies ?? [],
+      allowedUpgrades: (f.allowedUpgrades ?? Defaults.allowedUpgrades)
+        .map((u) => u.toLowerCase())
+        .filter((u) => u !== 'h2c'),
+      mergeSlashes: f.mergeSlashes ?? Defaults.mergeSlashes,
       config: structuredClone(f),
     });
   }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 
 /**
- * Structured access logs (SPEC O2): one JSON line per HTTP request and per TCP connection.
+ * Structured access logs (SPEC O2): one JSON line per HTTP request, TCP connection and UDP flow.
  * Off unless `fulcrum serve --access-log PATH|-` is given, so the hot path pays only a
  * `undefined` check when it is off. Lines are buffered and written asynchronously
  * (sonic-boom, the writer under pino).
@@ -18,8 +18,10 @@ export interface AccessLog {
 /** One access-log record. Times are ISO 8601; durations in ms; sizes in bytes. */
 export interface AccessRecord {
   at: string;
-  /** `http` (one request) or `tcp` (one connection). */
-  kind: 'http' | 'tcp';
+  /** `http` (one request), `tcp` (one connection) or `udp` (one flow). */
+  kind: 'http' | 'tcp' | 'udp';
+  /** HTTP: the client's protocol, `http/1.1` or `h2`. */
+  protocol?: string;
   frontend: string;
   client: string;
   backend: string | null;
@@ -36,6 +38,10 @@ export interface AccessRecord {
   durationMs: number;
   /** Set when the exchange ended without a complete answer (client gone, cut by a drain, timeout). */
   aborted?: boolean;
+  /** Why it ended other than normally (runtime/terminations.ts: `client-aborted`, `connect-refused`, …). */
+  termination?: string;
+  /** HTTP: attempts on other servers before the answer (issue 12 §3). */
+  retries?: number;
 }
 
 /**

@@ -2,6 +2,7 @@ import type { FrontendSpec } from '../config/snapshot.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Logger } from '../core/log.ts';
 import type { Runtime } from '../runtime/runtime.ts';
+import { newTerminationCounts, type TerminationCounts } from '../runtime/terminations.ts';
 import type { AccessLog } from './access-log.ts';
 
 /** Whether a frontend is listening, and why not (F5). */
@@ -25,6 +26,10 @@ export class FrontendRuntime {
   refused = 0;
   /** UDP frontends (U1): flows evicted, oldest idle first, because the flow table was full (`maxFlows`). */
   flowsEvicted = 0;
+  /** Requests and connections that ended other than normally, by reason (issue 12). */
+  readonly terminations: TerminationCounts = newTerminationCounts();
+  /** Client socket errors (resets, TLS alerts after the handshake, …): counted, never swallowed. */
+  clientErrors = 0;
   /** Per routing rule hits (F4), by rule index; index = rules.length for the default backend. */
   ruleHits: number[] = [];
   constructor(id: string) {

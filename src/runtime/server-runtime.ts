@@ -1,4 +1,5 @@
 import type { BackendSpec, ServerSpec } from '../config/snapshot.ts';
+import { newTerminationCounts, type TerminationCounts } from './terminations.ts';
 
 /** Health of a server as the checks see it (H4–H6). */
 export type Health = 'unknown' | 'healthy' | 'unhealthy';
@@ -67,6 +68,8 @@ export class ServerRuntime {
   failures = 0;
   /** Indexed by ResponseClass. */
   readonly responses: number[] = [0, 0, 0, 0, 0, 0];
+  /** Requests and connections to this server that ended other than normally, by reason (issue 12). */
+  readonly terminations: TerminationCounts = newTerminationCounts();
   /** Open connections to this server, so a drain can close what is left at its deadline. */
   readonly connections = new Set<Closeable>();
 

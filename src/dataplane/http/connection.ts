@@ -1,128 +1,27 @@
 import type net from 'node:net';
-import type { PickContext } from '../../balancer/types.ts';
-import type { BackendSpec, FrontendSpec } from '../../config/snapshot.ts';
-import type { BackendRuntime } from '../../runtime/runtime.ts';
-import type { ServerRuntime } from '../../runtime/server-runtime.ts';
-import { BackendTrust, backendTrust } from '../tls/backend.ts';
-import type { ListenerContext } from '../types.ts';
+import { redirect308, reply } from './answers.ts';
+import { Exchange, type ExchangeClient } from './exchange.ts';
+import { dropField, fieldValue, forwardedLines, isHopByHop, isTrustedProxy } from './forward-headers.ts';
+import { type FrontConnection, HttpFrontend, poolFor } from './frontend.ts';
 import {
   BodyFramer,
   Framing,
   findHeadEnd,
   type HttpHead,
   HttpParseError,
-  isHopByHop,
   MAX_REQUEST_HEAD,
-  MAX_RESPONSE_HEAD,
   parseHead,
 } from './parser.ts';
-import { UpstreamConn, type UpstreamOwner, UpstreamPool } from './pool.ts';
-import { reply } from './replies.ts';
-import { balancerChooser, type ChooseRequest, route, type ServerChooser } from './route.ts';
-import { serverAnswered } from './server-answer.ts';
+import { parseTarget, targetOut } from './request-target.ts';
 
-/** How often deadlines are checked and the coarse clock refreshed (ms). */
-const TICK_MS = 100;
+export { HttpFrontend, poolFor };
+
 /** Client bytes buffered beyond the current request (pipelining) before reading pauses. */
 const MAX_PIPELINE_BUFFER = 64 * 1024;
-/** Request body bytes kept to replay on a fresh connection when a reused one turns out stale. */
-const MAX_RETAINED_BODY = 64 * 1024;
+/** Answer bytes queued for a client that does not read before we stop starting pipelined requests. */
+const MAX_PENDING_OUTPUT = 64 * 1024;
 /** Below this, a response head and its first body bytes are copied into one Buffer (one write). */
 const COALESCE_BYTES = 16 * 1024;
-
-const pools = new WeakMap<object, UpstreamPool>();
-
-/** The upstream pool shared by every HTTP frontend of one Runtime. */
-export function poolFor(ctx: ListenerContext): UpstreamPool {
-  let p = pools.get(ctx.runtime);
-  if (!p) {
-    pools.set(ctx.runtime, (p = new UpstreamPool(ctx.clock)));
-    const runtime = ctx.runtime;
-    p.connectTls = (rt) => backendTrust.connect(runtime, rt); // T2, T3
-    p.wantsTls = (rt) => BackendTrust.usesTls(rt.backend, rt.spec);
-  }
-  return p;
-}
-
-/**
- * The per-frontend state every HTTP connection reads (plain or, later, TLS-terminated):
- * the current spec (swapped by `replace`), the context, the upstream pool, the server
- * chooser (persistence seam), the open connections and a coarse clock refreshed every
- * 100 ms that drives every deadline (header, idle, connect, response timeouts).
- */
-export class HttpFrontend {
-  spec: FrontendSpec;
-  readonly ctx: ListenerContext;
-  readonly pool: UpstreamPool;
-  chooser: ServerChooser;
-  readonly connections = new Set<HttpConnection>();
-  /** Set by `close`: answers carry `Connection: close`, idle connections are closed. */
-  closing = false;
-  /** Coarse ms epoch (refreshed every tick). */
-  now: number;
-  #cancelTick: (() => void) | null = null;
-  #onEmpty: (() => void) | null = null;
-
-  constructor(
-    spec: FrontendSpec,
-    ctx: ListenerContext,
-    options: { chooser?: ServerChooser; pool?: UpstreamPool } = {},
-  ) {
-    this.spec = spec;
-    this.ctx = ctx;
-    this.pool = options.pool ?? poolFor(ctx);
-    this.chooser = options.chooser ?? balancerChooser;
-    this.now = ctx.clock.now();
-  }
-
-  /** Starts the deadline ticker (idempotent). */
-  start(): void {
-    if (this.#cancelTick !== null) return;
-    const tick = (): void => {
-      this.now = this.ctx.clock.now();
-      for (const c of this.connections) if (c.deadline !== 0 && this.now >= c.deadline) c.onTimeout();
-      this.#cancelTick = this.ctx.clock.setTimeout(tick, TICK_MS);
-    };
-    this.#cancelTick = this.ctx.clock.setTimeout(tick, TICK_MS);
-  }
-
-  /** Stops the ticker. */
-  stop(): void {
-    this.#cancelTick?.();
-    this.#cancelTick = null;
-  }
-
-  /**
-   * Graceful end: idle keep-alive connections close now; in-flight exchanges finish (their
-   * answers carry `Connection: close`) for at most `drainMs`, then whatever is left is
-   * destroyed. Resolves when every connection is closed.
-   */
-  drain(drainMs: number): Promise<void> {
-    this.closing = true;
-    for (const c of this.connections) c.closeIfIdle();
-    if (this.connections.size === 0) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const cancel = this.ctx.clock.setTimeout(() => {
-        for (const c of this.connections) c.destroy();
-      }, drainMs);
-      this.#onEmpty = () => {
-        cancel();
-        resolve();
-      };
-    });
-  }
-
-  /** @internal a connection closed. */
-  forget(c: HttpConnection): void {
-    if (!this.connections.delete(c)) return;
-    this.ctx.counters.activeConnections--;
-    if (this.connections.size === 0 && this.#onEmpty !== null) {
-      const f = this.#onEmpty;
-      this.#onEmpty = null;
-      f();
-    }
-  }
-}
 
 /** Options of one served connection. */
 export interface ServeOptions {
@@ -146,8 +45,7 @@ export function serveHttpConnection(
 
 // connection states
 const S_HEAD = 0; // waiting for a request head
-const S_CONNECT = 1; // head parsed, connecting to the server
-const S_EXCHANGE = 2; // request going up and/or response coming down
+const S_EXCHANGE = 2; // an exchange runs (connecting, request up, answer down)
 const S_TUNNEL = 3; // after 101: raw bytes both ways
 const S_CLOSED = 4;
 
@@ -157,90 +55,67 @@ function unmapV4(addr: string | undefined): string {
 }
 
 /**
- * One client connection: parses requests, picks a server per request, forwards the
- * request with its body (streamed, backpressure both ways) over a pooled keep-alive
- * connection, then forwards the response; requests are handled one at a time in order
- * (pipelined requests wait in the buffer). Registered with the server runtime for the
- * duration of each exchange (least-connections, drain cut at its deadline, S3).
+ * One HTTP/1.1 client connection: its framing and state machine only (RFC 9112). It parses
+ * request heads, frames request bodies (strict; chunk extensions stripped), keeps requests in
+ * order (pipelined ones wait, reading stops while answers are pending beyond a small bound),
+ * builds the request head for the server (`forward-headers.ts`), and writes the answers; every
+ * decision about a request (route, server, connect, retries, our own answers, outcome, log)
+ * is the `Exchange`'s (`exchange.ts`), shared with HTTP/2.
  */
-export class HttpConnection implements UpstreamOwner, ChooseRequest {
+export class HttpConnection implements FrontConnection, ExchangeClient {
   readonly socket: net.Socket;
   readonly frontend: HttpFrontend;
   readonly https: boolean;
   readonly clientAddress: string;
-  readonly pick: PickContext;
-  /** ms epoch at which `onTimeout` fires; 0 = none. */
-  deadline = 0;
   state = S_HEAD;
   head!: HttpHead;
+  readonly x: Exchange;
 
+  #deadline = 0;
   #buf: Buffer | null = null;
   /** The buffer holding the head being started (its bytes at [0, head.length)). */
   #bufHead: Buffer | null = null;
   #served = 0;
   #readPaused = false;
+  #waitDrain = false;
   #clientEnded = false;
-  // per exchange
-  #spec!: FrontendSpec;
-  #bspec: BackendSpec | undefined;
-  #brt: BackendRuntime | undefined;
-  #rt: ServerRuntime | null = null;
-  #up: UpstreamConn | null = null;
-  #upPaused = false;
-  /** The head sent to the server: rebuilt text, or a Buffer copy of the client's head plus X-Forwarded-* (fast path). */
-  #headOut: string | Buffer = '';
-  /** `X-Forwarded-For/Proto/Port` lines and the final CRLF, built once per connection (latin1 bytes). */
-  #forwardedTail: Buffer | null = null;
-  #pendingBody: Buffer | null = null;
-  /** The current upstream connection had served an earlier request (stale-connection retry allowed). */
-  #reused = false;
-  #retained: Buffer[] | null = null;
-  #retainedBytes = 0;
-  #bodyLost = false;
-  #retried = false;
-  #attempts = 0;
-  #reqDone = true;
+  #inProcess = false;
   #keepAlive = true;
   #closeAfter = false;
-  #upgrade = false;
-  #resHeadDone = false;
-  #resBuf: Buffer | null = null;
-  #resReusable = false;
-  #timeoutMs = 0;
-  #sentAt = 0;
+  /** `X-Forwarded-For/Proto/Port` lines and the final CRLF, built once per connection (latin1 bytes). */
+  #forwardedTail: Buffer | null = null;
   readonly #reqFramer = new BodyFramer();
-  readonly #resFramer = new BodyFramer();
-  readonly #routeOut = { index: 0 };
-  // access log (O2): only touched when the frontend's context has one
-  #logPending = false;
-  #logHead: HttpHead | undefined;
-  #logAt = 0;
-  #logBytes0 = 0;
-  #logStatus = 0;
+  readonly #tout = targetOut();
 
   constructor(socket: net.Socket, frontend: HttpFrontend, https: boolean) {
     this.socket = socket;
     this.frontend = frontend;
     this.https = https;
     this.clientAddress = unmapV4(socket.remoteAddress);
-    this.pick = { clientAddress: this.clientAddress, exclude: undefined };
-    this.#spec = frontend.spec;
+    this.x = new Exchange(frontend, this, this.clientAddress, 'http/1.1', https);
+    this.#reqFramer.stripExtensions = true;
     const counters = frontend.ctx.counters;
     counters.activeConnections++;
     counters.totalConnections++;
     frontend.connections.add(this);
-    this.deadline = frontend.now + this.#spec.requestHeaderTimeoutMs;
+    this.#deadline = frontend.now + frontend.spec.requestHeaderTimeoutMs;
     socket.on('data', (chunk: Buffer) => this.#onClientData(chunk));
     socket.on('end', () => this.#onClientEnd());
     socket.on('drain', () => this.#onClientDrain());
-    socket.on('error', () => {});
+    socket.on('error', () => {
+      counters.clientErrors++;
+    });
     socket.on('close', () => this.#onClientClose());
+  }
+
+  /** ms epoch of the next deadline (head, idle, or the exchange's); 0 = none. */
+  get deadline(): number {
+    return this.state === S_EXCHANGE || this.state === S_TUNNEL ? this.x.deadline : this.#deadline;
   }
 
   /** Closeable (S3): a drain deadline cuts the exchange and the client connection. */
   destroy(): void {
     this.socket.destroy();
-    this.#up?.destroy();
   }
 
   /** Closes the connection when no request is in progress (graceful stop). */
@@ -251,33 +126,26 @@ export class HttpConnection implements UpstreamOwner, ChooseRequest {
   // ---------------------------------------------------------------- client side
 
   #onClientData(chunk: Buffer): void {
-    const counters = this.frontend.ctx.counters;
-    counters.bytesIn += chunk.length;
+    this.frontend.ctx.counters.bytesIn += chunk.length;
     switch (this.state) {
       case S_HEAD:
         if (this.#buf === null) {
           this.#buf = chunk;
-          if (this.#served > 0) this.deadline = this.frontend.now + this.frontend.spec.requestHeaderTimeoutMs;
+          if (this.#served > 0) this.#deadline = this.frontend.now + this.frontend.spec.requestHeaderTimeoutMs;
         } else this.#buf = Buffer.concat([this.#buf, chunk]);
+        if (this.#waitDrain) {
+          if (this.#buf.length > MAX_PIPELINE_BUFFER) this.#pauseRead();
+          return;
+        }
         this.#processBuffer();
         return;
       case S_EXCHANGE:
-        if (!this.#reqDone) {
-          this.deadline = this.frontend.now + this.#timeoutMs;
-          this.#forwardRequestBody(chunk);
-        } else this.#bufferPipelined(chunk);
-        return;
-      case S_CONNECT:
-        if (!this.#reqDone) this.#collectBodyWhileConnecting(chunk);
+        if (!this.x.reqDone) this.#forwardRequestBody(chunk);
         else this.#bufferPipelined(chunk);
         return;
-      case S_TUNNEL: {
-        this.deadline = this.frontend.now + this.#timeoutMs;
-        const up = this.#up as UpstreamConn;
-        (this.#rt as ServerRuntime).bytesOut += chunk.length;
-        if (!up.socket.write(chunk)) this.#pauseRead();
+      case S_TUNNEL:
+        if (!this.x.tunnelWrite(chunk)) this.#pauseRead();
         return;
-      }
     }
   }
 
@@ -294,16 +162,20 @@ export class HttpConnection implements UpstreamOwner, ChooseRequest {
   }
 
   #resumeRead(): void {
-    if (this.#readPaused) {
+    if (this.#readPaused && !this.#waitDrain) {
       this.#readPaused = false;
       this.socket.resume();
     }
   }
 
   #onClientDrain(): void {
-    if (this.#upPaused) {
-      this.#upPaused = false;
-      this.#up?.socket.resume();
+    this.x.clientDrained();
+    if (this.#waitDrain) {
+      this.#waitDrain = false;
+      if (this.state === S_HEAD) {
+        this.#resumeRead();
+        this.#processBuffer();
+      }
     }
   }
 
@@ -311,33 +183,22 @@ export class HttpConnection implements UpstreamOwner, ChooseRequest {
     this.#clientEnded = true;
     switch (this.state) {
       case S_HEAD:
-        this.#close();
+        if (this.#buf === null || !this.#waitDrain) this.#close();
         return;
-      case S_CONNECT:
       case S_EXCHANGE:
-        if (!this.#reqDone) this.destroy();
+        if (!this.x.reqDone) this.socket.destroy();
         else this.#closeAfter = true;
         return;
       case S_TUNNEL:
-        this.#up?.socket.end();
+        this.x.tunnelClientEnd();
         return;
     }
   }
 
   #onClientClose(): void {
-    if (this.#logPending) this.#logEnd(true);
+    this.x.clientGone();
     this.state = S_CLOSED;
-    this.deadline = 0;
-    const up = this.#up;
-    if (up !== null) {
-      this.#up = null;
-      up.owner = null;
-      up.destroy();
-    }
-    if (this.#rt !== null) {
-      this.frontend.ctx.runtime.connectionClosed(this.#rt, this);
-      this.#rt = null;
-    }
+    this.#deadline = 0;
     this.frontend.forget(this);
   }
 
@@ -345,29 +206,122 @@ export class HttpConnection implements UpstreamOwner, ChooseRequest {
   #close(): void {
     if (this.state === S_CLOSED) return;
     this.state = S_CLOSED;
-    this.deadline = 0;
     this.socket.end();
     // a client that never closes its side must not hold the socket forever
-    this.deadline = this.frontend.now + 5000;
+    this.#deadline = this.frontend.now + 5000;
   }
 
-  /** Our own answer (400, 408, 431, 501, 502, 503, 504); closes after it when `close`. */
-  #answer(status: number, close: boolean): void {
-    const counters = this.frontend.ctx.counters;
-    const minor = this.head === undefined ? 1 : this.head.minor;
-    const buf = reply(status, close, minor);
-    counters.responses[(status / 100) | 0]!++;
-    counters.bytesOut += buf.length;
-    if (status !== 502 && status !== 504) counters.refused++;
-    const logging = this.frontend.ctx.accessLog !== undefined;
-    if (logging && !this.#logPending) this.#logBegin(undefined);
-    if (!this.socket.destroyed && !this.socket.writableEnded) this.socket.write(buf);
-    if (logging) {
-      this.#logStatus = status;
-      this.#logEnd(false);
+  /** Parses and starts as many requests as the buffer holds, one at a time. */
+  #processBuffer(): void {
+    this.#inProcess = true;
+    while (this.state === S_HEAD && this.#buf !== null) {
+      if (this.socket.writableLength >= MAX_PENDING_OUTPUT) {
+        // answers are piling up for a client that does not read: stop until it does (pipelining flood)
+        this.#waitDrain = true;
+        this.#pauseRead();
+        break;
+      }
+      const buf = this.#buf;
+      let end: number;
+      let head: HttpHead;
+      try {
+        end = findHeadEnd(buf, 0, buf.length, MAX_REQUEST_HEAD, 431);
+        if (end === 0) break;
+        head = parseHead(buf, 0, end, true);
+      } catch (err) {
+        this.#buf = null;
+        this.x.begin(this.frontend.spec, undefined);
+        this.x.answer(err instanceof HttpParseError ? err.status : 400, true, 'bad-request');
+        break;
+      }
+      this.#buf = end === buf.length ? null : buf.subarray(end);
+      this.#bufHead = buf;
+      this.#startRequest(head);
+      this.#bufHead = null;
     }
-    if (close) this.#close();
-    else this.#served++;
+    this.#inProcess = false;
+    if (this.state === S_HEAD && this.#buf === null) {
+      this.#deadline = this.frontend.now + this.frontend.spec.clientIdleTimeoutMs;
+      if (this.frontend.closing || this.#clientEnded) this.#close();
+    }
+  }
+
+  #startRequest(head: HttpHead): void {
+    const frontend = this.frontend;
+    const spec = frontend.spec;
+    const x = this.x;
+    this.head = head;
+    frontend.ctx.counters.requests++;
+    x.begin(spec, head);
+    this.#keepAlive = head.minor === 1 ? !head.connClose : head.connKeepAlive;
+    this.#closeAfter = false;
+    // request target (RFC 9112 §3.2) and its normalised path (RFC 3986 §6)
+    const t = parseTarget(head.method, head.target, spec.mergeSlashes, this.#tout);
+    if (t.status !== 0) {
+      x.answer(t.status, true, 'bad-request');
+      return;
+    }
+    if (t.authority !== null) head.host = t.authority;
+    x.target = t.target;
+    if (spec.redirectHttpsPort !== undefined) {
+      this.#redirectToHttps(head, t.target, spec.redirectHttpsPort);
+      return;
+    }
+    if (head.contentLength > 0 && x.refuseDeclaredLength(head.contentLength)) return;
+    // Upgrade (RFC 9110 §7.8): only an allowed protocol is forwarded (never h2c); otherwise a plain request
+    let asked: string | null = null;
+    if (head.upgrade !== null && head.connUpgrade && head.minor === 1) {
+      const comma = head.upgrade.indexOf(',');
+      const tok = (comma < 0 ? head.upgrade : head.upgrade.slice(0, comma)).trim().toLowerCase();
+      if (tok !== 'h2c' && spec.allowedUpgrades.includes(tok)) asked = tok;
+    }
+    x.upgrade = asked;
+    // body framing (RFC 9112 §6.3)
+    const framer = this.#reqFramer;
+    if (head.chunked) framer.reset(Framing.chunked, 0);
+    else framer.reset(head.contentLength > 0 ? Framing.length : Framing.none, head.contentLength);
+    let first: Buffer | null = null;
+    const rest = this.#buf;
+    if (!framer.done && rest !== null) {
+      let n: number;
+      try {
+        n = framer.consume(rest, 0, rest.length);
+      } catch {
+        this.#buf = null;
+        x.answer(400, true, 'bad-request');
+        return;
+      }
+      if (n > 0) first = this.#stripped(rest, 0, n);
+      this.#buf = n === rest.length ? null : rest.subarray(n);
+    }
+    x.reqDone = framer.done;
+    if (!x.dispatch(t.path)) return;
+    const trusted = spec.trustedProxies.length > 0 && isTrustedProxy(spec, this.clientAddress);
+    x.headOut =
+      !head.rewrite && head.minor === 1 && t.target === head.target && this.#bufHead !== null
+        ? this.#copyRequestHead(this.#bufHead, head.length)
+        : this.#buildRequestHead(head, t.target, trusted);
+    this.#bufHead = null;
+    this.state = S_EXCHANGE;
+    if (first !== null && !x.requestBody(first, framer.payload)) this.#pauseRead();
+    if (this.state !== S_EXCHANGE) return;
+    x.connect();
+  }
+
+  /** `buf[start, stop)` without the chunk extensions the framer found (a view when there are none). */
+  #stripped(buf: Buffer, start: number, stop: number): Buffer {
+    const cuts = this.#reqFramer.cuts;
+    if (cuts.length === 0) return start === 0 && stop === buf.length ? buf : buf.subarray(start, stop);
+    const parts: Buffer[] = [];
+    let p = start;
+    for (let i = 0; i + 1 < cuts.length; i += 2) {
+      const a = cuts[i] as number;
+      const b = cuts[i + 1] as number;
+      if (a > p) parts.push(buf.subarray(p, a));
+      p = b;
+    }
+    if (stop > p) parts.push(buf.subarray(p, stop));
+    return Buffer.concat(parts);
   }
 
   /**
@@ -380,190 +334,16 @@ export class HttpConnection implements UpstreamOwner, ChooseRequest {
     const end = host.startsWith('[') ? host.indexOf(']') + 1 : host.lastIndexOf(':');
     const name = end > 0 ? host.slice(0, end) : host;
     if (name === '' || !/^[A-Za-z0-9.\-_[\]:]+$/.test(name)) {
-      this.#answer(400, true);
+      this.x.answer(400, true, 'bad-request');
       return;
     }
     const hasBody = head.chunked || head.contentLength > 0;
     const close = hasBody || !this.#keepAlive;
-    const location = `https://${name}${port === 443 ? '' : `:${port}`}${target}`;
-    const buf = Buffer.from(
-      `HTTP/1.1 308 Permanent Redirect\r\nLocation: ${location}\r\nContent-Length: 0\r\n${close ? 'Connection: close\r\n' : head.minor === 0 ? 'Connection: keep-alive\r\n' : ''}\r\n`,
-      'latin1',
-    );
-    const counters = this.frontend.ctx.counters;
-    counters.responses[3]!++;
-    counters.bytesOut += buf.length;
+    const buf = redirect308(`https://${name}${port === 443 ? '' : `:${port}`}${target}`, close, head.minor);
     if (!this.socket.destroyed && !this.socket.writableEnded) this.socket.write(buf);
-    if (this.frontend.ctx.accessLog !== undefined) {
-      if (!this.#logPending) this.#logBegin(undefined);
-      this.#logStatus = 308;
-      this.#logEnd(false);
-    }
-    if (close) this.#close();
-    else this.#served++;
-  }
-
-  /** Access log (O2): an exchange starts (`head` undefined for a request refused before parsing). */
-  #logBegin(head: HttpHead | undefined): void {
-    this.#logPending = true;
-    this.#logHead = head;
-    this.#logAt = performance.now();
-    this.#logBytes0 = this.socket.bytesWritten;
-    this.#logStatus = 0;
-  }
-
-  /** Access log (O2): writes the record of the exchange that ends now. */
-  #logEnd(aborted: boolean): void {
-    this.#logPending = false;
-    const log = this.frontend.ctx.accessLog;
-    if (log === undefined) return;
-    const head = this.#logHead;
-    this.#logHead = undefined;
-    const rt = this.#rt;
-    log.write({
-      at: new Date().toISOString(),
-      kind: 'http',
-      frontend: this.frontend.spec.name,
-      client: this.clientAddress,
-      method: head?.method ?? null,
-      target: head?.target ?? null,
-      host: head?.host ?? null,
-      status: this.#logStatus,
-      backend: head === undefined ? null : (this.#bspec?.name ?? null),
-      server: rt === null ? null : rt.spec.name,
-      bytesOut: this.socket.bytesWritten - this.#logBytes0,
-      durationMs: Math.round((performance.now() - this.#logAt) * 10) / 10,
-      ...(aborted ? { aborted: true } : {}),
-    });
-  }
-
-  /** Parses and starts as many requests as the buffer holds, one at a time. */
-  #processBuffer(): void {
-    while (this.state === S_HEAD && this.#buf !== null) {
-      const buf = this.#buf;
-      let end: number;
-      let head: HttpHead;
-      try {
-        end = findHeadEnd(buf, 0, buf.length, MAX_REQUEST_HEAD, 431);
-        if (end === 0) return;
-        head = parseHead(buf, 0, end, true);
-      } catch (err) {
-        this.#buf = null;
-        this.#answer(err instanceof HttpParseError ? err.status : 400, true);
-        return;
-      }
-      this.#buf = end === buf.length ? null : buf.subarray(end);
-      this.#bufHead = buf;
-      this.#startRequest(head);
-      this.#bufHead = null;
-    }
-    if (this.state === S_HEAD && this.#buf === null) {
-      this.deadline = this.frontend.now + this.frontend.spec.clientIdleTimeoutMs;
-      if (this.frontend.closing || this.#clientEnded) this.#close();
-    }
-  }
-
-  #startRequest(head: HttpHead): void {
-    const frontend = this.frontend;
-    const ctx = frontend.ctx;
-    const spec = frontend.spec;
-    this.#spec = spec;
-    this.head = head;
-    ctx.counters.requests++;
-    if (ctx.accessLog !== undefined) this.#logBegin(head);
-    this.#keepAlive = head.minor === 1 ? !head.connClose : head.connKeepAlive;
-    this.#closeAfter = false;
-    // request target (RFC 9112 §3.2): origin-form, absolute-form (host taken from it), asterisk for OPTIONS
-    let target = head.target;
-    let path = target;
-    const c0 = target.charCodeAt(0);
-    if (c0 === 47 /* / */) {
-      const q = target.indexOf('?');
-      if (q >= 0) path = target.slice(0, q);
-    } else if (target === '*' && head.method === 'OPTIONS') {
-      path = '*';
-    } else {
-      const lower = target.slice(0, 8).toLowerCase();
-      const skip = lower.startsWith('http://') ? 7 : lower.startsWith('https://') ? 8 : 0;
-      if (skip === 0 || head.method === 'CONNECT') {
-        this.#answer(head.method === 'CONNECT' ? 501 : 400, true);
-        return;
-      }
-      let slash = target.indexOf('/', skip);
-      if (slash < 0) slash = target.length;
-      const authority = target.slice(skip, slash);
-      if (authority === '' || authority.includes('@')) {
-        this.#answer(400, true);
-        return;
-      }
-      head.host = authority;
-      target = slash === target.length ? '/' : target.slice(slash);
-      const q = target.indexOf('?');
-      path = q >= 0 ? target.slice(0, q) : target;
-    }
-    if (head.method === 'CONNECT') {
-      this.#answer(501, true);
-      return;
-    }
-    if (spec.redirectHttpsPort !== undefined) {
-      this.#redirectToHttps(head, target, spec.redirectHttpsPort);
-      return;
-    }
-    // body framing (RFC 9112 §6.3)
-    const framer = this.#reqFramer;
-    if (head.chunked) framer.reset(Framing.chunked, 0);
-    else framer.reset(head.contentLength > 0 ? Framing.length : Framing.none, head.contentLength);
-    this.#pendingBody = null;
-    const rest = this.#buf;
-    if (!framer.done && rest !== null) {
-      let n: number;
-      try {
-        n = framer.consume(rest, 0, rest.length);
-      } catch {
-        this.#buf = null;
-        this.#answer(400, true);
-        return;
-      }
-      if (n > 0) this.#pendingBody = n === rest.length ? rest : rest.subarray(0, n);
-      this.#buf = n === rest.length ? null : rest.subarray(n);
-    }
-    this.#reqDone = framer.done;
-    this.#upgrade = head.upgrade !== null && head.connUpgrade && head.minor === 1;
-    // route (F4) and choose the server
-    const bspec = route(spec, head, path, this.#routeOut);
-    const hits = ctx.counters.ruleHits;
-    const idx = this.#routeOut.index;
-    while (hits.length <= idx) hits.push(0);
-    hits[idx]!++;
-    const brt = bspec === undefined ? undefined : ctx.runtime.backends.get(bspec.id);
-    this.#bspec = bspec;
-    this.#brt = brt;
-    if (brt === undefined) {
-      this.#answer(503, !this.#reqDone || !this.#keepAlive);
-      return;
-    }
-    brt.requests++;
-    this.pick.exclude = undefined;
-    const rt = frontend.chooser.choose(brt, this);
-    if (rt === undefined) {
-      brt.noServer++;
-      this.#answer(503, !this.#reqDone || !this.#keepAlive);
-      return;
-    }
-    this.#headOut =
-      !head.rewrite && head.minor === 1 && target === head.target && this.#bufHead !== null
-        ? this.#copyRequestHead(this.#bufHead, head.length)
-        : this.#buildRequestHead(head, target);
-    this.#bufHead = null;
-    this.#timeoutMs = (bspec as BackendSpec).responseTimeoutMs;
-    this.#attempts = 1;
-    this.#retried = false;
-    this.#bodyLost = false;
-    this.#retained = null;
-    this.#retainedBytes = 0;
-    this.#resHeadDone = false;
-    this.#resBuf = null;
-    this.#connectTo(rt, false);
+    this.#closeAfter = close;
+    this.x.answered(308, buf.length);
+    this.#exchangeEnded();
   }
 
   /** Fast path: the client's head as received (it has nothing to remove) with our X-Forwarded-* lines. */
@@ -571,7 +351,7 @@ export class HttpConnection implements UpstreamOwner, ChooseRequest {
     let tail = this.#forwardedTail;
     if (tail === null) {
       tail = Buffer.from(
-        `X-Forwarded-For: ${this.clientAddress}\r\nX-Forwarded-Proto: ${this.https ? 'https' : 'http'}\r\nX-Forwarded-Port: ${this.#spec.port}\r\n\r\n`,
+        `${forwardedLines(this.clientAddress, this.https ? 'https' : 'http', this.frontend.spec.port)}\r\n`,
         'latin1',
       );
       this.#forwardedTail = tail;
@@ -583,15 +363,16 @@ export class HttpConnection implements UpstreamOwner, ChooseRequest {
     return out;
   }
 
-  #buildRequestHead(h: HttpHead, target: string): string {
+  #buildRequestHead(h: HttpHead, target: string, trusted: boolean): string {
     let s = `${h.method} ${target} HTTP/1.${h.minor}\r\n`;
     const lower = h.lower;
     const other = h.connOther;
-    const absoluteHost = target !== h.target;
+    const absoluteHost = h.host !== null && target !== h.target && h.target.charCodeAt(0) !== 47;
     let sawHost = false;
     for (let i = 0; i < lower.length; i++) {
       const l = lower[i] as string;
-      if (isHopByHop(l) || l.startsWith('x-forwarded-')) continue;
+      if (dropField(l, trusted)) continue;
+      if (trusted && (l === 'x-forwarded-for' || l === 'x-forwarded-proto' || l === 'x-forwarded-port')) continue;
       if (other?.includes(l)) continue;
       if (l === 'host') {
         sawHost = true;
@@ -605,269 +386,171 @@ export class HttpConnection implements UpstreamOwner, ChooseRequest {
     if (!sawHost && h.host !== null) s += `Host: ${h.host}\r\n`;
     if (h.chunked) s += 'Transfer-Encoding: chunked\r\n';
     else if (h.contentLength >= 0) s += `Content-Length: ${h.contentLength}\r\n`;
-    if (this.#upgrade) s += `Connection: Upgrade\r\nUpgrade: ${h.upgrade}\r\n`;
+    if (this.x.upgrade !== null) s += `Connection: Upgrade\r\nUpgrade: ${h.upgrade}\r\n`;
     else if (h.minor === 0) s += 'Connection: keep-alive\r\n';
-    return `${s}X-Forwarded-For: ${this.clientAddress}\r\nX-Forwarded-Proto: ${this.https ? 'https' : 'http'}\r\nX-Forwarded-Port: ${this.#spec.port}\r\n\r\n`;
-  }
-
-  #collectBodyWhileConnecting(chunk: Buffer): void {
-    let n: number;
-    try {
-      n = this.#reqFramer.consume(chunk, 0, chunk.length);
-    } catch {
-      this.#badBodyFromClient();
-      return;
-    }
-    if (n > 0) {
-      const part = n === chunk.length ? chunk : chunk.subarray(0, n);
-      this.#pendingBody = this.#pendingBody === null ? part : Buffer.concat([this.#pendingBody, part]);
-    }
-    if (this.#reqFramer.done) {
-      this.#reqDone = true;
-      if (n < chunk.length) this.#bufferPipelined(chunk.subarray(n));
-    }
+    const fwd = trusted
+      ? forwardedLines(
+          this.clientAddress,
+          this.https ? 'https' : 'http',
+          this.frontend.spec.port,
+          fieldValue(lower, h.values, 'x-forwarded-for'),
+          fieldValue(lower, h.values, 'x-forwarded-proto'),
+          fieldValue(lower, h.values, 'x-forwarded-port'),
+        )
+      : forwardedLines(this.clientAddress, this.https ? 'https' : 'http', this.frontend.spec.port);
+    return `${s}${fwd}\r\n`;
   }
 
   #forwardRequestBody(chunk: Buffer): void {
+    const framer = this.#reqFramer;
+    const before = framer.payload;
     let n: number;
     try {
-      n = this.#reqFramer.consume(chunk, 0, chunk.length);
+      n = framer.consume(chunk, 0, chunk.length);
     } catch {
       this.#badBodyFromClient();
       return;
     }
-    const up = this.#up as UpstreamConn;
+    const x = this.x;
     let ok = true;
-    if (n > 0) {
-      const part = n === chunk.length ? chunk : chunk.subarray(0, n);
-      (this.#rt as ServerRuntime).bytesOut += n;
-      this.#retain(part);
-      ok = up.socket.write(part);
-    }
-    if (this.#reqFramer.done) {
-      this.#reqDone = true;
+    if (n > 0) ok = x.requestBody(this.#stripped(chunk, 0, n), framer.payload - before);
+    if (this.state !== S_EXCHANGE) return;
+    if (framer.done) {
+      x.requestEnd();
       if (n < chunk.length) this.#bufferPipelined(chunk.subarray(n));
     }
     if (!ok) this.#pauseRead();
   }
 
-  #retain(part: Buffer): void {
-    if (this.#retained === null) return;
-    this.#retainedBytes += part.length;
-    if (this.#retainedBytes > MAX_RETAINED_BODY) {
-      this.#retained = null;
-      this.#bodyLost = true;
-    } else this.#retained.push(part);
-  }
-
   /** An invalid chunk from the client after the head went up: 400 if nothing was answered yet, then close. */
   #badBodyFromClient(): void {
-    this.#dropUpstream(false);
-    this.#releaseServer();
-    if (!this.#resHeadDone) this.#answer(400, true);
-    else this.socket.destroy();
+    if (!this.x.responseStarted) {
+      this.x.answer(400, true, 'bad-request');
+    } else this.socket.destroy();
   }
 
-  // ---------------------------------------------------------------- upstream side
+  // ---------------------------------------------------------------- ExchangeClient
 
-  #connectTo(rt: ServerRuntime, fresh: boolean): void {
-    const frontend = this.frontend;
-    this.#rt = rt;
-    frontend.ctx.runtime.connectionOpened(rt, this);
-    const up = fresh ? undefined : frontend.pool.acquire(rt);
-    if (up !== undefined) {
-      up.owner = this;
-      this.#up = up;
-      this.#sendRequest();
-      return;
-    }
-    this.state = S_CONNECT;
-    this.deadline = frontend.now + (this.#bspec as BackendSpec).connectTimeoutMs;
-    if (!this.#reqDone) this.#pauseRead();
-    this.#up = new UpstreamConn(rt, frontend.pool, this);
-  }
-
-  onUpstreamConnect(u: UpstreamConn): void {
-    if (u !== this.#up || this.state !== S_CONNECT) return;
-    this.#sendRequest();
-  }
-
-  #sendRequest(): void {
-    const up = this.#up as UpstreamConn;
-    const rt = this.#rt as ServerRuntime;
-    this.state = S_EXCHANGE;
-    this.deadline = this.frontend.now + this.#timeoutMs;
-    const reused = up.served > 0;
-    up.served++;
-    if (!this.#retried) {
-      rt.requests++;
-      this.#sentAt = performance.now();
-    }
-    const s = up.socket;
-    let bytes = this.#headOut.length;
-    this.#reused = reused;
-    if (this.#retried) {
-      // replay on a fresh connection: head, the body bytes already sent, then what arrived meanwhile
-      s.cork();
-      s.write(this.#headOut, 'latin1');
-      for (const b of this.#retained ?? []) {
-        s.write(b);
-        bytes += b.length;
-      }
-      this.#retained = null;
-      if (this.#pendingBody !== null) {
-        s.write(this.#pendingBody);
-        bytes += this.#pendingBody.length;
-        this.#pendingBody = null;
-      }
-      s.uncork();
-    } else {
-      const body = this.#pendingBody;
-      this.#pendingBody = null;
-      this.#retained = reused ? [] : null;
-      this.#retainedBytes = 0;
-      if (body !== null) {
-        s.cork();
-        s.write(this.#headOut, 'latin1');
-        s.write(body);
-        s.uncork();
-        bytes += body.length;
-        if (this.#retained !== null) {
-          this.#retained.push(body);
-          this.#retainedBytes = body.length;
-        }
-      } else s.write(this.#headOut, 'latin1');
-    }
-    rt.bytesOut += bytes;
-    if (!this.#reqDone) this.#resumeRead();
-  }
-
-  onUpstreamDrain(u: UpstreamConn): void {
-    if (u === this.#up) this.#resumeRead();
-  }
-
-  onUpstreamData(u: UpstreamConn, chunk: Buffer): void {
-    if (u !== this.#up) return;
-    const rt = this.#rt as ServerRuntime;
-    rt.bytesIn += chunk.length;
-    this.deadline = this.frontend.now + this.#timeoutMs;
-    if (this.state === S_TUNNEL) {
-      this.frontend.ctx.counters.bytesOut += chunk.length;
-      if (!this.socket.write(chunk)) this.#pauseUpstream();
-      return;
-    }
-    if (this.#resHeadDone) {
-      this.#forwardResponseBody(chunk, 0);
-      return;
-    }
-    let data = this.#resBuf === null ? chunk : Buffer.concat([this.#resBuf, chunk]);
-    this.#retained = null;
-    for (;;) {
-      let end: number;
-      let rh: HttpHead;
-      try {
-        end = findHeadEnd(data, 0, data.length, MAX_RESPONSE_HEAD, 502);
-        if (end === 0) {
-          this.#resBuf = data;
-          return;
-        }
-        rh = parseHead(data, 0, end, false);
-      } catch {
-        this.#badResponse();
-        return;
-      }
-      this.#resBuf = null;
-      if (rh.status >= 200) {
-        this.#onResponseHead(rh, data, end);
-        return;
-      }
-      if (rh.status === 101) {
-        if (!this.#upgrade) {
-          this.#badResponse();
-          return;
-        }
-        this.#startTunnel(rh, data, end);
-        return;
-      }
-      // 1xx interim answers (100 Continue, 103 Early Hints) go to HTTP/1.1 clients as they are
-      if (this.head.minor === 1) {
-        const interim = this.#buildResponseHead(rh, false, '');
-        this.frontend.ctx.counters.bytesOut += interim.length;
-        this.socket.write(interim, 'latin1');
-      }
-      if (end === data.length) return;
-      data = data.subarray(end);
-    }
-  }
-
-  #onResponseHead(rh: HttpHead, data: Buffer, end: number): void {
+  responseHead(x: Exchange, rh: HttpHead, data: Buffer, end: number, stop: number, extra: string): boolean {
     const frontend = this.frontend;
     const counters = frontend.ctx.counters;
-    const rt = this.#rt as ServerRuntime;
-    const status = rh.status;
-    this.#logStatus = status;
-    serverAnswered(frontend.ctx.runtime, counters, rt, status, performance.now() - this.#sentAt);
-    // response framing (RFC 9112 §6.3)
-    const framer = this.#resFramer;
-    if (this.head.method === 'HEAD' || status === 204 || status === 304) framer.reset(Framing.none, 0);
-    else if (rh.chunked) framer.reset(Framing.chunked, 0);
-    else if (rh.transferEncoding !== null) framer.reset(Framing.close, 0);
-    else if (rh.contentLength >= 0) framer.reset(Framing.length, rh.contentLength);
-    else framer.reset(Framing.close, 0);
-    this.#resReusable = (rh.minor === 1 ? !rh.connClose : rh.connKeepAlive) && framer.mode !== Framing.close;
     const closeClient =
-      !this.#keepAlive || framer.mode === Framing.close || frontend.closing || this.#closeAfter || this.#clientEnded;
+      !this.#keepAlive ||
+      x.resFramer.mode === Framing.close ||
+      frontend.closing ||
+      this.#closeAfter ||
+      this.#clientEnded;
     if (closeClient) this.#closeAfter = true;
-    const extra = frontend.chooser.responseHeaders(this.#brt as BackendRuntime, rt, this, status, rh);
-    this.#resHeadDone = true;
+    const socket = this.socket;
     if (!rh.rewrite && rh.minor === 1 && !closeClient && extra === '' && this.head.minor === 1) {
       // fast path: nothing to change in the head → forward the server's bytes as they are
-      let stop = end;
-      if (!framer.done) {
-        try {
-          stop = framer.consume(data, end, data.length);
-        } catch {
-          this.#badResponse();
-          return;
-        }
-      }
-      if (stop < data.length) this.#resReusable = false;
       counters.bytesOut += stop;
-      const ok = this.socket.write(stop === data.length ? data : data.subarray(0, stop));
-      if (framer.done) this.#finishExchange();
-      else if (!ok) this.#pauseUpstream();
-      return;
+      return socket.write(stop === data.length ? data : data.subarray(0, stop));
     }
     const headStr = this.#buildResponseHead(rh, closeClient, extra);
-    let stop = end;
-    if (!framer.done && end < data.length) {
-      try {
-        stop = framer.consume(data, end, data.length);
-      } catch {
-        this.#resReusable = false;
-        stop = data.length;
-        this.#closeAfter = true;
-      }
-    }
-    if (stop < data.length) this.#resReusable = false; // bytes after the response: the connection is out of sync
     const bodyLen = stop - end;
     const headLen = headStr.length;
     let ok: boolean;
-    if (bodyLen === 0) ok = this.socket.write(headStr, 'latin1');
+    if (bodyLen === 0) ok = socket.write(headStr, 'latin1');
     else if (bodyLen <= COALESCE_BYTES) {
       const out = Buffer.allocUnsafe(headLen + bodyLen);
       out.write(headStr, 0, headLen, 'latin1');
       data.copy(out, headLen, end, stop);
-      ok = this.socket.write(out);
+      ok = socket.write(out);
     } else {
-      this.socket.cork();
-      this.socket.write(headStr, 'latin1');
-      ok = this.socket.write(data.subarray(end, stop));
-      this.socket.uncork();
+      socket.cork();
+      socket.write(headStr, 'latin1');
+      ok = socket.write(data.subarray(end, stop));
+      socket.uncork();
     }
     counters.bytesOut += headLen + bodyLen;
-    if (framer.done) this.#finishExchange();
-    else if (!ok) this.#pauseUpstream();
+    return ok;
+  }
+
+  responseBody(_x: Exchange, data: Buffer, start: number, stop: number): boolean {
+    return this.socket.write(start === 0 && stop === data.length ? data : data.subarray(start, stop));
+  }
+
+  interim(_x: Exchange, rh: HttpHead): void {
+    // 1xx interim answers (100 Continue, 103 Early Hints) go to HTTP/1.1 clients as they are
+    if (this.head.minor !== 1) return;
+    const interim = this.#buildResponseHead(rh, false, '');
+    this.frontend.ctx.counters.bytesOut += interim.length;
+    this.socket.write(interim, 'latin1');
+  }
+
+  tunnel(x: Exchange, rh: HttpHead, data: Buffer, end: number): void {
+    const counters = this.frontend.ctx.counters;
+    this.state = S_TUNNEL;
+    const headStr = this.#buildResponseHead(rh, false, '');
+    this.socket.write(headStr, 'latin1');
+    counters.bytesOut += headStr.length;
+    if (end < data.length) {
+      counters.bytesOut += data.length - end;
+      this.socket.write(data.subarray(end));
+    }
+    const pending = this.#buf;
+    this.#buf = null;
+    if (pending !== null) x.tunnelWrite(pending);
+    this.#resumeRead();
+    if (this.#clientEnded) x.tunnelClientEnd();
+  }
+
+  tunnelData(_x: Exchange, chunk: Buffer): boolean {
+    return this.socket.write(chunk);
+  }
+
+  tunnelEnd(_x: Exchange, end: boolean): void {
+    this.socket.end();
+    if (!end) this.socket.destroySoon();
+  }
+
+  done(x: Exchange): void {
+    if (!x.reqDone) this.#closeAfter = true; // the server answered before the whole body: close
+    this.#exchangeEnded();
+  }
+
+  answer(x: Exchange, status: number, close: boolean): number {
+    const c = close || !this.#keepAlive || !x.reqDone || this.frontend.closing;
+    const buf = reply(status, c, this.head === undefined ? 1 : this.head.minor);
+    if (!this.socket.destroyed && !this.socket.writableEnded) this.socket.write(buf);
+    if (c) this.#closeAfter = true;
+    this.#exchangeEnded();
+    return buf.length;
+  }
+
+  cut(_x: Exchange): void {
+    this.socket.destroy();
+  }
+
+  pauseRequest(): void {
+    this.#pauseRead();
+  }
+
+  resumeRequest(): void {
+    this.#resumeRead();
+  }
+
+  bytesWritten(): number {
+    return this.socket.bytesWritten;
+  }
+
+  /** An exchange (or our own answer) ended: next pipelined request, idle wait or close. */
+  #exchangeEnded(): void {
+    if (this.state === S_CLOSED) return;
+    this.#served++;
+    if (this.#closeAfter) {
+      this.#close();
+      return;
+    }
+    this.state = S_HEAD;
+    this.#deadline = this.frontend.now + this.frontend.spec.clientIdleTimeoutMs;
+    if (this.#inProcess) return; // the loop in #processBuffer goes on
+    this.#resumeRead();
+    if (this.#buf !== null) {
+      this.#deadline = this.frontend.now + this.frontend.spec.requestHeaderTimeoutMs;
+      this.#processBuffer();
+    } else if (this.frontend.closing || this.#clientEnded) this.#close();
   }
 
   #buildResponseHead(rh: HttpHead, close: boolean, extra: string): string {
@@ -888,231 +571,23 @@ export class HttpConnection implements UpstreamOwner, ChooseRequest {
     return `${s}${extra}\r\n`;
   }
 
-  /** Forwards body bytes `chunk[start, …)` up to the end of the response. */
-  #forwardResponseBody(chunk: Buffer, start: number): void {
-    const framer = this.#resFramer;
-    let stop: number;
-    try {
-      stop = framer.consume(chunk, start, chunk.length);
-    } catch {
-      // a server breaking its own framing: the client gets what was sent, then the connection closes
-      this.frontend.ctx.runtime.recordOutcome(this.#rt as ServerRuntime, false);
-      this.destroy();
-      return;
-    }
-    if (stop < chunk.length) this.#resReusable = false;
-    const n = stop - start;
-    let ok = true;
-    if (n > 0) {
-      this.frontend.ctx.counters.bytesOut += n;
-      ok = this.socket.write(n === chunk.length ? chunk : chunk.subarray(start, stop));
-    }
-    if (framer.done) this.#finishExchange();
-    else if (!ok) this.#pauseUpstream();
-  }
-
-  #pauseUpstream(): void {
-    if (!this.#upPaused && this.#up !== null) {
-      this.#upPaused = true;
-      this.#up.socket.pause();
-    }
-  }
-
-  #startTunnel(rh: HttpHead, data: Buffer, end: number): void {
-    const counters = this.frontend.ctx.counters;
-    const rt = this.#rt as ServerRuntime;
-    rt.countResponse(101);
-    counters.responses[1]!++;
-    this.#logStatus = 101;
-    if (this.#logPending) this.#logEnd(false);
-    this.frontend.ctx.runtime.recordOutcome(rt, true);
-    this.state = S_TUNNEL;
-    this.#resHeadDone = true;
-    this.#timeoutMs = Math.max(this.#spec.clientIdleTimeoutMs, this.#timeoutMs);
-    const headStr = this.#buildResponseHead(rh, false, '');
-    this.socket.write(headStr, 'latin1');
-    counters.bytesOut += headStr.length;
-    if (end < data.length) {
-      counters.bytesOut += data.length - end;
-      this.socket.write(data.subarray(end));
-    }
-    const pending = this.#buf;
-    this.#buf = null;
-    const up = this.#up as UpstreamConn;
-    if (pending !== null) {
-      rt.bytesOut += pending.length;
-      up.socket.write(pending);
-    }
-    this.#resumeRead();
-    if (this.#clientEnded) up.socket.end();
-  }
-
-  onUpstreamEnd(u: UpstreamConn): void {
-    if (u !== this.#up) return;
-    if (this.state === S_TUNNEL) {
-      this.socket.end();
-      return;
-    }
-    if (this.#resHeadDone && this.#resFramer.mode === Framing.close) {
-      this.#resFramer.endOfStream();
-      this.#resReusable = false;
-      this.#finishExchange();
-      return;
-    }
-    this.#upstreamFailed();
-  }
-
-  onUpstreamClose(u: UpstreamConn): void {
-    if (u !== this.#up) return;
-    if (this.state === S_TUNNEL) {
-      this.#up = null;
-      this.socket.end();
-      this.socket.destroySoon();
-      return;
-    }
-    this.#upstreamFailed();
-  }
-
-  /** The server connection failed or closed before the exchange completed. */
-  #upstreamFailed(): void {
-    const ctx = this.frontend.ctx;
-    const rt = this.#rt as ServerRuntime;
-    const wasConnecting = this.state === S_CONNECT;
-    const reused = this.#reused && !wasConnecting;
-    this.#dropUpstream(false);
-    if (this.socket.destroyed) {
-      this.#releaseServer();
-      return;
-    }
-    if (wasConnecting) {
-      // connect refused / reset / timed out before anything was sent: redispatch once (HAProxy `option redispatch`)
-      rt.failures++;
-      ctx.runtime.recordOutcome(rt, false);
-      this.#releaseServer();
-      if (this.#attempts < 2 && this.#brt !== undefined) {
-        this.#attempts++;
-        this.pick.exclude = rt;
-        const next = this.frontend.chooser.choose(this.#brt, this);
-        this.pick.exclude = undefined;
-        if (next !== undefined && next !== rt) {
-          this.#connectTo(next, true);
-          return;
-        }
-      }
-      this.#answer(502, !this.#reqDone || !this.#keepAlive);
-      this.#afterLocalAnswer();
-      return;
-    }
-    if (!this.#resHeadDone && this.#resBuf === null) {
-      // nothing came back: a stale keep-alive connection closed under us → retry once on a fresh one
-      if (reused && !this.#retried && !this.#bodyLost) {
-        this.#retried = true;
-        const fresh = this.frontend;
-        this.state = S_CONNECT;
-        this.deadline = fresh.now + (this.#bspec as BackendSpec).connectTimeoutMs;
-        this.#pauseRead();
-        this.#up = new UpstreamConn(rt, fresh.pool, this);
-        return;
-      }
-    }
-    rt.failures++;
-    ctx.runtime.recordOutcome(rt, false);
-    this.#releaseServer();
-    if (!this.#resHeadDone) {
-      this.#answer(502, true);
-      return;
-    }
-    // truncated response: the client sees the connection close
-    this.socket.destroy();
-  }
-
-  #badResponse(): void {
-    const rt = this.#rt as ServerRuntime;
-    rt.failures++;
-    this.frontend.ctx.runtime.recordOutcome(rt, false);
-    this.#dropUpstream(false);
-    this.#releaseServer();
-    this.#answer(502, true);
-  }
-
-  /** Detaches and closes the current upstream connection (or returns it to the pool when `reuse`). */
-  #dropUpstream(reuse: boolean): void {
-    const up = this.#up;
-    if (up === null) return;
-    this.#up = null;
-    if (this.#upPaused) {
-      this.#upPaused = false;
-      up.socket.resume();
-    }
-    if (reuse) this.frontend.pool.release(up, this.frontend.now);
-    else {
-      up.owner = null;
-      up.destroy();
-    }
-  }
-
-  #releaseServer(): void {
-    const rt = this.#rt;
-    if (rt === null) return;
-    this.#rt = null;
-    this.frontend.ctx.runtime.connectionClosed(rt, this);
-  }
-
-  /** After a local answer that keeps the connection: continue with pipelined requests. */
-  #afterLocalAnswer(): void {
-    if (this.state === S_CLOSED) return;
-    this.state = S_HEAD;
-    this.#resumeRead();
-    this.#processBuffer();
-  }
-
-  #finishExchange(): void {
-    if (this.#logPending) this.#logEnd(false);
-    const reuse = this.#resReusable && this.#reqDone;
-    if (!this.#reqDone) this.#closeAfter = true;
-    this.#dropUpstream(reuse);
-    this.#releaseServer();
-    this.#served++;
-    this.#retained = null;
-    if (this.#closeAfter) {
-      this.#close();
-      return;
-    }
-    this.state = S_HEAD;
-    this.deadline = this.frontend.now + this.frontend.spec.clientIdleTimeoutMs;
-    this.#resumeRead();
-    if (this.#buf !== null) {
-      this.deadline = this.frontend.now + this.frontend.spec.requestHeaderTimeoutMs;
-      this.#processBuffer();
-    } else if (this.frontend.closing) this.#close();
-  }
-
-  /** A deadline passed (header, idle, connect, response or tunnel timeout). */
+  /** A deadline passed (header, idle, or the exchange's: connect, body, response, tunnel). */
   onTimeout(): void {
-    this.deadline = 0;
     switch (this.state) {
       case S_HEAD:
-        if (this.#buf !== null || this.#served === 0) this.#answer(408, true);
-        else this.#close();
+        this.#deadline = 0;
+        if (this.#buf !== null || this.#served === 0) {
+          this.x.begin(this.frontend.spec, undefined);
+          this.x.answer(408, true, 'client-timeout');
+        } else this.#close();
         return;
-      case S_CONNECT: {
-        const up = this.#up;
-        if (up !== null) up.errorCode = 'ETIMEDOUT';
-        this.#upstreamFailed(); // same as a refused connect: redispatch once, else 502
+      case S_EXCHANGE:
+      case S_TUNNEL:
+        this.x.onTimeout();
         return;
-      }
-      case S_EXCHANGE: {
-        const rt = this.#rt as ServerRuntime;
-        rt.failures++;
-        this.frontend.ctx.runtime.recordOutcome(rt, false);
-        this.#dropUpstream(false);
-        this.#releaseServer();
-        if (!this.#resHeadDone) this.#answer(504, true);
-        else this.socket.destroy();
-        return;
-      }
       default:
-        this.destroy();
+        this.#deadline = 0;
+        this.socket.destroy();
     }
   }
 }

@@ -11,6 +11,8 @@
  * 501 for requests; the proxy turns any response error into 502) and a short reason.
  */
 
+import { isClientIdentity, isLookAlike } from './forward-headers.ts';
+
 /** A refused message: `status` is what the proxy answers (400, 431, 501), `message` says why. */
 export class HttpParseError extends Error {
   readonly status: number;
@@ -237,7 +239,8 @@ export function parseHead(buf: Buffer, start: number, headEnd: number, request: 
         if (value.toLowerCase() === '100-continue') h.expectContinue = true;
         break;
       default:
-        if (lower.charCodeAt(0) === 120 && lower.startsWith('x-forwarded-')) h.rewrite = true;
+        // client identity (replaced unless from a trusted proxy) and look-alike names are not copied as received
+        if (isClientIdentity(lower) || isLookAlike(lower)) h.rewrite = true;
     }
     pos = le + 2;
   }
@@ -358,24 +361,8 @@ function parseConnection(value: string, h: HttpHead): void {
   }
 }
 
-/**
- * RFC 9110 §7.6.1 hop-by-hop fields (and Proxy-Connection, Keep-Alive, TE, Transfer-Encoding,
- * Upgrade): true when `lower` must not be forwarded as received. Framing fields are
- * re-emitted by the proxy itself; Upgrade is re-added when tunnelling.
- */
-export function isHopByHop(lower: string): boolean {
-  switch (lower) {
-    case 'connection':
-    case 'keep-alive':
-    case 'proxy-connection':
-    case 'te':
-    case 'transfer-encoding':
-    case 'upgrade':
-    case 'content-length':
-      return true;
-  }
-  return false;
-}
+/** Longest chunk extension accepted on one chunk-size line (bytes); longer → 400 (issue 12 §3). */
+export const MAX_CHUNK_EXTENSION = 256;
 
 /** Body framing modes. */
 export const Framing = { none: 0, length: 1, chunked: 2, close: 3 } as const;
@@ -405,8 +392,19 @@ export class BodyFramer {
   done = true;
   /** Bytes left for `length`, or in the current chunk. */
   remaining = 0;
+  /** Body payload bytes seen so far (chunk data, without the chunk framing). */
+  payload = 0;
+  /**
+   * Chunk extensions to strip (issue 12 §3): when true, `cuts` lists after each `consume` the
+   * [start, end) ranges of extension bytes (`;name=value`, with the whitespace before it) in
+   * the buffer just consumed, so the caller forwards the body without them.
+   */
+  stripExtensions = false;
+  /** Ranges to cut from the last consumed buffer (pairs of indexes); empty when none. */
+  readonly cuts: number[] = [];
   #state = C_SIZE0;
   #digits = 0;
+  #extBytes = 0;
 
   /** Starts a new body. `length` is used for Framing.length. */
   reset(mode: FramingMode, length: number): void {
@@ -414,25 +412,31 @@ export class BodyFramer {
     this.remaining = length;
     this.#state = C_SIZE0;
     this.#digits = 0;
+    this.payload = 0;
+    this.cuts.length = 0;
     this.done = mode === Framing.none || (mode === Framing.length && length === 0);
   }
 
   /** Consumes body bytes from `buf[start, end)`; returns the index just past the body bytes taken. */
   consume(buf: Buffer, start: number, end: number): number {
+    if (this.cuts.length > 0) this.cuts.length = 0;
     if (this.done) return start;
     switch (this.mode) {
       case Framing.length: {
         const avail = end - start;
         if (avail < this.remaining) {
           this.remaining -= avail;
+          this.payload += avail;
           return end;
         }
         const stop = start + this.remaining;
+        this.payload += this.remaining;
         this.remaining = 0;
         this.done = true;
         return stop;
       }
       case Framing.close:
+        this.payload += end - start;
         return end;
       case Framing.chunked:
         return this.#chunked(buf, start, end);
@@ -452,6 +456,8 @@ export class BodyFramer {
   #chunked(buf: Buffer, start: number, end: number): number {
     let p = start;
     let state = this.#state;
+    const strip = this.stripExtensions;
+    if (strip && state === C_EXT) this.cuts.push(start);
     while (p < end) {
       const c = buf[p] as number;
       switch (state) {
@@ -475,14 +481,20 @@ export class BodyFramer {
             p++;
           } else if (c === 59 || c === SP || c === HTAB) {
             state = C_EXT; // ';' extension (BWS before ';' tolerated, as RFC 9112 §7.1.1 allows)
+            this.#extBytes = 0;
+            if (strip) this.cuts.push(p);
             p++;
           } else throw new HttpParseError(400, 'invalid chunk size');
           break;
         }
         case C_EXT:
-          if (c === CR) state = C_SIZE_LF;
-          else if (c === LF || (c < 0x20 && c !== HTAB) || c === 0x7f) {
+          if (c === CR) {
+            state = C_SIZE_LF;
+            if (strip) this.cuts.push(p);
+          } else if (c === LF || (c < 0x20 && c !== HTAB) || c === 0x7f) {
             throw new HttpParseError(400, 'invalid chunk extension');
+          } else if (++this.#extBytes > MAX_CHUNK_EXTENSION) {
+            throw new HttpParseError(400, 'chunk extension too long');
           }
           p++;
           break;
@@ -495,9 +507,11 @@ export class BodyFramer {
           const avail = end - p;
           if (avail < this.remaining) {
             this.remaining -= avail;
+            this.payload += avail;
             p = end;
           } else {
             p += this.remaining;
+            this.payload += this.remaining;
             this.remaining = 0;
             state = C_DATA_CR;
           }
@@ -537,6 +551,7 @@ export class BodyFramer {
       }
     }
     this.#state = state;
+    if (strip && state === C_EXT) this.cuts.push(p);
     return p;
   }
 }

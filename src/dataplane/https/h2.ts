@@ -1,165 +1,122 @@
 import http2 from 'node:http2';
-import type { PickContext } from '../../balancer/types.ts';
-import type { BackendSpec, FrontendSpec } from '../../config/snapshot.ts';
-import type { BackendRuntime } from '../../runtime/runtime.ts';
-import type { Closeable, ServerRuntime } from '../../runtime/server-runtime.ts';
-import type { HttpFrontend } from '../http/connection.ts';
-import { findHeadEnd, type HttpHead, MAX_RESPONSE_HEAD, parseHead } from '../http/parser.ts';
-import { UpstreamConn, type UpstreamOwner } from '../http/pool.ts';
-import { type ChooseRequest, route } from '../http/route.ts';
-import { serverAnswered } from '../http/server-answer.ts';
+import { h2Answer } from '../http/answers.ts';
+import { Exchange, type ExchangeClient } from '../http/exchange.ts';
+import { dropField, fieldValue, forwardedLines, isHopByHop, isTrustedProxy } from '../http/forward-headers.ts';
+import type { HttpFrontend } from '../http/frontend.ts';
+import type { HttpHead } from '../http/parser.ts';
+import { parseTarget, targetOut } from '../http/request-target.ts';
 import { ChunkedDecoder } from './chunked.ts';
 
-const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR } = http2.constants;
-
-/** Request body bytes kept to replay on a fresh connection when a reused one turns out stale. */
-const MAX_RETAINED_BODY = 64 * 1024;
-
-/** Request header fields never forwarded from HTTP/2 to HTTP/1.1 (RFC 9113 §8.2.2, RFC 9110 §7.6.1). */
-const DROP_REQUEST = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-  'te',
-  'http2-settings',
-  'expect',
-  'host',
-  'x-forwarded-for',
-  'x-forwarded-proto',
-  'x-forwarded-port',
-]);
-/** Response header fields not sent over HTTP/2 (connection-specific, RFC 9113 §8.2.2). */
-const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te']);
-
-const TEXT: Record<number, string> = {
-  400: 'Bad request: the request is malformed and was not forwarded.\n',
-  501: 'Not implemented: this request is not supported by the load balancer.\n',
-  502: 'Bad gateway: no server of the backend could be reached or it answered badly.\n',
-  503: 'Service unavailable: no server of the backend is available.\n',
-  504: 'Gateway timeout: the server did not answer in time.\n',
-};
-
-// response body framing
-const B_NONE = 0;
-const B_LENGTH = 1;
-const B_CHUNKED = 2;
-const B_CLOSE = 3;
-
-/** Counts of a frontend's HTTP/2 side, for tests and status. */
-export interface H2Counters {
-  streams: number;
-}
+const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR, NGHTTP2_PROTOCOL_ERROR } = http2.constants;
 
 /**
- * Serves HTTP/2 streams of TLS clients that chose `h2` by ALPN (T1), forwarding each stream
- * as one HTTP/1.1 exchange over the shared pooled upstream path (same routing F4, chooser /
- * persistence P1–P3, balancer, keep-alive pool, backend TLS T2). Pseudo-headers map to the
- * request line and Host; cookies are joined (RFC 9113 §8.2.3); a body without
- * content-length goes up chunked; a chunked response is de-chunked into DATA frames.
- * Bodies stream both ways with backpressure; streams of a session run concurrently.
+ * Server connections one HTTP/2 client connection may hold at once (issue 12 §3): streams
+ * beyond it wait for one to finish (their bodies wait in HTTP/2 flow control).
+ */
+export const MAX_UPSTREAM_PER_SESSION = 32;
+
+/** Per HTTP/2 client connection: exchanges running and streams waiting for a server connection. */
+export interface H2SessionState {
+  active: number;
+  readonly waiting: H2Stream[];
+}
+
+/** A new, empty session state. */
+export function h2SessionState(): H2SessionState {
+  return { active: 0, waiting: [] };
+}
+
+const CRLF = Buffer.from('\r\n', 'latin1');
+const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
+
+/**
+ * Serves one HTTP/2 stream of a TLS client that chose `h2` by ALPN (T1) as an adapter onto the
+ * protocol-neutral `Exchange` (the same routing F4, chooser / persistence P1–P3, retries,
+ * answers, outcome and access log as HTTP/1.1). This file only translates framings: pseudo-
+ * headers map to the request line and Host, cookies are joined (RFC 9113 §8.2.3), a body
+ * without content-length goes up chunked, a chunked answer is de-chunked into DATA frames,
+ * and a body that disagrees with its `content-length` is a stream error (RST_STREAM
+ * PROTOCOL_ERROR, RFC 9113 §8.1.1) that leaves sibling streams alone. Malformed fields
+ * (CR/LF/NUL in a value, empty or `:`-bearing names) are refused by Node's HTTP/2 layer
+ * before this code sees them, so they are never forwarded.
  */
 export function serveH2Stream(
   frontend: HttpFrontend,
   stream: http2.ServerHttp2Stream,
   headers: http2.IncomingHttpHeaders,
   rawHeaders: string[],
+  session: H2SessionState,
 ): void {
-  const x = new H2Exchange(frontend, stream, headers, rawHeaders);
-  x.start();
+  const s = new H2Stream(frontend, stream, headers, rawHeaders, session);
+  if (session.active >= MAX_UPSTREAM_PER_SESSION) session.waiting.push(s);
+  else s.start();
 }
 
-class H2Exchange implements UpstreamOwner, ChooseRequest, Closeable {
+/** One HTTP/2 stream bound to one Exchange. */
+export class H2Stream implements ExchangeClient {
+  readonly x: Exchange;
   readonly head: HttpHead;
-  readonly clientAddress: string;
-  readonly pick: PickContext;
   readonly #frontend: HttpFrontend;
   readonly #stream: http2.ServerHttp2Stream;
-  readonly #spec: FrontendSpec;
-  #bspec: BackendSpec | undefined;
-  #brt: BackendRuntime | undefined;
-  #rt: ServerRuntime | null = null;
-  #up: UpstreamConn | null = null;
-  #headOut = '';
+  readonly #session: H2SessionState;
+  #started = false;
+  #released = false;
   #chunkedUp = false;
-  #reqDone = false;
-  #reqStarted = false;
-  #retained: Buffer[] | null = [];
-  #retainedBytes = 0;
-  #attempts = 0;
-  #reused = false;
-  #resBuf: Buffer | null = null;
-  #resHeadDone = false;
-  #resMode = B_NONE;
-  #resRemaining = 0;
-  #resKeepAlive = false;
+  #declared = -1;
+  #received = 0;
   #dechunk: ChunkedDecoder | null = null;
-  #finished = false;
-  #cancelTimer: (() => void) | null = null;
-  /** When the request head went to the server (performance.now ms), for the time to first byte. */
-  #sentAt = 0;
-  #upPaused = false;
+  #bytes = 0;
+  /** RST_STREAM code when the exchange is cut (INTERNAL_ERROR, or PROTOCOL_ERROR for a malformed request). */
+  #resetCode: number = NGHTTP2_INTERNAL_ERROR;
 
   constructor(
     frontend: HttpFrontend,
     stream: http2.ServerHttp2Stream,
     headers: http2.IncomingHttpHeaders,
     rawHeaders: string[],
+    session: H2SessionState,
   ) {
     this.#frontend = frontend;
     this.#stream = stream;
-    this.#spec = frontend.spec;
+    this.#session = session;
     const remote = stream.session?.socket?.remoteAddress ?? '';
-    this.clientAddress = remote.startsWith('::ffff:') && remote.indexOf('.') > 0 ? remote.slice(7) : remote;
-    this.pick = { clientAddress: this.clientAddress };
+    const clientAddress = remote.startsWith('::ffff:') && remote.indexOf('.') > 0 ? remote.slice(7) : remote;
+    this.x = new Exchange(frontend, this, clientAddress, 'h2', true);
     const method = String(headers[':method'] ?? 'GET');
-    const path = String(headers[':path'] ?? '/');
     const authority = String(headers[':authority'] ?? headers.host ?? '');
-    const names: string[] = ['Host'];
+    const names: string[] = ['host'];
     const lower: string[] = ['host'];
     const values: string[] = [authority];
     let cookie: string | null = null;
-    let contentLength = -1;
-    let out = `${method} ${path} HTTP/1.1\r\nHost: ${authority}\r\n`;
     for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
       const name = rawHeaders[i] as string;
+      if (name.charCodeAt(0) === 58 /* : */ || name === 'host') continue;
       const value = rawHeaders[i + 1] as string;
-      if (name.charCodeAt(0) === 58 /* : */) continue;
       if (name === 'cookie') {
         cookie = cookie === null ? value : `${cookie}; ${value}`;
         continue;
       }
-      if (DROP_REQUEST.has(name)) continue;
-      if (name === 'content-length') contentLength = Number(value);
+      if (name === 'content-length') this.#declared = Number(value);
       names.push(name);
       lower.push(name);
       values.push(value);
-      out += `${name}: ${value}\r\n`;
     }
     if (cookie !== null) {
       names.push('cookie');
       lower.push('cookie');
       values.push(cookie);
-      out += `cookie: ${cookie}\r\n`;
     }
-    this.#reqDone = stream.endAfterHeaders;
-    if (!this.#reqDone && contentLength < 0) {
-      this.#chunkedUp = true;
-      out += 'Transfer-Encoding: chunked\r\n';
-    }
-    this.#headOut = `${out}X-Forwarded-For: ${this.clientAddress}\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Port: ${this.#spec.port}\r\n\r\n`;
     this.head = {
       method,
-      target: path,
+      target: String(headers[':path'] ?? '/'),
       status: 0,
       reason: '',
       minor: 1,
       names,
       lower,
       values,
-      contentLength,
-      chunked: this.#chunkedUp,
+      contentLength: this.#declared,
+      chunked: false,
       transferEncoding: null,
       connClose: false,
       connKeepAlive: false,
@@ -171,430 +128,235 @@ class H2Exchange implements UpstreamOwner, ChooseRequest, Closeable {
       length: 0,
       rewrite: true,
     };
+    // a stream the client resets, or a session that dies, while it waits or runs
+    stream.on('error', () => {
+      frontend.ctx.counters.clientErrors++;
+    });
+    stream.on('close', () => this.#closed());
   }
 
+  /** Starts the exchange (now, or when a server connection slot of the session frees up). */
   start(): void {
-    const stream = this.#stream;
-    const ctx = this.#frontend.ctx;
-    ctx.counters.requests++;
-    stream.on('error', () => {});
-    stream.on('close', () => {
-      if (!this.#finished) this.#abort();
-    });
-    const method = this.head.method;
-    if (method === 'CONNECT') {
-      this.#answer(501);
-      return;
-    }
-    const q = this.head.target.indexOf('?');
-    const path = q >= 0 ? this.head.target.slice(0, q) : this.head.target;
-    const routeOut = { index: 0 };
-    const bspec = route(this.#spec, this.head, path, routeOut);
-    const hits = ctx.counters.ruleHits;
-    while (hits.length <= routeOut.index) hits.push(0);
-    hits[routeOut.index]!++;
-    const brt = bspec === undefined ? undefined : ctx.runtime.backends.get(bspec.id);
-    this.#bspec = bspec;
-    this.#brt = brt;
-    if (brt === undefined) {
-      this.#answer(503);
-      return;
-    }
-    brt.requests++;
-    const rt = this.#frontend.chooser.choose(brt, this);
-    if (rt === undefined) {
-      brt.noServer++;
-      this.#answer(503);
-      return;
-    }
-    this.#attempts = 1;
-    this.#connectTo(rt, false);
-  }
-
-  destroy(): void {
-    // drain cut (S3): end both sides now
-    this.#up?.destroy();
-    if (!this.#stream.destroyed) this.#stream.close(NGHTTP2_CANCEL);
-    this.#finish(false);
-  }
-
-  #connectTo(rt: ServerRuntime, fresh: boolean): void {
+    this.#started = true;
+    this.#session.active++;
     const frontend = this.#frontend;
-    this.#rt = rt;
-    frontend.ctx.runtime.connectionOpened(rt, this);
-    const up = fresh ? undefined : frontend.pool.acquire(rt);
-    if (up !== undefined) {
-      up.owner = this;
-      this.#up = up;
-      this.#send();
-      return;
-    }
-    this.#arm((this.#bspec as BackendSpec).connectTimeoutMs, () => {
-      const u = this.#up;
-      if (u !== null) u.errorCode = 'ETIMEDOUT';
-      this.#failed(false);
-    });
-    this.#up = new UpstreamConn(rt, frontend.pool, this);
-  }
-
-  #arm(ms: number, fn: () => void): void {
-    this.#cancelTimer?.();
-    this.#cancelTimer = ms > 0 ? this.#frontend.ctx.clock.setTimeout(fn, ms) : null;
-  }
-
-  onUpstreamConnect(u: UpstreamConn): void {
-    if (u !== this.#up || this.#finished) return;
-    this.#send();
-  }
-
-  #send(): void {
-    const up = this.#up as UpstreamConn;
-    const rt = this.#rt as ServerRuntime;
-    this.#reused = up.served > 0;
-    up.served++;
-    rt.requests++;
-    const bspec = this.#bspec as BackendSpec;
-    this.#arm(bspec.responseTimeoutMs, () => this.#timeout());
-    const s = up.socket;
-    this.#sentAt = performance.now();
-    if (this.#reqStarted) {
-      // replay on a fresh connection: head and the body bytes retained so far
-      s.cork();
-      s.write(this.#headOut, 'latin1');
-      for (const b of this.#retained ?? []) s.write(b);
-      if (this.#reqDone && this.#chunkedUp) s.write('0\r\n\r\n', 'latin1');
-      s.uncork();
-      if (!this.#reqDone) this.#stream.resume();
-      return;
-    }
-    this.#reqStarted = true;
-    s.write(this.#headOut, 'latin1');
-    if (this.#reqDone) return;
+    const spec = frontend.spec;
     const stream = this.#stream;
-    stream.on('data', (chunk: Buffer) => this.#onBody(chunk));
-    stream.on('end', () => {
-      this.#reqDone = true;
-      const u = this.#up;
-      if (this.#chunkedUp) {
-        this.#keep(Buffer.from('0\r\n\r\n', 'latin1'));
-        if (u !== null && !u.dead) u.socket.write('0\r\n\r\n', 'latin1');
-      }
-      if (this.#resDone()) this.#complete();
-    });
-  }
-
-  #keep(b: Buffer): void {
-    if (this.#retained === null) return;
-    this.#retainedBytes += b.length;
-    if (this.#retainedBytes > MAX_RETAINED_BODY) this.#retained = null;
-    else this.#retained.push(b);
+    const x = this.x;
+    const head = this.head;
+    if (stream.destroyed) {
+      this.#release();
+      return;
+    }
+    frontend.ctx.counters.requests++;
+    x.begin(spec, head);
+    frontend.streams.add(x);
+    stream.on('drain', () => x.clientDrained());
+    const t = parseTarget(head.method, head.target, spec.mergeSlashes, targetOut());
+    x.reqDone = stream.endAfterHeaders;
+    if (t.status !== 0) {
+      x.answer(t.status, true, 'bad-request');
+      return;
+    }
+    x.target = t.target;
+    if (this.#declared > 0 && x.refuseDeclaredLength(this.#declared)) return;
+    if (!x.dispatch(t.path)) return;
+    const trusted = spec.trustedProxies.length > 0 && isTrustedProxy(spec, x.clientAddress);
+    let out = `${head.method} ${t.target} HTTP/1.1\r\nHost: ${head.host}\r\n`;
+    const lower = head.lower;
+    for (let i = 1; i < lower.length; i++) {
+      const name = lower[i] as string;
+      if (name === 'expect' || dropField(name, trusted)) continue;
+      if (trusted && (name === 'x-forwarded-for' || name === 'x-forwarded-proto' || name === 'x-forwarded-port'))
+        continue;
+      out += `${name}: ${head.values[i]}\r\n`;
+    }
+    if (this.#declared >= 0) out += `Content-Length: ${this.#declared}\r\n`;
+    else if (!x.reqDone) {
+      this.#chunkedUp = true;
+      out += 'Transfer-Encoding: chunked\r\n';
+    }
+    out += trusted
+      ? forwardedLines(
+          x.clientAddress,
+          'https',
+          spec.port,
+          fieldValue(lower, head.values, 'x-forwarded-for'),
+          fieldValue(lower, head.values, 'x-forwarded-proto'),
+          fieldValue(lower, head.values, 'x-forwarded-port'),
+        )
+      : forwardedLines(x.clientAddress, 'https', spec.port);
+    x.headOut = `${out}\r\n`;
+    if (!x.reqDone) {
+      stream.on('data', (chunk: Buffer) => this.#onBody(chunk));
+      stream.on('end', () => this.#onBodyEnd());
+    }
+    x.connect();
   }
 
   #onBody(chunk: Buffer): void {
-    const up = this.#up;
+    const x = this.x;
     this.#frontend.ctx.counters.bytesIn += chunk.length;
-    if (this.#rt !== null) this.#rt.bytesOut += chunk.length;
-    let ok = true;
-    if (this.#chunkedUp) {
-      const size = Buffer.from(`${chunk.length.toString(16)}\r\n`, 'latin1');
-      this.#keep(size);
-      this.#keep(chunk);
-      this.#keep(CRLF);
-      if (up !== null && !up.dead) {
-        up.socket.cork();
-        up.socket.write(size);
-        up.socket.write(chunk);
-        ok = up.socket.write(CRLF);
-        up.socket.uncork();
-      }
-    } else {
-      this.#keep(chunk);
-      if (up !== null && !up.dead) ok = up.socket.write(chunk);
-    }
-    if (!ok) this.#stream.pause();
-  }
-
-  onUpstreamDrain(u: UpstreamConn): void {
-    if (u === this.#up && !this.#reqDone) this.#stream.resume();
-  }
-
-  onUpstreamData(u: UpstreamConn, chunk: Buffer): void {
-    if (u !== this.#up || this.#finished) return;
-    const rt = this.#rt as ServerRuntime;
-    rt.bytesIn += chunk.length;
-    if (!this.#resHeadDone) {
-      const buf = this.#resBuf === null ? chunk : Buffer.concat([this.#resBuf, chunk]);
-      let end: number;
-      let head: HttpHead;
-      try {
-        end = findHeadEnd(buf, 0, buf.length, MAX_RESPONSE_HEAD, 502);
-        if (end === 0) {
-          this.#resBuf = buf;
-          return;
-        }
-        head = parseHead(buf, 0, end, false);
-      } catch {
-        this.#badResponse();
-        return;
-      }
-      this.#resBuf = null;
-      if (head.status >= 100 && head.status < 200) {
-        if (head.status === 101) {
-          this.#badResponse();
-          return;
-        }
-        // interim answer (100 Continue, 103): not forwarded; look for the final head
-        if (end < buf.length) this.onUpstreamData(u, buf.subarray(end));
-        return;
-      }
-      this.#respond(head);
-      if (this.#finished) return;
-      if (end < buf.length) this.#resBody(buf.subarray(end));
-      else if (this.#resDone()) this.#complete();
+    this.#received += chunk.length;
+    if (this.#declared >= 0 && this.#received > this.#declared) {
+      this.#lengthMismatch();
       return;
     }
-    this.#resBody(chunk);
+    let ok: boolean;
+    if (this.#chunkedUp) {
+      const size = `${chunk.length.toString(16)}\r\n`;
+      ok = x.requestBody(Buffer.concat([Buffer.from(size, 'latin1'), chunk, CRLF]), chunk.length);
+    } else ok = x.requestBody(chunk, chunk.length);
+    if (!ok && !x.reqDone && x.active) this.#stream.pause();
   }
 
-  #respond(head: HttpHead): void {
-    this.#resHeadDone = true;
-    this.#cancelTimer?.();
-    this.#cancelTimer = null;
-    const ctx = this.#frontend.ctx;
-    const rt = this.#rt as ServerRuntime;
-    const status = head.status;
-    serverAnswered(ctx.runtime, ctx.counters, rt, status, performance.now() - this.#sentAt);
-    const h: http2.OutgoingHttpHeaders = { ':status': status };
-    const other = head.connOther;
-    for (let i = 0; i < head.lower.length; i++) {
-      const name = head.lower[i] as string;
-      if (DROP_RESPONSE.has(name) || other?.includes(name)) continue;
-      addHeader(h, name, head.values[i] as string);
+  #onBodyEnd(): void {
+    const x = this.x;
+    if (this.#declared >= 0 && this.#received !== this.#declared) {
+      this.#lengthMismatch();
+      return;
     }
-    const extra = this.#frontend.chooser.responseHeaders(this.#brt as BackendRuntime, rt, this, status, head);
+    if (this.#chunkedUp) x.requestBody(LAST_CHUNK, 0);
+    x.requestEnd();
+  }
+
+  /** DATA disagrees with content-length (RFC 9113 §8.1.1): a stream error, the connection stays. */
+  #lengthMismatch(): void {
+    this.#resetCode = NGHTTP2_PROTOCOL_ERROR;
+    if (this.x.active) this.x.abort('bad-request');
+    else if (!this.#stream.destroyed) this.#stream.close(NGHTTP2_PROTOCOL_ERROR);
+  }
+
+  #closed(): void {
+    const x = this.x;
+    if (!this.#started) {
+      const i = this.#session.waiting.indexOf(this);
+      if (i >= 0) this.#session.waiting.splice(i, 1);
+      return;
+    }
+    x.clientGone();
+    this.#release();
+  }
+
+  /** Frees this stream's server connection slot of the session and starts a waiting stream. */
+  #release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#frontend.streams.delete(this.x);
+    const session = this.#session;
+    session.active--;
+    while (session.active < MAX_UPSTREAM_PER_SESSION && session.waiting.length > 0) {
+      (session.waiting.shift() as H2Stream).start();
+    }
+  }
+
+  // ---------------------------------------------------------------- ExchangeClient
+
+  responseHead(x: Exchange, rh: HttpHead, data: Buffer, end: number, stop: number, extra: string): boolean {
+    const h: http2.OutgoingHttpHeaders = { ':status': rh.status };
+    const other = rh.connOther;
+    for (let i = 0; i < rh.lower.length; i++) {
+      const name = rh.lower[i] as string;
+      if ((isHopByHop(name) && name !== 'content-length') || other?.includes(name)) continue;
+      addHeader(h, name, rh.values[i] as string);
+    }
+    if (rh.chunked) delete h['content-length'];
     if (extra.length > 0) {
       for (const line of extra.split('\r\n')) {
         const colon = line.indexOf(':');
         if (colon > 0) addHeader(h, line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
       }
     }
-    const noBody = this.head.method === 'HEAD' || status === 204 || status === 304;
-    if (noBody) this.#resMode = B_NONE;
-    else if (head.chunked) {
-      this.#resMode = B_CHUNKED;
-      this.#dechunk = new ChunkedDecoder();
-    } else if (head.contentLength >= 0) {
-      this.#resMode = head.contentLength === 0 ? B_NONE : B_LENGTH;
-      this.#resRemaining = head.contentLength;
-    } else this.#resMode = B_CLOSE;
-    this.#resKeepAlive = head.minor === 1 && !head.connClose && this.#resMode !== B_CLOSE;
+    const endStream = x.resFramer.done && stop === end;
+    if (rh.chunked) this.#dechunk = new ChunkedDecoder();
     try {
-      this.#stream.respond(h, { endStream: this.#resMode === B_NONE });
+      this.#stream.respond(h, { endStream });
     } catch {
-      this.#finish(false);
+      return true;
     }
+    if (stop > end) return this.#write(data.subarray(end, stop));
+    return true;
   }
 
-  #resDone(): boolean {
-    return this.#resHeadDone && (this.#resMode === B_NONE || (this.#resMode === B_LENGTH && this.#resRemaining === 0));
+  responseBody(_x: Exchange, data: Buffer, start: number, stop: number): boolean {
+    return this.#write(start === 0 && stop === data.length ? data : data.subarray(start, stop));
   }
 
-  #resBody(chunk: Buffer): void {
+  #write(slice: Buffer): boolean {
     const stream = this.#stream;
+    if (stream.destroyed || stream.writableEnded) return true;
+    const d = this.#dechunk;
+    if (d === null) {
+      this.#bytes += slice.length;
+      return stream.write(slice);
+    }
     let ok = true;
-    const counters = this.#frontend.ctx.counters;
-    switch (this.#resMode) {
-      case B_NONE:
-        // bytes after a body-less response: the connection cannot be reused
-        this.#resKeepAlive = false;
-        break;
-      case B_LENGTH: {
-        const take = Math.min(chunk.length, this.#resRemaining);
-        this.#resRemaining -= take;
-        counters.bytesOut += take;
-        ok = stream.write(take === chunk.length ? chunk : chunk.subarray(0, take));
-        if (take < chunk.length) this.#resKeepAlive = false;
-        break;
-      }
-      case B_CHUNKED: {
-        const d = this.#dechunk as ChunkedDecoder;
-        try {
-          const stop = d.push(chunk, (slice) => {
-            counters.bytesOut += slice.length;
-            ok = stream.write(slice) && ok;
-          });
-          if (d.done && stop < chunk.length) this.#resKeepAlive = false;
-        } catch {
-          this.#up?.destroy();
-          this.#reset();
-          return;
-        }
-        break;
-      }
-      case B_CLOSE:
-        counters.bytesOut += chunk.length;
-        ok = stream.write(chunk);
-        break;
-    }
-    if (this.#resMode === B_CHUNKED ? (this.#dechunk as ChunkedDecoder).done : this.#resDone()) {
-      this.#complete();
-      return;
-    }
-    if (!ok && !this.#upPaused) {
-      this.#upPaused = true;
-      const up = this.#up as UpstreamConn;
-      up.socket.pause();
-      stream.once('drain', () => {
-        this.#upPaused = false;
-        if (this.#up === up && !up.dead) up.socket.resume();
+    try {
+      d.push(slice, (part) => {
+        this.#bytes += part.length;
+        ok = stream.write(part) && ok;
       });
+    } catch {
+      // the exchange's framer checked the chunked framing already
     }
+    return ok;
   }
 
-  onUpstreamEnd(u: UpstreamConn): void {
-    if (u !== this.#up || this.#finished) return;
-    if (this.#resHeadDone && this.#resMode === B_CLOSE) {
-      this.#resKeepAlive = false;
-      this.#complete();
-    }
+  interim(): void {
+    // 1xx interim answers are not relayed over HTTP/2
   }
 
-  onUpstreamClose(u: UpstreamConn): void {
-    if (u !== this.#up || this.#finished) return;
-    if (this.#resHeadDone) {
-      if (this.#resMode === B_CLOSE) {
-        this.#resKeepAlive = false;
-        this.#complete();
-      } else this.#reset(); // truncated response
-      return;
-    }
-    this.#failed(u.connected);
+  tunnel(): void {
+    this.cut(); // HTTP/2 clients never ask for an upgrade (RFC 9113 §8.6)
   }
 
-  /** The server could not be used before any answer: retry once (fresh or another server), else 502. */
-  #failed(connected: boolean): void {
-    const ctx = this.#frontend.ctx;
-    const rt = this.#rt as ServerRuntime;
-    const up = this.#up;
-    this.#up = null;
-    up?.destroy();
-    const staleReuse = connected && this.#reused;
-    if (!staleReuse) {
-      rt.failures++;
-      ctx.runtime.recordOutcome(rt, false);
-    }
-    ctx.runtime.connectionClosed(rt, this);
-    const canReplay = !this.#reqStarted || this.#retained !== null;
-    if (this.#attempts < 2 && canReplay && !this.#stream.destroyed) {
-      this.#attempts++;
-      if (staleReuse) {
-        this.#connectTo(rt, true);
-        return;
-      }
-      const brt = this.#brt as BackendRuntime;
-      this.pick.exclude = rt;
-      const next = this.#frontend.chooser.choose(brt, this) ?? (rt.isAvailable(ctx.clock.now()) ? rt : undefined);
-      this.pick.exclude = undefined;
-      if (next !== undefined) {
-        if (!this.#reqDone) this.#stream.pause();
-        this.#connectTo(next, true);
-        return;
-      }
-    }
-    this.#rt = null;
-    this.#answer(502);
+  tunnelData(): boolean {
+    return true;
   }
 
-  #timeout(): void {
-    if (this.#finished) return;
-    const rt = this.#rt;
-    this.#up?.destroy();
-    this.#up = null;
-    if (rt !== null) {
-      rt.failures++;
-      this.#frontend.ctx.runtime.recordOutcome(rt, false);
-    }
-    if (!this.#resHeadDone) this.#answer(504);
-    else this.#reset();
-  }
+  tunnelEnd(): void {}
 
-  #badResponse(): void {
-    const rt = this.#rt as ServerRuntime;
-    rt.failures++;
-    this.#frontend.ctx.runtime.recordOutcome(rt, false);
-    this.#up?.destroy();
-    this.#up = null;
-    this.#answer(502);
-  }
-
-  #answer(status: number): void {
-    const stream = this.#stream;
-    const ctx = this.#frontend.ctx;
-    ctx.counters.responses[(status / 100) | 0]!++;
-    if (status === 503) ctx.counters.refused++;
-    if (!stream.destroyed && !stream.headersSent) {
-      const body = TEXT[status] ?? '';
-      try {
-        stream.respond({
-          ':status': status,
-          'content-type': 'text/plain; charset=utf-8',
-          'cache-control': 'no-store',
-          ...(status === 503 ? { 'retry-after': '5' } : {}),
-        });
-        stream.end(body);
-        if (!this.#reqDone) stream.close(NGHTTP2_NO_ERROR);
-      } catch {
-        /* stream gone */
-      }
-    } else if (!stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR);
-    this.#finish(false);
-  }
-
-  #reset(): void {
-    this.#up?.destroy();
-    this.#up = null;
-    if (!this.#stream.destroyed) this.#stream.close(NGHTTP2_INTERNAL_ERROR);
-    this.#finish(false);
-  }
-
-  /** The response is complete. */
-  #complete(): void {
+  done(x: Exchange): void {
     const stream = this.#stream;
     if (!stream.destroyed && !stream.writableEnded) stream.end();
-    if (!this.#reqDone) {
-      // the server answered before the whole request body: stop the upload, the connection cannot be reused
-      this.#resKeepAlive = false;
-      if (!stream.destroyed) stream.close(NGHTTP2_NO_ERROR);
-    }
-    this.#finish(this.#resKeepAlive);
+    // the server answered before the whole request body: stop the upload
+    if (!x.reqDone && !stream.destroyed) stream.close(NGHTTP2_NO_ERROR);
+    this.#release();
   }
 
-  /** The client went away before the end. */
-  #abort(): void {
-    this.#up?.destroy();
-    this.#up = null;
-    this.#finish(false);
+  answer(x: Exchange, status: number): number {
+    const stream = this.#stream;
+    let n = 0;
+    if (!stream.destroyed && !stream.headersSent) {
+      n = h2Answer(stream, status);
+      this.#bytes += n;
+      if (!x.reqDone && !stream.destroyed) stream.close(NGHTTP2_NO_ERROR);
+    } else if (!stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR);
+    this.#release();
+    return n;
   }
 
-  #finish(reuse: boolean): void {
-    if (this.#finished) return;
-    this.#finished = true;
-    this.#cancelTimer?.();
-    this.#cancelTimer = null;
-    const up = this.#up;
-    this.#up = null;
-    if (up !== null) {
-      if (reuse && !up.dead) {
-        if (this.#upPaused) up.socket.resume();
-        this.#frontend.pool.release(up, this.#frontend.ctx.clock.now());
-      } else up.destroy();
-    }
-    const rt = this.#rt;
-    if (rt !== null) this.#frontend.ctx.runtime.connectionClosed(rt, this);
+  cut(): void {
+    if (!this.#stream.destroyed) this.#stream.close(this.#resetCode);
+    this.#release();
+  }
+
+  pauseRequest(): void {
+    if (!this.x.reqDone) this.#stream.pause();
+  }
+
+  resumeRequest(): void {
+    if (!this.x.reqDone) this.#stream.resume();
+  }
+
+  bytesWritten(): number {
+    return this.#bytes;
+  }
+
+  destroy(): void {
+    if (!this.#stream.destroyed) this.#stream.close(NGHTTP2_CANCEL);
   }
 }
-
-const CRLF = Buffer.from('\r\n', 'latin1');
 
 function addHeader(h: http2.OutgoingHttpHeaders, name: string, value: string): void {
   const cur = h[name];

@@ -6,7 +6,7 @@ import { HttpFrontend, serveHttpConnection } from '../http/connection.ts';
 import type { ServerChooser } from '../http/route.ts';
 import { SERVER_TLS_OPTIONS, ServerContexts, type SniTable, selectCredential } from '../tls/contexts.ts';
 import type { ListenerContext, ListenerFactory, ProtocolListener } from '../types.ts';
-import { serveH2Stream } from './h2.ts';
+import { type H2SessionState, h2SessionState, serveH2Stream } from './h2.ts';
 
 /** Concurrent streams an HTTP/2 client may open on one connection. */
 const MAX_CONCURRENT_STREAMS = 256;
@@ -50,9 +50,13 @@ class HttpsListener implements ProtocolListener {
       settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS },
       maxSessionMemory: 64,
     });
-    this.#h2.on('stream', (stream, headers, _flags, rawHeaders) =>
-      serveH2Stream(frontend, stream, headers, rawHeaders),
-    );
+    const states = new WeakMap<http2.ServerHttp2Session, H2SessionState>();
+    this.#h2.on('stream', (stream, headers, _flags, rawHeaders) => {
+      const session = stream.session as http2.ServerHttp2Session;
+      let state = states.get(session);
+      if (state === undefined) states.set(session, (state = h2SessionState()));
+      serveH2Stream(frontend, stream, headers, rawHeaders, state);
+    });
     this.#h2.on('session', (session: http2.ServerHttp2Session) => {
       this.#sessions.add(session);
       ctx.counters.activeConnections++;
@@ -60,7 +64,9 @@ class HttpsListener implements ProtocolListener {
       const idle = frontend.spec.clientIdleTimeoutMs;
       if (idle > 0) session.setTimeout(idle, () => session.close());
       if (frontend.closing) session.close();
-      session.on('error', () => {});
+      session.on('error', () => {
+        ctx.counters.clientErrors++;
+      });
       session.once('close', () => {
         this.#sessions.delete(session);
         ctx.counters.activeConnections--;
