@@ -152,7 +152,7 @@ export function BackendDialog({ loadBalancerId, backend, certificates, onClose, 
             path="mode"
             label="Mode"
             disabled={!!backend}
-            hint="frontends and backends must have the same mode (F2)"
+            hint="frontends use backends of the same mode; http and https frontends use http backends"
             options={Modes.map((m) => ({ value: m, label: m.toUpperCase() }))}
             onChange={onMode}
           />
@@ -184,7 +184,11 @@ export function BackendDialog({ loadBalancerId, backend, certificates, onClose, 
             path="persistence.type"
             label="Persistence"
             options={persistenceTypes(mode).map((t) => ({ value: t, label: t }))}
-            hint={mode === 'http' ? 'cookie types need http mode (P2)' : 'cookies need an http backend (P2)'}
+            hint={
+              mode === 'http'
+                ? 'cookie and app-cookie persistence work in http mode only'
+                : `cookie and app-cookie persistence need an http backend; this one is ${mode}`
+            }
           />
           {persistence === 'cookie' || persistence === 'app-cookie' ? (
             <TextField
@@ -204,7 +208,7 @@ export function BackendDialog({ loadBalancerId, backend, certificates, onClose, 
             form={form}
             path="healthCheck.enabled"
             label="Health check enabled"
-            hint="off: servers count as healthy at once (H5)"
+            hint="with the health check off, servers count as healthy at once"
           />
           <SelectField
             form={form}
@@ -220,7 +224,7 @@ export function BackendDialog({ loadBalancerId, backend, certificates, onClose, 
             label="Check port"
             type="number"
             disabled={!hcOn}
-            hint="empty = each server's port (H2)"
+            hint="empty: the check uses each server's own port"
           />
           {numberField('healthCheck.intervalSeconds', 'Interval (seconds)', !hcOn)}
           {numberField('healthCheck.timeoutSeconds', 'Timeout (seconds)', !hcOn)}
@@ -248,7 +252,7 @@ export function BackendDialog({ loadBalancerId, backend, certificates, onClose, 
                 path="healthCheck.http.expectedCodes"
                 label="Expected status codes"
                 disabled={!hcOn}
-                hint="default 200-399; a list and ranges such as 200,204,300-399 (H3)"
+                hint="default 200-399 (any 2xx or 3xx); a list and ranges such as 200,204,300-399"
               />
             </>
           ) : null}
@@ -308,7 +312,7 @@ export function BackendDialog({ loadBalancerId, backend, certificates, onClose, 
             form={form}
             path="tls.enabled"
             label="Encrypt to servers (TLS)"
-            hint="servers with SSL Offload still get plain traffic (T2)"
+            hint="servers with SSL Offload on still receive plain traffic"
           />
           <SelectField
             form={form}
@@ -317,7 +321,7 @@ export function BackendDialog({ loadBalancerId, backend, certificates, onClose, 
             disabled={v['tls.enabled'] !== true}
             hint={
               cas.length
-                ? 'verifies the servers’ certificates (T3)'
+                ? 'the CA bundle that verifies the servers’ certificates'
                 : 'upload a CA certificate on the Certificates page'
             }
             options={[{ value: '', label: 'System trust store' }, ...cas.map((c) => ({ value: c.id, label: c.name }))]}
@@ -344,14 +348,19 @@ export function BackendDialog({ loadBalancerId, backend, certificates, onClose, 
           {numberField('timeouts.responseSeconds', 'Response timeout (seconds)')}
           {mode === 'udp' ? (
             <>
-              {numberField('udpTimeoutSeconds', 'UDP flow idle timeout (seconds)', false, (x) => `1–3600, ${x} (U1)`)}
+              {numberField(
+                'udpTimeoutSeconds',
+                'UDP flow idle timeout (seconds)',
+                false,
+                (x) => `1–3600, ${x}; a client flow keeps its server until idle this long`,
+              )}
               {numberField('maxFlows', 'Max UDP flows', false, (x) => `client flows tracked at once, ${x}`)}
             </>
           ) : null}
         </fieldset>
 
         <fieldset className="grid-form">
-          <legend>Outlier detection (passive health, H7)</legend>
+          <legend>Outlier detection (passive health)</legend>
           <CheckField
             form={form}
             path="outlierDetection.enabled"

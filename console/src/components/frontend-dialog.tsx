@@ -149,7 +149,11 @@ export function FrontendDialog({
             path="protocol"
             label="Protocol"
             options={protocolsFor(loadBalancer).map((p) => ({ value: p, label: p.toUpperCase() }))}
-            hint={loadBalancer.ipAsBackend ? 'IP as backend is on: tcp, http and https only (S7)' : undefined}
+            hint={
+              loadBalancer.ipAsBackend
+                ? 'IP as backend is on: only tcp, http and https frontends are allowed'
+                : undefined
+            }
             onChange={onProtocol}
           />
           <TextField
@@ -165,7 +169,7 @@ export function FrontendDialog({
             label="Default backend"
             hint={
               usable.length
-                ? `backends in ${protocol === 'https' ? 'http' : protocol} mode (F2)`
+                ? `${protocol} frontends use ${protocol === 'https' ? 'http' : protocol} backends`
                 : `no ${protocol === 'https' ? 'http' : protocol} backend yet: create one first`
             }
             options={[
@@ -192,7 +196,7 @@ export function FrontendDialog({
         </fieldset>
         {protocol === 'https' ? (
           <fieldset className="checks" data-field="certificateIds">
-            <legend>Certificates (chosen by SNI, T1)</legend>
+            <legend>Certificates (chosen by SNI)</legend>
             {serverCerts.length === 0 ? (
               <p className="muted">No server certificates yet: upload one on the Certificates page.</p>
             ) : null}
@@ -222,13 +226,13 @@ export function FrontendDialog({
               form={form}
               path="redirectToHttps"
               label="Redirect every request to https (308)"
-              hint="answers 308 to the same host and path on this load balancer's https frontend instead of forwarding (T1); needs an enabled https frontend"
+              hint="answers 308 to the same host and path on this load balancer's https frontend instead of forwarding; needs an enabled https frontend"
             />
           </fieldset>
         ) : null}
         {protocol === 'tcp' ? (
           <fieldset data-field="sniRules">
-            <legend>TLS passthrough (T4)</legend>
+            <legend>TLS passthrough</legend>
             <CheckField
               form={form}
               path="tlsPassthrough"
@@ -280,7 +284,7 @@ export function FrontendDialog({
         ) : null}
         {protocol === 'http' || protocol === 'https' ? (
           <fieldset data-field="rules">
-            <legend>Routing rules (in order, the first match wins; the default backend last, F4)</legend>
+            <legend>Routing rules (in order, the first match wins; the default backend last)</legend>
             <p className="muted small">Every condition given in a rule must match; empty conditions are ignored.</p>
             {rules.map((r, i) => (
               // biome-ignore lint/suspicious/noArrayIndexKey: rows have no identity but their position.

@@ -75,7 +75,12 @@ export function InstanceDialog({
         <TextField form={form} path="name" label="Name" />
         <TextField form={form} path="privateIp" label="Private IP" placeholder="10.0.0.12" />
         <TextField form={form} path="zone" label="Zone" hint="optional" />
-        <TextField form={form} path="os" label="OS" hint="servers of one backend should run the same OS (S10)" />
+        <TextField
+          form={form}
+          path="os"
+          label="OS"
+          hint="servers of one backend should run the same OS; the backend warns when they do not"
+        />
         <SelectField
           form={form}
           path="serverType"

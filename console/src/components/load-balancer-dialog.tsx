@@ -67,15 +67,21 @@ export function LoadBalancerDialog({ loadBalancer, onClose, onSaved }: LoadBalan
           path="allowedNetworks"
           label="Allowed networks (CIDR)"
           placeholder="10.0.0.0/8, 127.0.0.0/8"
-          hint="custom server IPs must fall inside these unless IP as backend is on (S7)"
+          hint="custom server IPs must fall inside these unless IP as backend is on"
         />
-        <TextField form={form} path="maxServers" label="Server quota" type="number" hint="default 492 (S6)" />
+        <TextField
+          form={form}
+          path="maxServers"
+          label="Server quota"
+          type="number"
+          hint="the most servers this load balancer may hold; default 492"
+        />
         <CheckField
           form={form}
           path="ipAsBackend"
           label="IP as backend"
           disabled={loadBalancer?.ipAsBackend === true}
-          hint="any IPv4 address may be a server; once on it cannot be turned off, and only tcp, http and https frontends are allowed (S7)"
+          hint="any IPv4 address may be a server; once on it cannot be turned off, and only tcp, http and https frontends are allowed"
         />
       </form>
     </Dialog>

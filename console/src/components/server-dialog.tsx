@@ -152,7 +152,13 @@ export function ServerDialog({ backend, server, instances, certificates, zones, 
             onChange={onInstance}
           />
         ) : (
-          <TextField form={form} path="address" label="Custom IP" placeholder="10.0.0.12" hint="IPv4 address (S7)" />
+          <TextField
+            form={form}
+            path="address"
+            label="Custom IP"
+            placeholder="10.0.0.12"
+            hint="an IPv4 address inside the load balancer's allowed networks (any IPv4 address when IP as backend is on)"
+          />
         )}
         <TextField form={form} path="port" label="Port" type="number" hint={`1–65535; ${backendPort}`} />
         <TextField

@@ -52,7 +52,7 @@ export function LookupPage({ q }: { q: string }) {
         </form>
       </search>
       <p className="muted">
-        Finds every load balancer and backend a server address, server id or instance id belongs to (S8).
+        Finds every load balancer and backend a server address, server id or instance id belongs to.
       </p>
       {q ? <LoadState loading={hits.loading && !hits.data} error={hits.error} what="results" /> : null}
       {q && hits.data && hits.data.length === 0 ? <p>Nothing uses {q}.</p> : null}
