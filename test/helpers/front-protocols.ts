@@ -1,0 +1,216 @@
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import http2 from 'node:http2';
+import { createBalancer } from '../../src/balancer/registry.ts';
+import { parseCertificateUpload } from '../../src/certificates/pem.ts';
+import { encryptSecret } from '../../src/certificates/secret.ts';
+import type { Backend, Certificate, ConfigState, Frontend } from '../../src/config/model.ts';
+import { compile } from '../../src/config/snapshot.ts';
+import { silentLogger } from '../../src/core/log.ts';
+import type { AccessLog, AccessRecord } from '../../src/dataplane/access-log.ts';
+import { httpListenerFactory } from '../../src/dataplane/http/listener.ts';
+import { httpsListenerFactory } from '../../src/dataplane/https/listener.ts';
+import { Plane } from '../../src/dataplane/plane.ts';
+import { PersistenceManager } from '../../src/persistence/choose.ts';
+import { persistenceChooser } from '../../src/persistence/http-chooser.ts';
+import { Runtime } from '../../src/runtime/runtime.ts';
+import { TestPki } from '../tls-pki.ts';
+import { backend, baseConfig, freePort, frontend, server } from './plane.ts';
+
+/**
+ * One HTTP behaviour, tested once per front protocol (Envoy's HttpProtocolIntegrationTest,
+ * HAProxy's reg-tests): `FRONT_PROTOCOLS` lists them, `startFrontProxy(protocol, …)` starts a
+ * plane whose frontend `fe` speaks it (`http/1.1`: an http frontend; `h2`: an https frontend
+ * with a test certificate, clients negotiate h2 by ALPN), and `proxy.request(…)` sends one
+ * request the way a client of that protocol does. Persistence (cookie, source-ip) is wired
+ * like main.ts; an in-memory access log records every line.
+ */
+export type FrontProtocol = 'http/1.1' | 'h2';
+export const FRONT_PROTOCOLS: readonly FrontProtocol[] = ['http/1.1', 'h2'];
+
+export interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+export interface RequestOptions {
+  method?: string;
+  path?: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+  /** Send the body in pieces `delayMs` apart (no content-length: chunked / DATA frames). */
+  pieces?: string[];
+  delayMs?: number;
+}
+
+export interface FrontProxy {
+  protocol: FrontProtocol;
+  port: number;
+  config: ConfigState;
+  plane: Plane;
+  runtime: Runtime;
+  records: AccessRecord[];
+  apply(config: ConfigState): Promise<void>;
+  request(options?: RequestOptions): Promise<Answer>;
+  /** An HTTP/2 session to the proxy (h2 only), for tests that need several streams on one connection. */
+  session(): http2.ClientHttp2Session;
+  close(): Promise<void>;
+}
+
+let pki: { ca: string; bundle: string } | undefined;
+function testCertificate(): { ca: string; bundle: string } {
+  if (pki === undefined) {
+    const p = new TestPki();
+    const ca = p.ca('front protocols CA');
+    const leaf = p.leaf(ca, { cn: 'proxy.test', sans: ['DNS:proxy.test', 'IP:127.0.0.1'] });
+    pki = { ca: ca.certPem, bundle: leaf.bundle };
+  }
+  return pki;
+}
+
+/** Starts a plane with frontend `fe` (`protocol`) → backend `be` holding one server per port (`s0`, `s1`, …). */
+export async function startFrontProxy(
+  protocol: FrontProtocol,
+  serverPorts: number[],
+  options: { backend?: Partial<Backend>; frontend?: Partial<Frontend>; extra?: (c: ConfigState) => void } = {},
+): Promise<FrontProxy> {
+  const port = await freePort();
+  const config = baseConfig();
+  config.backends.push(backend('be', 'http', options.backend));
+  for (const [i, p] of serverPorts.entries()) config.servers.push(server(`s${i}`, 'be', p));
+  const secretKey = randomBytes(32);
+  let ca = '';
+  if (protocol === 'h2') {
+    const t = testCertificate();
+    ca = t.ca;
+    const parsed = parseCertificateUpload('server', t.bundle, Date.now());
+    const cert: Certificate = {
+      id: 'c1',
+      name: 'c1',
+      kind: 'server',
+      certPem: parsed.certPem,
+      keyEncrypted: encryptSecret(parsed.keyPem as string, secretKey, parsed.fingerprintSha256),
+      subjects: parsed.subjects,
+      issuer: parsed.issuer,
+      notBefore: parsed.notBefore,
+      notAfter: parsed.notAfter,
+      fingerprintSha256: parsed.fingerprintSha256,
+    };
+    config.certificates.push(cert);
+  }
+  config.frontends.push(
+    frontend('fe', protocol === 'h2' ? 'https' : 'http', port, 'be', {
+      ...(protocol === 'h2' ? { certificateIds: ['c1'] } : {}),
+      ...options.frontend,
+    }),
+  );
+  options.extra?.(config);
+  const runtime = new Runtime(createBalancer);
+  const persistence = new PersistenceManager({ cookieKeys: ['front-protocols-test-key'] });
+  const chooser = persistenceChooser(persistence, () => runtime.clock.now());
+  const records: AccessRecord[] = [];
+  const accessLog: AccessLog = { write: (r) => records.push(structuredClone(r)), close: () => {} };
+  const plane = new Plane(
+    runtime,
+    { http: httpListenerFactory({ chooser }), https: httpsListenerFactory({ secretKey, chooser }) },
+    silentLogger,
+    { accessLog },
+  );
+  let version = 0;
+  const apply = (c: ConfigState): Promise<void> => {
+    c.version = ++version;
+    return plane.apply(compile(structuredClone(c)));
+  };
+  await apply(config);
+  const status = plane.status('fe');
+  if (!status?.listening) throw new Error(`frontend not listening: ${status?.reason}`);
+  let h2s: http2.ClientHttp2Session | undefined;
+  const session = (): http2.ClientHttp2Session => {
+    if (h2s === undefined || h2s.closed || h2s.destroyed) {
+      h2s = http2.connect(`https://127.0.0.1:${port}`, { ca, servername: 'proxy.test' });
+      h2s.on('error', () => {});
+    }
+    return h2s;
+  };
+  const request = (o: RequestOptions = {}): Promise<Answer> =>
+    protocol === 'h2' ? h2Request(session(), o) : h1Request(port, o);
+  return {
+    protocol,
+    port,
+    config,
+    plane,
+    runtime,
+    records,
+    apply,
+    request,
+    session,
+    close: async () => {
+      h2s?.destroy();
+      await plane.close(200);
+    },
+  };
+}
+
+function h1Request(port: number, o: RequestOptions): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: '127.0.0.1', port, method: o.method ?? 'GET', path: o.path ?? '/', headers: o.headers, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (d) => chunks.push(d));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    sendBody(req, o);
+  });
+}
+
+function h2Request(session: http2.ClientHttp2Session, o: RequestOptions): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const noBody = o.body === undefined && o.pieces === undefined;
+    const req = session.request(
+      { ':method': o.method ?? 'GET', ':path': o.path ?? '/', ...o.headers },
+      { endStream: noBody },
+    );
+    let status = 0;
+    let headers: Record<string, string | string[] | undefined> = {};
+    const chunks: Buffer[] = [];
+    req.on('response', (h) => {
+      status = Number(h[':status']);
+      headers = h as Record<string, string | string[] | undefined>;
+    });
+    req.on('data', (d: Buffer) => chunks.push(d));
+    req.on('end', () => resolve({ status, headers, body: Buffer.concat(chunks).toString() }));
+    req.on('close', () => {
+      if (status === 0) reject(new Error(`stream closed without an answer (code ${req.rstCode})`));
+      else resolve({ status, headers, body: Buffer.concat(chunks).toString() });
+    });
+    req.on('error', (err) => {
+      if (status === 0) reject(err);
+    });
+    if (!noBody) sendBody(req, o);
+  });
+}
+
+function sendBody(req: http.ClientRequest | http2.ClientHttp2Stream, o: RequestOptions): void {
+  if (o.pieces !== undefined) {
+    const pieces = [...o.pieces];
+    const next = (): void => {
+      const p = pieces.shift();
+      if (p === undefined) {
+        req.end();
+        return;
+      }
+      req.write(p);
+      setTimeout(next, o.delayMs ?? 10);
+    };
+    next();
+    return;
+  }
+  req.end(o.body);
+}
