@@ -1,4 +1,5 @@
 import type { Certificate } from '../config/model.ts';
+import { CertificateNameMaxLength, checkName } from '../config/names.ts';
 import { invalid } from '../core/errors.ts';
 import { type CertificateKind, parseCertificateUpload } from './pem.ts';
 import { decryptSecret, encryptSecret } from './secret.ts';
@@ -30,6 +31,7 @@ export interface CertificateView {
  * Builds the stored document of an upload: parses and checks the PEM (see
  * `parseCertificateUpload`), seals the private key with AES-256-GCM under `secretKey` (bound
  * to the certificate's fingerprint) and returns the document with the upload's warnings.
+ * The name follows the one name rule (config/names.ts, up to 100 characters, stored in NFC).
  * Throws FulcrumError `invalid` naming `name`, `kind` or `pem`. `now`: ms epoch.
  */
 export function buildCertificate(
@@ -38,13 +40,12 @@ export function buildCertificate(
   secretKey: Buffer,
   now: number,
 ): { doc: Certificate; warnings: string[] } {
-  if (typeof input.name !== 'string' || input.name.trim().length === 0 || input.name.length > 100)
-    throw invalid('name', 'name: required, 1–100 characters');
+  const name = checkName(input.name, 'name', CertificateNameMaxLength);
   if (input.kind !== 'server' && input.kind !== 'ca') throw invalid('kind', 'kind: one of "server", "ca"');
   const p = parseCertificateUpload(input.kind, input.pem, now);
   const doc: Certificate = {
     id,
-    name: input.name,
+    name,
     kind: p.kind,
     certPem: p.certPem,
     keyEncrypted: p.keyPem === null ? null : encryptSecret(p.keyPem, secretKey, p.fingerprintSha256),

@@ -57,9 +57,10 @@ function checkEnum(v: unknown, values: readonly string[], field: string): void {
   if (typeof v !== 'string' || !values.includes(v))
     throw invalid(field, `${field}: must be one of ${values.join(', ')}`);
 }
+/** Shape only; the name rule itself (whitespace, control, bidi, zero-width, `/`, NFC) is a write rule (names.ts). */
 function checkName(v: unknown, field = 'name'): void {
-  if (typeof v !== 'string' || v.trim().length === 0 || v.length > 64 || v.trim() !== v) {
-    throw invalid(field, `${field}: must be a string of 1 to 64 characters without leading or trailing spaces`);
+  if (typeof v !== 'string' || v.length === 0 || v.length > 64) {
+    throw invalid(field, `${field}: must be a string of 1 to 64 characters`);
   }
 }
 function checkOptString(v: unknown, field: string, max = 64): void {
@@ -327,7 +328,9 @@ function writeViolations(c: ConfigState, guard: AddressGuard | undefined): Viola
           : x.name !== normalizeName(x.name)
             ? 'must be in Unicode normalisation form C (NFC)'
             : nameProblem(x.name, max);
-      if (problem) out.push({ key: `${kind}:${x.id}:name:${problem}`, error: invalid('name', `name: ${problem}`) });
+      if (problem) {
+        out.push({ key: `${kind}:${x.id}:name:${JSON.stringify(x.name)}`, error: invalid('name', `name: ${problem}`) });
+      }
     }
   }
   if (!guard) return out;

@@ -122,7 +122,9 @@ export function preflight(state: ConfigState, plan: Plan): void {
   applyPlanToState(draft, plan);
   followInstances(draft);
   validateChange(state, draft);
-  validateConfig(draft);
+  // The name rules judge what the plan brings in (names already on the server are kept as they are);
+  // the address guard is left to the server, which knows its --allow-backend-networks and its own address.
+  validateConfig(draft, { before: state });
 }
 
 function endpoint(step: PlanStep, id: string, backendId: string): { method: string; path: string } {

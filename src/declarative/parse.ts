@@ -2,6 +2,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { Compile } from 'typebox/compile';
 import { Composer, type Document, Lexer, LineCounter, Parser, type YAMLError } from 'yaml';
 import { schemaErrorToFulcrum } from '../api/errors.ts';
+import { checkName, normalizeName } from '../config/names.ts';
 import { FulcrumError } from '../core/errors.ts';
 import { DeclarativeFileSchema } from './schema.ts';
 
@@ -81,6 +82,49 @@ function uniqueNames(source: string, entries: readonly Entry[], what: string): v
 
 function entry(path: string, v: Fields): Entry {
   return { path, name: String(v.name), fields: v };
+}
+
+/**
+ * The one name rule (config/names.ts) on every name of the file, in place: each resource's
+ * `name` is checked and stored in NFC (a refusal names the path, e.g.
+ * `loadBalancers[0].backends[1].name: must not contain "/" …`), and each name reference
+ * (`backend`, `instance`, `certificates`, `caCertificate`) is put in NFC so it matches.
+ */
+function normaliseNames(source: string, root: { instances?: Fields[]; loadBalancers?: Fields[] }): void {
+  const named = (v: Fields, path: string): void => {
+    try {
+      v.name = checkName(v.name, 'name');
+    } catch (err) {
+      throw fileError(source, `${path}.name`, (err as Error).message.replace(/^name: /, ''));
+    }
+  };
+  const ref = (v: Fields | undefined, key: string): void => {
+    if (!v) return;
+    const r = v[key];
+    if (typeof r === 'string') v[key] = normalizeName(r);
+    else if (Array.isArray(r)) v[key] = r.map((x) => (typeof x === 'string' ? normalizeName(x) : x));
+  };
+  (root.instances ?? []).forEach((v, i) => {
+    named(v, `instances[${i}]`);
+  });
+  (root.loadBalancers ?? []).forEach((lb, i) => {
+    named(lb, `loadBalancers[${i}]`);
+    ((lb.backends ?? []) as Fields[]).forEach((b, j) => {
+      named(b, `loadBalancers[${i}].backends[${j}]`);
+      ref(b.tls as Fields | undefined, 'caCertificate');
+      ((b.servers ?? []) as Fields[]).forEach((sv, k) => {
+        named(sv, `loadBalancers[${i}].backends[${j}].servers[${k}]`);
+        ref(sv, 'instance');
+        ref(sv, 'caCertificate');
+      });
+    });
+    ((lb.frontends ?? []) as Fields[]).forEach((f, j) => {
+      named(f, `loadBalancers[${i}].frontends[${j}]`);
+      ref(f, 'backend');
+      ref(f, 'certificates');
+      for (const r of [...((f.rules ?? []) as Fields[]), ...((f.sniRules ?? []) as Fields[])]) ref(r, 'backend');
+    });
+  });
 }
 
 /**
@@ -221,6 +265,7 @@ export function parseDeclarative(text: string, source: string): DeclarativeFile 
     throw new DeclarativeFileError(`${source}: ${e.message.replace(/^body: /, 'file: ')}`, e.field);
   }
   const root = value as { instances?: Fields[]; loadBalancers?: Fields[] };
+  normaliseNames(source, root);
   const out: DeclarativeFile = {
     source,
     instances: (root.instances ?? []).map((v, i) => entry(`instances[${i}]`, v)),
