@@ -5,7 +5,6 @@
 import { useState } from 'react';
 import { Algorithms, Modes, ServerTypes } from '../../../src/config/model.ts';
 import { useForm, useServices } from '../hooks.ts';
-import { ApiError } from '../lib/api.ts';
 import {
   AlgorithmLabels,
   BackendFields,
@@ -22,7 +21,7 @@ import {
 } from '../lib/backend-form.ts';
 import { ServerTypePresets } from '../lib/server-form.ts';
 import type { Backend, Certificate, HealthCheckType, Mode, ServerType } from '../lib/types.ts';
-import { applyApiError, CheckField, Dialog, FormError, FormFooter, SelectField, TextField } from './ui.tsx';
+import { CheckField, Dialog, FormError, FormFooter, SelectField, TextField, useSave } from './ui.tsx';
 
 export interface BackendDialogProps {
   loadBalancerId: string;
@@ -40,7 +39,7 @@ const d = (path: string, mode: Mode) => {
 export function BackendDialog({ loadBalancerId, backend, certificates, onClose, onSaved }: BackendDialogProps) {
   const { api } = useServices();
   const form = useForm(() => (backend ? backendValues(backend) : newBackendValues('http')));
-  const [busy, setBusy] = useState(false);
+  const { busy, save } = useSave(form, BackendFields);
   const [preset, setPreset] = useState('');
   const v = form.values;
   const mode = String(v.mode) as Mode;
@@ -100,18 +99,12 @@ export function BackendDialog({ loadBalancerId, backend, certificates, onClose, 
       onClose();
       return;
     }
-    setBusy(true);
-    try {
+    await save(async () => {
       const r = backend
         ? await api.change<Backend>('PATCH', `/backends/${encodeURIComponent(backend.id)}`, payload)
         : await api.change<Backend>('POST', '/backends', { ...payload, loadBalancerId });
       onSaved(r.resource, r.configVersion, !backend);
-    } catch (err) {
-      if (err instanceof ApiError) applyApiError(form, err, BackendFields);
-      else form.setFormError(String(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   const cas = certificates.filter((c) => c.kind === 'ca');

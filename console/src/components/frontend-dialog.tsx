@@ -4,7 +4,6 @@
  */
 import { useState } from 'react';
 import { useForm, useServices } from '../hooks.ts';
-import { ApiError } from '../lib/api.ts';
 import {
   backendsFor,
   emptyRuleRow,
@@ -20,7 +19,7 @@ import {
   sniRows,
 } from '../lib/frontend-form.ts';
 import type { Backend, Certificate, Frontend, LoadBalancer } from '../lib/types.ts';
-import { CheckField, Dialog, FormError, FormFooter, SelectField, TextField } from './ui.tsx';
+import { CheckField, Dialog, FormError, FormFooter, SelectField, TextField, useSave } from './ui.tsx';
 
 export interface FrontendDialogProps {
   loadBalancer: LoadBalancer;
@@ -44,7 +43,6 @@ export function FrontendDialog({
   const [certIds, setCertIds] = useState<string[]>(() => [...(frontend?.certificateIds ?? [])]);
   const [rules, setRules] = useState<RuleRow[]>(() => (frontend ? ruleRows(frontend) : []));
   const [sni, setSni] = useState<SniRow[]>(() => (frontend ? sniRows(frontend) : []));
-  const [busy, setBusy] = useState(false);
   const v = form.values;
   const protocol = String(v.protocol);
   const usable = backendsFor(protocol, backends);
@@ -62,6 +60,12 @@ export function FrontendDialog({
         .querySelector('#frontend-form .field-error, #frontend-form .form-error')
         ?.scrollIntoView({ block: 'center' }),
     );
+  const { busy, save } = useSave(form, (err) => {
+    const target = frontendErrorTarget(err.field) ?? (err.field === 'backendId' ? 'defaultBackendId' : null);
+    form.setErrors(target ? { [target]: err.message } : {});
+    form.setFormError(target ? null : err.message);
+    revealError();
+  });
 
   const submit = async (e: React.FormEvent) => {
     e.preventDefault();
@@ -75,22 +79,12 @@ export function FrontendDialog({
       onClose();
       return;
     }
-    setBusy(true);
-    try {
+    await save(async () => {
       const r = frontend
         ? await api.change<Frontend>('PATCH', `/frontends/${encodeURIComponent(frontend.id)}`, payload)
         : await api.change<Frontend>('POST', '/frontends', { ...payload, loadBalancerId: loadBalancer.id });
       onSaved(r.resource, r.configVersion, !frontend);
-    } catch (err) {
-      if (err instanceof ApiError) {
-        const target = frontendErrorTarget(err.field) ?? (err.field === 'backendId' ? 'defaultBackendId' : null);
-        form.setErrors(target ? { [target]: err.message } : {});
-        form.setFormError(target ? null : err.message);
-        revealError();
-      } else form.setFormError(String(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   const setRule = (i: number, patch: Partial<RuleRow>) =>

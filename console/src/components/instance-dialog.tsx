@@ -1,12 +1,10 @@
 /** Add / edit an inventory instance (name, private IP, zone, OS, server type). */
-import { useState } from 'react';
 import { ServerTypes } from '../../../src/config/model.ts';
 import { useForm, useServices } from '../hooks.ts';
-import { ApiError } from '../lib/api.ts';
 import { changedOnly, toPayload, valuesFrom } from '../lib/form.ts';
 import { ServerTypePresets } from '../lib/server-form.ts';
 import type { Instance } from '../lib/types.ts';
-import { applyApiError, Dialog, FormError, FormFooter, SelectField, TextField } from './ui.tsx';
+import { Dialog, FormError, FormFooter, SelectField, TextField, useSave } from './ui.tsx';
 
 const INSTANCE_SPECS = [
   { path: 'name', kind: 'text' },
@@ -29,15 +27,17 @@ export function InstanceDialog({
   const form = useForm(() =>
     instance ? valuesFrom(INSTANCE_SPECS, instance) : { name: '', privateIp: '', zone: '', os: '', serverType: 'web' },
   );
-  const [busy, setBusy] = useState(false);
+  const { busy, save } = useSave(
+    form,
+    INSTANCE_SPECS.map((s) => s.path),
+  );
   const submit = async (e: React.FormEvent) => {
     e.preventDefault();
     const { payload } = toPayload(INSTANCE_SPECS, form.values);
     const body = instance
       ? changedOnly(payload, toPayload(INSTANCE_SPECS, valuesFrom(INSTANCE_SPECS, instance)).payload)
       : payload;
-    setBusy(true);
-    try {
+    await save(async () => {
       const r = instance
         ? await api.change<Instance>('PATCH', `/instances/${encodeURIComponent(instance.id)}`, body)
         : await api.change<Instance>('POST', '/instances', body);
@@ -45,17 +45,7 @@ export function InstanceDialog({
         `Instance ${r.resource.name ?? ''} saved.${r.configVersion !== null ? ` Configuration version ${r.configVersion}.` : ''}`,
       );
       onSaved();
-    } catch (err) {
-      if (err instanceof ApiError)
-        applyApiError(
-          form,
-          err,
-          INSTANCE_SPECS.map((s) => s.path),
-        );
-      else form.setFormError(String(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <Dialog

@@ -1,7 +1,5 @@
 /** Create / edit a load balancer (S6, S7): name, description, allowed networks, server quota, IP as backend. */
-import { useState } from 'react';
 import { useForm, useServices } from '../hooks.ts';
-import { ApiError } from '../lib/api.ts';
 import {
   LoadBalancerFields,
   loadBalancerPayload,
@@ -9,7 +7,7 @@ import {
   newLoadBalancerValues,
 } from '../lib/frontend-form.ts';
 import type { LoadBalancer } from '../lib/types.ts';
-import { applyApiError, CheckField, Dialog, FormError, FormFooter, TextField } from './ui.tsx';
+import { CheckField, Dialog, FormError, FormFooter, TextField, useSave } from './ui.tsx';
 
 export interface LoadBalancerDialogProps {
   loadBalancer?: LoadBalancer;
@@ -20,7 +18,7 @@ export interface LoadBalancerDialogProps {
 export function LoadBalancerDialog({ loadBalancer, onClose, onSaved }: LoadBalancerDialogProps) {
   const { api } = useServices();
   const form = useForm(() => (loadBalancer ? loadBalancerValues(loadBalancer) : newLoadBalancerValues()));
-  const [busy, setBusy] = useState(false);
+  const { busy, save } = useSave(form, LoadBalancerFields);
   const submit = async (e: React.FormEvent) => {
     e.preventDefault();
     const { payload, errors } = loadBalancerPayload(form.values, loadBalancer);
@@ -32,18 +30,12 @@ export function LoadBalancerDialog({ loadBalancer, onClose, onSaved }: LoadBalan
       onClose();
       return;
     }
-    setBusy(true);
-    try {
+    await save(async () => {
       const r = loadBalancer
         ? await api.change<LoadBalancer>('PATCH', `/load-balancers/${encodeURIComponent(loadBalancer.id)}`, payload)
         : await api.change<LoadBalancer>('POST', '/load-balancers', payload);
       onSaved(r.resource, r.configVersion, !loadBalancer);
-    } catch (err) {
-      if (err instanceof ApiError) applyApiError(form, err, LoadBalancerFields);
-      else form.setFormError(String(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <Dialog

@@ -1,9 +1,7 @@
-import { useState } from 'react';
 import { useForm, useServices } from '../hooks.ts';
-import { ApiError } from '../lib/api.ts';
 import type { Certificate } from '../lib/types.ts';
 import { joinedPem, PemFields } from './pem-fields.tsx';
-import { applyApiError, Dialog, FormError, FormFooter } from './ui.tsx';
+import { Dialog, FormError, FormFooter, useSave } from './ui.tsx';
 
 /**
  * Replaces a certificate's PEM in place (`PUT /api/v1/certificates/{id}` `{ pem }`, T1
@@ -21,7 +19,7 @@ export function ReplaceCertificateDialog({
 }) {
   const { api, notify } = useServices();
   const form = useForm(() => ({ pem: '', keyPem: '' }));
-  const [busy, setBusy] = useState(false);
+  const { busy, save } = useSave(form, ['pem', 'keyPem'], { key: 'keyPem', keyPem: 'keyPem' });
   const isServer = certificate.kind === 'server';
   const submit = async (e: React.FormEvent) => {
     e.preventDefault();
@@ -31,19 +29,13 @@ export function ReplaceCertificateDialog({
       form.setErrors({ pem: 'paste or read the new PEM' });
       return;
     }
-    setBusy(true);
-    try {
+    await save(async () => {
       const r = await api.change<Certificate>('PUT', `/certificates/${encodeURIComponent(certificate.id)}`, { pem });
       notify(
         `Certificate ${certificate.name} replaced${r.configVersion === null ? '' : ` (version ${r.configVersion})`}: new TLS handshakes use it now; open connections keep the old one.`,
       );
       onSaved();
-    } catch (err) {
-      if (err instanceof ApiError) applyApiError(form, err, ['pem', 'keyPem'], { key: 'keyPem', keyPem: 'keyPem' });
-      else form.setFormError(String(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <Dialog

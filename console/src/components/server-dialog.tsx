@@ -3,10 +3,8 @@
  * Server Type, Backend Server (inventory) or Custom IP, Port, Weight, Zone, Passive,
  * SSL Offload, Server Certificate (CA). API errors appear beside the field they name.
  */
-import { useState } from 'react';
 import { ServerTypes } from '../../../src/config/model.ts';
 import { useForm, useServices } from '../hooks.ts';
-import { ApiError } from '../lib/api.ts';
 import {
   newServerValues,
   ServerFields,
@@ -16,7 +14,7 @@ import {
   suggestServerPort,
 } from '../lib/server-form.ts';
 import type { Backend, Certificate, Instance, Server, ServerType } from '../lib/types.ts';
-import { applyApiError, CheckField, Dialog, FormError, FormFooter, SelectField, TextField } from './ui.tsx';
+import { applyApiError, CheckField, Dialog, FormError, FormFooter, SelectField, TextField, useSave } from './ui.tsx';
 
 export interface ServerDialogProps {
   backend: Backend;
@@ -39,9 +37,11 @@ function typeHint(t: ServerType): string {
 export function ServerDialog({ backend, server, instances, certificates, zones, onClose, onSaved }: ServerDialogProps) {
   const { api } = useServices();
   const form = useForm(() => (server ? serverValues(server) : newServerValues(backend)));
-  const [busy, setBusy] = useState(false);
   const { values } = form;
   const byInstance = values.source === 'instance';
+  const { busy, save } = useSave(form, (err) =>
+    applyApiError(form, err, ServerFields, { address: byInstance ? 'instanceId' : 'address' }),
+  );
   const cas = certificates.filter((c) => c.kind === 'ca');
 
   const onType = (t: string) => {
@@ -70,20 +70,13 @@ export function ServerDialog({ backend, server, instances, certificates, zones, 
       onClose();
       return;
     }
-    setBusy(true);
-    try {
+    await save(async () => {
       const path = server
         ? `/backends/${encodeURIComponent(backend.id)}/servers/${encodeURIComponent(server.id)}`
         : `/backends/${encodeURIComponent(backend.id)}/servers`;
       const r = await api.change<Server>(server ? 'PATCH' : 'POST', path, payload);
       onSaved(r.resource, r.configVersion, !server);
-    } catch (err) {
-      if (err instanceof ApiError) {
-        applyApiError(form, err, ServerFields, { address: byInstance ? 'instanceId' : 'address' });
-      } else form.setFormError(String(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   const backendPort = backend.port ? `empty = the backend's port ${backend.port}` : 'the port the server listens on';

@@ -2,9 +2,9 @@
  * Accessible building blocks (issue point 11): dialogs with role="dialog" and a labelled
  * title, fields with a label, a hint and an error tied by aria-describedby.
  */
-import { type ReactNode, useEffect, useId, useRef } from 'react';
+import { type ReactNode, useEffect, useId, useRef, useState } from 'react';
 import type { FormState } from '../hooks.ts';
-import type { ApiError } from '../lib/api.ts';
+import { ApiError } from '../lib/api.ts';
 import { fieldFor } from '../lib/form.ts';
 
 export interface DialogProps {
@@ -295,6 +295,33 @@ export function applyApiError(
     form.setErrors({});
     form.setFormError(err.message);
   }
+}
+
+/**
+ * The save step of a form dialog: `save(send)` runs the request with the submit button
+ * disabled (`busy`); an API refusal is shown beside its field among `refused` (with `alias`
+ * for the API's other names of a field, see applyApiError) or handled by `refused` when it is a
+ * function; any other failure is shown at the top of the form.
+ */
+export function useSave(
+  form: FormState,
+  refused: Iterable<string> | ((err: ApiError) => void),
+  alias?: Record<string, string>,
+): { busy: boolean; save: (send: () => Promise<void>) => Promise<void> } {
+  const [busy, setBusy] = useState(false);
+  const save = async (send: () => Promise<void>) => {
+    setBusy(true);
+    try {
+      await send();
+    } catch (err) {
+      if (!(err instanceof ApiError)) form.setFormError(String(err));
+      else if (typeof refused === 'function') refused(err);
+      else applyApiError(form, err, refused, alias);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, save };
 }
 
 /** The error at the top of a form (role="alert"). */

@@ -1,21 +1,18 @@
 /** Upload a certificate (T1, T3): a server certificate with its key, or a CA bundle. */
-import { useState } from 'react';
 import { useForm, useServices } from '../hooks.ts';
-import { ApiError } from '../lib/api.ts';
 import type { Certificate } from '../lib/types.ts';
 import { joinedPem, PemFields } from './pem-fields.tsx';
-import { applyApiError, Dialog, FormError, FormFooter, SelectField, TextField } from './ui.tsx';
+import { Dialog, FormError, FormFooter, SelectField, TextField, useSave } from './ui.tsx';
 
 export function UploadCertificateDialog({ onClose, onSaved }: { onClose: () => void; onSaved: () => void }) {
   const { api, notify } = useServices();
   const form = useForm(() => ({ name: '', kind: 'server', pem: '', keyPem: '' }));
-  const [busy, setBusy] = useState(false);
+  const { busy, save } = useSave(form, ['name', 'kind', 'pem', 'keyPem'], { key: 'keyPem', keyPem: 'keyPem' });
   const submit = async (e: React.FormEvent) => {
     e.preventDefault();
     const v = form.values;
     const pem = joinedPem(v, v.kind === 'server');
-    setBusy(true);
-    try {
+    await save(async () => {
       const r = await api.change<Certificate>('POST', '/certificates', {
         name: String(v.name).trim(),
         kind: v.kind,
@@ -23,13 +20,7 @@ export function UploadCertificateDialog({ onClose, onSaved }: { onClose: () => v
       });
       notify(`Certificate ${r.resource.name ?? ''} uploaded.`);
       onSaved();
-    } catch (err) {
-      if (err instanceof ApiError)
-        applyApiError(form, err, ['name', 'kind', 'pem', 'keyPem'], { key: 'keyPem', keyPem: 'keyPem' });
-      else form.setFormError(String(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   const isServer = form.values.kind === 'server';
   return (
