@@ -1,9 +1,9 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import { type ConfigState, emptyConfig, type ResourceKind } from '../config/model.ts';
 import { FulcrumError } from '../core/errors.ts';
 import type { FulcrumEvent } from '../runtime/events.ts';
+import { createPrivateFile, secureDataDir } from './data-dir.ts';
 import { type Migration, Migrations } from './migrations.ts';
 import {
   type AuditEntry,
@@ -109,13 +109,22 @@ export class SqliteStore implements ConfigStore {
     this.#db.exec('PRAGMA journal_mode = WAL');
     this.#db.exec('PRAGMA synchronous = NORMAL');
     this.#db.exec('PRAGMA busy_timeout = 5000');
+    // Freed content is zeroed, so a secret re-stored sealed leaves no clear copy in the file (issue 10).
+    this.#db.exec('PRAGMA secure_delete = ON');
     migrate(this.#db);
   }
 
-  /** Opens `<dataDir>/fulcrum.db`, creating the directory (mode 0700) when missing. */
+  /**
+   * Opens `<dataDir>/fulcrum.db`, creating the directory when missing. The directory is
+   * brought to 0700 and its files to 0600 (`secureDataDir`), and the database file is
+   * created 0600 before SQLite opens it, so its `-wal` and `-shm` files are 0600 too
+   * (issue 10), whatever the umask.
+   */
   static open(dataDir: string): SqliteStore {
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    return new SqliteStore(join(dataDir, 'fulcrum.db'));
+    secureDataDir(dataDir);
+    const file = join(dataDir, 'fulcrum.db');
+    createPrivateFile(file);
+    return new SqliteStore(file);
   }
 
   #version(): number {
