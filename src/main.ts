@@ -8,7 +8,7 @@ import { buildApi } from './api/app.ts';
 import { isLoopbackName } from './api/browser-guard.ts';
 import { certificateRoutes } from './api/routes-certificates.ts';
 import { createBalancer } from './balancer/registry.ts';
-import { loadSecretKey } from './certificates/secret.ts';
+import { loadSealedSecret, loadSecretKey } from './certificates/secret.ts';
 import { type ApiEndpoint, parseNetworkList } from './config/address-guard.ts';
 import type { Snapshot } from './config/snapshot.ts';
 import { ControlPlane } from './control/control-plane.ts';
@@ -129,13 +129,10 @@ export async function startFulcrum(options: StartOptions = {}): Promise<RunningF
   let accessLog: AccessLog | undefined;
   try {
     accessLog = options.accessLog ? createAccessLog(options.accessLog) : undefined;
-    let cookieKey = await store.getSecret(COOKIE_KEY);
-    if (!cookieKey) {
-      cookieKey = randomBytes(32).toString('base64url');
-      await store.setSecret(COOKIE_KEY, cookieKey);
-    }
     // T1: private keys of certificates are encrypted at rest with this key (FULCRUM_SECRET_KEY or data dir secret-key).
     const secretKey = loadSecretKey(dataDir, options.env ?? process.env);
+    // The cookie HMAC key too (issue 10); a plain-text key of an older data dir is kept and re-stored sealed.
+    const cookieKey = await loadSealedSecret(store, COOKIE_KEY, secretKey, () => randomBytes(32).toString('base64url'));
     const clock = realClock;
     const runtime = new Runtime(createBalancer, { clock });
     const persistence = new PersistenceManager({ cookieKeys: [cookieKey] });

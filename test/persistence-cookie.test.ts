@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import https from 'node:https';
 import { after, before, describe, it } from 'node:test';
+import { decryptSecret, loadSecretKey } from '../src/certificates/secret.ts';
 import { CookieSigner, serverToken } from '../src/persistence/cookie.ts';
 import { removeDir, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
 import {
@@ -116,8 +117,10 @@ describe('cookie persistence through the API and the HTTP data plane (P2, P3)', 
   });
 
   it('ignores forged, tampered, expired and other-backend cookies: balanced normally, no error, a fresh cookie', async () => {
-    const key = await f.fulcrum.control.store.getSecret('persistence.cookie-key');
-    assert.ok(key, 'the cookie key is kept in the store');
+    const sealed = await f.fulcrum.control.store.getSecret('persistence.cookie-key');
+    assert.ok(sealed, 'the cookie key is kept in the store');
+    // Encrypted at rest like private keys (issue 10), with the data dir's key.
+    const key = decryptSecret(sealed, loadSecretKey(f.dataDir), 'persistence.cookie-key');
     const signer = new CookieSigner([key]);
     const now = Math.floor(Date.now() / 1000);
     const tokenB = serverToken(beId, ids.get('b')!);

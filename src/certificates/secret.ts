@@ -65,3 +65,44 @@ export function decryptSecret(sealed: string, key: Buffer, aad: string): string 
     );
   }
 }
+
+/** Where sealed secrets are kept: the store's `secrets` table (ConfigStore getSecret / setSecret). */
+export interface SecretTable {
+  getSecret(key: string): Promise<string | undefined>;
+  setSecret(key: string, value: string): Promise<void>;
+}
+
+/**
+ * A secret kept in the store encrypted at rest like private keys (issue 10: the data dir's
+ * SQLite file must not hold it in clear): stored under `name` as `encryptSecret(value, key,
+ * name)`, the name as associated data so a sealed value cannot be moved to another name.
+ * Answers the plain value. When `name` is missing (or empty), `generate()` makes it and it is stored
+ * sealed. A plain value left by an older Fulcrum (anything not `v1.`…; a base64url key never
+ * holds a dot) is kept — e.g. cookies signed with it stay valid — and re-stored sealed.
+ *
+ * @throws FulcrumError('internal', …) naming `name` when the stored value does not decrypt
+ *   with `key` (FULCRUM_SECRET_KEY or the data dir's secret-key changed); the value is left
+ *   as it is, so restoring the right key recovers it.
+ */
+export async function loadSealedSecret(
+  store: SecretTable,
+  name: string,
+  key: Buffer,
+  generate: () => string,
+): Promise<string> {
+  const stored = await store.getSecret(name);
+  if (!stored) {
+    const value = generate();
+    await store.setSecret(name, encryptSecret(value, key, name));
+    return value;
+  }
+  if (!stored.startsWith('v1.')) {
+    await store.setSecret(name, encryptSecret(stored, key, name));
+    return stored;
+  }
+  try {
+    return decryptSecret(stored, key, name);
+  } catch (err) {
+    throw new FulcrumError('internal', `secret ${name}: ${(err as Error).message}`);
+  }
+}
