@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { validateConfig } from '../src/config/validate.ts';
+import { FulcrumError } from '../src/core/errors.ts';
 import { removeDir, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
+import { backend, baseConfig } from './helpers/plane.ts';
 
 /**
  * Issue 10, "nothing an operator types can stall the process": an http health check's
@@ -130,5 +133,32 @@ describe('health check expectBody on a linear-time engine (issue 10)', () => {
     assert.equal(r.body.error.field, 'healthCheck.http.expectBody');
     assert.equal((await f.ok('GET', `/backends/${id}`)).healthCheck.http.expectBody, 'ok');
     assert.equal((await f.ok('GET', '/backends')).length, before.length + 1, 'nothing else was created');
+  });
+});
+
+describe('expectBody regexes as a write rule (issue 10)', () => {
+  const withPattern = (expectBody: string, name = 'web') => {
+    const c = baseConfig();
+    const b = backend('be1', 'http', { name });
+    b.healthCheck = {
+      ...b.healthCheck,
+      type: 'http',
+      http: { method: 'GET', path: '/', expectedCodes: '200', expectBody },
+    };
+    c.backends.push(b);
+    return c;
+  };
+  const refusal = (err: unknown) =>
+    err instanceof FulcrumError && err.code === 'invalid' && err.field === 'healthCheck.http.expectBody';
+
+  it('a stored pattern that predates the rule does not block unrelated changes; writing one is refused', () => {
+    const stored = withPattern('/(a)\\1/');
+    assert.throws(() => validateConfig(stored), refusal, 'a whole configuration is checked');
+    // An unrelated change (the backend renamed) keeps the stored pattern as it is.
+    validateConfig(withPattern('/(a)\\1/', 'renamed'), { before: stored });
+    // Changing the pattern to another one the engine refuses is a new violation.
+    assert.throws(() => validateConfig(withPattern('/a(?=b)/'), { before: stored }), refusal);
+    // Fixing it is accepted.
+    validateConfig(withPattern('/^a+!$/'), { before: stored });
   });
 });

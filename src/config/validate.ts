@@ -181,16 +181,14 @@ export function checkBackend(b: Backend): void {
         'healthCheck.http.expectedCodes: must be a list of status codes and ranges such as "200", "200,204" or "200-299,302"',
       );
     }
-    if (hc.http.expectBody !== undefined) {
-      if (typeof hc.http.expectBody !== 'string' || hc.http.expectBody.length > 1024) {
-        throw invalid(
-          'healthCheck.http.expectBody',
-          'healthCheck.http.expectBody: must be a text of at most 1024 characters',
-        );
-      }
-      // Issue 10: a /regex/ must compile on the linear-time engine (no backreferences, no lookaround).
-      const slash = splitSlashPattern(hc.http.expectBody);
-      if (slash) compileLinearRegex(slash.pattern, slash.flags, 'healthCheck.http.expectBody');
+    if (
+      hc.http.expectBody !== undefined &&
+      (typeof hc.http.expectBody !== 'string' || hc.http.expectBody.length > 1024)
+    ) {
+      throw invalid(
+        'healthCheck.http.expectBody',
+        'healthCheck.http.expectBody: must be a text of at most 1024 characters',
+      );
     }
   }
   if ((hc.type === 'http' || hc.type === 'https') && !hc.http) {
@@ -299,6 +297,31 @@ export interface ValidationContext {
   before?: ConfigState;
 }
 
+/** Verdicts of `expectBodyProblem` by text: compiling is cheap but every change re-checks every backend. */
+const expectBodyVerdicts = new Map<string, FulcrumError | null>();
+
+/**
+ * Issue 10: an `expectBody` written as `/regex/flags` must compile on the linear-time engine
+ * (core/linear-regex.ts: RE2 syntax, no backreferences, no lookaround, at most 1024
+ * characters). Answers the refusal (400 naming `healthCheck.http.expectBody`), or null.
+ */
+function expectBodyProblem(text: string): FulcrumError | null {
+  let verdict = expectBodyVerdicts.get(text);
+  if (verdict !== undefined) return verdict;
+  verdict = null;
+  const slash = splitSlashPattern(text);
+  if (slash) {
+    try {
+      compileLinearRegex(slash.pattern, slash.flags, 'healthCheck.http.expectBody');
+    } catch (err) {
+      verdict = err as FulcrumError;
+    }
+  }
+  if (expectBodyVerdicts.size >= 256) expectBodyVerdicts.delete(expectBodyVerdicts.keys().next().value as string);
+  expectBodyVerdicts.set(text, verdict);
+  return verdict;
+}
+
 /** A refusal of a write rule, keyed by resource and message so a change can be told from the state before it. */
 interface Violation {
   key: string;
@@ -307,8 +330,9 @@ interface Violation {
 
 /**
  * The write rules (issue 10): names (config/names.ts: NFC, no control, bidi or zero-width
- * characters, no `/`), then, with a guard, instance and server addresses and frontend binds
- * (config/address-guard.ts). In report order.
+ * characters, no `/`), health-check `expectBody` regexes (linear-time engine), then, with a
+ * guard, instance and server addresses and frontend binds (config/address-guard.ts). In
+ * report order.
  */
 function writeViolations(c: ConfigState, guard: AddressGuard | undefined): Violation[] {
   const out: Violation[] = [];
@@ -333,6 +357,11 @@ function writeViolations(c: ConfigState, guard: AddressGuard | undefined): Viola
       }
     }
   }
+  for (const b of c.backends) {
+    const text = b.healthCheck?.http?.expectBody;
+    const problem = typeof text === 'string' ? expectBodyProblem(text) : null;
+    if (problem) out.push({ key: `backend:${b.id}:expectBody:${text}`, error: problem });
+  }
   if (!guard) return out;
   for (const i of c.instances) {
     const problem = backendAddressProblem(i.privateIp, null, guard);
@@ -353,9 +382,9 @@ function writeViolations(c: ConfigState, guard: AddressGuard | undefined): Viola
 /**
  * Checks a whole configuration; throws the first FulcrumError found. Resources are checked
  * on their own, then references and cross-resource rules (F2, F4, F5, S1, S6, S7, T1, T3),
- * then the write rules (names; with `ctx.guard`, the address guard) — only those the change
- * brings in when `ctx.before` is given. A name refusal is `invalid` (400) naming `name`; a
- * guard refusal is `conflict` (409) naming `privateIp`, `address` or `port`.
+ * then the write rules (names, expectBody regexes; with `ctx.guard`, the address guard) —
+ * only those the change brings in when `ctx.before` is given. A name refusal is `invalid`
+ * (400) naming `name`, a regex one `invalid` naming `healthCheck.http.expectBody`; a guard refusal is `conflict` (409) naming `privateIp`, `address` or `port`.
  */
 export function validateConfig(c: ConfigState, ctx: ValidationContext = {}): void {
   const lbs = new Map(c.loadBalancers.map((x) => [x.id, x]));
