@@ -384,7 +384,8 @@ function writeViolations(c: ConfigState, guard: AddressGuard | undefined): Viola
  * on their own, then references and cross-resource rules (F2, F4, F5, S1, S6, S7, T1, T3),
  * then the write rules (names, expectBody regexes; with `ctx.guard`, the address guard) —
  * only those the change brings in when `ctx.before` is given. A name refusal is `invalid`
- * (400) naming `name`, a regex one `invalid` naming `healthCheck.http.expectBody`; a guard refusal is `conflict` (409) naming `privateIp`, `address` or `port`.
+ * (400) naming `name`, a regex one `invalid` naming `healthCheck.http.expectBody`; a guard
+ * refusal is `conflict` (409) naming `privateIp`, `address` or `port`.
  */
 export function validateConfig(c: ConfigState, ctx: ValidationContext = {}): void {
   const lbs = new Map(c.loadBalancers.map((x) => [x.id, x]));
