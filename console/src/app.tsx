@@ -4,6 +4,7 @@
  * routes of `lib/route.ts`.
  */
 import { useCallback, useEffect, useId, useMemo, useRef, useState } from 'react';
+import { describe, FieldFoot } from './components/ui.tsx';
 import { type AppServices, Services, useServices } from './hooks.ts';
 import { Api, ApiError } from './lib/api.ts';
 import { Live, type StreamState } from './lib/live.ts';
@@ -165,14 +166,10 @@ function SignIn({ onSignedIn }: { onSignedIn: (who: Who | null) => void }) {
             autoComplete="current-password"
             value={token}
             aria-invalid={error ? true : undefined}
-            aria-describedby={error ? `${id}-error` : undefined}
+            aria-describedby={describe(id, undefined, error)}
             onChange={(e) => setToken(e.target.value)}
           />
-          {error ? (
-            <small id={`${id}-error`} className="field-error" role="alert">
-              {error}
-            </small>
-          ) : null}
+          <FieldFoot id={id} error={error} />
         </div>
         <button type="submit" className="primary" disabled={busy}>
           Sign in

@@ -4,7 +4,7 @@
  */
 import { useState } from 'react';
 import { Algorithms, Modes, ServerTypes } from '../../../src/config/model.ts';
-import { useForm, useServices } from '../hooks.ts';
+import { useForm } from '../hooks.ts';
 import {
   AlgorithmLabels,
   BackendFields,
@@ -37,9 +37,8 @@ const d = (path: string, mode: Mode) => {
 };
 
 export function BackendDialog({ loadBalancerId, backend, certificates, onClose, onSaved }: BackendDialogProps) {
-  const { api } = useServices();
   const form = useForm(() => (backend ? backendValues(backend) : newBackendValues('http')));
-  const { busy, save } = useSave(form, BackendFields);
+  const { busy, upsert } = useSave(form, BackendFields);
   const [preset, setPreset] = useState('');
   const v = form.values;
   const mode = String(v.mode) as Mode;
@@ -88,22 +87,15 @@ export function BackendDialog({ loadBalancerId, backend, certificates, onClose, 
     />
   );
 
-  const submit = async (e: React.FormEvent) => {
+  const submit = (e: React.FormEvent) => {
     e.preventDefault();
-    const { payload, errors } = backendPayload(v, backend);
-    if (Object.keys(errors).length) {
-      form.setErrors(errors);
-      return;
-    }
-    if (backend && Object.keys(payload).length === 0) {
-      onClose();
-      return;
-    }
-    await save(async () => {
-      const r = backend
-        ? await api.change<Backend>('PATCH', `/backends/${encodeURIComponent(backend.id)}`, payload)
-        : await api.change<Backend>('POST', '/backends', { ...payload, loadBalancerId });
-      onSaved(r.resource, r.configVersion, !backend);
+    void upsert<Backend>({
+      prepared: backendPayload(v, backend),
+      editing: !!backend,
+      path: backend ? `/backends/${encodeURIComponent(backend.id)}` : '/backends',
+      create: { loadBalancerId },
+      onSaved,
+      onUnchanged: onClose,
     });
   };
 

@@ -3,7 +3,7 @@
  * routing-rule condition, redirect to https, TLS passthrough with SNI rules, limits and timeouts.
  */
 import { useState } from 'react';
-import { useForm, useServices } from '../hooks.ts';
+import { useForm } from '../hooks.ts';
 import {
   backendsFor,
   emptyRuleRow,
@@ -38,7 +38,6 @@ export function FrontendDialog({
   onClose,
   onSaved,
 }: FrontendDialogProps) {
-  const { api } = useServices();
   const form = useForm(() => (frontend ? frontendValues(frontend) : newFrontendValues()));
   const [certIds, setCertIds] = useState<string[]>(() => [...(frontend?.certificateIds ?? [])]);
   const [rules, setRules] = useState<RuleRow[]>(() => (frontend ? ruleRows(frontend) : []));
@@ -60,30 +59,23 @@ export function FrontendDialog({
         .querySelector('#frontend-form .field-error, #frontend-form .form-error')
         ?.scrollIntoView({ block: 'center' }),
     );
-  const { busy, save } = useSave(form, (err) => {
+  const { busy, upsert } = useSave(form, (err) => {
     const target = frontendErrorTarget(err.field) ?? (err.field === 'backendId' ? 'defaultBackendId' : null);
     form.setErrors(target ? { [target]: err.message } : {});
     form.setFormError(target ? null : err.message);
     revealError();
   });
 
-  const submit = async (e: React.FormEvent) => {
+  const submit = (e: React.FormEvent) => {
     e.preventDefault();
-    const { payload, errors } = frontendPayload(v, certIds, rules, frontend, sni);
-    if (Object.keys(errors).length) {
-      form.setErrors(errors);
-      revealError();
-      return;
-    }
-    if (frontend && Object.keys(payload).length === 0) {
-      onClose();
-      return;
-    }
-    await save(async () => {
-      const r = frontend
-        ? await api.change<Frontend>('PATCH', `/frontends/${encodeURIComponent(frontend.id)}`, payload)
-        : await api.change<Frontend>('POST', '/frontends', { ...payload, loadBalancerId: loadBalancer.id });
-      onSaved(r.resource, r.configVersion, !frontend);
+    void upsert<Frontend>({
+      prepared: frontendPayload(v, certIds, rules, frontend, sni),
+      editing: !!frontend,
+      path: frontend ? `/frontends/${encodeURIComponent(frontend.id)}` : '/frontends',
+      create: { loadBalancerId: loadBalancer.id },
+      onSaved,
+      onUnchanged: onClose,
+      onInvalid: revealError,
     });
   };
 
@@ -108,6 +100,21 @@ export function FrontendDialog({
         onChange={(e) => setRule(i, { [key]: e.target.value })}
       />
       {errPath ? err(errPath) : null}
+    </label>
+  );
+  /** The Backend select of a routing rule or an SNI rule: the backends this frontend may use, and its error. */
+  const backendSelect = (value: string, onChange: (backendId: string) => void, errPath: string) => (
+    <label>
+      Backend
+      <select value={value} onChange={(e) => onChange(e.target.value)}>
+        <option value="">Choose…</option>
+        {usable.map((b) => (
+          <option key={b.id} value={b.id}>
+            {b.name}
+          </option>
+        ))}
+      </select>
+      {err(errPath)}
     </label>
   );
   const setSniRow = (i: number, patch: Partial<SniRow>) =>
@@ -247,18 +254,7 @@ export function FrontendDialog({
                       />
                       {err(`sniRules.${i}.serverName`)}
                     </label>
-                    <label>
-                      Backend
-                      <select value={r.backendId} onChange={(e) => setSniRow(i, { backendId: e.target.value })}>
-                        <option value="">Choose…</option>
-                        {usable.map((b) => (
-                          <option key={b.id} value={b.id}>
-                            {b.name}
-                          </option>
-                        ))}
-                      </select>
-                      {err(`sniRules.${i}.backendId`)}
-                    </label>
+                    {backendSelect(r.backendId, (backendId) => setSniRow(i, { backendId }), `sniRules.${i}.backendId`)}
                     <button
                       type="button"
                       aria-label={`Remove SNI rule ${i + 1}`}
@@ -318,18 +314,7 @@ export function FrontendDialog({
                   {ruleText(i, r, 'method', 'Method', 'any', `rules.${i}.method`, 'http-methods')}
                   {ruleText(i, r, 'headerName', 'Header name', 'X-Canary', `rules.${i}.header`)}
                   {ruleText(i, r, 'headerValue', 'Header value', 'exact value', null)}
-                  <label>
-                    Backend
-                    <select value={r.backendId} onChange={(e) => setRule(i, { backendId: e.target.value })}>
-                      <option value="">Choose…</option>
-                      {usable.map((b) => (
-                        <option key={b.id} value={b.id}>
-                          {b.name}
-                        </option>
-                      ))}
-                    </select>
-                    {err(`rules.${i}.backendId`)}
-                  </label>
+                  {backendSelect(r.backendId, (backendId) => setRule(i, { backendId }), `rules.${i}.backendId`)}
                 </div>
                 {r.extraMatch ? (
                   <p className="muted small">

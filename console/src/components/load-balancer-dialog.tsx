@@ -1,5 +1,5 @@
 /** Create / edit a load balancer (S6, S7): name, description, allowed networks, server quota, IP as backend. */
-import { useForm, useServices } from '../hooks.ts';
+import { useForm } from '../hooks.ts';
 import {
   LoadBalancerFields,
   loadBalancerPayload,
@@ -16,25 +16,16 @@ export interface LoadBalancerDialogProps {
 }
 
 export function LoadBalancerDialog({ loadBalancer, onClose, onSaved }: LoadBalancerDialogProps) {
-  const { api } = useServices();
   const form = useForm(() => (loadBalancer ? loadBalancerValues(loadBalancer) : newLoadBalancerValues()));
-  const { busy, save } = useSave(form, LoadBalancerFields);
-  const submit = async (e: React.FormEvent) => {
+  const { busy, upsert } = useSave(form, LoadBalancerFields);
+  const submit = (e: React.FormEvent) => {
     e.preventDefault();
-    const { payload, errors } = loadBalancerPayload(form.values, loadBalancer);
-    if (Object.keys(errors).length) {
-      form.setErrors(errors);
-      return;
-    }
-    if (loadBalancer && Object.keys(payload).length === 0) {
-      onClose();
-      return;
-    }
-    await save(async () => {
-      const r = loadBalancer
-        ? await api.change<LoadBalancer>('PATCH', `/load-balancers/${encodeURIComponent(loadBalancer.id)}`, payload)
-        : await api.change<LoadBalancer>('POST', '/load-balancers', payload);
-      onSaved(r.resource, r.configVersion, !loadBalancer);
+    void upsert<LoadBalancer>({
+      prepared: loadBalancerPayload(form.values, loadBalancer),
+      editing: !!loadBalancer,
+      path: loadBalancer ? `/load-balancers/${encodeURIComponent(loadBalancer.id)}` : '/load-balancers',
+      onSaved,
+      onUnchanged: onClose,
     });
   };
   return (

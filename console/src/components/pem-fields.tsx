@@ -1,6 +1,7 @@
 /** The PEM inputs of the certificate dialogs (T1): chain or CA bundle, private key, each typed or read from a file. */
 import { useId } from 'react';
 import type { FormState } from '../hooks.ts';
+import { describe, FieldFoot } from './ui.tsx';
 
 /** The PEM text sent to the API: the certificate (chain), then the private key for a server certificate (T1). */
 export function joinedPem(v: Record<string, unknown>, isServer: boolean): string {
@@ -71,7 +72,7 @@ function PemField({
         value={String(form.values[path] ?? '')}
         placeholder="-----BEGIN …-----"
         aria-invalid={error ? true : undefined}
-        aria-describedby={error ? `${id}-error` : undefined}
+        aria-describedby={describe(id, undefined, error)}
         onChange={(e) => form.set(path, e.target.value)}
       />
       <label htmlFor={fileId} className="small">
@@ -83,11 +84,7 @@ function PemField({
         accept=".pem,.crt,.cer,.key,text/plain"
         onChange={(e) => onFile(e.target.files?.[0])}
       />
-      {error ? (
-        <small id={`${id}-error`} className="field-error" role="alert">
-          {error}
-        </small>
-      ) : null}
+      <FieldFoot id={id} error={error} />
     </div>
   );
 }

@@ -4,7 +4,7 @@
  * SSL Offload, Server Certificate (CA). API errors appear beside the field they name.
  */
 import { ServerTypes } from '../../../src/config/model.ts';
-import { useForm, useServices } from '../hooks.ts';
+import { useForm } from '../hooks.ts';
 import {
   newServerValues,
   ServerFields,
@@ -35,11 +35,10 @@ function typeHint(t: ServerType): string {
 }
 
 export function ServerDialog({ backend, server, instances, certificates, zones, onClose, onSaved }: ServerDialogProps) {
-  const { api } = useServices();
   const form = useForm(() => (server ? serverValues(server) : newServerValues(backend)));
   const { values } = form;
   const byInstance = values.source === 'instance';
-  const { busy, save } = useSave(form, (err) =>
+  const { busy, upsert } = useSave(form, (err) =>
     applyApiError(form, err, ServerFields, { address: byInstance ? 'instanceId' : 'address' }),
   );
   const cas = certificates.filter((c) => c.kind === 'ca');
@@ -59,23 +58,15 @@ export function ServerDialog({ backend, server, instances, certificates, zones, 
     form.setMany(patch);
   };
 
-  const submit = async (e: React.FormEvent) => {
+  const submit = (e: React.FormEvent) => {
     e.preventDefault();
-    const { payload, errors } = serverPayload(values, server);
-    if (Object.keys(errors).length) {
-      form.setErrors(errors);
-      return;
-    }
-    if (server && Object.keys(payload).length === 0) {
-      onClose();
-      return;
-    }
-    await save(async () => {
-      const path = server
-        ? `/backends/${encodeURIComponent(backend.id)}/servers/${encodeURIComponent(server.id)}`
-        : `/backends/${encodeURIComponent(backend.id)}/servers`;
-      const r = await api.change<Server>(server ? 'PATCH' : 'POST', path, payload);
-      onSaved(r.resource, r.configVersion, !server);
+    const servers = `/backends/${encodeURIComponent(backend.id)}/servers`;
+    void upsert<Server>({
+      prepared: serverPayload(values, server),
+      editing: !!server,
+      path: server ? `${servers}/${encodeURIComponent(server.id)}` : servers,
+      onSaved,
+      onUnchanged: onClose,
     });
   };
 

@@ -3,9 +3,9 @@
  * title, fields with a label, a hint and an error tied by aria-describedby.
  */
 import { type ReactNode, useEffect, useId, useRef, useState } from 'react';
-import type { FormState } from '../hooks.ts';
+import { type FormState, useServices } from '../hooks.ts';
 import { ApiError } from '../lib/api.ts';
-import { fieldFor } from '../lib/form.ts';
+import { type FieldErrors, fieldFor } from '../lib/form.ts';
 
 export interface DialogProps {
   title: string;
@@ -53,34 +53,19 @@ export function Dialog({ title, onClose, children, footer, wide, role = 'dialog'
       {footer ? <footer className="dialog-foot">{footer}</footer> : null}
     </>
   );
-  const cls = wide ? 'dialog wide' : 'dialog';
+  // The role is written out (not role={role}) so the linter knows it supports aria-modal.
+  const box = {
+    ref,
+    className: wide ? 'dialog wide' : 'dialog',
+    'aria-modal': true,
+    'aria-labelledby': `${id}-title`,
+    'aria-describedby': describedBy,
+    tabIndex: -1,
+    children: inner,
+  };
   return (
     <div className="overlay">
-      {role === 'alertdialog' ? (
-        <div
-          ref={ref}
-          className={cls}
-          role="alertdialog"
-          aria-modal="true"
-          aria-labelledby={`${id}-title`}
-          aria-describedby={describedBy}
-          tabIndex={-1}
-        >
-          {inner}
-        </div>
-      ) : (
-        <div
-          ref={ref}
-          className={cls}
-          role="dialog"
-          aria-modal="true"
-          aria-labelledby={`${id}-title`}
-          aria-describedby={describedBy}
-          tabIndex={-1}
-        >
-          {inner}
-        </div>
-      )}
+      {role === 'alertdialog' ? <div role="alertdialog" {...box} /> : <div role="dialog" {...box} />}
     </div>
   );
 }
@@ -134,12 +119,18 @@ interface BaseFieldProps {
   disabled?: boolean;
 }
 
-function describe(id: string, hint: ReactNode | undefined, error: string | undefined): string | undefined {
+/** The `aria-describedby` of input `id`: its hint and its error, when shown (see FieldFoot). */
+export function describe(
+  id: string,
+  hint: ReactNode | undefined,
+  error: string | null | undefined,
+): string | undefined {
   const ids = [hint ? `${id}-hint` : '', error ? `${id}-error` : ''].filter(Boolean).join(' ');
   return ids || undefined;
 }
 
-function FieldFoot({ id, hint, error }: { id: string; hint: ReactNode | undefined; error: string | undefined }) {
+/** The hint and the error (role="alert") under input `id`, with the ids `describe` points to. */
+export function FieldFoot({ id, hint, error }: { id: string; hint?: ReactNode; error: string | null | undefined }) {
   return (
     <>
       {hint ? (
@@ -297,17 +288,39 @@ export function applyApiError(
   }
 }
 
+/** A create-or-update of one resource from a form dialog (see useSave's `upsert`). */
+export interface Upsert<T> {
+  /** The payload built from the form and the errors found before sending. */
+  prepared: { payload: Record<string, unknown>; errors: FieldErrors };
+  /** True to update (PATCH `path` with the changed fields), false to create (POST `path`). */
+  editing: boolean;
+  path: string;
+  /** Added to a creation's payload (the parent's id). */
+  create?: Record<string, unknown>;
+  onSaved: (resource: T, configVersion: number | null, created: boolean) => void;
+  /** An update that changes nothing sends nothing: this is called instead (closes the dialog). */
+  onUnchanged: () => void;
+  /** Called after the errors found before sending are shown beside their fields. */
+  onInvalid?: () => void;
+}
+
 /**
  * The save step of a form dialog: `save(send)` runs the request with the submit button
  * disabled (`busy`); an API refusal is shown beside its field among `refused` (with `alias`
  * for the API's other names of a field, see applyApiError) or handled by `refused` when it is a
- * function; any other failure is shown at the top of the form.
+ * function; any other failure is shown at the top of the form. `upsert` creates or updates a
+ * resource that way from the form's prepared payload.
  */
 export function useSave(
   form: FormState,
   refused: Iterable<string> | ((err: ApiError) => void),
   alias?: Record<string, string>,
-): { busy: boolean; save: (send: () => Promise<void>) => Promise<void> } {
+): {
+  busy: boolean;
+  save: (send: () => Promise<void>) => Promise<void>;
+  upsert: <T>(u: Upsert<T>) => Promise<void>;
+} {
+  const { api } = useServices();
   const [busy, setBusy] = useState(false);
   const save = async (send: () => Promise<void>) => {
     setBusy(true);
@@ -321,7 +334,25 @@ export function useSave(
       setBusy(false);
     }
   };
-  return { busy, save };
+  const upsert = async <T,>(u: Upsert<T>) => {
+    const { payload, errors } = u.prepared;
+    if (Object.keys(errors).length) {
+      form.setErrors(errors);
+      u.onInvalid?.();
+      return;
+    }
+    if (u.editing && Object.keys(payload).length === 0) {
+      u.onUnchanged();
+      return;
+    }
+    await save(async () => {
+      const r = u.editing
+        ? await api.change<T>('PATCH', u.path, payload)
+        : await api.change<T>('POST', u.path, { ...payload, ...u.create });
+      u.onSaved(r.resource, r.configVersion, !u.editing);
+    });
+  };
+  return { busy, save, upsert };
 }
 
 /** The error at the top of a form (role="alert"). */
