@@ -34,6 +34,11 @@ export class Metrics {
     counter('fulcrum_frontend_bytes_in_total', 'bytes received from clients', fe);
     counter('fulcrum_frontend_bytes_out_total', 'bytes sent to clients', fe);
     counter('fulcrum_frontend_responses_total', 'responses by status class', [...fe, 'class']);
+    counter('fulcrum_frontend_terminations_total', 'requests/connections ended other than normally, by reason', [
+      ...fe,
+      'reason',
+    ]);
+    counter('fulcrum_frontend_client_errors_total', 'client socket errors (resets, TLS alerts, …)', fe);
     gauge('fulcrum_backend_servers', 'servers configured', be);
     gauge('fulcrum_backend_servers_healthy', 'servers whose health allows traffic', be);
     gauge('fulcrum_backend_connections_active', 'open connections to the servers', be);
@@ -51,6 +56,10 @@ export class Metrics {
     counter('fulcrum_server_bytes_out_total', 'bytes sent to the server', sv);
     counter('fulcrum_server_failures_total', 'failed requests or connections (H7)', sv);
     counter('fulcrum_server_responses_total', 'responses by status class', [...sv, 'class']);
+    counter('fulcrum_server_terminations_total', 'requests/connections ended other than normally, by reason', [
+      ...sv,
+      'reason',
+    ]);
     if (options.processMetrics !== false) collectDefaultMetrics({ register: r, prefix: 'fulcrum_process_' });
   }
 
@@ -73,6 +82,9 @@ export class Metrics {
       inc('fulcrum_frontend_bytes_out_total', l, f.bytesOut);
       for (const [cls, n] of Object.entries(f.responses))
         inc('fulcrum_frontend_responses_total', { ...l, class: cls }, n);
+      for (const [reason, n] of Object.entries(f.terminations))
+        inc('fulcrum_frontend_terminations_total', { ...l, reason }, n);
+      inc('fulcrum_frontend_client_errors_total', l, f.clientErrors);
     }
     for (const b of v.backends) {
       const l = { backend_id: b.id, backend: b.name, load_balancer_id: b.loadBalancerId };
@@ -98,6 +110,8 @@ export class Metrics {
       inc('fulcrum_server_failures_total', l, s.failures);
       for (const [cls, n] of Object.entries(s.responses))
         inc('fulcrum_server_responses_total', { ...l, class: cls }, n);
+      for (const [reason, n] of Object.entries(s.terminations))
+        inc('fulcrum_server_terminations_total', { ...l, reason }, n);
     }
   }
 

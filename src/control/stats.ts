@@ -1,5 +1,6 @@
 import type { ConfigState } from '../config/model.ts';
 import type { ServerRuntime } from '../runtime/server-runtime.ts';
+import { newTerminationCounts } from '../runtime/terminations.ts';
 import type { DataPlanePort } from './ports.ts';
 import { outOfRotationReason } from './views.ts';
 
@@ -187,6 +188,9 @@ export class StatsCollector {
         defaultBackendHits: c?.ruleHits[f.rules.length] ?? 0,
         // U1: UDP flows evicted because the flow table was full.
         flowsEvicted: c?.flowsEvicted ?? 0,
+        // issue 12: requests and connections that ended other than normally, by reason; client socket errors
+        terminations: { ...(c?.terminations ?? newTerminationCounts()) },
+        clientErrors: c?.clientErrors ?? 0,
       };
     });
     const servers = state.servers.map((s) => {
@@ -207,6 +211,8 @@ export class StatsCollector {
         bytesIn: srt?.bytesIn ?? 0,
         bytesOut: srt?.bytesOut ?? 0,
         failures: srt?.failures ?? 0,
+        // issue 12: requests and connections to this server that ended other than normally, by reason
+        terminations: { ...(srt?.terminations ?? newTerminationCounts()) },
         responses: responsesOf(srt?.responses ?? []),
         requestsPerSecond: this.#rate(`srv:${s.id}`).requests,
       };

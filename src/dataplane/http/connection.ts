@@ -161,7 +161,10 @@ export class HttpConnection implements FrontConnection, ExchangeClient {
     }
   }
 
+  /** Resumes reading unless answers wait for the client or pipelined bytes already fill the buffer. */
   #resumeRead(): void {
+    const buf = this.#buf;
+    if (buf !== null && buf.length > MAX_PIPELINE_BUFFER) return; // read more only once they are consumed
     if (this.#readPaused && !this.#waitDrain) {
       this.#readPaused = false;
       this.socket.resume();
@@ -240,6 +243,7 @@ export class HttpConnection implements FrontConnection, ExchangeClient {
       this.#bufHead = null;
     }
     this.#inProcess = false;
+    if (this.state === S_HEAD && !this.#waitDrain) this.#resumeRead();
     if (this.state === S_HEAD && this.#buf === null) {
       this.#deadline = this.frontend.now + this.frontend.spec.clientIdleTimeoutMs;
       if (this.frontend.closing || this.#clientEnded) this.#close();

@@ -3,6 +3,7 @@ import type { FrontendSpec } from '../../config/snapshot.ts';
 import { PersistenceManager } from '../../persistence/choose.ts';
 import type { BackendRuntime } from '../../runtime/runtime.ts';
 import type { ServerRuntime } from '../../runtime/server-runtime.ts';
+import type { Termination } from '../../runtime/terminations.ts';
 import { backendTrust } from '../tls/backend.ts';
 import { matchSniRule, readClientHello } from '../tls/passthrough.ts';
 import type { ListenerContext, ListenerFactory, ProtocolListener } from '../types.ts';
@@ -21,6 +22,10 @@ class TcpSession {
   /** Access log (O2): when the connection was accepted (performance.now ms); 0 when logs are off. */
   startedAt = 0;
   backendName: string | null = null;
+  /** Why the connection ended other than normally (issue 12), first cause wins. */
+  termination: Termination | null = null;
+  /** Connect attempts on another server. */
+  retries = 0;
   constructor(client: net.Socket) {
     this.client = client;
   }
@@ -64,6 +69,14 @@ function tcpListener(initial: FrontendSpec, ctx: ListenerContext, persistence: P
   const { runtime, counters } = ctx;
   const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true });
 
+  /** Names why `session` ends (first cause wins) and counts it for the frontend and, when given, the server. */
+  function terminate(session: TcpSession, reason: Termination, rt?: ServerRuntime): void {
+    if (rt !== undefined) rt.terminations[reason]++;
+    if (session.termination !== null) return;
+    session.termination = reason;
+    counters.terminations[reason]++;
+  }
+
   function finish(session: TcpSession): void {
     if (session.closed) return;
     session.closed = true;
@@ -83,6 +96,8 @@ function tcpListener(initial: FrontendSpec, ctx: ListenerContext, persistence: P
         bytesIn: c.bytesRead,
         bytesOut: c.bytesWritten,
         durationMs: Math.round((performance.now() - session.startedAt) * 10) / 10,
+        ...(session.termination !== null ? { termination: session.termination } : {}),
+        ...(session.retries > 0 ? { retries: session.retries } : {}),
       });
     }
   }
@@ -98,6 +113,7 @@ function tcpListener(initial: FrontendSpec, ctx: ListenerContext, persistence: P
     if (!rt) {
       backend.noServer++;
       counters.refused++;
+      terminate(session, 'no-server');
       session.client.destroy();
       finish(session);
       return;
@@ -109,10 +125,11 @@ function tcpListener(initial: FrontendSpec, ctx: ListenerContext, persistence: P
     session.server = upstream;
     session.rt = rt;
     runtime.connectionOpened(rt, session);
-    const connectTimer = setTimeout(
-      () => upstream.destroy(new Error('connect timeout')),
-      backend.spec.connectTimeoutMs,
-    );
+    let timedOut = false;
+    const connectTimer = setTimeout(() => {
+      timedOut = true;
+      upstream.destroy(new Error('connect timeout'));
+    }, backend.spec.connectTimeoutMs);
     let connected = false;
     upstream.once(secure === null ? 'connect' : 'secureConnect', () => {
       connected = true;
@@ -125,6 +142,10 @@ function tcpListener(initial: FrontendSpec, ctx: ListenerContext, persistence: P
       rt.requests++;
       backend.requests++;
       counters.requests++;
+      if (session.retries > 0) {
+        counters.terminations.retried++;
+        session.termination ??= 'retried';
+      }
       if (session.preamble !== null) {
         counters.bytesIn += session.preamble.length;
         rt.bytesOut += session.preamble.length;
@@ -133,8 +154,12 @@ function tcpListener(initial: FrontendSpec, ctx: ListenerContext, persistence: P
       }
       const idle = spec.clientIdleTimeoutMs;
       if (idle > 0) {
-        session.client.setTimeout(idle, () => session.destroy());
-        upstream.setTimeout(idle, () => session.destroy());
+        const idleOut = (): void => {
+          terminate(session, 'client-timeout');
+          session.destroy();
+        };
+        session.client.setTimeout(idle, idleOut);
+        upstream.setTimeout(idle, idleOut);
       }
       relay(session.client, upstream, (n) => {
         counters.bytesIn += n;
@@ -149,20 +174,25 @@ function tcpListener(initial: FrontendSpec, ctx: ListenerContext, persistence: P
     upstream.on('error', () => {
       clearTimeout(connectTimer);
       if (!connected) {
+        const reason = timedOut ? 'connect-timeout' : 'connect-refused';
         rt.failures++;
+        rt.terminations[reason]++;
         runtime.recordOutcome(rt, false);
         runtime.connectionClosed(rt, session);
         session.rt = undefined;
         session.server = undefined;
         if (attempt === 0 && !session.client.destroyed) {
+          session.retries++;
           connect(session, backend, 1, rt);
           return;
         }
         backend.noServer++;
+        terminate(session, reason);
         session.client.destroy();
         finish(session);
         return;
       }
+      if (!session.closed) terminate(session, 'server-reset', rt);
       session.client.destroy();
     });
   }
@@ -179,7 +209,11 @@ function tcpListener(initial: FrontendSpec, ctx: ListenerContext, persistence: P
     const session = new TcpSession(client);
     if (ctx.accessLog !== undefined) session.startedAt = performance.now();
     sessions.add(session);
-    client.on('error', () => session.server?.destroy());
+    client.on('error', () => {
+      counters.clientErrors++;
+      terminate(session, 'client-aborted');
+      session.server?.destroy();
+    });
     client.on('close', () => {
       session.server?.destroy();
       finish(session);
@@ -189,6 +223,7 @@ function tcpListener(initial: FrontendSpec, ctx: ListenerContext, persistence: P
       readClientHello(client, current.requestHeaderTimeoutMs, (hello, serverName) => {
         if (hello === null) {
           counters.refused++;
+          terminate(session, 'bad-request');
           client.destroy();
           return;
         }

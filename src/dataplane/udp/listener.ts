@@ -6,6 +6,7 @@ import type { Logger } from '../../core/log.ts';
 import { PersistenceManager } from '../../persistence/choose.ts';
 import type { BackendRuntime, Runtime } from '../../runtime/runtime.ts';
 import type { Closeable, ServerRuntime } from '../../runtime/server-runtime.ts';
+import type { AccessLog } from '../access-log.ts';
 import type { FrontendRuntime, ListenerContext, ListenerFactory, ProtocolListener } from '../types.ts';
 import { type FlowNode, FlowTable } from './flow-table.ts';
 
@@ -51,6 +52,10 @@ class UdpFlow implements FlowNode, Closeable {
   /** Set at the first reply (passive health records one success per flow). */
   answered = false;
   closed = false;
+  /** Access log (O2): when the flow started (performance.now ms) and bytes each way. */
+  startedAt = 0;
+  bytesIn = 0;
+  bytesOut = 0;
   readonly #end: (flow: UdpFlow, reason: EndReason) => void;
 
   constructor(
@@ -103,6 +108,7 @@ class UdpListener implements ProtocolListener {
   /** Resolves the graceful close's wait once the last flow has ended. */
   #drained: (() => void) | undefined;
   #stopped: Promise<void> | undefined;
+  readonly #accessLog: AccessLog | undefined;
 
   constructor(spec: FrontendSpec, ctx: ListenerContext, persistence: PersistenceManager) {
     this.#spec = spec;
@@ -111,6 +117,7 @@ class UdpListener implements ProtocolListener {
     this.#clock = ctx.clock;
     this.#log = ctx.log;
     this.#counters = ctx.counters;
+    this.#accessLog = ctx.accessLog;
     this.#timeoutMs = timeoutOf(spec);
     this.#maxFlows = maxFlowsOf(spec);
   }
@@ -225,6 +232,7 @@ class UdpListener implements ProtocolListener {
     const server = flow.server;
     server.requests++;
     server.bytesOut += n;
+    flow.bytesIn += n;
     flow.backend.requests++;
     const pending = flow.pending;
     if (pending === null) {
@@ -270,6 +278,7 @@ class UdpListener implements ProtocolListener {
     }
     if (!server) {
       backend.noServer++;
+      this.#counters.terminations['no-server']++;
       return undefined;
     }
     while (this.#table.size >= this.#maxFlows && this.#table.size > 0) this.#evictOldest();
@@ -280,6 +289,7 @@ class UdpListener implements ProtocolListener {
       sendBufferSize: FLOW_BUFFER_BYTES,
     });
     const flow = new UdpFlow(address, port, server, backend, this.#generation, socket, this.#endFlow);
+    if (this.#accessLog !== undefined) flow.startedAt = performance.now();
     socket.on('message', (reply: Buffer) => this.#onReply(flow, reply));
     socket.on('error', (err: NodeJS.ErrnoException) => this.#onFlowError(flow, err));
     socket.connect(target.port, target.address, (err?: Error) => {
@@ -309,6 +319,7 @@ class UdpListener implements ProtocolListener {
     this.#table.touch(flow, this.#clock.now());
     this.#counters.bytesOut += n;
     flow.server.bytesIn += n;
+    flow.bytesOut += n;
     if (!flow.answered) {
       flow.answered = true;
       this.#runtime.recordOutcome(flow.server, true);
@@ -337,9 +348,30 @@ class UdpListener implements ProtocolListener {
   }
 
   /** Ends a flow: closes its socket, forgets it, releases its server connection slot. Idempotent. */
-  readonly #endFlow = (flow: UdpFlow, _reason: EndReason): void => {
+  readonly #endFlow = (flow: UdpFlow, reason: EndReason): void => {
     if (flow.closed) return;
     flow.closed = true;
+    // issue 12: a flow whose server refused it (ICMP port unreachable, connect error) ends as connect-refused
+    const termination = flow.failed || reason === 'connect-failed' ? 'connect-refused' : null;
+    if (termination !== null) {
+      this.#counters.terminations[termination]++;
+      flow.server.terminations[termination]++;
+    }
+    const log = this.#accessLog;
+    if (log !== undefined) {
+      log.write({
+        at: new Date().toISOString(),
+        kind: 'udp',
+        frontend: this.#spec.name,
+        client: flow.clientAddress,
+        backend: flow.backend.spec.name,
+        server: flow.server.spec.name,
+        bytesIn: flow.bytesIn,
+        bytesOut: flow.bytesOut,
+        durationMs: Math.round((performance.now() - flow.startedAt) * 10) / 10,
+        ...(termination !== null ? { termination } : {}),
+      });
+    }
     flow.pending = null;
     this.#table.remove(flow);
     try {
