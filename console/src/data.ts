@@ -2,9 +2,9 @@
  * Loaders shared by pages: a load balancer with its frontends, backends and servers, and the
  * whole inventory of them for the list page. Reads only the public `/api/v1`.
  */
-import { useLoad } from '../hooks.ts';
-import { type Api, ApiError, query } from '../lib/api.ts';
-import type { Backend, Certificate, Frontend, Instance, LoadBalancer, Server } from '../lib/types.ts';
+import { useLoad } from './hooks.ts';
+import { type Api, ApiError, query } from './lib/api.ts';
+import type { Backend, Certificate, Frontend, Instance, LoadBalancer, Server } from './lib/types.ts';
 
 export interface LbData {
   loadBalancers: LoadBalancer[];

@@ -5,12 +5,12 @@
  * requests per second come from the shared stats poll.
  */
 import { useMemo, useState } from 'react';
+import { useCertificates, useInstances } from '../data.ts';
 import { useLoad, useNow, useServices, useStatsTick } from '../hooks.ts';
-import { ApiError } from '../lib/api.ts';
 import { affectsBackend } from '../lib/events.ts';
 import { endpoint, formatRate, healthLabel, healthTooltip, stateLabel } from '../lib/format.ts';
 import { ServerTypePresets } from '../lib/server-form.ts';
-import type { Backend, Certificate, Instance, Server } from '../lib/types.ts';
+import type { Backend, Server } from '../lib/types.ts';
 import { useConfirmDelete } from './confirm-delete.tsx';
 import { ServerDialog } from './server-dialog.tsx';
 import { Badge, DataTable, LoadState, RowActions } from './ui.tsx';
@@ -38,15 +38,8 @@ const stateTone: Record<string, string> = {
 export function ServersTable({ backend }: { backend: Backend }) {
   const { api, live, notify, can } = useServices();
   const servers = useServers(backend.id);
-  const instances = useLoad((a, s) => a.list<Instance>('/instances', s), []);
-  const certs = useLoad(async (a, s) => {
-    try {
-      return await a.list<Certificate>('/certificates', s);
-    } catch (e) {
-      if (e instanceof ApiError && e.status === 404) return [];
-      throw e;
-    }
-  }, []);
+  const instances = useInstances();
+  const certs = useCertificates();
   useStatsTick();
   const now = useNow(2000);
   const [pending, setPending] = useState<Pending>(null);

@@ -8,11 +8,11 @@ import { ServersTable, useServers } from '../components/servers-table.tsx';
 import { Statistics } from '../components/statistics.tsx';
 import { Timeline } from '../components/timeline.tsx';
 import { Badge, LoadState } from '../components/ui.tsx';
+import { useCertificates } from '../data.ts';
 import { useLoad, useServices } from '../hooks.ts';
 import { AlgorithmLabels } from '../lib/backend-form.ts';
 import { href } from '../lib/route.ts';
 import type { Backend, LoadBalancer } from '../lib/types.ts';
-import { useCertificates } from './data.ts';
 
 function useBackend(id: string) {
   return useLoad((api, signal) => api.get<Backend>(`/backends/${encodeURIComponent(id)}`, signal), [id], {

@@ -1,6 +1,6 @@
 /** The global events timeline (H6): every load balancer's events, live. */
 import { Timeline } from '../components/timeline.tsx';
-import { namesOf, useLbData } from './data.ts';
+import { namesOf, useLbData } from '../data.ts';
 
 export function EventsPage() {
   const data = useLbData(undefined);

@@ -4,10 +4,10 @@ import { FrontendDialog } from '../components/frontend-dialog.tsx';
 import { ListenStatus } from '../components/listen-status.tsx';
 import { ServersTable } from '../components/servers-table.tsx';
 import { LoadState } from '../components/ui.tsx';
+import { useCertificates, useLbData } from '../data.ts';
 import { useLoad, useServices } from '../hooks.ts';
 import { href } from '../lib/route.ts';
 import type { Frontend } from '../lib/types.ts';
-import { useCertificates, useLbData } from './data.ts';
 
 export function FrontendPage({ id }: { id: string }) {
   const { notify, can } = useServices();

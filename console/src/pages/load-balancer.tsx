@@ -12,10 +12,10 @@ import { LoadBalancerDialog } from '../components/load-balancer-dialog.tsx';
 import { Statistics } from '../components/statistics.tsx';
 import { Timeline } from '../components/timeline.tsx';
 import { DataTable, LoadState, RowActions, Tabs } from '../components/ui.tsx';
+import { namesOf, useCertificates, useLbData } from '../data.ts';
 import { useServices } from '../hooks.ts';
 import { href, type LbTab } from '../lib/route.ts';
 import type { Backend, Frontend } from '../lib/types.ts';
-import { namesOf, useCertificates, useLbData } from './data.ts';
 
 type Pending =
   | { kind: 'edit-lb' }
@@ -146,16 +146,12 @@ export function LoadBalancerPage({ id, tab }: { id: string; tab: LbTab }) {
       <Tabs tabs={tabs} active={tab} />
 
       {tab === 'frontends' ? (
-        <section aria-label="Frontends">
-          <div className="section-head">
-            <h2>Frontends</h2>
-            {can.changeConfig ? (
-              <button type="button" className="primary" onClick={() => setPending({ kind: 'new-frontend' })}>
-                Create frontend
-              </button>
-            ) : null}
-          </div>
-          {d && d.frontends.length === 0 ? <p className="muted">No frontends yet.</p> : null}
+        <TabSection
+          title="Frontends"
+          create="Create frontend"
+          onCreate={can.changeConfig ? () => setPending({ kind: 'new-frontend' }) : undefined}
+          empty={d?.frontends.length === 0 ? 'No frontends yet.' : null}
+        >
           {d && d.frontends.length > 0 ? (
             <DataTable
               columns={['Name', 'Protocol', 'Address', 'Default backend', 'Status', can.changeConfig && 'Actions']}
@@ -178,11 +174,7 @@ export function LoadBalancerPage({ id, tab }: { id: string; tab: LbTab }) {
                       name={f.name}
                       actions={[
                         { label: 'Edit', onClick: () => setPending({ kind: 'edit-frontend', frontend: f }) },
-                        {
-                          label: 'Delete',
-                          danger: true,
-                          onClick: () => askDeleteFrontend(f),
-                        },
+                        { label: 'Delete', danger: true, onClick: () => askDeleteFrontend(f) },
                       ]}
                     />
                   ) : null}
@@ -190,20 +182,16 @@ export function LoadBalancerPage({ id, tab }: { id: string; tab: LbTab }) {
               )}
             />
           ) : null}
-        </section>
+        </TabSection>
       ) : null}
 
       {tab === 'backends' ? (
-        <section aria-label="Backends">
-          <div className="section-head">
-            <h2>Backends</h2>
-            {can.changeConfig ? (
-              <button type="button" className="primary" onClick={() => setPending({ kind: 'new-backend' })}>
-                Create backend
-              </button>
-            ) : null}
-          </div>
-          {d && d.backends.length === 0 ? <p className="muted">No backends yet.</p> : null}
+        <TabSection
+          title="Backends"
+          create="Create backend"
+          onCreate={can.changeConfig ? () => setPending({ kind: 'new-backend' }) : undefined}
+          empty={d?.backends.length === 0 ? 'No backends yet.' : null}
+        >
           {d && d.backends.length > 0 ? (
             <DataTable
               columns={[
@@ -233,11 +221,7 @@ export function LoadBalancerPage({ id, tab }: { id: string; tab: LbTab }) {
                       name={b.name}
                       actions={[
                         { label: 'Edit', onClick: () => setPending({ kind: 'edit-backend', backend: b }) },
-                        {
-                          label: 'Delete',
-                          danger: true,
-                          onClick: () => askDeleteBackend(b),
-                        },
+                        { label: 'Delete', danger: true, onClick: () => askDeleteBackend(b) },
                       ]}
                     />
                   ) : null}
@@ -245,7 +229,7 @@ export function LoadBalancerPage({ id, tab }: { id: string; tab: LbTab }) {
               )}
             />
           ) : null}
-        </section>
+        </TabSection>
       ) : null}
 
       {tab === 'events' ? (
@@ -293,5 +277,35 @@ export function LoadBalancerPage({ id, tab }: { id: string; tab: LbTab }) {
       ) : null}
       {remove.dialog}
     </main>
+  );
+}
+
+/** The Frontends or Backends tab: its heading, the Create button (when `onCreate` is given), the empty text or the table. */
+function TabSection({
+  title,
+  create,
+  onCreate,
+  empty,
+  children,
+}: {
+  title: string;
+  create: string;
+  onCreate: (() => void) | undefined;
+  empty: string | null;
+  children: ReactNode;
+}) {
+  return (
+    <section aria-label={title}>
+      <div className="section-head">
+        <h2>{title}</h2>
+        {onCreate ? (
+          <button type="button" className="primary" onClick={onCreate}>
+            {create}
+          </button>
+        ) : null}
+      </div>
+      {empty ? <p className="muted">{empty}</p> : null}
+      {children}
+    </section>
   );
 }

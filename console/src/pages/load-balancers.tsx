@@ -3,9 +3,9 @@ import { useState } from 'react';
 import { HealthCell } from '../components/health-cell.tsx';
 import { LoadBalancerDialog } from '../components/load-balancer-dialog.tsx';
 import { DataTable, LoadState } from '../components/ui.tsx';
+import { useLbData } from '../data.ts';
 import { useServices } from '../hooks.ts';
 import { href } from '../lib/route.ts';
-import { useLbData } from './data.ts';
 
 export function LoadBalancersPage() {
   const { notify, can } = useServices();
