@@ -1,6 +1,7 @@
 /**
- * Loaders shared by pages: a load balancer with its frontends, backends and servers, and the
- * whole inventory of them for the list page. Reads only the public `/api/v1`.
+ * Loaders shared by pages and components: a load balancer with its frontends, backends and
+ * servers, the whole inventory of them for the list page, certificates and instances. Reads
+ * only the public `/api/v1`.
  */
 import { useLoad } from './hooks.ts';
 import { type Api, ApiError, query } from './lib/api.ts';
