@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseCookieHeader } from 'cookie';
 import { checkName, sameName } from '../config/names.ts';
-import { newId } from '../control/resources.ts';
+import { newId } from '../config/resources.ts';
 import { FulcrumError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import type { ConfigStore, Role, TokenRecord } from '../store/types.ts';

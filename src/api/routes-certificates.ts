@@ -2,8 +2,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { buildCertificate, type CertificateUpload, certificateView } from '../certificates/service.ts';
 import type { Certificate } from '../config/model.ts';
+import { newId } from '../config/resources.ts';
 import { ErrorSchema, IdSchema, withVersion } from '../config/schemas.ts';
-import { newId } from '../control/resources.ts';
 import { FulcrumError } from '../core/errors.ts';
 import type { ApiContext } from './context.ts';
 

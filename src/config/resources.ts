@@ -5,8 +5,8 @@ import {
   defaultBackendTimeouts,
   defaultFrontendTimeouts,
   defaultHttpCheck,
-} from '../config/defaults.ts';
-import type { Backend, ConfigState, Frontend, Instance, LoadBalancer, Server } from '../config/model.ts';
+} from './defaults.ts';
+import type { Backend, ConfigState, Frontend, Instance, LoadBalancer, Server } from './model.ts';
 
 /**
  * Building full resources from POST bodies (defaults fill every omitted field, API.md) and

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { buildBackend, buildFrontend, buildLoadBalancer, buildServer } from '../control/resources.ts';
 import { FulcrumError } from '../core/errors.ts';
 import { type ConfigState, emptyConfig } from './model.ts';
+import { buildBackend, buildFrontend, buildLoadBalancer, buildServer } from './resources.ts';
 import { parseExpectedCodes, validateChange, validateConfig } from './validate.ts';
 
 function base(): ConfigState {

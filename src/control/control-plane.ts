@@ -10,13 +10,6 @@ import type {
   Server,
 } from '../config/model.ts';
 import { normalizeNewNames } from '../config/names.ts';
-import { compile } from '../config/snapshot.ts';
-import { validateChange, validateConfig } from '../config/validate.ts';
-import { FulcrumError, invalid } from '../core/errors.ts';
-import { type Logger, silentLogger } from '../core/log.ts';
-import type { ConfigStore, Upsert } from '../store/types.ts';
-import { EventHub } from './events.ts';
-import type { DataPlanePort } from './ports.ts';
 import {
   buildBackend,
   buildFrontend,
@@ -27,7 +20,14 @@ import {
   followInstances,
   mergePatch,
   mergeServer,
-} from './resources.ts';
+} from '../config/resources.ts';
+import { compile } from '../config/snapshot.ts';
+import { validateChange, validateConfig } from '../config/validate.ts';
+import { FulcrumError, invalid } from '../core/errors.ts';
+import { type Logger, silentLogger } from '../core/log.ts';
+import type { ConfigStore, Upsert } from '../store/types.ts';
+import { EventHub } from './events.ts';
+import type { DataPlanePort } from './ports.ts';
 
 /** Where each kind lives in ConfigState, and how the API names it. */
 const KindInfo: Record<ResourceKind, { key: keyof Omit<ConfigState, 'version'>; label: string; path: string }> = {

@@ -1,6 +1,6 @@
 import type { Backend, Certificate, ConfigState, Frontend, Instance, LoadBalancer, Server } from '../config/model.ts';
+import { followInstances } from '../config/resources.ts';
 import { validateChange, validateConfig } from '../config/validate.ts';
-import { followInstances } from '../control/resources.ts';
 import { exportYaml } from './export.ts';
 import { formatPlan, stepTitle } from './format.ts';
 import { DeclarativeFileError, parseDeclarative, readDeclarativeFile } from './parse.ts';

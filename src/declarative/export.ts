@@ -1,6 +1,6 @@
 import { stringify } from 'yaml';
 import type { ConfigState } from '../config/model.ts';
-import { buildBackend, buildFrontend, buildInstance, buildLoadBalancer, buildServer } from '../control/resources.ts';
+import { buildBackend, buildFrontend, buildInstance, buildLoadBalancer, buildServer } from '../config/resources.ts';
 import { deepEqual } from './plan.ts';
 
 /**

@@ -1,5 +1,4 @@
 import type { Backend, ConfigState, Frontend, Instance, LoadBalancer, Server } from '../config/model.ts';
-import { checkBackend, checkFrontend, checkInstance, checkLoadBalancer, checkServer } from '../config/validate.ts';
 import {
   buildBackend,
   buildFrontend,
@@ -9,7 +8,8 @@ import {
   completeBackend,
   mergePatch,
   mergeServer,
-} from '../control/resources.ts';
+} from '../config/resources.ts';
+import { checkBackend, checkFrontend, checkInstance, checkLoadBalancer, checkServer } from '../config/validate.ts';
 import type { DeclarativeFile, Fields } from './parse.ts';
 import { DeclarativeFileError } from './parse.ts';
 
@@ -394,7 +394,7 @@ const ListOf = {
 
 /**
  * Applies a plan to a configuration in memory, the way the control plane's create / update /
- * delete methods would (builders and merges of control/resources.ts; a deleted backend takes
+ * delete methods would (builders and merges of config/resources.ts; a deleted backend takes
  * its servers). Mutates `state`; answers placeholder → new id. Used at `serve --config`
  * inside one `ControlPlane.change` (one configVersion) and by the CLI's preflight check.
  */
