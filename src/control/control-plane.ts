@@ -1,4 +1,5 @@
 import { type AddressGuard, type ApiEndpoint, addressGuard, parseNetworkList } from '../config/address-guard.ts';
+import { listOf as list } from '../config/diff.ts';
 import type {
   Backend,
   ConfigState,
@@ -9,7 +10,6 @@ import type {
   ResourceOf,
   Server,
 } from '../config/model.ts';
-import { normalizeNewNames } from '../config/names.ts';
 import {
   buildBackend,
   buildFrontend,
@@ -17,36 +17,29 @@ import {
   buildLoadBalancer,
   buildServer,
   completeBackend,
-  followInstances,
   mergePatch,
   mergeServer,
 } from '../config/resources.ts';
 import { compile } from '../config/snapshot.ts';
-import { validateChange, validateConfig } from '../config/validate.ts';
+import { validateConfig } from '../config/validate.ts';
 import { FulcrumError, invalid } from '../core/errors.ts';
 import { type Logger, silentLogger } from '../core/log.ts';
-import type { ConfigStore, Upsert } from '../store/types.ts';
+import type { ConfigStore } from '../store/types.ts';
 import { EventHub } from './events.ts';
+import { type Actor, type Changed, type ChangeFn, ChangePipeline } from './pipeline.ts';
 import type { DataPlanePort } from './ports.ts';
 
-/** Where each kind lives in ConfigState, and how the API names it. */
-const KindInfo: Record<ResourceKind, { key: keyof Omit<ConfigState, 'version'>; label: string; path: string }> = {
-  loadBalancer: { key: 'loadBalancers', label: 'load balancer', path: 'load-balancer' },
-  frontend: { key: 'frontends', label: 'frontend', path: 'frontend' },
-  backend: { key: 'backends', label: 'backend', path: 'backend' },
-  server: { key: 'servers', label: 'server', path: 'server' },
-  instance: { key: 'instances', label: 'instance', path: 'instance' },
-  certificate: { key: 'certificates', label: 'certificate', path: 'certificate' },
+export type { Actor, Changed } from './pipeline.ts';
+
+/** How the API names each kind in its messages. */
+const KindLabel: Record<ResourceKind, string> = {
+  loadBalancer: 'load balancer',
+  frontend: 'frontend',
+  backend: 'backend',
+  server: 'server',
+  instance: 'instance',
+  certificate: 'certificate',
 };
-
-/** What a successful change answers: the resource and the configVersion in which it is live (API.md). */
-export interface Changed<T> {
-  resource: T;
-  configVersion: number;
-}
-
-/** Who asks for a change (C6 audit `actor`: the token name). */
-export type Actor = string;
 
 /** S8 lookup answer row (API.md `/servers`). */
 export interface ServerLookup {
@@ -59,59 +52,27 @@ export interface ServerLookup {
 
 type Body = Record<string, unknown>;
 
-function list<K extends ResourceKind>(state: ConfigState, kind: K): ResourceOf[K][] {
-  return state[KindInfo[kind].key] as unknown as ResourceOf[K][];
-}
-
-/** Strips secrets from a document before it goes to the audit log. */
-function auditDoc(kind: ResourceKind, doc: unknown): unknown {
-  if (doc === null || doc === undefined) return null;
-  if (kind === 'certificate') return { ...(doc as Record<string, unknown>), keyEncrypted: undefined };
-  return doc;
-}
-
-/** The diff between two states, as store upserts and deletes. */
-export function diffStates(
-  before: ConfigState,
-  after: ConfigState,
-): { upserts: Upsert[]; deletes: { kind: ResourceKind; id: string }[] } {
-  const upserts: Upsert[] = [];
-  const deletes: { kind: ResourceKind; id: string }[] = [];
-  for (const kind of Object.keys(KindInfo) as ResourceKind[]) {
-    const old = new Map(list(before, kind).map((d) => [d.id, JSON.stringify(d)]));
-    const now = new Set<string>();
-    for (const d of list(after, kind)) {
-      now.add(d.id);
-      if (old.get(d.id) !== JSON.stringify(d)) upserts.push({ kind, doc: d } as Upsert);
-    }
-    for (const id of old.keys()) if (!now.has(id)) deletes.push({ kind, id });
-  }
-  return { upserts, deletes };
-}
-
 /**
- * The control plane service (DESIGN.md "The one flow"). Holds the current ConfigState
- * (always equal to the store's) and serialises changes: clone → apply the change → validate
- * the whole new configuration → compile → store in one transaction (configVersion + 1,
- * audit row) → `plane.apply(snapshot)` → answer. A change that fails anywhere before the
- * store changes nothing.
+ * The control plane service (DESIGN.md "The one flow"): the per-resource commands (create,
+ * update, delete of each kind, with their own refusals), reads and the S8 lookup. Every
+ * change goes through the one change pipeline (pipeline.ts): clone → apply the change →
+ * validate the whole new configuration → compile → store in one transaction (configVersion
+ * + 1, audit row) → `plane.apply(snapshot)` → answer. A change that fails anywhere before
+ * the store changes nothing.
  */
 export class ControlPlane {
   readonly store: ConfigStore;
   readonly plane: DataPlanePort;
   readonly events: EventHub;
   readonly log: Logger;
-  #state: ConfigState;
-  #chain: Promise<unknown> = Promise.resolve();
-  readonly #guard: AddressGuard;
+  readonly #pipeline: ChangePipeline;
 
   private constructor(store: ConfigStore, plane: DataPlanePort, log: Logger, state: ConfigState, guard: AddressGuard) {
     this.store = store;
     this.plane = plane;
     this.log = log;
-    this.#state = state;
-    this.#guard = guard;
     this.events = new EventHub(store, log);
+    this.#pipeline = new ChangePipeline({ store, plane, events: this.events, log, guard, state });
   }
 
   /**
@@ -152,24 +113,24 @@ export class ControlPlane {
 
   /** The current configuration. Treat as read-only. */
   get state(): Readonly<ConfigState> {
-    return this.#state;
+    return this.#pipeline.state;
   }
 
   /** The current configVersion. */
   get version(): number {
-    return this.#state.version;
+    return this.#pipeline.state.version;
   }
 
   /** Lists resources of a kind, optionally filtered. */
   list<K extends ResourceKind>(kind: K, filter?: (d: ResourceOf[K]) => boolean): ResourceOf[K][] {
-    const all = list(this.#state, kind);
+    const all = list(this.#pipeline.state, kind);
     return filter ? all.filter(filter) : [...all];
   }
 
   /** One resource; throws `not_found` (404) naming the id. */
   get<K extends ResourceKind>(kind: K, id: string): ResourceOf[K] {
-    const found = list(this.#state, kind).find((d) => d.id === id);
-    if (!found) throw new FulcrumError('not_found', `id: no ${KindInfo[kind].label} with id "${id}"`, 'id');
+    const found = list(this.#pipeline.state, kind).find((d) => d.id === id);
+    if (!found) throw new FulcrumError('not_found', `id: no ${KindLabel[kind]} with id "${id}"`, 'id');
     return found;
   }
 
@@ -185,108 +146,10 @@ export class ControlPlane {
   /**
    * The primitive every change goes through (also for other modules: certificates, the
    * declarative apply). `fn` edits a draft copy and returns the audit facts; it throws
-   * FulcrumError to refuse. Serialised: one change at a time.
+   * FulcrumError to refuse. Serialised: one change at a time (pipeline.ts).
    */
-  change<T>(
-    actor: Actor,
-    action: string,
-    fn: (draft: ConfigState) => {
-      result: T;
-      kind: ResourceKind | 'config';
-      id: string;
-      before: unknown;
-      after: unknown;
-    },
-  ): Promise<Changed<T>> {
-    const run = this.#chain.then(() => this.#change(actor, action, fn));
-    this.#chain = run.catch(() => {});
-    return run;
-  }
-
-  async #change<T>(
-    actor: Actor,
-    action: string,
-    fn: (draft: ConfigState) => {
-      result: T;
-      kind: ResourceKind | 'config';
-      id: string;
-      before: unknown;
-      after: unknown;
-    },
-  ): Promise<Changed<T>> {
-    const before = this.#state;
-    const draft = structuredClone(before);
-    const facts = fn(draft);
-    followInstances(draft);
-    normalizeNewNames(before, draft);
-    validateChange(before, draft);
-    validateConfig(draft, { guard: this.#guard, before });
-    const { upserts, deletes } = diffStates(before, draft);
-    // A change that changes nothing (an empty PATCH, a re-apply) is answered at the current version.
-    if (upserts.length === 0 && deletes.length === 0) return { resource: facts.result, configVersion: before.version };
-    draft.version = before.version + 1;
-    const snapshot = compile(draft);
-    const at = new Date(this.plane.runtime.clock.now()).toISOString();
-    const resource = `${facts.kind === 'config' ? 'config' : KindInfo[facts.kind].path}/${facts.id}`;
-    const version = await this.store.commit({
-      baseVersion: before.version,
-      upserts,
-      deletes,
-      audit: {
-        at,
-        actor,
-        action,
-        resource,
-        before: facts.kind === 'config' ? facts.before : auditDoc(facts.kind, facts.before),
-        after: facts.kind === 'config' ? facts.after : auditDoc(facts.kind, facts.after),
-      },
-    });
-    draft.version = version;
-    this.#state = draft;
-    try {
-      await this.plane.apply(snapshot);
-    } catch (err) {
-      this.log.error({ err, configVersion: version }, 'data plane failed to apply a stored configuration');
-      throw new FulcrumError(
-        'internal',
-        `the configuration ${version} is stored but the data plane failed to apply it: ${(err as Error).message}`,
-      );
-    }
-    const ids = this.#owners(draft, facts.kind, facts.id, facts.before, facts.after);
-    this.events.publish({
-      at,
-      kind: 'config',
-      loadBalancerId: ids.loadBalancerId,
-      backendId: ids.backendId,
-      serverId: ids.serverId,
-      from: null,
-      to: null,
-      reason: action,
-      detail: { configVersion: version, resource, actor, action },
-    });
-    this.log.info({ actor, action, resource, configVersion: version }, 'configuration changed');
-    return { resource: facts.result, configVersion: version };
-  }
-
-  #owners(
-    state: ConfigState,
-    kind: ResourceKind | 'config',
-    id: string,
-    before: unknown,
-    after: unknown,
-  ): { loadBalancerId: string | null; backendId: string | null; serverId: string | null } {
-    const doc = (after ?? before ?? {}) as Record<string, unknown>;
-    if (kind === 'loadBalancer') return { loadBalancerId: id, backendId: null, serverId: null };
-    if (kind === 'frontend') return { loadBalancerId: String(doc.loadBalancerId), backendId: null, serverId: null };
-    if (kind === 'backend') return { loadBalancerId: String(doc.loadBalancerId), backendId: id, serverId: null };
-    if (kind === 'server') {
-      const backendId = String(doc.backendId);
-      const lb =
-        state.backends.find((b) => b.id === backendId)?.loadBalancerId ??
-        this.#state.backends.find((b) => b.id === backendId)?.loadBalancerId;
-      return { loadBalancerId: lb ?? null, backendId, serverId: id };
-    }
-    return { loadBalancerId: null, backendId: null, serverId: null };
+  change<T>(actor: Actor, action: string, fn: ChangeFn<T>): Promise<Changed<T>> {
+    return this.#pipeline.run(actor, action, fn);
   }
 
   #create<K extends ResourceKind>(
@@ -310,7 +173,7 @@ export class ControlPlane {
     return this.change(actor, 'update', (draft) => {
       const all = list(draft, kind);
       const i = all.findIndex((d) => d.id === id);
-      if (i < 0) throw new FulcrumError('not_found', `id: no ${KindInfo[kind].label} with id "${id}"`, 'id');
+      if (i < 0) throw new FulcrumError('not_found', `id: no ${KindLabel[kind]} with id "${id}"`, 'id');
       const cur = all[i]!;
       const next = merge(cur, draft);
       all[i] = next;
@@ -327,7 +190,7 @@ export class ControlPlane {
     return this.change(actor, 'delete', (draft) => {
       const all = list(draft, kind);
       const i = all.findIndex((d) => d.id === id);
-      if (i < 0) throw new FulcrumError('not_found', `id: no ${KindInfo[kind].label} with id "${id}"`, 'id');
+      if (i < 0) throw new FulcrumError('not_found', `id: no ${KindLabel[kind]} with id "${id}"`, 'id');
       const cur = all[i]!;
       check(cur, draft);
       all.splice(i, 1);
@@ -492,10 +355,10 @@ export class ControlPlane {
 
   /** S8: every load balancer, backend and server entry an address, server id or instance id belongs to. */
   lookupServers(q: { address?: string; id?: string; instanceId?: string }): ServerLookup[] {
-    const backends = new Map(this.#state.backends.map((b) => [b.id, b]));
-    const lbs = new Map(this.#state.loadBalancers.map((l) => [l.id, l]));
+    const backends = new Map(this.#pipeline.state.backends.map((b) => [b.id, b]));
+    const lbs = new Map(this.#pipeline.state.loadBalancers.map((l) => [l.id, l]));
     const out: ServerLookup[] = [];
-    for (const s of this.#state.servers) {
+    for (const s of this.#pipeline.state.servers) {
       if (q.address !== undefined && s.address !== q.address) continue;
       if (q.id !== undefined && s.id !== q.id) continue;
       if (q.instanceId !== undefined && s.instanceId !== q.instanceId) continue;
@@ -527,7 +390,7 @@ export class ControlPlane {
 
   /** Flushes events; call before closing the store. */
   async close(): Promise<void> {
-    await this.#chain.catch(() => {});
+    await this.#pipeline.settle();
     await this.events.close();
   }
 }

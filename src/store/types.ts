@@ -1,4 +1,5 @@
-import type { ConfigState, ResourceKind, ResourceOf } from '../config/model.ts';
+import type { Upsert } from '../config/diff.ts';
+import type { ConfigState, ResourceKind } from '../config/model.ts';
 import type { FulcrumEvent } from '../runtime/events.ts';
 
 /** The resource kinds the store holds, in dependency order (parents first). */
@@ -11,8 +12,8 @@ export const ResourceKinds: readonly ResourceKind[] = [
   'server',
 ];
 
-/** One resource written by a change. */
-export type Upsert = { [K in ResourceKind]: { kind: K; doc: ResourceOf[K] } }[ResourceKind];
+/** One resource written by a change (defined with the diff that makes it, config/diff.ts). */
+export type { Upsert };
 
 /** One audit row (C6): who, when, what, before/after. */
 export interface AuditEntry {

@@ -1,0 +1,178 @@
+import type { AddressGuard } from '../config/address-guard.ts';
+import { diffStates } from '../config/diff.ts';
+import type { ConfigState, ResourceKind } from '../config/model.ts';
+import { normalizeNewNames } from '../config/names.ts';
+import { followInstances } from '../config/resources.ts';
+import { compile } from '../config/snapshot.ts';
+import { validateChange, validateConfig } from '../config/validate.ts';
+import { FulcrumError } from '../core/errors.ts';
+import type { Logger } from '../core/log.ts';
+import type { ConfigStore } from '../store/types.ts';
+import type { EventHub } from './events.ts';
+import type { DataPlanePort } from './ports.ts';
+
+/** What a successful change answers: the resource and the configVersion in which it is live (API.md). */
+export interface Changed<T> {
+  resource: T;
+  configVersion: number;
+}
+
+/** Who asks for a change (C6 audit `actor`: the token name). */
+export type Actor = string;
+
+/** What a change function answers: its result and the audit facts (resource kind, id, before, after). */
+export interface ChangeFacts<T> {
+  result: T;
+  kind: ResourceKind | 'config';
+  id: string;
+  before: unknown;
+  after: unknown;
+}
+
+/** Edits a draft copy of the configuration; throws FulcrumError to refuse. */
+export type ChangeFn<T> = (draft: ConfigState) => ChangeFacts<T>;
+
+/** How the audit log and the config events name each kind (`server/<id>`). */
+const AuditPath: Record<ResourceKind, string> = {
+  loadBalancer: 'load-balancer',
+  frontend: 'frontend',
+  backend: 'backend',
+  server: 'server',
+  instance: 'instance',
+  certificate: 'certificate',
+};
+
+/** Strips secrets from a document before it goes to the audit log. */
+function auditDoc(kind: ResourceKind, doc: unknown): unknown {
+  if (doc === null || doc === undefined) return null;
+  if (kind === 'certificate') return { ...(doc as Record<string, unknown>), keyEncrypted: undefined };
+  return doc;
+}
+
+/**
+ * The change pipeline (DESIGN.md "The one flow"), apart from the per-resource commands of
+ * control-plane.ts. Holds the current ConfigState (always equal to the store's) and runs one
+ * change at a time: serialise → clone → apply the change → follow instances, normalise new
+ * names → validate (`validateChange`, `validateConfig` with the address guard) → diff →
+ * compile → commit (one transaction, configVersion + 1, audit row) → `plane.apply(snapshot)`
+ * → publish a config event. A change that fails anywhere before the commit changes nothing;
+ * a change that changes nothing is answered at the current version.
+ */
+export class ChangePipeline {
+  readonly #store: ConfigStore;
+  readonly #plane: DataPlanePort;
+  readonly #events: EventHub;
+  readonly #log: Logger;
+  readonly #guard: AddressGuard;
+  #state: ConfigState;
+  #chain: Promise<unknown> = Promise.resolve();
+
+  constructor(options: {
+    store: ConfigStore;
+    plane: DataPlanePort;
+    events: EventHub;
+    log: Logger;
+    guard: AddressGuard;
+    state: ConfigState;
+  }) {
+    this.#store = options.store;
+    this.#plane = options.plane;
+    this.#events = options.events;
+    this.#log = options.log;
+    this.#guard = options.guard;
+    this.#state = options.state;
+  }
+
+  /** The current configuration. Treat as read-only. */
+  get state(): Readonly<ConfigState> {
+    return this.#state;
+  }
+
+  /** Runs `fn` as one change, after every change asked before it (serialised). */
+  run<T>(actor: Actor, action: string, fn: ChangeFn<T>): Promise<Changed<T>> {
+    const run = this.#chain.then(() => this.#change(actor, action, fn));
+    this.#chain = run.catch(() => {});
+    return run;
+  }
+
+  /** Waits for the changes under way. */
+  async settle(): Promise<void> {
+    await this.#chain.catch(() => {});
+  }
+
+  async #change<T>(actor: Actor, action: string, fn: ChangeFn<T>): Promise<Changed<T>> {
+    const before = this.#state;
+    const draft = structuredClone(before);
+    const facts = fn(draft);
+    followInstances(draft);
+    normalizeNewNames(before, draft);
+    validateChange(before, draft);
+    validateConfig(draft, { guard: this.#guard, before });
+    const { upserts, deletes } = diffStates(before, draft);
+    // A change that changes nothing (an empty PATCH, a re-apply) is answered at the current version.
+    if (upserts.length === 0 && deletes.length === 0) return { resource: facts.result, configVersion: before.version };
+    draft.version = before.version + 1;
+    const snapshot = compile(draft);
+    const at = new Date(this.#plane.runtime.clock.now()).toISOString();
+    const resource = `${facts.kind === 'config' ? 'config' : AuditPath[facts.kind]}/${facts.id}`;
+    const version = await this.#store.commit({
+      baseVersion: before.version,
+      upserts,
+      deletes,
+      audit: {
+        at,
+        actor,
+        action,
+        resource,
+        before: facts.kind === 'config' ? facts.before : auditDoc(facts.kind, facts.before),
+        after: facts.kind === 'config' ? facts.after : auditDoc(facts.kind, facts.after),
+      },
+    });
+    draft.version = version;
+    this.#state = draft;
+    try {
+      await this.#plane.apply(snapshot);
+    } catch (err) {
+      this.#log.error({ err, configVersion: version }, 'data plane failed to apply a stored configuration');
+      throw new FulcrumError(
+        'internal',
+        `the configuration ${version} is stored but the data plane failed to apply it: ${(err as Error).message}`,
+      );
+    }
+    const ids = this.#owners(draft, facts.kind, facts.id, facts.before, facts.after);
+    this.#events.publish({
+      at,
+      kind: 'config',
+      loadBalancerId: ids.loadBalancerId,
+      backendId: ids.backendId,
+      serverId: ids.serverId,
+      from: null,
+      to: null,
+      reason: action,
+      detail: { configVersion: version, resource, actor, action },
+    });
+    this.#log.info({ actor, action, resource, configVersion: version }, 'configuration changed');
+    return { resource: facts.result, configVersion: version };
+  }
+
+  #owners(
+    state: ConfigState,
+    kind: ResourceKind | 'config',
+    id: string,
+    before: unknown,
+    after: unknown,
+  ): { loadBalancerId: string | null; backendId: string | null; serverId: string | null } {
+    const doc = (after ?? before ?? {}) as Record<string, unknown>;
+    if (kind === 'loadBalancer') return { loadBalancerId: id, backendId: null, serverId: null };
+    if (kind === 'frontend') return { loadBalancerId: String(doc.loadBalancerId), backendId: null, serverId: null };
+    if (kind === 'backend') return { loadBalancerId: String(doc.loadBalancerId), backendId: id, serverId: null };
+    if (kind === 'server') {
+      const backendId = String(doc.backendId);
+      const lb =
+        state.backends.find((b) => b.id === backendId)?.loadBalancerId ??
+        this.#state.backends.find((b) => b.id === backendId)?.loadBalancerId;
+      return { loadBalancerId: lb ?? null, backendId, serverId: id };
+    }
+    return { loadBalancerId: null, backendId: null, serverId: null };
+  }
+}
