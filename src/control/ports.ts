@@ -1,7 +1,7 @@
 import type { Snapshot } from '../config/snapshot.ts';
 import type { Clock } from '../core/clock.ts';
-import type { FrontendRuntime, ListenerStatus } from '../dataplane/types.ts';
 import type { EventSink } from '../runtime/events.ts';
+import type { FrontendRuntime, ListenerStatus } from '../runtime/frontend-runtime.ts';
 import type { BackendRuntime } from '../runtime/runtime.ts';
 import type { ServerRuntime } from '../runtime/server-runtime.ts';
 
