@@ -4,6 +4,7 @@
  */
 import { useServices, useStatsTick } from '../hooks.ts';
 import { formatBytes, formatRate } from '../lib/format.ts';
+import { describeTerminations } from '../lib/stats.ts';
 import { Chart } from './chart.tsx';
 import { DataTable } from './ui.tsx';
 
@@ -56,6 +57,7 @@ export function Statistics({
           ...['Req/s', 'Requests', 'Active', '2xx', '3xx', '4xx', '5xx', 'Bytes in', 'Bytes out'].map(
             (label) => ({ label, num: true }) as const,
           ),
+          'Ended early (why)',
         ]}
         rows={[
           ...servers.map((s) => ({ ...s, group: 'servers' as const })),
@@ -78,6 +80,7 @@ export function Statistics({
               <td className="num">{c?.responses[5] ?? 0}</td>
               <td className="num">{formatBytes(c?.bytesIn ?? 0)}</td>
               <td className="num">{formatBytes(c?.bytesOut ?? 0)}</td>
+              <td className="terminations">{describeTerminations(c?.terminations)}</td>
             </tr>
           );
         }}

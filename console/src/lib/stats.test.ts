@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { readResponses, readStats, StatsHistory } from './stats.ts';
+import { describeTerminations, readResponses, readStats, StatsHistory } from './stats.ts';
 
 describe('stats reading (O1, P4)', () => {
   it('reads responses in every shape', () => {
@@ -43,5 +43,26 @@ describe('stats reading (O1, P4)', () => {
     assert.equal(h.serverRate('s1'), 3);
     h.push(readStats({ servers: [{ id: 's1', requests: 8, requestsPerSecond: 30 }] }, 2000));
     assert.equal(h.serverRate('s1'), 4, 'the same window as the response classes');
+  });
+});
+
+describe('termination reasons (issue 12 point 2)', () => {
+  it('reads the counts that are above zero and lists them most frequent first', () => {
+    const s = readStats(
+      {
+        servers: [
+          {
+            id: 's1',
+            terminations: { 'connect-refused': 3, 'no-server': 0, retried: 5, 'server-reset': 'x', 'bad-response': 3 },
+          },
+        ],
+      },
+      0,
+    );
+    const t = s.servers.get('s1')?.terminations;
+    assert.deepEqual(t, { 'connect-refused': 3, retried: 5, 'bad-response': 3 });
+    assert.equal(describeTerminations(t), 'retried 5 · bad-response 3 · connect-refused 3');
+    assert.equal(describeTerminations({}), 'none');
+    assert.equal(describeTerminations(undefined), 'none');
   });
 });

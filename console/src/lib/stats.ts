@@ -19,6 +19,8 @@ export interface Counters {
   responses: number[];
   bytesIn: number;
   bytesOut: number;
+  /** Requests and connections that ended other than normally, by reason (`connect-refused`, …). */
+  terminations: Record<string, number>;
 }
 
 /** One poll of /stats. */
@@ -63,6 +65,27 @@ export function readResponses(v: unknown): number[] {
   return out;
 }
 
+/** `{ reason: count }` with only the reasons that counted something (non-numbers dropped). */
+export function readTerminations(v: unknown): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (!v || typeof v !== 'object') return out;
+  for (const [k, n] of Object.entries(v as Record<string, unknown>)) {
+    if (typeof n === 'number' && Number.isFinite(n) && n > 0) out[k] = n;
+  }
+  return out;
+}
+
+/**
+ * The termination reasons as one line, most frequent first: `connect-refused 3 · no-server 1`,
+ * or `none`. `retried` is a request that succeeded on another server, listed like the others.
+ */
+export function describeTerminations(t: Record<string, number> | undefined): string {
+  const rows = Object.entries(t ?? {}).filter(([, n]) => n > 0);
+  if (rows.length === 0) return 'none';
+  rows.sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  return rows.map(([k, n]) => `${k} ${n}`).join(' · ');
+}
+
 /** One entry (a server, frontend or backend) of the stats answer → Counters. */
 export function readCounters(id: string, o: Record<string, unknown>): Counters {
   const rps = pick(
@@ -81,6 +104,7 @@ export function readCounters(id: string, o: Record<string, unknown>): Counters {
     responses: readResponses(pick(o, 'responses', 'responseClasses')),
     bytesIn: num(pick(o, 'bytesIn', 'bytes.in')),
     bytesOut: num(pick(o, 'bytesOut', 'bytes.out')),
+    terminations: readTerminations(o.terminations),
   };
   if (typeof o.name === 'string') c.name = o.name;
   if (typeof o.backendId === 'string') c.backendId = o.backendId;
