@@ -260,6 +260,14 @@ describe('web console end to end', { timeout: 180_000 }, () => {
     // The counters follow the live /stats poll (every 2 s) without a reload.
     const requests = page.locator('table.data tbody tr').first().locator('td.num').nth(1);
     await requests.filter({ hasText: String(served) }).waitFor();
+    // Issue 12 point 2: why requests ended early, per server, from the same poll.
+    await page.getByRole('columnheader', { name: 'Ended early (why)' }).waitFor();
+    const why = (await product.api('GET', '/stats')).servers[0].terminations as Record<string, number>;
+    const expected = Object.values(why).some((n) => n > 0) ? /\w+ \d+/ : /^none$/;
+    assert.match(
+      (await page.locator('table.data tbody tr').first().locator('td.terminations').textContent()) ?? '',
+      expected,
+    );
     await shot(page, 'console-11-statistics');
   });
 
