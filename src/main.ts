@@ -23,11 +23,11 @@ import { Plane } from './dataplane/plane.ts';
 import { tcpListenerFactory } from './dataplane/tcp/listener.ts';
 import { backendTrust } from './dataplane/tls/backend.ts';
 import { udpListenerFactory } from './dataplane/udp/listener.ts';
-import { applyConfigFile } from './declarative/start.ts';
 import { HealthService } from './health/service.ts';
 import { PersistenceManager } from './persistence/choose.ts';
 import { persistenceChooser } from './persistence/http-chooser.ts';
 import { Runtime } from './runtime/runtime.ts';
+import { applyConfigFile } from './start-config.ts';
 import { SqliteStore } from './store/sqlite.ts';
 
 /** Where the built web console lives (served at `/` when present). */

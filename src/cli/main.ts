@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { parseNetworkList } from '../config/address-guard.ts';
 import { parseHostPort } from '../core/net.ts';
-import { runApply, runExport } from '../declarative/client.ts';
+import { type ClientFlags, clientFor, refusalText, resolveToken } from './api-client.ts';
+import { runApply, runExport } from './apply.ts';
 
 function hostPort(value: string): string {
   try {
@@ -23,42 +22,14 @@ function networkList(value: string): string[] {
   }
 }
 
-/** Where the CLI's API commands send requests, and with which token. */
-interface ClientFlags {
-  url: string;
-  token?: string;
-  dataDir: string;
-}
-
-function tokenOf(flags: ClientFlags): string {
-  if (flags.token) return flags.token;
-  if (process.env.FULCRUM_TOKEN) return process.env.FULCRUM_TOKEN;
-  if (process.env.FULCRUM_ADMIN_TOKEN) return process.env.FULCRUM_ADMIN_TOKEN;
-  try {
-    return readFileSync(path.join(flags.dataDir, 'admin-token'), 'utf8').trim();
-  } catch {
-    throw new Error('no token: pass --token, set FULCRUM_TOKEN, or run where the data dir holds admin-token');
-  }
-}
-
-/** Calls the API; prints the JSON answer; exits 1 with the error message on 4xx/5xx. */
+/** Calls the API (api-client.ts); answers the JSON answer; exits 1 with the refusal in one line on 4xx/5xx. */
 async function call(flags: ClientFlags, method: string, p: string, body?: unknown): Promise<unknown> {
-  const r = await fetch(`${flags.url.replace(/\/$/, '')}/api/v1${p}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${tokenOf(flags)}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await r.text();
-  const json = text ? JSON.parse(text) : undefined;
-  if (!r.ok) {
-    const e = json?.error;
-    console.error(`fulcrum: ${r.status} ${e?.code ?? ''}: ${e?.message ?? text}`);
+  try {
+    return await clientFor(flags).call(method, p, body);
+  } catch (err) {
+    console.error(`fulcrum: ${refusalText(err as Error)}`);
     process.exit(1);
   }
-  return json;
 }
 
 function print(v: unknown): void {
@@ -184,7 +155,7 @@ export function buildProgram(): Command {
       process.exitCode = await runApply({
         file: o.file,
         url: o.url,
-        token: tokenOf(o),
+        token: resolveToken(o),
         dryRun: o.dryRun === true,
         prune: o.prune === true,
       });
@@ -192,7 +163,7 @@ export function buildProgram(): Command {
   client(program.command('export'))
     .description('print the whole configuration as a declarative YAML file (apply of it plans nothing)')
     .action(async (o: ClientFlags) => {
-      process.exitCode = await runExport({ url: o.url, token: tokenOf(o) });
+      process.exitCode = await runExport({ url: o.url, token: resolveToken(o) });
     });
   return program;
 }

@@ -1,63 +1,18 @@
 import type { Backend, Certificate, ConfigState, Frontend, Instance, LoadBalancer, Server } from '../config/model.ts';
 import { followInstances } from '../config/resources.ts';
 import { validateChange, validateConfig } from '../config/validate.ts';
-import { exportYaml } from './export.ts';
-import { formatPlan, stepTitle } from './format.ts';
-import { DeclarativeFileError, parseDeclarative, readDeclarativeFile } from './parse.ts';
-import { applyPlanToState, type Plan, type PlanStep, planApply, resolveIds } from './plan.ts';
+import { exportYaml } from '../declarative/export.ts';
+import { formatPlan, stepTitle } from '../declarative/format.ts';
+import { DeclarativeFileError, parseDeclarative, readDeclarativeFile } from '../declarative/parse.ts';
+import { applyPlanToState, type Plan, type PlanStep, planApply, resolveIds } from '../declarative/plan.ts';
+import { ApiClient, type ApiRefusal, consoleOutput, ExitCode, type Output, refusalText } from './api-client.ts';
 
 /**
- * The CLI side of the declarative configuration (SPEC C4): reads the current configuration
+ * `fulcrum apply` and `fulcrum export`, the CLI side of the declarative configuration (SPEC C4,
+ * the file format is declarative/'s): reads the current configuration
  * through the public API, plans, checks the plan as a whole, and applies it call by call in
  * dependency order, stopping at the first refusal.
  */
-
-/** A refusal answered by the API: its status and `{ error: { code, message, field } }`. */
-export class ApiRefusal extends Error {
-  readonly status: number;
-  readonly code: string;
-  readonly field: string | undefined;
-  constructor(status: number, code: string, message: string, field?: string) {
-    super(message);
-    this.name = 'ApiRefusal';
-    this.status = status;
-    this.code = code;
-    this.field = field;
-  }
-}
-
-/** A small client of `/api/v1` with a bearer token. */
-export class ApiClient {
-  readonly url: string;
-  #token: string;
-  constructor(url: string, token: string) {
-    this.url = url.replace(/\/+$/, '');
-    this.#token = token;
-  }
-  /** Calls the API; answers the JSON body; throws ApiRefusal on 4xx/5xx. */
-  async call<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
-    const r = await fetch(`${this.url}/api/v1${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${this.#token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await r.text();
-    let json: unknown;
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      json = undefined;
-    }
-    if (!r.ok) {
-      const e = (json as { error?: { code?: string; message?: string; field?: string } } | undefined)?.error;
-      throw new ApiRefusal(r.status, e?.code ?? 'error', e?.message ?? (text || r.statusText), e?.field);
-    }
-    return json as T;
-  }
-}
 
 type WithStatus<T> = T & { status?: unknown; configVersion?: unknown };
 
@@ -186,23 +141,6 @@ export interface ApplyOptions {
   token: string;
   dryRun: boolean;
   prune: boolean;
-}
-
-/** Where the commands write (console by default; tests capture). */
-export interface Output {
-  out(line: string): void;
-  err(line: string): void;
-}
-
-const consoleOutput: Output = { out: (l) => console.log(l), err: (l) => console.error(l) };
-
-/** Exit codes of `fulcrum apply` (SPEC C4). */
-export const ExitCode = { ok: 0, refused: 1, fileError: 2 } as const;
-
-function refusalText(err: Error): string {
-  if (err instanceof ApiRefusal) return `${err.status} ${err.code}: ${err.message}`;
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' ? `${code}: ${err.message}` : err.message;
 }
 
 /**

@@ -1,9 +1,9 @@
 import path from 'node:path';
-import type { ControlPlane } from '../control/control-plane.ts';
-import { FulcrumError } from '../core/errors.ts';
-import { stepTitle } from './format.ts';
-import { DeclarativeFileError, parseDeclarative, readDeclarativeFile } from './parse.ts';
-import { applyPlanToState, type PlanStep, planApply } from './plan.ts';
+import type { ControlPlane } from './control/control-plane.ts';
+import { FulcrumError } from './core/errors.ts';
+import { stepTitle } from './declarative/format.ts';
+import { DeclarativeFileError, parseDeclarative, readDeclarativeFile } from './declarative/parse.ts';
+import { applyPlanToState, type PlanStep, planApply } from './declarative/plan.ts';
 
 /** What `applyConfigFile` did. */
 export interface FileApplied {
