@@ -39,4 +39,20 @@ describe('health check defaults follow a short interval (H4)', () => {
     assert.equal(r.body.error.field, 'healthCheck.timeoutSeconds');
     assert.deepEqual(await f.ok('GET', '/backends'), before);
   });
+
+  it('an update follows the same rule: a shorter interval alone brings the stored timeout down', async () => {
+    const be = await f.ok('POST', '/backends', { loadBalancerId: lb, name: 'later', mode: 'http' });
+    assert.equal(be.healthCheck.timeoutSeconds, 3);
+    const fast = await f.ok('PATCH', `/backends/${be.id}`, { healthCheck: { intervalSeconds: 1 } });
+    assert.equal(fast.healthCheck.intervalSeconds, 1);
+    assert.equal(fast.healthCheck.timeoutSeconds, 1);
+    const longer = await f.ok('PATCH', `/backends/${be.id}`, { healthCheck: { intervalSeconds: 10 } });
+    assert.equal(longer.healthCheck.timeoutSeconds, 1, 'a longer interval leaves the timeout as it is');
+    const before = await f.ok('GET', `/backends/${be.id}`);
+    const r = await f.api('PATCH', `/backends/${be.id}`, { healthCheck: { intervalSeconds: 2, timeoutSeconds: 3 } });
+    assert.equal(r.status, 400);
+    assert.equal(r.body.error.field, 'healthCheck.timeoutSeconds');
+    assert.match(r.body.error.message, /from 1 to intervalSeconds/);
+    assert.deepEqual(await f.ok('GET', `/backends/${be.id}`), before);
+  });
 });

@@ -269,6 +269,60 @@ describe('S1 server fields and names', () => {
   });
 });
 
+describe('one server per address:port in a backend (issue 11)', () => {
+  const url = () => `/api/v1/backends/${ids.web}/servers`;
+  it('refuses a second server on the same address and effective port with 409 naming address and port', async () => {
+    // web-1 is 10.0.0.11 on the backend's port 8080; web-2 follows vm-1 (192.168.5.10:8080).
+    const msg = await refused('POST', url(), { name: 'dup', address: '10.0.0.11' }, 409, 'conflict', 'address');
+    assert.match(msg, /10\.0\.0\.11:8080/);
+    assert.match(msg, /web-1/);
+    await refused('POST', url(), { name: 'dup', address: '10.0.0.11', port: 8080 }, 409, 'conflict', 'address');
+    await refused('POST', url(), { name: 'dup', instanceId: ids.inst }, 409, 'conflict', 'address');
+    await refused('PATCH', `${url()}/${ids.s1}`, { address: '192.168.5.10' }, 409, 'conflict', 'address');
+  });
+  it('accepts the same address on another port, and the same endpoint in another backend', async () => {
+    const s = await ok('POST', url(), { name: 'other-port', address: '10.0.0.11', port: 8081 });
+    await ok('DELETE', `${url()}/${s.id}`);
+    const t = await ok('POST', `/api/v1/backends/${ids.db}/servers`, {
+      name: 'same',
+      address: '10.0.0.11',
+      port: 8080,
+    });
+    await ok('DELETE', `/api/v1/backends/${ids.db}/servers/${t.id}`);
+  });
+});
+
+describe('every problem of a request at once (issue 11)', () => {
+  it('lists every schema problem in details, the first as field and message', async () => {
+    const r = await h.call('POST', '/api/v1/backends', {
+      loadBalancerId: ids.shop,
+      name: 'many',
+      mode: 'http',
+      port: 0,
+      healthCheck: { intervalSeconds: 0, rise: 1000 },
+    });
+    assert.equal(r.status, 400, JSON.stringify(r.body));
+    const fields = r.body.error.details.map((d: Json) => d.field).sort();
+    assert.deepEqual(fields, ['healthCheck.intervalSeconds', 'healthCheck.rise', 'port']);
+    assert.equal(r.body.error.field, r.body.error.details[0].field);
+    assert.equal(r.body.error.message, r.body.error.details[0].message);
+    for (const d of r.body.error.details) assert.equal(d.message, `${d.field}: ${d.rule}`);
+  });
+  it('lists every semantic problem in details', async () => {
+    const r = await h.call('POST', '/api/v1/backends', {
+      loadBalancerId: ids.shop,
+      name: 'many',
+      mode: 'tcp',
+      persistence: { type: 'cookie' },
+      slowStart: { enabled: true },
+    });
+    assert.equal(r.status, 409, JSON.stringify(r.body));
+    const fields = r.body.error.details.map((d: Json) => d.field).sort();
+    assert.deepEqual(fields, ['persistence.type', 'slowStart.enabled']);
+    for (const d of r.body.error.details) assert.doesNotMatch(d.message, /\((P2|SS2)\)/);
+  });
+});
+
 describe('S6 quota', () => {
   it('refuses the server past maxServers with 409 quota, and lowering maxServers below the count', async () => {
     const s3 = await ok('POST', `/api/v1/backends/${ids.web}/servers`, { name: 'web-3', address: '10.0.0.13' });
@@ -296,7 +350,8 @@ describe('S7 IP as backend', () => {
     await refused('PATCH', `${url()}/${ids.s1}`, { address: '172.16.0.1' }, 409, 'rule', 'address');
   });
   it('accepts an inventory IP given as a custom address', async () => {
-    const s = await ok('POST', url(), { name: 'inv', address: '192.168.5.10' });
+    // Port 9090: web-2 already takes 192.168.5.10 on the backend's port (one server per address:port).
+    const s = await ok('POST', url(), { name: 'inv', address: '192.168.5.10', port: 9090 });
     await ok('DELETE', `${url()}/${s.id}`);
   });
   it('refuses IPv6 and host names as custom addresses with 400', async () => {
@@ -446,7 +501,8 @@ describe('SS2 slow start', () => {
       'rule',
       'slowStart.enabled',
     );
-    assert.match(msg, /SS2/);
+    assert.match(msg, /slow start needs an http backend with weighted-round-robin/);
+    assert.doesNotMatch(msg, /\(SS2\)/, 'no SPEC ids in user-facing messages');
     await refused(
       'PATCH',
       `/api/v1/backends/${ids.web}`,

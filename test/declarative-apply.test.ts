@@ -201,7 +201,7 @@ ${o.extra ?? ''}`;
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(
       r.stderr,
-      /refused before any change: rule: defaultBackendId: a tcp frontend needs a tcp backend, backend "web" has mode http \(F2\)/,
+      /refused before any change: rule: defaultBackendId: a tcp frontend needs a tcp backend, backend "web" has mode http/,
     );
     assert.equal(version(), 7);
   });

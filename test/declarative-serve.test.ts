@@ -95,7 +95,7 @@ loadBalancers:
     const dataDir = path.join(dir, 'refused');
     const bad = good().replace('protocol: http,', 'protocol: tcp,');
     await assert.rejects(start(dataDir, file('f2.yaml', bad)), (err: Error) => {
-      assert.match(err.message, /f2\.yaml: refused: defaultBackendId: a tcp frontend needs a tcp backend.*\(F2\)/);
+      assert.match(err.message, /f2\.yaml: refused: defaultBackendId: a tcp frontend needs a tcp backend/);
       return true;
     });
     const f = await start(dataDir);

@@ -2,138 +2,20 @@ import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaCompiler 
 import type { TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { Value } from 'typebox/value';
-import { FulcrumError } from '../core/errors.ts';
+import { type SchemaError, schemaErrorToFulcrum } from '../config/schema-errors.ts';
+import { type ErrorDetail, FulcrumError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 
 /**
  * Input validation and error answers of the API (API.md "Conventions", C1): every refusal
- * is `{ "error": { "code", "message", "field" } }`, and a 400's message names the field and
- * the rule (`port: must be an integer from 1 to 65535`).
+ * is `{ "error": { "code", "message", "field", "details"? } }`, and a 400's message names the
+ * field and the rule (`port: must be an integer from 1 to 65535`); `details` lists every
+ * problem of the request (`[{ field, rule, message }]`), the first being `field`/`message`.
  */
 
 type Json = Record<string, unknown>;
 
-/** The human rule a schema states, e.g. `must be an integer from 1 to 65535`. */
-export function describeRule(schema: Json | undefined): string {
-  if (!schema) return 'is not allowed here';
-  if (typeof schema['x-rule'] === 'string') return schema['x-rule'];
-  if (Array.isArray(schema.anyOf)) {
-    const variants = schema.anyOf as Json[];
-    const nonNull = variants.filter((v) => v.type !== 'null');
-    const consts = nonNull.filter((v) => 'const' in v).map((v) => String(v.const));
-    const base =
-      consts.length === nonNull.length && consts.length > 0
-        ? `must be one of ${consts.join(', ')}`
-        : nonNull.map((v) => describeRule(v)).join(', or ');
-    return nonNull.length < variants.length ? `${base} or null` : base;
-  }
-  if (Array.isArray(schema.enum)) return `must be one of ${(schema.enum as unknown[]).join(', ')}`;
-  if ('const' in schema) return `must be ${JSON.stringify(schema.const)}`;
-  const min = schema.minimum as number | undefined;
-  const max = schema.maximum as number | undefined;
-  switch (schema.type) {
-    case 'integer':
-    case 'number': {
-      const what = schema.type === 'integer' ? 'an integer' : 'a number';
-      if (min !== undefined && max !== undefined) return `must be ${what} from ${min} to ${max}`;
-      if (min !== undefined) return `must be ${what} of at least ${min}`;
-      if (max !== undefined) return `must be ${what} of at most ${max}`;
-      return `must be ${what}`;
-    }
-    case 'string': {
-      const lo = schema.minLength as number | undefined;
-      const hi = schema.maxLength as number | undefined;
-      if (lo !== undefined && hi !== undefined) return `must be a string of ${lo} to ${hi} characters`;
-      if (hi !== undefined) return `must be a string of at most ${hi} characters`;
-      if (lo !== undefined) return `must be a string of at least ${lo} characters`;
-      return 'must be a string';
-    }
-    case 'boolean':
-      return 'must be true or false';
-    case 'object':
-      return 'must be an object';
-    case 'array':
-      return schema.maxItems !== undefined
-        ? `must be an array of at most ${schema.maxItems} items`
-        : 'must be an array';
-    default:
-      return 'is not valid';
-  }
-}
-
-/** The sub-schema at a JSON pointer path of the value (`/healthCheck/port`), following objects, arrays and nullable unions. */
-export function schemaAt(schema: Json, segments: readonly string[]): Json | undefined {
-  let cur: Json | undefined = schema;
-  for (const seg of segments) {
-    if (!cur) return undefined;
-    if (Array.isArray(cur.anyOf)) {
-      const variants = cur.anyOf as Json[];
-      cur = variants.find((v) => v.type === 'object' || v.type === 'array') ?? variants[0];
-      if (!cur) return undefined;
-    }
-    if (cur.type === 'object') cur = (cur.properties as Record<string, Json> | undefined)?.[seg];
-    else if (cur.type === 'array') cur = cur.items as Json | undefined;
-    else return undefined;
-  }
-  return cur;
-}
-
-/** `/rules/0/backendId` → `rules[0].backendId`. */
-export function fieldName(segments: readonly string[]): string {
-  let out = '';
-  for (const s of segments) {
-    if (/^\d+$/.test(s)) out += `[${s}]`;
-    else out += out ? `.${s}` : s;
-  }
-  return out;
-}
-
-interface SchemaError {
-  keyword: string;
-  instancePath: string;
-  params: Record<string, unknown>;
-}
-
-function segmentsOf(pointer: string): string[] {
-  return pointer
-    .split('/')
-    .slice(1)
-    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
-}
-
-/** Turns schema errors into one FulcrumError (400) naming the deepest failing field and its rule. */
-export function schemaErrorToFulcrum(schema: Json, errors: readonly SchemaError[], part: string): FulcrumError {
-  const where = part === 'body' ? '' : `${part} `;
-  let best: SchemaError | undefined;
-  let bestDepth = -1;
-  for (const e of errors) {
-    const depth = segmentsOf(e.instancePath).length + (e.keyword === 'anyOf' ? 0 : 0.5);
-    if (depth > bestDepth) {
-      best = e;
-      bestDepth = depth;
-    }
-  }
-  if (!best) return new FulcrumError('invalid', `${where}is not valid`);
-  const segs = segmentsOf(best.instancePath);
-  if (best.keyword === 'required') {
-    const missing =
-      (best.params.requiredProperties as string[] | undefined)?.[0] ?? String(best.params.missingProperty);
-    const field = fieldName([...segs, missing]);
-    const rule = describeRule(schemaAt(schema, [...segs, missing]));
-    return new FulcrumError('invalid', `${field}: is required (${rule})`, field);
-  }
-  if (best.keyword === 'additionalProperties' || best.keyword === 'boolean') {
-    const extra =
-      best.keyword === 'additionalProperties'
-        ? ((best.params.additionalProperties as string[] | undefined)?.[0] ?? '')
-        : (segs.pop() ?? '');
-    const field = fieldName([...segs, extra]);
-    return new FulcrumError('invalid', `${field}: is not a field here, or cannot be changed`, field);
-  }
-  const field = fieldName(segs);
-  if (segs.length === 0) return new FulcrumError('invalid', `${where || 'body: '}${describeRule(schema)}`, part);
-  return new FulcrumError('invalid', `${where}${field}: ${describeRule(schemaAt(schema, segs))}`, field);
-}
+export { describeRule, fieldName, schemaAt, schemaErrorToFulcrum } from '../config/schema-errors.ts';
 
 /**
  * Fastify validator compiler over TypeBox's compiler: bodies are checked as sent (no
@@ -154,10 +36,11 @@ export const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, http
 
 /** Sends the error body of API.md for a FulcrumError. */
 export function sendError(reply: FastifyReply, err: FulcrumError): FastifyReply {
-  const body: { error: { code: string; message: string; field?: string } } = {
+  const body: { error: { code: string; message: string; field?: string; details?: ErrorDetail[] } } = {
     error: { code: err.code, message: err.message },
   };
   if (err.field !== undefined) body.error.field = err.field;
+  if (err.details !== undefined && err.details.length > 0) body.error.details = err.details;
   return reply.code(err.status).type('application/json').send(body);
 }
 

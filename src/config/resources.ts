@@ -81,18 +81,35 @@ export function buildFrontend(input: Body, id = newId('fe')): Frontend {
   );
 }
 
+/**
+ * The rule between a health check's interval and timeout, the one copy, for create and
+ * update alike: when the request sets `healthCheck.intervalSeconds` but not
+ * `timeoutSeconds`, the timeout (the default on create, the stored one on update) comes down
+ * to the interval when it is longer (as HAProxy's check timeout defaults to the interval);
+ * when it sets both and the timeout is longer, validation refuses it (400 naming
+ * `healthCheck.timeoutSeconds`). `b` already holds the request's values.
+ */
+export function fitHealthCheckTimeout(b: Backend, input: Body): Backend {
+  const hc = input.healthCheck as { intervalSeconds?: unknown; timeoutSeconds?: unknown } | undefined;
+  const interval = b.healthCheck.intervalSeconds;
+  if (hc?.intervalSeconds !== undefined && hc.timeoutSeconds === undefined && Number.isInteger(interval)) {
+    if (interval >= 1 && b.healthCheck.timeoutSeconds > interval) b.healthCheck.timeoutSeconds = interval;
+  }
+  return b;
+}
+
 /** A backend from a POST body; the health check type defaults from the mode. */
 export function buildBackend(input: Body, id = newId('be')): Backend {
   const mode = (input.mode ?? 'http') as Backend['mode'];
   const base = defaultBackend(id, String(input.loadBalancerId ?? ''), String(input.name ?? ''), mode);
   base.timeouts = defaultBackendTimeouts();
-  // An interval shorter than the default timeout brings the timeout down with it (as
-  // HAProxy's check timeout defaults to the interval), unless a timeout is given.
-  const hc = input.healthCheck as { intervalSeconds?: unknown; timeoutSeconds?: unknown } | undefined;
-  if (typeof hc?.intervalSeconds === 'number' && hc.timeoutSeconds === undefined && hc.intervalSeconds >= 1) {
-    base.healthCheck.timeoutSeconds = Math.min(base.healthCheck.timeoutSeconds, hc.intervalSeconds);
-  }
-  return completeBackend(mergePatch(base, { ...input, id }));
+  return completeBackend(fitHealthCheckTimeout(mergePatch(base, { ...input, id }), input));
+}
+
+/** A backend PATCH merged into `cur` (nested settings merge field by field); id and load balancer stay. */
+export function mergeBackend(cur: Backend, patch: Body): Backend {
+  const next = { ...mergePatch(cur, patch), id: cur.id, loadBalancerId: cur.loadBalancerId };
+  return completeBackend(fitHealthCheckTimeout(next, patch));
 }
 
 /** A server of `backendId` from a POST body; the address follows `instanceId` when given. */

@@ -40,9 +40,6 @@ export const ProtocolSchema = oneOf(Protocols);
 export const ModeSchema = oneOf(Modes);
 export const AlgorithmSchema = oneOf(Algorithms);
 export const ServerTypeSchema = oneOf(ServerTypes);
-/** H3 syntax: codes and ranges separated by commas. */
-export const ExpectedCodesPattern =
-  '^\\s*[1-5]\\d\\d(\\s*-\\s*[1-5]\\d\\d)?(\\s*,\\s*[1-5]\\d\\d(\\s*-\\s*[1-5]\\d\\d)?)*\\s*$';
 
 /** Builds an object schema; `required` lists the required keys; unknown keys are refused. */
 function obj(properties: Record<string, TSchema>, required: readonly string[], extra: Record<string, unknown> = {}) {
@@ -112,9 +109,11 @@ const httpCheckFields = {
   method: Type.String({ minLength: 1, maxLength: 16 }),
   path: Type.String({ minLength: 1, maxLength: 2048, pattern: '^/', 'x-rule': 'must start with /' }),
   host: Type.String({ minLength: 1, maxLength: 253 }),
+  // The grammar (codes 100–599, ascending ranges) is config/expected-codes.ts, checked by validate.ts.
   expectedCodes: Type.String({
-    pattern: ExpectedCodesPattern,
-    'x-rule': 'must be a list of status codes and ranges such as "200", "200,204" or "200-299,302"',
+    minLength: 1,
+    maxLength: 1024,
+    description: 'status codes and ranges such as "200", "200,204" or "200-299,302" (100–599)',
   }),
   expectBody: Type.String({ maxLength: 1024 }),
 };
@@ -340,10 +339,53 @@ export const ServerResource = full(
 );
 export const InstanceResource = full({ ...id, ...instanceFields });
 
-/** The error body of every refusal (API.md "Conventions"). */
-export const ErrorSchema = Type.Object({
-  error: Type.Object({ code: Type.String(), message: Type.String(), field: Type.Optional(Type.String()) }),
+/** One problem of a refused request (API.md second wave). */
+export const ErrorDetailSchema = Type.Object({
+  field: Type.String({ description: 'the field at fault, e.g. healthCheck.timeoutSeconds' }),
+  rule: Type.String({ description: 'the rule it breaks, in words' }),
+  message: Type.String({ description: '`field: rule`' }),
+  index: Type.Optional(Type.Integer({ description: 'the item of a batch' })),
 });
+
+/** The error body of every refusal (API.md "Conventions"); `field`/`message` are the first of `details`. */
+export const ErrorSchema = Type.Object({
+  error: Type.Object({
+    code: Type.String(),
+    message: Type.String(),
+    field: Type.Optional(Type.String()),
+    details: Type.Optional(
+      Type.Array(ErrorDetailSchema, { description: 'every problem of the request, so it is fixed in one round' }),
+    ),
+  }),
+});
+
+/** A schema that lets unknown keys through at every depth (stored documents may carry more than a body). */
+function loose(schema: TSchema): TSchema {
+  const s = schema as Record<string, unknown>;
+  const out: Record<string, unknown> = { ...s };
+  delete out.additionalProperties;
+  if (s.properties) {
+    out.properties = Object.fromEntries(
+      Object.entries(s.properties as Record<string, TSchema>).map(([k, v]) => [k, loose(v)]),
+    );
+  }
+  if (s.items) out.items = loose(s.items as TSchema);
+  if (Array.isArray(s.anyOf)) out.anyOf = (s.anyOf as TSchema[]).map(loose);
+  return out as TSchema;
+}
+
+/**
+ * The per-field rules config/validate.ts applies to a whole configuration (the API, a
+ * declarative file, the CLI's preflight): every field present follows its rule of this file;
+ * presence is the builders' job (defaults fill every field).
+ */
+export const StoredSchemas = {
+  loadBalancer: loose(partialOf(loadBalancerFields)),
+  frontend: loose(partialOf(frontendFields)),
+  backend: loose(partialOf(backendFields)),
+  server: loose(partialOf(serverFields)),
+  instance: loose(partialOf(instanceFields)),
+} as const;
 
 /** Wraps a resource answer of a change with its configVersion (API.md). */
 export function withVersion(schema: TSchema): TSchema {

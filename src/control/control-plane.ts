@@ -16,7 +16,7 @@ import {
   buildInstance,
   buildLoadBalancer,
   buildServer,
-  completeBackend,
+  mergeBackend,
   mergePatch,
   mergeServer,
 } from '../config/resources.ts';
@@ -254,11 +254,9 @@ export class ControlPlane {
       return buildBackend(body);
     });
   }
-  /** PATCH /backends/{id}: nested settings merge field by field. */
+  /** PATCH /backends/{id}: nested settings merge field by field (config/resources.ts mergeBackend). */
   updateBackend(actor: Actor, id: string, patch: Body): Promise<Changed<Backend>> {
-    return this.#update(actor, 'backend', id, (cur) =>
-      completeBackend({ ...mergePatch(cur, patch), id, loadBalancerId: cur.loadBalancerId }),
-    );
+    return this.#update(actor, 'backend', id, (cur) => mergeBackend(cur, patch));
   }
   /** DELETE /backends/{id}: 409 while a frontend uses it; its servers go (and drain) with it. */
   deleteBackend(actor: Actor, id: string): Promise<Changed<Backend>> {
@@ -292,7 +290,7 @@ export class ControlPlane {
       if ((body.instanceId === undefined || body.instanceId === null) && body.address === undefined) {
         throw invalid(
           'address',
-          'address: is required (an IPv4 address) unless instanceId names an inventory instance (S1)',
+          'address: is required (an IPv4 address) unless instanceId names an inventory instance',
         );
       }
       return buildServer(body, backendId, draft);

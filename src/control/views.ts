@@ -165,19 +165,19 @@ export function backendStatus(b: Backend, state: ConfigState, plane: DataPlanePo
     if (z.servers > 0 && z.healthy === 0 && z.zone !== null) {
       warnings.push({
         code: 'zone-unhealthy',
-        message: `zone ${z.zone} has ${z.servers} server(s) and none is healthy (S9)`,
+        message: `zone ${z.zone} has ${z.servers} server(s) and none is healthy`,
         zone: z.zone,
       });
     }
   }
   if (oses.size > 1) {
     const parts = [...oses].map(([os, names]) => `${os}: ${names.join(', ')}`);
-    warnings.push({ code: 'mixed-os', message: `servers run different operating systems (${parts.join('; ')}) (S10)` });
+    warnings.push({ code: 'mixed-os', message: `servers run different operating systems (${parts.join('; ')})` });
   }
   if (b.tls.enabled && !b.tls.verify) {
     warnings.push({
       code: 'tls-verify-off',
-      message: "backend TLS does not verify the servers' certificates (tls.verify is false) (T3)",
+      message: "backend TLS does not verify the servers' certificates (tls.verify is false)",
     });
   }
   return { servers: total, healthy, zones: [...zones.values()], warnings };

@@ -21,17 +21,31 @@ export const ErrorCodes = {
 export type ErrorCode = keyof typeof ErrorCodes;
 
 /**
+ * One problem of a request (API.md second wave, `error.details`): the field, the rule it
+ * breaks in words, and the message (`field: rule`); `index` for an item of a batch.
+ */
+export interface ErrorDetail {
+  field: string;
+  rule: string;
+  message: string;
+  index?: number;
+}
+
+/**
  * A refusal with a stable code, a message that names the field and the rule, and the field
- * (dotted path such as `healthCheck.timeoutSeconds`) when one field is at fault.
+ * (dotted path such as `healthCheck.timeoutSeconds`) when one field is at fault. `details`
+ * lists every problem found when there are several (the first is `message`/`field`).
  */
 export class FulcrumError extends Error {
   readonly code: ErrorCode;
   readonly field: string | undefined;
-  constructor(code: ErrorCode, message: string, field?: string) {
+  readonly details: ErrorDetail[] | undefined;
+  constructor(code: ErrorCode, message: string, field?: string, details?: ErrorDetail[]) {
     super(message);
     this.name = 'FulcrumError';
     this.code = code;
     this.field = field;
+    this.details = details;
   }
   /** The HTTP status this error answers with. */
   get status(): number {
@@ -42,4 +56,23 @@ export class FulcrumError extends Error {
 /** Shorthand for a 400 naming the field and the rule. */
 export function invalid(field: string, message: string): FulcrumError {
   return new FulcrumError('invalid', message, field);
+}
+
+/** The detail of one refusal: its field, its rule in words (the message without `field: `) and its message. */
+export function detailOf(err: FulcrumError): ErrorDetail {
+  const field = err.field ?? '';
+  const prefix = `${field}: `;
+  const rule = field && err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
+  return { field, rule, message: err.message };
+}
+
+/**
+ * Several refusals as one: the first one's code, message and field, and `details` listing
+ * every one (each refusal's own details when it has some). Undefined when the list is empty.
+ */
+export function combineErrors(errors: readonly FulcrumError[]): FulcrumError | undefined {
+  const first = errors[0];
+  if (!first) return undefined;
+  const details = errors.flatMap((e) => e.details ?? [detailOf(e)]);
+  return new FulcrumError(first.code, first.message, first.field, details);
 }

@@ -5,7 +5,7 @@ import {
   buildInstance,
   buildLoadBalancer,
   buildServer,
-  completeBackend,
+  mergeBackend,
   mergePatch,
   mergeServer,
 } from '../config/resources.ts';
@@ -424,7 +424,7 @@ export function applyPlanToState(state: ConfigState, plan: Plan): Map<string, st
       continue;
     }
     if (step.kind === 'server') list[i] = { ...mergeServer(cur as Server, body), id };
-    else if (step.kind === 'backend') list[i] = completeBackend({ ...mergePatch(cur as Backend, body), id });
+    else if (step.kind === 'backend') list[i] = { ...mergeBackend(cur as Backend, body), id };
     else list[i] = { ...mergePatch(cur, body), id };
   }
   return ids;

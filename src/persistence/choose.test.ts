@@ -10,10 +10,11 @@ import {
 } from '../balancer/test-helpers.ts';
 import type { ConfigState } from '../config/model.ts';
 import { compile } from '../config/snapshot.ts';
+import { checkPersistence } from '../config/validate.ts';
 import { FakeClock } from '../core/clock.ts';
 import { FulcrumError } from '../core/errors.ts';
 import { type BackendRuntime, Runtime } from '../runtime/runtime.ts';
-import { PersistenceManager, type PersistenceRequest, validatePersistence } from './choose.ts';
+import { PersistenceManager, type PersistenceRequest } from './choose.ts';
 import { findCookie, serverToken } from './cookie.ts';
 import { persistenceChooser } from './http-chooser.ts';
 
@@ -378,24 +379,25 @@ describe('app-cookie persistence (P2)', () => {
 });
 
 describe('configuration', () => {
-  test('validatePersistence names the field and the rule', () => {
-    const cases: [Parameters<typeof validatePersistence>, string, RegExp][] = [
+  test('checkPersistence (config/validate.ts) names the field and the rule', () => {
+    const cases: [Parameters<typeof checkPersistence>, string, RegExp][] = [
       [[{ type: 'sticky' as 'none', timeoutSeconds: 1 }, 'http'], 'persistence.type', /one of none, source-ip/],
       [[{ type: 'source-ip', timeoutSeconds: -1 }, 'tcp'], 'persistence.timeoutSeconds', /integer from 0/],
       [[{ type: 'source-ip', timeoutSeconds: 1.5 }, 'tcp'], 'persistence.timeoutSeconds', /integer/],
+      // cookie persistence on a non-http backend is a rule across fields: 409 `rule`, as the API answers
       [[{ type: 'cookie', timeoutSeconds: 1 }, 'tcp'], 'persistence.type', /needs an http backend/],
-      [[{ type: 'app-cookie', timeoutSeconds: 1 }, 'http'], 'persistence.cookieName', /required for app-cookie/],
+      [[{ type: 'app-cookie', timeoutSeconds: 1 }, 'http'], 'persistence.cookieName', /required with app-cookie/],
       [[{ type: 'cookie', cookieName: 'bad name', timeoutSeconds: 1 }, 'http'], 'persistence.cookieName', /RFC 6265/],
     ];
     for (const [args, field, rule] of cases) {
       assert.throws(
-        () => validatePersistence(...args),
+        () => checkPersistence(...args),
         (e) => e instanceof FulcrumError && e.field === field && rule.test(e.message),
         field,
       );
     }
-    validatePersistence({ type: 'source-ip', timeoutSeconds: 0 }, 'udp');
-    validatePersistence({ type: 'cookie', timeoutSeconds: 0 }, 'http');
+    checkPersistence({ type: 'source-ip', timeoutSeconds: 0 }, 'udp');
+    checkPersistence({ type: 'cookie', timeoutSeconds: 0 }, 'http');
   });
 
   test('refused settings act as none and say why; a type change starts from empty tables', () => {

@@ -1,55 +1,14 @@
 import type { Balancer } from '../balancer/types.ts';
 import { Defaults } from '../config/defaults.ts';
-import { type Mode, type Persistence, PersistenceTypes } from '../config/model.ts';
+import type { Persistence } from '../config/model.ts';
 import type { BackendSpec } from '../config/snapshot.ts';
+import { checkPersistence } from '../config/validate.ts';
 import { FulcrumError, invalid } from '../core/errors.ts';
 import type { ServerRuntime } from '../runtime/server-runtime.ts';
 import { AppCookiePersistence } from './app-cookie.ts';
-import {
-  buildSetCookie,
-  CookieSigner,
-  findCookie,
-  serverToken,
-  type VerifiedCookie,
-  validateCookieName,
-} from './cookie.ts';
+import { buildSetCookie, CookieSigner, findCookie, serverToken, type VerifiedCookie } from './cookie.ts';
 import { IdleLru } from './lru.ts';
 import { DEFAULT_MAX_ENTRIES, SourceIpPersistence } from './source-ip.ts';
-
-/** Longest session timeout accepted (seconds): one year. */
-export const MAX_PERSISTENCE_TIMEOUT_SECONDS = 31_536_000;
-
-/**
- * Checks a backend's persistence settings (P1, P2; API.md `persistence`): a known type, an
- * integer `timeoutSeconds` in 0…31 536 000, a valid `cookieName` when given, `app-cookie`
- * with a `cookieName`, and `cookie`/`app-cookie` only on `http` backends (P2: HTTP only).
- * Throws FulcrumError `invalid` naming the field (`persistence.type`, …) and the rule.
- */
-export function validatePersistence(p: Persistence, mode: Mode): void {
-  if (!(PersistenceTypes as readonly string[]).includes(p.type)) {
-    throw invalid('persistence.type', `persistence.type must be one of ${PersistenceTypes.join(', ')}`);
-  }
-  const t = p.timeoutSeconds;
-  if (!Number.isInteger(t) || t < 0 || t > MAX_PERSISTENCE_TIMEOUT_SECONDS) {
-    throw invalid(
-      'persistence.timeoutSeconds',
-      `persistence.timeoutSeconds must be an integer from 0 to ${MAX_PERSISTENCE_TIMEOUT_SECONDS}`,
-    );
-  }
-  if (p.cookieName !== undefined) validateCookieName(p.cookieName);
-  if ((p.type === 'cookie' || p.type === 'app-cookie') && mode !== 'http') {
-    throw invalid(
-      'persistence.type',
-      `persistence.type "${p.type}" needs an http backend (P2), this backend is ${mode}`,
-    );
-  }
-  if (p.type === 'app-cookie' && !p.cookieName) {
-    throw invalid(
-      'persistence.cookieName',
-      'persistence.cookieName is required for app-cookie (the application cookie)',
-    );
-  }
-}
 
 /** What the data plane knows about a request or connection when it chooses a server. */
 export interface PersistenceRequest {
@@ -121,7 +80,7 @@ export class BackendPersistence {
     this.#source = spec.persistence;
     const p = spec.persistence;
     try {
-      validatePersistence(p, spec.mode);
+      checkPersistence(p, spec.mode); // the API's own rules (config/validate.ts)
       this.configError = undefined;
     } catch (e) {
       this.configError = e instanceof FulcrumError ? e : invalid('persistence', String(e));

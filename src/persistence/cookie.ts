@@ -1,25 +1,10 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { invalid } from '../core/errors.ts';
 
-/** RFC 6265 §4.1.1: a cookie name is an RFC 7230 token. */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Bytes of HMAC-SHA256 kept in the cookie (128 bits, as RFC 2104 §5 allows truncating to ≥ half). */
 const MAC_BYTES = 16;
 /** Minimum key length in bytes (RFC 2104 §3: at least the hash output length is recommended; 16 is our floor). */
 export const MIN_COOKIE_KEY_BYTES = 16;
-
-/**
- * Checks a cookie name (P2): an RFC 6265 token, 1–64 characters. Throws FulcrumError
- * `invalid` naming `field` otherwise.
- */
-export function validateCookieName(name: string, field = 'persistence.cookieName'): void {
-  if (typeof name !== 'string' || name.length === 0 || name.length > 64 || !TOKEN.test(name)) {
-    throw invalid(
-      field,
-      `${field} must be 1–64 cookie token characters (RFC 6265 §4.1.1), got ${JSON.stringify(name)}`,
-    );
-  }
-}
 
 /**
  * The opaque server token a persistence cookie carries (P2: the server is named, never its
@@ -121,7 +106,7 @@ export interface SetCookieOptions {
 /**
  * A `Set-Cookie` header value for the persistence cookie (P2, RFC 6265 §4.1):
  * `NAME=VALUE; Path=/; Max-Age=N; HttpOnly; SameSite=Lax[; Secure]` (no Max-Age when the
- * timeout is 0). `name` and `value` must already be valid (see validateCookieName).
+ * timeout is 0). `name` and `value` must already be valid (the cookieName rule of config/schemas.ts).
  */
 export function buildSetCookie(name: string, value: string, opts: SetCookieOptions): string {
   const maxAge = opts.timeoutSeconds > 0 ? `; Max-Age=${Math.floor(opts.timeoutSeconds)}` : '';
