@@ -5,8 +5,7 @@ import { describe, it } from 'node:test';
 
 // DESIGN.md "Layout": dependencies point one way, core ← config ← {runtime, balancer,
 // health, persistence} ← dataplane ← main; api → control → {store, config}; cli → declarative
-// → config. This test reads the
-// import lines of every non-test source file and keeps it so.
+// → config. This test reads the import lines of every non-test source file and keeps it so.
 const SRC = path.resolve(import.meta.dirname, '../src');
 
 /** Folder → folders of src/ it must never import from. */
