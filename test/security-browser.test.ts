@@ -54,7 +54,8 @@ function raw(
     const body = options.body ?? '';
     const len = body.length > 0 ? `Content-Length: ${Buffer.byteLength(body)}\r\n` : '';
     s.write(`${head.replace(/\n/g, '\r\n')}\r\nConnection: close\r\n${len}\r\n`);
-    s.end(body);
+    s.write(body); // no half-close: the server closes after answering (Connection: close)
+    s.setTimeout(10_000, () => s.destroy(new Error(`no answer to ${head.split('\n')[0]}`)));
   });
 }
 

@@ -60,7 +60,10 @@ function raw(
       ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
       ...(body ? ['Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`] : []),
     ];
-    s.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
+    // No half-close: a client that shuts its side down may lose a streamed answer; the
+    // server closes after answering (Connection: close).
+    s.write(`${lines.join('\r\n')}\r\n\r\n${body}`);
+    s.setTimeout(10_000, () => s.destroy(new Error(`no answer to ${method} ${target}`)));
   });
 }
 
