@@ -19,7 +19,7 @@ import { serverAnswered } from './server-answer.ts';
  * reason and write the access-log line (O2).
  *
  * The client side is an `ExchangeClient`: `connection.ts` (HTTP/1.1 framing and its state
- * machine) or `../https/h2.ts` (an HTTP/2 stream adapter). It hands over the request head
+ * machine) or `../http2/stream.ts` (an HTTP/2 stream adapter). It hands over the request head
  * already encoded for the server (`headOut`, built with `forward-headers.ts`) and the request
  * body as wire bytes; it receives the answer as parsed head plus raw body slices.
  *

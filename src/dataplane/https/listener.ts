@@ -1,22 +1,18 @@
-import http2 from 'node:http2';
 import tls from 'node:tls';
 import type { Certificate } from '../../config/model.ts';
 import type { FrontendSpec } from '../../config/snapshot.ts';
 import { HttpFrontend, serveHttpConnection } from '../http/connection.ts';
 import type { ServerChooser } from '../http/route.ts';
+import { H2Server } from '../http2/server.ts';
 import { SERVER_TLS_OPTIONS, ServerContexts, type SniTable, selectCredential } from '../tls/contexts.ts';
 import type { ListenerContext, ListenerFactory, ProtocolListener } from '../types.ts';
-import { type H2SessionState, h2SessionState, serveH2Stream } from './h2.ts';
-
-/** Concurrent streams an HTTP/2 client may open on one connection. */
-const MAX_CONCURRENT_STREAMS = 256;
 
 /**
  * An `https` frontend (T1): TLS 1.2/1.3 termination with the frontend's certificates chosen
  * by SNI (exact names, `*.` wildcards; the first certificate for unknown names or no SNI),
  * ALPN `h2` and `http/1.1`. HTTP/1.1 connections are served by our own HTTP data plane
  * (`serveHttpConnection(…, { https: true })`: `X-Forwarded-Proto: https`); HTTP/2 sessions by
- * node:http2 with each stream forwarded over the same pooled HTTP/1.1 upstream path.
+ * `../http2/` (node:http2) with each stream forwarded over the same pooled HTTP/1.1 upstream path.
  * `replace(spec)` swaps routing and certificates for new handshakes and requests; open
  * connections keep their session keys (live rotation). `close(drainMs)` ends HTTP/1.1
  * connections like an http frontend and sends GOAWAY to HTTP/2 sessions.
@@ -24,9 +20,8 @@ const MAX_CONCURRENT_STREAMS = 256;
 class HttpsListener implements ProtocolListener {
   readonly frontend: HttpFrontend;
   readonly #server: tls.Server;
-  readonly #h2: http2.Http2Server;
+  readonly #h2: H2Server;
   readonly #contexts: ServerContexts;
-  readonly #sessions = new Set<http2.ServerHttp2Session>();
   #table: SniTable | undefined;
   #certs: readonly Certificate[] = [];
   #stopped: Promise<void> | undefined;
@@ -46,32 +41,7 @@ class HttpsListener implements ProtocolListener {
       handshakeTimeout: Math.max(1000, spec.requestHeaderTimeoutMs),
       allowHalfOpen: true,
     });
-    this.#h2 = http2.createServer({
-      settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS },
-      maxSessionMemory: 64,
-    });
-    const states = new WeakMap<http2.ServerHttp2Session, H2SessionState>();
-    this.#h2.on('stream', (stream, headers, _flags, rawHeaders) => {
-      const session = stream.session as http2.ServerHttp2Session;
-      let state = states.get(session);
-      if (state === undefined) states.set(session, (state = h2SessionState()));
-      serveH2Stream(frontend, stream, headers, rawHeaders, state);
-    });
-    this.#h2.on('session', (session: http2.ServerHttp2Session) => {
-      this.#sessions.add(session);
-      ctx.counters.activeConnections++;
-      ctx.counters.totalConnections++;
-      const idle = frontend.spec.clientIdleTimeoutMs;
-      if (idle > 0) session.setTimeout(idle, () => session.close());
-      if (frontend.closing) session.close();
-      session.on('error', () => {
-        ctx.counters.clientErrors++;
-      });
-      session.once('close', () => {
-        this.#sessions.delete(session);
-        ctx.counters.activeConnections--;
-      });
-    });
+    this.#h2 = new H2Server(frontend, ctx);
     this.#server.on('secureConnection', (socket: tls.TLSSocket) => {
       const max = frontend.spec.maxConnections;
       if (max > 0 && ctx.counters.activeConnections >= max) {
@@ -79,7 +49,7 @@ class HttpsListener implements ProtocolListener {
         socket.destroy();
         return;
       }
-      if (socket.alpnProtocol === 'h2') this.#h2.emit('connection', socket);
+      if (socket.alpnProtocol === 'h2') this.#h2.serve(socket);
       else serveHttpConnection(socket, frontend, { https: true });
     });
     this.#server.on('tlsClientError', (err: NodeJS.ErrnoException, socket) => {
@@ -140,24 +110,7 @@ class HttpsListener implements ProtocolListener {
 
   async close(drainMs: number): Promise<void> {
     const stopped = this.stopAccepting();
-    const sessions = [...this.#sessions];
-    for (const s of sessions) s.close();
-    const h2Done = Promise.all(
-      sessions.map(
-        (s) =>
-          new Promise<void>((resolve) => {
-            if (s.closed || s.destroyed) return resolve();
-            const t = setTimeout(() => {
-              s.destroy();
-              resolve();
-            }, drainMs);
-            s.once('close', () => {
-              clearTimeout(t);
-              resolve();
-            });
-          }),
-      ),
-    );
+    const h2Done = this.#h2.close(drainMs);
     await Promise.all([this.frontend.drain(drainMs), h2Done]);
     this.frontend.stop();
     await stopped;
