@@ -42,7 +42,80 @@ export interface RequestOptions {
   /** Send the body in pieces `delayMs` apart (no content-length: chunked / DATA frames). */
   pieces?: string[];
   delayMs?: number;
+  /** Source address (any 127.0.0.0/8 address on Linux): a connection of its own from there. */
+  localAddress?: string;
 }
+
+/**
+ * A client of one front protocol for a proxy port: `request(…)` sends one request the way a
+ * client of that protocol does (HTTP/1.1: a new connection per request; h2: streams of one
+ * session, one session per `localAddress`), `session()` is the h2 session (several streams on
+ * one connection), `close()` ends them.
+ */
+export interface FrontClient {
+  request(options?: RequestOptions): Promise<Answer>;
+  session(): http2.ClientHttp2Session;
+  close(): void;
+}
+
+/** A FrontClient for `port`; h2 clients trust the test CA of `frontCertificate()`. */
+export function frontClient(protocol: FrontProtocol, port: number): FrontClient {
+  const sessions = new Map<string, http2.ClientHttp2Session>();
+  const session = (localAddress = ''): http2.ClientHttp2Session => {
+    let s = sessions.get(localAddress);
+    if (s === undefined || s.closed || s.destroyed) {
+      s = http2.connect(`https://127.0.0.1:${port}`, {
+        ca: frontCertificate().ca,
+        servername: 'proxy.test',
+        ...(localAddress === '' ? {} : { localAddress }),
+      });
+      s.on('error', () => {});
+      sessions.set(localAddress, s);
+    }
+    return s;
+  };
+  return {
+    request: (o = {}) => (protocol === 'h2' ? h2Request(session(o.localAddress), o) : h1Request(port, o)),
+    session: () => session(),
+    close: () => {
+      for (const s of sessions.values()) s.destroy();
+      sessions.clear();
+    },
+  };
+}
+
+/**
+ * Through the API of a running Fulcrum (`ok` = TestFulcrum.ok): a frontend `name` of the front
+ * protocol (`http/1.1`: `http`; `h2`: `https` with the test certificate, uploaded once per
+ * `ok`) on a free port in front of `backendId`, with `extra` fields; answers its id and port.
+ */
+export async function addFrontFrontend(
+  ok: (method: string, path: string, body?: unknown) => Promise<{ id?: unknown; status?: { listening?: boolean } }>,
+  protocol: FrontProtocol,
+  body: { loadBalancerId: string; name: string; defaultBackendId: string; [k: string]: unknown },
+): Promise<{ id: string; port: number }> {
+  const port = await freePort();
+  let certificateIds: string[] | undefined;
+  if (protocol === 'h2') {
+    let id = uploaded.get(ok);
+    if (id === undefined) {
+      id = (
+        await ok('POST', '/certificates', { name: 'front-protocols', kind: 'server', pem: frontCertificate().bundle })
+      ).id as string;
+      uploaded.set(ok, id);
+    }
+    certificateIds = [id];
+  }
+  const fe = await ok('POST', '/frontends', {
+    protocol: protocol === 'h2' ? 'https' : 'http',
+    port,
+    ...(certificateIds ? { certificateIds } : {}),
+    ...body,
+  });
+  if (!fe.status?.listening) throw new Error(`frontend ${body.name} not listening: ${JSON.stringify(fe.status)}`);
+  return { id: fe.id as string, port };
+}
+const uploaded = new WeakMap<object, string>();
 
 export interface FrontProxy {
   protocol: FrontProtocol;
@@ -59,7 +132,8 @@ export interface FrontProxy {
 }
 
 let pki: { ca: string; bundle: string } | undefined;
-function testCertificate(): { ca: string; bundle: string } {
+/** The test CA (PEM) and a server certificate bundle for `proxy.test` / 127.0.0.1 signed by it (made once). */
+export function frontCertificate(): { ca: string; bundle: string } {
   if (pki === undefined) {
     const p = new TestPki();
     const ca = p.ca('front protocols CA');
@@ -80,10 +154,8 @@ export async function startFrontProxy(
   config.backends.push(backend('be', 'http', options.backend));
   for (const [i, p] of serverPorts.entries()) config.servers.push(server(`s${i}`, 'be', p));
   const secretKey = randomBytes(32);
-  let ca = '';
   if (protocol === 'h2') {
-    const t = testCertificate();
-    ca = t.ca;
+    const t = frontCertificate();
     const parsed = parseCertificateUpload('server', t.bundle, Date.now());
     const cert: Certificate = {
       id: 'c1',
@@ -125,16 +197,7 @@ export async function startFrontProxy(
   await apply(config);
   const status = plane.status('fe');
   if (!status?.listening) throw new Error(`frontend not listening: ${status?.reason}`);
-  let h2s: http2.ClientHttp2Session | undefined;
-  const session = (): http2.ClientHttp2Session => {
-    if (h2s === undefined || h2s.closed || h2s.destroyed) {
-      h2s = http2.connect(`https://127.0.0.1:${port}`, { ca, servername: 'proxy.test' });
-      h2s.on('error', () => {});
-    }
-    return h2s;
-  };
-  const request = (o: RequestOptions = {}): Promise<Answer> =>
-    protocol === 'h2' ? h2Request(session(), o) : h1Request(port, o);
+  const client = frontClient(protocol, port);
   return {
     protocol,
     port,
@@ -143,10 +206,10 @@ export async function startFrontProxy(
     runtime,
     records,
     apply,
-    request,
-    session,
+    request: client.request,
+    session: client.session,
     close: async () => {
-      h2s?.destroy();
+      client.close();
       await plane.close(200);
     },
   };
@@ -155,7 +218,15 @@ export async function startFrontProxy(
 function h1Request(port: number, o: RequestOptions): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: '127.0.0.1', port, method: o.method ?? 'GET', path: o.path ?? '/', headers: o.headers, agent: false },
+      {
+        host: '127.0.0.1',
+        port,
+        method: o.method ?? 'GET',
+        path: o.path ?? '/',
+        headers: o.headers,
+        agent: false,
+        ...(o.localAddress === undefined ? {} : { localAddress: o.localAddress }),
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (d) => chunks.push(d));

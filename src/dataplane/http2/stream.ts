@@ -274,8 +274,10 @@ export class H2Stream implements ExchangeClient {
     } catch {
       return true;
     }
-    if (stop > end) return this.#write(data.subarray(end, stop));
-    return true;
+    if (stop <= end) return true;
+    // the body bytes that came with the head (later ones are counted by the exchange)
+    this.#frontend.ctx.counters.bytesOut += stop - end;
+    return this.#write(data.subarray(end, stop));
   }
 
   responseBody(_x: Exchange, data: Buffer, start: number, stop: number): boolean {
