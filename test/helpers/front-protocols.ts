@@ -256,7 +256,10 @@ function h2Request(session: http2.ClientHttp2Session, o: RequestOptions): Promis
       headers = h as Record<string, string | string[] | undefined>;
     });
     req.on('data', (d: Buffer) => chunks.push(d));
-    req.on('end', () => resolve({ status, headers, body: Buffer.concat(chunks).toString() }));
+    req.on('end', () => {
+      if (status === 0) reject(new Error('stream ended without an answer'));
+      else resolve({ status, headers, body: Buffer.concat(chunks).toString() });
+    });
     req.on('close', () => {
       if (status === 0) reject(new Error(`stream closed without an answer (code ${req.rstCode})`));
       else resolve({ status, headers, body: Buffer.concat(chunks).toString() });
