@@ -44,6 +44,8 @@ export interface RequestOptions {
   delayMs?: number;
   /** Source address (any 127.0.0.0/8 address on Linux): a connection of its own from there. */
   localAddress?: string;
+  /** HTTP/1.1: the agent (e.g. keep-alive, to reuse one connection); h2 always reuses its session. */
+  agent?: http.Agent;
 }
 
 /**
@@ -224,7 +226,7 @@ function h1Request(port: number, o: RequestOptions): Promise<Answer> {
         method: o.method ?? 'GET',
         path: o.path ?? '/',
         headers: o.headers,
-        agent: false,
+        agent: o.agent ?? false,
         ...(o.localAddress === undefined ? {} : { localAddress: o.localAddress }),
       },
       (res) => {
@@ -244,8 +246,15 @@ function h1Request(port: number, o: RequestOptions): Promise<Answer> {
 function h2Request(session: http2.ClientHttp2Session, o: RequestOptions): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const noBody = o.body === undefined && o.pieces === undefined;
+    // an h2 client says the host in :authority (RFC 9113 §8.3.1), not in a host field
+    const { host, ...rest } = o.headers ?? {};
     const req = session.request(
-      { ':method': o.method ?? 'GET', ':path': o.path ?? '/', ...o.headers },
+      {
+        ':method': o.method ?? 'GET',
+        ':path': o.path ?? '/',
+        ...(host === undefined ? {} : { ':authority': host }),
+        ...rest,
+      },
       { endStream: noBody },
     );
     let status = 0;
