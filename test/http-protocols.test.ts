@@ -98,6 +98,10 @@ for (const protocol of FRONT_PROTOCOLS) {
           'x-client-ip': '6.6.6.6',
           x_forwarded_for: '6.6.6.6',
           'x.forwarded-for': '6.6.6.6',
+          transfer_encoding: 'chunked',
+          'content.length': '99',
+          x_real_ip: '6.6.6.6',
+          'true_client.ip': '6.6.6.6',
           'x-kept': 'yes',
         },
       });
@@ -112,9 +116,38 @@ for (const protocol of FRONT_PROTOCOLS) {
         'x-client-ip',
         'x_forwarded_for',
         'x.forwarded-for',
+        'transfer_encoding',
+        'content.length',
+        'x_real_ip',
+        'true_client.ip',
       ])
         assert.equal(h[gone], undefined, gone);
       assert.equal(h['x-kept'], 'yes');
+    });
+
+    test('trustedProxies: a client inside the CIDRs keeps its chain, appended to; outside, it is replaced', async () => {
+      const identity = {
+        'x-forwarded-for': '1.2.3.4',
+        forwarded: 'for=1.2.3.4',
+        'x-real-ip': '1.2.3.4',
+        'x-forwarded-proto': 'https',
+      };
+      const c = structuredClone(p.config);
+      c.frontends[0]!.trustedProxies = ['127.0.0.0/8'];
+      await p.apply(c);
+      const t = JSON.parse((await p.request({ path: '/trusted', headers: identity })).body).headers;
+      assert.equal(t['x-forwarded-for'], '1.2.3.4, 127.0.0.1', 'the chain is appended to');
+      assert.equal(t.forwarded, 'for=1.2.3.4');
+      assert.equal(t['x-real-ip'], '1.2.3.4');
+      assert.equal(t['x-forwarded-proto'], 'https');
+      c.frontends[0]!.trustedProxies = ['10.0.0.0/8', '::1/128'];
+      await p.apply(c);
+      const u = JSON.parse((await p.request({ path: '/untrusted', headers: identity })).body).headers;
+      assert.equal(u['x-forwarded-for'], '127.0.0.1', 'replaced');
+      assert.equal(u.forwarded, undefined);
+      assert.equal(u['x-real-ip'], undefined);
+      assert.equal(u['x-forwarded-proto'], proto);
+      await p.apply(p.config);
     });
 
     test('routing on the normalised path: encodings, dot segments and double slashes do not bypass a rule', async () => {
@@ -149,6 +182,25 @@ for (const protocol of FRONT_PROTOCOLS) {
       assert.equal(r.status, 408, r.body);
       await waitFor(() => p.records.some((x) => x.target === '/stall'));
       assert.equal(p.records.find((x) => x.target === '/stall')?.termination, 'body-timeout');
+    });
+
+    test('minRequestBodyBytesPerSecond: a slower body gets 408 (body-timeout), a fast one passes', async () => {
+      const c = structuredClone(p.config);
+      c.frontends[0]!.minRequestBodyBytesPerSecond = 100;
+      c.frontends[0]!.timeouts = { ...c.frontends[0]!.timeouts, requestBodySeconds: 30 };
+      await p.apply(c);
+      const fast = await p.request({ method: 'POST', path: '/fast', pieces: ['x'.repeat(500), 'y'.repeat(500)] });
+      assert.equal(fast.status, 200);
+      assert.equal(JSON.parse(fast.body).body.length, 1000);
+      // 1 byte every 700 ms: never idle for requestBodySeconds, but far below 100 bytes/s
+      const slow = await p
+        .request({ method: 'POST', path: '/crawl', pieces: ['a', 'b', 'c', 'd', 'e', 'f'], delayMs: 700 })
+        .catch((err: Error) => ({ status: -1, headers: {}, body: err.message }));
+      assert.equal(slow.status, 408, slow.body);
+      await waitFor(() => p.records.some((x) => x.target === '/crawl'));
+      assert.equal(p.records.find((x) => x.target === '/crawl')?.termination, 'body-timeout');
+      assert.equal(p.records.find((x) => x.target === '/fast')?.termination, undefined);
+      await p.apply(p.config);
     });
 
     test('live changes: a server added is used at once, one removed is not', async () => {

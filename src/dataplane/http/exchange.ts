@@ -515,7 +515,12 @@ export class Exchange implements UpstreamOwner, ChooseRequest, Closeable {
     if (!this.reqDone && !this.#resHeadDone) {
       const idle = this.spec.requestBodyTimeoutMs;
       let d = this.#lastBodyAt + idle;
-      if (this.spec.minRequestBodyBytesPerSecond > 0 && d > now + 1000) d = now + 1000;
+      if (this.spec.minRequestBodyBytesPerSecond > 0) {
+        // rate checks on a fixed one-second grid from the body's start: arriving bytes must
+        // not push the check away, or a body trickling faster than once a second escapes it
+        const check = now + 1000 - ((now - this.#bodyStartedAt) % 1000);
+        if (d > check) d = check;
+      }
       this.deadline = d;
     } else this.deadline = now + (this.bspec as BackendSpec).responseTimeoutMs;
   }
