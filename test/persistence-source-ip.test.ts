@@ -1,131 +1,145 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import {
+  addFrontFrontend,
+  FRONT_PROTOCOLS,
+  type FrontClient,
+  frontClient,
+  persistenceSend,
+} from './helpers/front-protocols.ts';
 import { removeDir, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
-import { addFrontend, send, serverBody, sessionServer, setCookieOf, until } from './helpers/persistence-support.ts';
+import { serverBody, sessionServer, setCookieOf, until } from './helpers/persistence-support.ts';
 
 // Source-IP persistence end to end (P1, P3, P5, S4): clients are distinct loopback source
 // addresses (127.0.0.0/8 is all local on Linux), the real API configures, the real HTTP data
 // plane proxies. The first choice is the backend's consistent hash; the table keeps clients
 // where they are when a server is added, until they have been idle for timeoutSeconds.
-describe('source-ip persistence through the API and the HTTP data plane (P1, P3)', () => {
-  let f: TestFulcrum;
-  let beId = '';
-  let port = 0;
-  const apps: Awaited<ReturnType<typeof sessionServer>>[] = [];
-  const ids = new Map<string, string>();
-  /** 40 clients: 127.0.1.10 … 127.0.1.49 */
-  const clients = Array.from({ length: 40 }, (_, i) => `127.0.1.${10 + i}`);
+// Once per front protocol (issue 12 point 1): an http frontend for HTTP/1.1, an https one for h2.
+for (const protocol of FRONT_PROTOCOLS)
+  describe(`source-ip persistence through the API and the HTTP data plane over ${protocol} (P1, P3)`, () => {
+    let client: FrontClient;
+    const send = persistenceSend(() => client);
+    let f: TestFulcrum;
+    let beId = '';
+    let port = 0;
+    const apps: Awaited<ReturnType<typeof sessionServer>>[] = [];
+    const ids = new Map<string, string>();
+    /** 40 clients: 127.0.1.10 … 127.0.1.49 */
+    const clients = Array.from({ length: 40 }, (_, i) => `127.0.1.${10 + i}`);
 
-  before(async () => {
-    f = await startTestFulcrum();
-    for (const n of ['a', 'b', 'c', 'd']) apps.push(await sessionServer(n));
-    const lbId = (await f.ok('POST', '/load-balancers', { name: 'shop', allowedNetworks: ['127.0.0.0/8'] })).id;
-    beId = (
-      await f.ok('POST', '/backends', {
-        loadBalancerId: lbId,
-        name: 'web',
-        mode: 'http',
-        algorithm: 'round-robin',
-        persistence: { type: 'source-ip', timeoutSeconds: 600 },
-        healthCheck: { enabled: false },
-        drainTimeoutSeconds: 1,
-      })
-    ).id;
-    for (const s of apps.slice(0, 3)) {
-      ids.set(s.name, (await f.ok('POST', `/backends/${beId}/servers`, serverBody(s.name, s.port))).id);
+    before(async () => {
+      f = await startTestFulcrum();
+      for (const n of ['a', 'b', 'c', 'd']) apps.push(await sessionServer(n));
+      const lbId = (await f.ok('POST', '/load-balancers', { name: 'shop', allowedNetworks: ['127.0.0.0/8'] })).id;
+      beId = (
+        await f.ok('POST', '/backends', {
+          loadBalancerId: lbId,
+          name: 'web',
+          mode: 'http',
+          algorithm: 'round-robin',
+          persistence: { type: 'source-ip', timeoutSeconds: 600 },
+          healthCheck: { enabled: false },
+          drainTimeoutSeconds: 1,
+        })
+      ).id;
+      for (const s of apps.slice(0, 3)) {
+        ids.set(s.name, (await f.ok('POST', `/backends/${beId}/servers`, serverBody(s.name, s.port))).id);
+      }
+      port = (await addFrontFrontend(f.ok, protocol, { loadBalancerId: lbId, name: 'www', defaultBackendId: beId }))
+        .port;
+      client = frontClient(protocol, port);
+    });
+
+    after(async () => {
+      client?.close();
+      await f.stop();
+      for (const s of apps) await s.close();
+      removeDir(f.dataDir);
+    });
+
+    /** Where each client goes now (one request each); asserts 200. */
+    async function where(list = clients): Promise<Map<string, string>> {
+      const out = new Map<string, string>();
+      for (const c of list) {
+        const r = await send(port, { localAddress: c });
+        assert.equal(r.status, 200, `client ${c}`);
+        out.set(c, r.body);
+      }
+      return out;
     }
-    port = await addFrontend(f.ok, lbId, 'www', beId);
+
+    const shares = (m: Map<string, string>) => {
+      const n = new Map<string, number>();
+      for (const s of m.values()) n.set(s, (n.get(s) ?? 0) + 1);
+      return n;
+    };
+
+    let pins = new Map<string, string>();
+
+    it('each client address sticks to one server; clients spread over every server (P1)', async () => {
+      pins = await where();
+      for (let round = 0; round < 3; round++) assert.deepEqual(await where(), pins, `round ${round}`);
+      const n = shares(pins);
+      assert.deepEqual([...n.keys()].sort(), ['a', 'b', 'c'], JSON.stringify([...n]));
+      for (const [s, k] of n) assert.ok(k >= 5, `${s} got only ${k} of 40 clients`);
+      // no cookie is inserted for source-ip persistence
+      assert.equal(setCookieOf(await send(port, { localAddress: clients[0] })), undefined);
+    });
+
+    it('adding a server moves no persisted client; new clients reach it (P1, A2)', async () => {
+      ids.set('d', (await f.ok('POST', `/backends/${beId}/servers`, serverBody('d', apps[3]!.port))).id);
+      assert.deepEqual(await where(), pins, 'persisted clients stay where they are');
+      const fresh = await where(Array.from({ length: 40 }, (_, i) => `127.0.2.${10 + i}`));
+      const n = shares(fresh);
+      assert.ok((n.get('d') ?? 0) >= 3, `new clients reach the new server: ${JSON.stringify([...n])}`);
+    });
+
+    it('a client idle longer than timeoutSeconds is re-hashed (the table forgets it, P1)', async () => {
+      await f.ok('PATCH', `/backends/${beId}`, { persistence: { type: 'source-ip', timeoutSeconds: 1 } });
+      assert.deepEqual(await where(), pins, 'a settings change keeps the table');
+      await new Promise((r) => setTimeout(r, 1300));
+      const after = await where();
+      const movedToD = [...after].filter(([c, s]) => s === 'd' && pins.get(c) !== 'd');
+      assert.ok(
+        movedToD.length >= 3,
+        `after idle expiry the hash over 4 servers sends some clients to d: ${movedToD.length}`,
+      );
+      assert.deepEqual(await where(), after, 'and they stick there');
+      pins = after;
+      await f.ok('PATCH', `/backends/${beId}`, { persistence: { type: 'source-ip', timeoutSeconds: 600 } });
+    });
+
+    it('weight 0 keeps its clients and takes no new ones (S4); disable and remove re-pin (P3)', async () => {
+      await f.ok('PATCH', `/backends/${beId}/servers/${ids.get('a')}`, { weight: 0 });
+      assert.deepEqual(await where(), pins, 'weight 0 keeps every session');
+      const fresh = await where(Array.from({ length: 30 }, (_, i) => `127.0.3.${10 + i}`));
+      assert.ok(![...fresh.values()].includes('a'), 'no new client on a weight-0 server');
+      await f.ok('PATCH', `/backends/${beId}/servers/${ids.get('a')}`, { weight: 1 });
+      // disable a: its clients move, once, and stay on their new server even after a is back
+      await f.ok('PATCH', `/backends/${beId}/servers/${ids.get('a')}`, { enabled: false });
+      const moved = await where();
+      for (const [c, s] of pins) {
+        if (s === 'a') assert.notEqual(moved.get(c), 'a', `${c} re-pinned`);
+        else assert.equal(moved.get(c), s, `${c} not on a: unchanged`);
+      }
+      await f.ok('PATCH', `/backends/${beId}/servers/${ids.get('a')}`, { enabled: true });
+      assert.deepEqual(await where(), moved, 'the new pins hold after a returns');
+      // remove b: its clients move, others stay
+      await f.ok('DELETE', `/backends/${beId}/servers/${ids.get('b')}`);
+      const gone = await where();
+      for (const [c, s] of moved) {
+        if (s === 'b') assert.ok(gone.get(c) !== 'b', `${c} re-pinned off the removed server`);
+        else assert.equal(gone.get(c), s);
+      }
+      pins = gone;
+    });
+
+    it('after a restart (no table any more) every client is hashed to the same server again (P5)', async () => {
+      // Fresh clients were placed by the hash alone; a new process must compute the same.
+      const list = Array.from({ length: 30 }, (_, i) => `127.0.4.${10 + i}`);
+      const before = await where(list);
+      await f.restart();
+      await until(async () => (await send(port).catch(() => undefined))?.status === 200, 5000, 'frontend back');
+      assert.deepEqual(await where(list), before);
+    });
   });
-
-  after(async () => {
-    await f.stop();
-    for (const s of apps) await s.close();
-    removeDir(f.dataDir);
-  });
-
-  /** Where each client goes now (one request each); asserts 200. */
-  async function where(list = clients): Promise<Map<string, string>> {
-    const out = new Map<string, string>();
-    for (const c of list) {
-      const r = await send(port, { localAddress: c });
-      assert.equal(r.status, 200, `client ${c}`);
-      out.set(c, r.body);
-    }
-    return out;
-  }
-
-  const shares = (m: Map<string, string>) => {
-    const n = new Map<string, number>();
-    for (const s of m.values()) n.set(s, (n.get(s) ?? 0) + 1);
-    return n;
-  };
-
-  let pins = new Map<string, string>();
-
-  it('each client address sticks to one server; clients spread over every server (P1)', async () => {
-    pins = await where();
-    for (let round = 0; round < 3; round++) assert.deepEqual(await where(), pins, `round ${round}`);
-    const n = shares(pins);
-    assert.deepEqual([...n.keys()].sort(), ['a', 'b', 'c'], JSON.stringify([...n]));
-    for (const [s, k] of n) assert.ok(k >= 5, `${s} got only ${k} of 40 clients`);
-    // no cookie is inserted for source-ip persistence
-    assert.equal(setCookieOf(await send(port, { localAddress: clients[0] })), undefined);
-  });
-
-  it('adding a server moves no persisted client; new clients reach it (P1, A2)', async () => {
-    ids.set('d', (await f.ok('POST', `/backends/${beId}/servers`, serverBody('d', apps[3]!.port))).id);
-    assert.deepEqual(await where(), pins, 'persisted clients stay where they are');
-    const fresh = await where(Array.from({ length: 40 }, (_, i) => `127.0.2.${10 + i}`));
-    const n = shares(fresh);
-    assert.ok((n.get('d') ?? 0) >= 3, `new clients reach the new server: ${JSON.stringify([...n])}`);
-  });
-
-  it('a client idle longer than timeoutSeconds is re-hashed (the table forgets it, P1)', async () => {
-    await f.ok('PATCH', `/backends/${beId}`, { persistence: { type: 'source-ip', timeoutSeconds: 1 } });
-    assert.deepEqual(await where(), pins, 'a settings change keeps the table');
-    await new Promise((r) => setTimeout(r, 1300));
-    const after = await where();
-    const movedToD = [...after].filter(([c, s]) => s === 'd' && pins.get(c) !== 'd');
-    assert.ok(
-      movedToD.length >= 3,
-      `after idle expiry the hash over 4 servers sends some clients to d: ${movedToD.length}`,
-    );
-    assert.deepEqual(await where(), after, 'and they stick there');
-    pins = after;
-    await f.ok('PATCH', `/backends/${beId}`, { persistence: { type: 'source-ip', timeoutSeconds: 600 } });
-  });
-
-  it('weight 0 keeps its clients and takes no new ones (S4); disable and remove re-pin (P3)', async () => {
-    await f.ok('PATCH', `/backends/${beId}/servers/${ids.get('a')}`, { weight: 0 });
-    assert.deepEqual(await where(), pins, 'weight 0 keeps every session');
-    const fresh = await where(Array.from({ length: 30 }, (_, i) => `127.0.3.${10 + i}`));
-    assert.ok(![...fresh.values()].includes('a'), 'no new client on a weight-0 server');
-    await f.ok('PATCH', `/backends/${beId}/servers/${ids.get('a')}`, { weight: 1 });
-    // disable a: its clients move, once, and stay on their new server even after a is back
-    await f.ok('PATCH', `/backends/${beId}/servers/${ids.get('a')}`, { enabled: false });
-    const moved = await where();
-    for (const [c, s] of pins) {
-      if (s === 'a') assert.notEqual(moved.get(c), 'a', `${c} re-pinned`);
-      else assert.equal(moved.get(c), s, `${c} not on a: unchanged`);
-    }
-    await f.ok('PATCH', `/backends/${beId}/servers/${ids.get('a')}`, { enabled: true });
-    assert.deepEqual(await where(), moved, 'the new pins hold after a returns');
-    // remove b: its clients move, others stay
-    await f.ok('DELETE', `/backends/${beId}/servers/${ids.get('b')}`);
-    const gone = await where();
-    for (const [c, s] of moved) {
-      if (s === 'b') assert.ok(gone.get(c) !== 'b', `${c} re-pinned off the removed server`);
-      else assert.equal(gone.get(c), s);
-    }
-    pins = gone;
-  });
-
-  it('after a restart (no table any more) every client is hashed to the same server again (P5)', async () => {
-    // Fresh clients were placed by the hash alone; a new process must compute the same.
-    const list = Array.from({ length: 30 }, (_, i) => `127.0.4.${10 + i}`);
-    const before = await where(list);
-    await f.restart();
-    await until(async () => (await send(port).catch(() => undefined))?.status === 200, 5000, 'frontend back');
-    assert.deepEqual(await where(list), before);
-  });
-});

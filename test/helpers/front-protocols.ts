@@ -297,3 +297,24 @@ function sendBody(req: http.ClientRequest | http2.ClientHttp2Stream, o: RequestO
   }
   req.end(o.body);
 }
+
+/**
+ * `client.request` shaped like persistence-support's `send(port, …)` (the port is the
+ * client's own): status, body and the Set-Cookie values.
+ */
+export function persistenceSend(
+  client: () => FrontClient,
+): (
+  port: number,
+  o?: { cookie?: string; localAddress?: string; path?: string },
+) => Promise<{ status: number; body: string; setCookie: string[] | undefined }> {
+  return async (_port, o = {}) => {
+    const a = await client().request({
+      path: o.path ?? '/',
+      ...(o.localAddress === undefined ? {} : { localAddress: o.localAddress }),
+      headers: o.cookie ? { cookie: o.cookie } : {},
+    });
+    const sc = a.headers['set-cookie'];
+    return { status: a.status, body: a.body, setCookie: sc === undefined ? undefined : [sc].flat() };
+  };
+}
