@@ -1,8 +1,8 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { Compile } from 'typebox/compile';
 import { Composer, type Document, Lexer, LineCounter, Parser, type YAMLError } from 'yaml';
-import { schemaErrorToFulcrum } from '../api/errors.ts';
 import { checkName, normalizeName } from '../config/names.ts';
+import { schemaErrorToFulcrum } from '../config/schema-errors.ts';
 import { FulcrumError } from '../core/errors.ts';
 import { DeclarativeFileSchema } from './schema.ts';
 

@@ -1,6 +1,6 @@
-import type { Balancer, BalancerFactory } from '../balancer/types.ts';
 import type { BackendSpec, ServerSpec, Snapshot } from '../config/snapshot.ts';
 import { type Clock, realClock } from '../core/clock.ts';
+import type { Balancer, BalancerFactory } from './balancer.ts';
 import type { EventSink, FulcrumEvent } from './events.ts';
 import { type Closeable, ServerRuntime } from './server-runtime.ts';
 
