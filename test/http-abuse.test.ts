@@ -273,7 +273,7 @@ describe('issue 12 §3: HTTP/2 strictness with frames Node does not normalise', 
   });
 
   test('DATA beyond content-length: Node answers with a connection error (GOAWAY) before our code sees it', {
-    todo: 'node:http2 turns this nghttp2 messaging error into a session error; a stream error needs a change in Node',
+    todo: 'node:http2 makes this a session error (GOAWAY); why, with references: src/dataplane/http2/README.md',
   }, async () => {
     const session = p.session();
     const bad = session.request({ ':method': 'POST', ':path': '/over', 'content-length': '3' }, { endStream: false });
