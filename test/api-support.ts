@@ -11,9 +11,12 @@ import { Plane } from '../src/dataplane/plane.ts';
 import type { ListenerFactory } from '../src/dataplane/types.ts';
 import { Runtime } from '../src/runtime/runtime.ts';
 import { SqliteStore } from '../src/store/sqlite.ts';
+import { type ApiAnswer, apiAnswer, apiRequest, type Json, TOKEN } from './helpers/fulcrum.ts';
 
-/** The admin token every API test uses. */
-export const ADMIN = 'test-admin-token-0123456789';
+export type { Json };
+
+/** The admin token every API test uses (the harness's). */
+export const ADMIN = TOKEN;
 
 /** A running API over a real SQLite store in a temp dir and a real Plane. */
 export interface ApiHarness {
@@ -24,19 +27,16 @@ export interface ApiHarness {
   runtime: Runtime;
   clock: FakeClock;
   dir: string;
-  /** Sends a request with the admin token (or `token`); answers status and parsed JSON. */
-  call(
-    method: string,
-    url: string,
-    body?: unknown,
-    token?: string | null,
-  ): Promise<{ status: number; body: Json; headers: Record<string, unknown> }>;
+  /** Sends a request (`url` from `/`) with the admin token (or `token`; `null`: none); answers as the harness's `api`. */
+  call(method: string, url: string, body?: unknown, token?: string | null): Promise<ApiAnswer>;
   /** Closes the app, the control plane and the store (keeps the dir unless `removeDir`). */
   close(removeDir?: boolean): Promise<void>;
 }
 
 /**
- * Starts the control plane and the API in-process. `dir` reuses a data dir (restart tests);
+ * The one harness that is not `startTestFulcrum` (test/helpers/fulcrum.ts): the control plane
+ * and the API in-process on a FakeClock, answered through Fastify's `inject` (no socket), for
+ * rules that need time under control. `dir` reuses a data dir (restart tests);
  * `factories` gives the plane real listeners when a test needs them.
  */
 export async function startApi(
@@ -64,17 +64,9 @@ export async function startApi(
     clock,
     dir,
     async call(method, url, body, token = ADMIN) {
-      const headers: Record<string, string> = {};
-      if (token !== null) headers.authorization = `Bearer ${token}`;
-      const res = await app.inject({
-        method: method as 'GET',
-        url,
-        headers,
-        ...(body === undefined ? {} : { payload: body as object }),
-      });
-      let parsed: unknown = res.body;
-      if ((res.headers['content-type'] ?? '').toString().includes('json')) parsed = res.json();
-      return { status: res.statusCode, body: parsed, headers: res.headers };
+      const req = apiRequest(method, body, token);
+      const res = await app.inject({ method: method as 'GET', url, headers: req.headers, payload: req.body });
+      return apiAnswer(res.statusCode, res.headers, res.body);
     },
     async close(removeDir = false) {
       await app.close();
@@ -85,7 +77,3 @@ export async function startApi(
     },
   };
 }
-
-/** A parsed JSON answer, read field by field in tests. */
-// biome-ignore lint/suspicious/noExplicitAny: JSON answers are checked with assertions, not types
-export type Json = any;

@@ -3,74 +3,171 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type RunningFulcrum, startFulcrum } from '../../src/main.ts';
+import { type RunningFulcrum, type StartOptions, startFulcrum } from '../../src/main.ts';
+import { get, type RawAnswer, rawHttp } from './http-client.ts';
 
-/** A whole Fulcrum (store, API, data plane) in this process on an ephemeral API port, with a temp data dir. */
-export interface TestFulcrum {
-  fulcrum: RunningFulcrum;
-  dataDir: string;
-  token: string;
-  /** Calls the API; answers `{ status, body }`. Never throws for 4xx/5xx. */
-  // biome-ignore lint/suspicious/noExplicitAny: API answers are JSON; tests read the fields they assert on.
-  api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
-  /** Calls the API and throws unless 2xx; answers the body. */
-  // biome-ignore lint/suspicious/noExplicitAny: as above.
-  ok(method: string, path: string, body?: unknown): Promise<any>;
-  stop(): Promise<void>;
-  /** Stops and starts again on the same data dir (restart restores, C2). */
-  restart(): Promise<void>;
+export { get };
+
+/** The admin token of every harness-started Fulcrum (and of test/api-support.ts). */
+export const TOKEN = 'test-admin-token-0123456789';
+
+/** A parsed JSON answer, read field by field in tests. */
+// biome-ignore lint/suspicious/noExplicitAny: JSON answers are checked with assertions, not types
+export type Json = any;
+
+/** An API answer: status, the body (parsed when JSON, else the text) and the header fields. */
+export interface ApiAnswer {
+  status: number;
+  body: Json;
+  headers: Record<string, unknown>;
 }
 
-const TOKEN = 'test-admin-token-0123456789';
+/**
+ * One API call: `token` replaces the harness's admin token, `null` sends none. Never throws
+ * for 4xx/5xx.
+ */
+export type ApiCall = (method: string, path: string, body?: unknown, token?: string | null) => Promise<ApiAnswer>;
 
-export async function startTestFulcrum(
-  dataDir = mkdtempSync(path.join(tmpdir(), 'fulcrum-test-')),
-): Promise<TestFulcrum> {
-  let fulcrum = await startFulcrum({
+/** The request an API call sends: method, the bearer token and a JSON body when there is one. */
+export function apiRequest(
+  method: string,
+  body: unknown,
+  token: string | null,
+): { method: string; headers: Record<string, string>; body: string | undefined } {
+  const headers: Record<string, string> = {};
+  if (token !== null) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  return { method, headers, body: body === undefined ? undefined : JSON.stringify(body) };
+}
+
+/** Reads an API answer: JSON when the content type says so, else the text. */
+export function apiAnswer(status: number, headers: Record<string, unknown>, text: string): ApiAnswer {
+  const json = String(headers['content-type'] ?? '').includes('json') && text !== '';
+  return { status, body: json ? JSON.parse(text) : text || undefined, headers };
+}
+
+/**
+ * API calls over HTTP to `apiUrl` (`http://host:port`) with `token`; `path` is below `/api/v1`.
+ * For a Fulcrum started another way (a child process); the harness's `api` is this.
+ */
+export function apiCaller(apiUrl: string | (() => string), token: string): ApiCall {
+  return async (method, p, body, as = token) => {
+    const req = apiRequest(method, body, as);
+    const base = typeof apiUrl === 'string' ? apiUrl : apiUrl();
+    const r = await fetch(`${base}/api/v1${p}`, req);
+    return apiAnswer(r.status, Object.fromEntries(r.headers), await r.text());
+  };
+}
+
+/** `ok(method, path, body)`: an API call that throws unless 2xx and answers the body. */
+export function okCaller(api: ApiCall): (method: string, path: string, body?: unknown) => Promise<Json> {
+  return async (method, p, body) => {
+    const r = await api(method, p, body);
+    if (r.status < 200 || r.status >= 300) throw new Error(`${method} ${p} → ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body;
+  };
+}
+
+/**
+ * A minimal API client for a Fulcrum started some other way (a child process): `ok(method,
+ * path, body)` throws unless 2xx and answers the JSON body.
+ */
+export function apiClient(
+  apiUrl: string,
+  token: string,
+): (method: string, p: string, body?: unknown) => Promise<{ id: string }> {
+  return okCaller(apiCaller(apiUrl, token));
+}
+
+/** What `startTestFulcrum` takes: src/main.ts's StartOptions, and where to register the cleanup. */
+export interface TestFulcrumOptions extends StartOptions {
+  /** A test context (`t`): `t.after` closes the Fulcrum and removes the temp data dir. */
+  t?: { after(fn: () => Promise<void>): unknown };
+}
+
+/**
+ * A whole Fulcrum (store, API, data plane, health checks) in this process, through
+ * src/main.ts's `startFulcrum`: by default on an ephemeral API port, a fresh temp data dir,
+ * the admin token `TOKEN`, no console and silent logs; any StartOptions overrides them.
+ */
+export interface TestFulcrum {
+  readonly fulcrum: RunningFulcrum;
+  readonly dataDir: string;
+  readonly token: string;
+  /** `http(s)://127.0.0.1:port` of the API. */
+  readonly url: string;
+  /** The API's port. */
+  readonly port: number;
+  /** Calls the API (`path` below `/api/v1`) with the admin token, or `token` (`null`: none). Never throws for 4xx/5xx. */
+  api: ApiCall;
+  /** Calls the API and throws unless 2xx; answers the body. */
+  ok(method: string, path: string, body?: unknown): Promise<Json>;
+  /** Sends raw bytes to the API port (`rawHttp`; `mustClose` by default). */
+  raw(
+    bytes: string | Buffer | readonly (string | Buffer)[],
+    options?: Parameters<typeof rawHttp>[2],
+  ): Promise<RawAnswer>;
+  /** Graceful stop (`maxDrainMs` as `RunningFulcrum.close`); keeps the data dir. */
+  stop(maxDrainMs?: number): Promise<void>;
+  /** Stops and starts again on the same data dir with the same options (restart restores, C2). */
+  restart(): Promise<void>;
+  /** Stops (when running) and removes the data dir when the harness made it. Idempotent. */
+  close(): Promise<void>;
+}
+
+export async function startTestFulcrum(options: TestFulcrumOptions = {}): Promise<TestFulcrum> {
+  const { t, ...start } = options;
+  const ownDir = start.dataDir === undefined;
+  const dataDir = start.dataDir ?? mkdtempSync(path.join(tmpdir(), 'fulcrum-test-'));
+  const token = start.adminToken ?? TOKEN;
+  const opts: StartOptions = {
     api: '127.0.0.1:0',
-    dataDir,
-    adminToken: TOKEN,
     logLevel: 'silent',
     console: false,
-  });
-  const t: TestFulcrum = {
+    ...start,
+    dataDir,
+    adminToken: token,
+  };
+  let fulcrum: RunningFulcrum | undefined;
+  try {
+    fulcrum = await startFulcrum(opts);
+  } catch (err) {
+    if (ownDir) removeDir(dataDir);
+    throw err;
+  }
+  let running = true;
+  const api = apiCaller(() => fulcrum!.apiUrl, token);
+  const h: TestFulcrum = {
     get fulcrum() {
-      return fulcrum;
+      return fulcrum!;
     },
     dataDir,
-    token: TOKEN,
-    async api(method, p, body) {
-      const r = await fetch(`${fulcrum.apiUrl}/api/v1${p}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${TOKEN}`,
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await r.text();
-      return { status: r.status, body: text ? JSON.parse(text) : undefined };
+    token,
+    get url() {
+      return fulcrum!.apiUrl;
     },
-    async ok(method, p, body) {
-      const r = await t.api(method, p, body);
-      if (r.status >= 300) throw new Error(`${method} ${p} → ${r.status} ${JSON.stringify(r.body)}`);
-      return r.body;
+    get port() {
+      return Number(new URL(fulcrum!.apiUrl).port);
     },
-    async stop() {
-      await fulcrum.close();
+    api,
+    ok: okCaller(api),
+    raw: (bytes, o) => rawHttp(h.port, bytes, { mustClose: true, ...o }),
+    async stop(maxDrainMs) {
+      running = false;
+      await fulcrum!.close(maxDrainMs);
     },
     async restart() {
-      await fulcrum.close();
-      fulcrum = await startFulcrum({
-        api: '127.0.0.1:0',
-        dataDir,
-        adminToken: TOKEN,
-        logLevel: 'silent',
-        console: false,
-      });
+      if (running) await h.stop();
+      fulcrum = await startFulcrum(opts);
+      running = true;
     },
-  } as TestFulcrum;
-  return t;
+    async close() {
+      if (running) await h.stop(0);
+      if (ownDir) removeDir(dataDir);
+    },
+  };
+  t?.after(() => h.close());
+  return h;
 }
 
 /** Removes a temp data dir. */
@@ -103,38 +200,5 @@ export async function namedHttpServer(
         srv.closeAllConnections();
         srv.close(() => r());
       }),
-  };
-}
-
-/** GET through a keep-alive agent; answers status and body text. */
-export async function get(url: string, agent?: http.Agent): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-  });
-}
-
-/**
- * A minimal API client for a Fulcrum started some other way (a child process, or
- * `startFulcrum` with extra options): `ok(method, path, body)` throws unless 2xx and answers
- * the JSON body.
- */
-export function apiClient(
-  apiUrl: string,
-  token: string,
-): (method: string, p: string, body?: unknown) => Promise<{ id: string }> {
-  return async (method, p, body) => {
-    const r = await fetch(`${apiUrl}/api/v1${p}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    if (!r.ok) throw new Error(`${method} ${p} → ${r.status} ${await r.text()}`);
-    return (await r.json()) as { id: string };
   };
 }

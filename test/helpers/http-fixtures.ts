@@ -2,7 +2,10 @@ import http from 'node:http';
 import net from 'node:net';
 import type { Backend, ConfigState, Frontend } from '../../src/config/model.ts';
 import { createHttpListener } from '../../src/dataplane/http/listener.ts';
+import { type RawAnswer, rawHttp, waitFor } from './http-client.ts';
 import { backend, baseConfig, freePort, frontend, makePlane, server } from './plane.ts';
+
+export { waitFor };
 
 /** A node:http backend on an ephemeral port that counts TCP connections and requests. */
 export interface TestBackend {
@@ -112,30 +115,10 @@ export async function startProxy(
 
 /**
  * Sends raw bytes on a new connection and collects everything until the proxy closes it or
- * `waitMs` passes with the connection still open. Answers the text and whether it closed.
+ * `waitMs` passes with the connection still open: `rawHttp` (./http-client.ts) with a 1 s wait.
  */
-export function rawExchange(
-  port: number,
-  bytes: string | Buffer,
-  waitMs = 1000,
-): Promise<{ text: string; closed: boolean }> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    const chunks: Buffer[] = [];
-    let done = false;
-    const finish = (closed: boolean): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(t);
-      s.destroy();
-      resolve({ text: Buffer.concat(chunks).toString('latin1'), closed });
-    };
-    const t = setTimeout(() => finish(false), waitMs);
-    s.on('data', (d) => chunks.push(d));
-    s.on('close', () => finish(true));
-    s.on('error', () => finish(true));
-    s.write(bytes);
-  });
+export function rawExchange(port: number, bytes: string | Buffer, waitMs = 1000): Promise<RawAnswer> {
+  return rawHttp(port, bytes, { waitMs });
 }
 
 /** A keep-alive http.Agent with one socket, to prove connection reuse. */
@@ -161,13 +144,4 @@ export function request(
     req.on('error', reject);
     req.end(body);
   });
-}
-
-/** Polls `cond` every 5 ms for at most `ms` (throws when it stays false). */
-export async function waitFor(cond: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { waitFor } from './http-client.ts';
 import { freePort } from './plane.ts';
 
 /** A response as the persistence tests read it: status, body and the `Set-Cookie` values. */
@@ -111,14 +112,8 @@ export async function addFrontend(
   return port;
 }
 
-/** Polls `cond` (sync or async) every 20 ms for at most `ms`; throws with `what` when it stays false. */
-export async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** Polls `cond` (sync or async) for at most `ms`; throws with `what` when it stays false (`waitFor`). */
+export const until: (cond: () => boolean | Promise<boolean>, ms: number, what: string) => Promise<void> = waitFor;
 
 /** The `status` part of a server as the API answers it (API.md). */
 export interface ServerStatusBody {
