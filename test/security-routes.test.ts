@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildApi, routeTable } from '../src/api/app.ts';
-import { CONSOLE_DIR, type RunningFulcrum, startFulcrum } from '../src/main.ts';
-import { removeDir } from './helpers/fulcrum.ts';
+import { CONSOLE_DIR } from '../src/main.ts';
+import { startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
+import { type RawAnswer, rawHttp } from './helpers/http-client.ts';
 
 /**
  * Issue 10 point 1: authentication is decided after routing, on every route, deny by
@@ -18,12 +17,6 @@ import { removeDir } from './helpers/fulcrum.ts';
 
 const ADMIN = 'security-routes-admin-token-0123456789';
 
-interface RawAnswer {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
 /** One request as raw bytes on a new connection (`Connection: close`); parses the answer. */
 function raw(
   port: number,
@@ -32,52 +25,19 @@ function raw(
   headers: Record<string, string> = {},
   options: { localAddress?: string; body?: string } = {},
 ): Promise<RawAnswer> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ port, host: '127.0.0.1', localAddress: options.localAddress });
-    const chunks: Buffer[] = [];
-    s.on('data', (d) => chunks.push(d));
-    s.on('error', reject);
-    s.on('close', () => {
-      const text = Buffer.concat(chunks).toString('latin1');
-      const end = text.indexOf('\r\n\r\n');
-      const head = text.slice(0, end < 0 ? text.length : end).split('\r\n');
-      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head[0] ?? '')?.[1] ?? 0);
-      const h: Record<string, string> = {};
-      for (const line of head.slice(1)) {
-        const c = line.indexOf(':');
-        if (c > 0) h[line.slice(0, c).toLowerCase()] = line.slice(c + 1).trim();
-      }
-      let body = end < 0 ? '' : text.slice(end + 4);
-      if (h['transfer-encoding'] === 'chunked') body = unchunk(body);
-      resolve({ status, headers: h, body });
-    });
-    const write = method !== 'GET' && method !== 'HEAD' && method !== 'DELETE';
-    const body = options.body ?? (write ? '{}' : '');
-    const lines = [
-      `${method} ${target} HTTP/1.1`,
-      `Host: 127.0.0.1:${port}`,
-      'Connection: close',
-      ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
-      ...(body ? ['Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`] : []),
-    ];
-    // No half-close: a client that shuts its side down may lose a streamed answer; the
-    // server closes after answering (Connection: close).
-    s.write(`${lines.join('\r\n')}\r\n\r\n${body}`);
-    s.setTimeout(10_000, () => s.destroy(new Error(`no answer to ${method} ${target}`)));
+  const write = method !== 'GET' && method !== 'HEAD' && method !== 'DELETE';
+  const body = options.body ?? (write ? '{}' : '');
+  const lines = [
+    `${method} ${target} HTTP/1.1`,
+    `Host: 127.0.0.1:${port}`,
+    'Connection: close',
+    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+    ...(body ? ['Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`] : []),
+  ];
+  return rawHttp(port, `${lines.join('\r\n')}\r\n\r\n${body}`, {
+    localAddress: options.localAddress,
+    mustClose: true,
   });
-}
-
-function unchunk(body: string): string {
-  let out = '';
-  let rest = body;
-  for (;;) {
-    const nl = rest.indexOf('\r\n');
-    if (nl < 0) return out;
-    const size = Number.parseInt(rest.slice(0, nl), 16);
-    if (!size) return out;
-    out += rest.slice(nl + 2, nl + 2 + size);
-    rest = rest.slice(nl + 4 + size);
-  }
 }
 
 /** A concrete path for a route pattern: `:id` → an id that exists nowhere, `*` → a file name. */
@@ -126,7 +86,8 @@ function variants(p: string, port: number): string[] {
 }
 
 describe('admin plane: deny by default on every route (issue 10 point 1)', () => {
-  let f: RunningFulcrum;
+  let h: TestFulcrum;
+  let f: TestFulcrum['fulcrum'];
   let dir: string;
   let port: number;
   let consoleIndex: string | undefined;
@@ -135,17 +96,15 @@ describe('admin plane: deny by default on every route (issue 10 point 1)', () =>
   const serveConsole = existsSync(path.join(CONSOLE_DIR, 'index.html'));
 
   before(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'fulcrum-sec-'));
-    f = await startFulcrum({
-      api: '127.0.0.1:0',
-      dataDir: dir,
+    h = await startTestFulcrum({
       adminToken: ADMIN,
-      logLevel: 'silent',
       console: serveConsole,
       // Hundreds of wrong tokens on purpose here; the limit has its own test.
       authFailuresPerMinute: 1_000_000,
     });
-    port = Number(new URL(f.apiUrl).port);
+    f = h.fulcrum;
+    dir = h.dataDir;
+    port = h.port;
     if (serveConsole) consoleIndex = readFileSync(path.join(CONSOLE_DIR, 'index.html'), 'utf8');
     const mint = async (name: string, role: string) => {
       const r = await raw(
@@ -163,10 +122,7 @@ describe('admin plane: deny by default on every route (issue 10 point 1)', () =>
     viewer = await mint('grafana', 'viewer');
     operator = await mint('deploy', 'operator');
   });
-  after(async () => {
-    await f.close(0);
-    removeDir(dir);
-  });
+  after(() => h.close());
 
   /** True when an answer is not the API's: 401, 404, or the console's page for unknown paths. */
   function notAnApiAnswer(r: RawAnswer): boolean {
