@@ -83,6 +83,11 @@ export interface RouteAccess {
 const ROUTE_TABLE = Symbol('fulcrum.routeTable');
 const PUBLIC_ASSETS = 'fulcrumPublicAssets';
 
+/** True for a path of the API's own (`/api/…`, `/metrics`): never answered by the console's files or page. */
+function isApiPath(path: string): boolean {
+  return path.startsWith('/api/') || path === '/api' || path === '/metrics' || path.startsWith('/metrics/');
+}
+
 /**
  * Every route registered on an app built by `buildApi`, with the access it declared, as
  * Fastify registered it (collected by an `onRoute` hook, so plugins' routes are included).
@@ -326,12 +331,20 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     // this context registers.
     await app.register(async (assets) => {
       assets.decorate(PUBLIC_ASSETS, true);
-      await assets.register(fastifyStatic, { root: consoleDir, prefix: '/', wildcard: true, index: ['index.html'] });
+      await assets.register(fastifyStatic, {
+        root: consoleDir,
+        prefix: '/',
+        wildcard: true,
+        index: ['index.html'],
+        // The files never answer a path of the API's (any spelling the router decoded to one)
+        // nor one with a NUL; those go to the not-found answer (404, or the console's page).
+        allowedPath: (pathName) => !pathName.includes('\0') && !isApiPath(pathName),
+      });
     });
   }
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?', 1)[0] ?? '';
-    if (serveConsole && req.method === 'GET' && !path.startsWith('/api/') && path !== '/metrics') {
+    if (serveConsole && req.method === 'GET' && !isApiPath(path)) {
       return reply.sendFile('index.html', { maxAge: 0, immutable: false });
     }
     return sendError(reply, new FulcrumError('not_found', `path: no route ${req.method} ${path}`, 'path'));

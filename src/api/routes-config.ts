@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type TSchema, Type } from 'typebox';
-import type { Backend, Frontend, Instance, LoadBalancer, Server } from '../config/model.ts';
+import type { ResourceOf, Server } from '../config/model.ts';
 import {
   BackendCreate,
   BackendPatch,
@@ -21,6 +21,7 @@ import {
   ServerResource,
   withVersion,
 } from '../config/schemas.ts';
+import type { Changed } from '../control/control-plane.ts';
 import { backendView, drainingRemovedViews, frontendView, serverView } from '../control/views.ts';
 import type { ApiContext } from './context.ts';
 
@@ -51,6 +52,98 @@ function schema(
   return s;
 }
 
+/** The commands and views of one kind of resource that `resourceRoutes` exposes. */
+interface ResourceSpec<K extends 'loadBalancer' | 'frontend' | 'backend' | 'instance'> {
+  kind: K;
+  /** Collection path under /api/v1, e.g. `/load-balancers`. */
+  path: string;
+  /** OpenAPI tag and the noun used in summaries. */
+  tag: string;
+  noun: string;
+  schemas: { resource: TSchema; create: TSchema; patch: TSchema; listQuery?: TSchema };
+  /** A filter from the list's query string (e.g. `?loadBalancerId=`), or undefined for all. */
+  listFilter?: (query: Record<string, string>) => ((x: ResourceOf[K]) => boolean) | undefined;
+  /** The answer for a resource (with its live status where it has one). */
+  view: (x: ResourceOf[K]) => unknown;
+  /** The answer for a deleted resource (default: `view`). */
+  deletedView?: (x: ResourceOf[K]) => unknown;
+  summaries?: { list?: string; create?: string; one?: string; update?: string; delete?: string };
+  commands: {
+    create(actor: string, body: Body): Promise<Changed<ResourceOf[K]>>;
+    update(actor: string, id: string, patch: Body): Promise<Changed<ResourceOf[K]>>;
+    delete(actor: string, id: string): Promise<Changed<ResourceOf[K]>>;
+  };
+}
+
+/**
+ * The five routes of a top-level resource (API.md "Resources"): list (viewer), create (admin,
+ * 201), one (viewer), update (admin), delete (admin). Every change answers with the resource
+ * and the `configVersion` in which it is live. One definition for load balancers, frontends,
+ * backends and instances, so their routes cannot drift apart.
+ */
+function resourceRoutes<K extends 'loadBalancer' | 'frontend' | 'backend' | 'instance'>(
+  app: FastifyInstance,
+  ctx: ApiContext,
+  spec: ResourceSpec<K>,
+): void {
+  const cp = ctx.control;
+  const { tag, noun, view } = spec;
+  const { resource, create, patch, listQuery } = spec.schemas;
+  const deleted = spec.deletedView ?? view;
+  const sum = spec.summaries ?? {};
+  const changed = (r: Changed<ResourceOf[K]>, v = view) => ({
+    ...(v(r.resource) as object),
+    configVersion: r.configVersion,
+  });
+  app.get(
+    spec.path,
+    {
+      config: { role: 'viewer' },
+      schema: schema(tag, sum.list ?? `List ${tag}`, {
+        ...(listQuery ? { querystring: listQuery } : {}),
+        ok: Type.Array(resource),
+      }),
+    },
+    async (req: Req) => cp.list(spec.kind, spec.listFilter?.(req.query)).map(view),
+  );
+  app.post(
+    spec.path,
+    {
+      config: { role: 'admin' },
+      schema: schema(tag, sum.create ?? `Create a ${noun}`, { body: create, ok: withVersion(resource), status: 201 }),
+    },
+    async (req: Req, reply) => reply.code(201).send(changed(await spec.commands.create(ctx.actor(req), req.body))),
+  );
+  app.get(
+    `${spec.path}/:id`,
+    {
+      config: { role: 'viewer' },
+      schema: schema(tag, sum.one ?? `One ${noun}`, { params: IdParams, ok: resource }),
+    },
+    async (req: Req) => view(cp.get(spec.kind, req.params.id)),
+  );
+  app.patch(
+    `${spec.path}/:id`,
+    {
+      config: { role: 'admin' },
+      schema: schema(tag, sum.update ?? `Update a ${noun}`, {
+        params: IdParams,
+        body: patch,
+        ok: withVersion(resource),
+      }),
+    },
+    async (req: Req) => changed(await spec.commands.update(ctx.actor(req), req.params.id, req.body)),
+  );
+  app.delete(
+    `${spec.path}/:id`,
+    {
+      config: { role: 'admin' },
+      schema: schema(tag, sum.delete ?? `Delete a ${noun}`, { params: IdParams, ok: withVersion(resource) }),
+    },
+    async (req: Req) => changed(await spec.commands.delete(ctx.actor(req), req.params.id), deleted),
+  );
+}
+
 /**
  * Configuration resources (API.md "Resources"): load balancers, frontends, backends, servers,
  * instances and the S8 lookup. Every change answers with the full resource (with its live
@@ -59,204 +152,90 @@ function schema(
 export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const cp = ctx.control;
   const plane = cp.plane;
-  const lbView = (x: LoadBalancer) => ({ ...x });
-  const feView = (x: Frontend) => frontendView(x, plane);
-  const beView = (x: Backend) => backendView(x, cp.state, plane);
   const srvView = (x: Server) => serverView(x, plane);
-  const instView = (x: Instance) => ({ ...x });
 
-  // ---------- load balancers ----------
-  const LB = 'load balancers';
-  app.get(
-    '/load-balancers',
-    { config: { role: 'viewer' }, schema: schema(LB, 'List load balancers', { ok: Type.Array(LoadBalancerResource) }) },
-    async () => cp.list('loadBalancer').map(lbView),
-  );
-  app.post(
-    '/load-balancers',
-    {
-      config: { role: 'admin' },
-      schema: schema(LB, 'Create a load balancer', {
-        body: LoadBalancerCreate,
-        ok: withVersion(LoadBalancerResource),
-        status: 201,
-      }),
-    },
-    async (req: Req, reply) => {
-      const r = await cp.createLoadBalancer(ctx.actor(req), req.body);
-      return reply.code(201).send({ ...lbView(r.resource), configVersion: r.configVersion });
-    },
-  );
-  app.get(
-    '/load-balancers/:id',
-    {
-      config: { role: 'viewer' },
-      schema: schema(LB, 'One load balancer', { params: IdParams, ok: LoadBalancerResource }),
-    },
-    async (req: Req) => lbView(cp.get('loadBalancer', req.params.id)),
-  );
-  app.patch(
-    '/load-balancers/:id',
-    {
-      config: { role: 'admin' },
-      schema: schema(LB, 'Update a load balancer (ipAsBackend cannot be turned off, S7)', {
-        params: IdParams,
-        body: LoadBalancerPatch,
-        ok: withVersion(LoadBalancerResource),
-      }),
-    },
-    async (req: Req) => {
-      const r = await cp.updateLoadBalancer(ctx.actor(req), req.params.id, req.body);
-      return { ...lbView(r.resource), configVersion: r.configVersion };
-    },
-  );
-  app.delete(
-    '/load-balancers/:id',
-    {
-      config: { role: 'admin' },
-      schema: schema(LB, 'Delete a load balancer (409 while it has frontends or backends)', {
-        params: IdParams,
-        ok: withVersion(LoadBalancerResource),
-      }),
-    },
-    async (req: Req) => {
-      const r = await cp.deleteLoadBalancer(ctx.actor(req), req.params.id);
-      return { ...lbView(r.resource), configVersion: r.configVersion };
-    },
-  );
-
-  // ---------- frontends ----------
-  const FE = 'frontends';
+  // ---------- load balancers, frontends, backends, instances: one shape of routes ----------
   const ByLb = Type.Object({ loadBalancerId: Type.Optional(IdSchema) });
-  app.get(
-    '/frontends',
-    {
-      config: { role: 'viewer' },
-      schema: schema(FE, 'List frontends', { querystring: ByLb, ok: Type.Array(FrontendResource) }),
+  const byLb = (q: Record<string, string>) => {
+    const lb = q.loadBalancerId;
+    return lb ? (x: { loadBalancerId: string }) => x.loadBalancerId === lb : undefined;
+  };
+  resourceRoutes(app, ctx, {
+    kind: 'loadBalancer',
+    path: '/load-balancers',
+    tag: 'load balancers',
+    noun: 'load balancer',
+    schemas: { resource: LoadBalancerResource, create: LoadBalancerCreate, patch: LoadBalancerPatch },
+    view: (x) => ({ ...x }),
+    summaries: {
+      update: 'Update a load balancer (ipAsBackend cannot be turned off)',
+      delete: 'Delete a load balancer (409 while it has frontends or backends)',
     },
-    async (req: Req) => {
-      const lb = req.query.loadBalancerId;
-      return cp.list('frontend', lb ? (f) => f.loadBalancerId === lb : undefined).map(feView);
+    commands: {
+      create: (a, b) => cp.createLoadBalancer(a, b),
+      update: (a, id, b) => cp.updateLoadBalancer(a, id, b),
+      delete: (a, id) => cp.deleteLoadBalancer(a, id),
     },
-  );
-  app.post(
-    '/frontends',
-    {
-      config: { role: 'admin' },
-      schema: schema(FE, 'Create a frontend (F1, F2, F5)', {
-        body: FrontendCreate,
-        ok: withVersion(FrontendResource),
-        status: 201,
-      }),
+  });
+  resourceRoutes(app, ctx, {
+    kind: 'frontend',
+    path: '/frontends',
+    tag: 'frontends',
+    noun: 'frontend',
+    schemas: { resource: FrontendResource, create: FrontendCreate, patch: FrontendPatch, listQuery: ByLb },
+    listFilter: byLb,
+    view: (x) => frontendView(x, plane),
+    // A deleted frontend no longer listens: its answer says so rather than asking the plane.
+    deletedView: (x) => ({ ...x, status: { listening: false, reason: 'deleted' } }),
+    summaries: {
+      create: 'Create a frontend (F1, F2, F5)',
+      one: 'One frontend with its listening status',
     },
-    async (req: Req, reply) => {
-      const r = await cp.createFrontend(ctx.actor(req), req.body);
-      return reply.code(201).send({ ...feView(r.resource), configVersion: r.configVersion });
+    commands: {
+      create: (a, b) => cp.createFrontend(a, b),
+      update: (a, id, b) => cp.updateFrontend(a, id, b),
+      delete: (a, id) => cp.deleteFrontend(a, id),
     },
-  );
-  app.get(
-    '/frontends/:id',
-    {
-      config: { role: 'viewer' },
-      schema: schema(FE, 'One frontend with its listening status', { params: IdParams, ok: FrontendResource }),
+  });
+  resourceRoutes(app, ctx, {
+    kind: 'backend',
+    path: '/backends',
+    tag: 'backends',
+    noun: 'backend',
+    schemas: { resource: BackendResource, create: BackendCreate, patch: BackendPatch, listQuery: ByLb },
+    listFilter: byLb,
+    view: (x) => backendView(x, cp.state, plane),
+    summaries: {
+      create: 'Create a backend (F3; defaults fill omitted settings)',
+      one: 'One backend with per-zone health and warnings (S9, S10)',
+      update: 'Update a backend (nested settings merge field by field)',
+      delete: 'Delete a backend and its servers (409 while a frontend uses it)',
     },
-    async (req: Req) => feView(cp.get('frontend', req.params.id)),
-  );
-  app.patch(
-    '/frontends/:id',
-    {
-      config: { role: 'admin' },
-      schema: schema(FE, 'Update a frontend', {
-        params: IdParams,
-        body: FrontendPatch,
-        ok: withVersion(FrontendResource),
-      }),
+    commands: {
+      create: (a, b) => cp.createBackend(a, b),
+      update: (a, id, b) => cp.updateBackend(a, id, b),
+      delete: (a, id) => cp.deleteBackend(a, id),
     },
-    async (req: Req) => {
-      const r = await cp.updateFrontend(ctx.actor(req), req.params.id, req.body);
-      return { ...feView(r.resource), configVersion: r.configVersion };
+  });
+  resourceRoutes(app, ctx, {
+    kind: 'instance',
+    path: '/instances',
+    tag: 'instances',
+    noun: 'instance',
+    schemas: { resource: InstanceResource, create: InstanceCreate, patch: InstancePatch },
+    view: (x) => ({ ...x }),
+    summaries: {
+      list: 'The server inventory',
+      create: 'Add an inventory instance',
+      update: 'Update an instance (a new privateIp moves every server naming it, in the same change)',
+      delete: 'Delete an instance (409 while a server uses it)',
     },
-  );
-  app.delete(
-    '/frontends/:id',
-    {
-      config: { role: 'admin' },
-      schema: schema(FE, 'Delete a frontend', { params: IdParams, ok: withVersion(FrontendResource) }),
+    commands: {
+      create: (a, b) => cp.createInstance(a, b),
+      update: (a, id, b) => cp.updateInstance(a, id, b),
+      delete: (a, id) => cp.deleteInstance(a, id),
     },
-    async (req: Req) => {
-      const r = await cp.deleteFrontend(ctx.actor(req), req.params.id);
-      return { ...r.resource, status: { listening: false, reason: 'deleted' }, configVersion: r.configVersion };
-    },
-  );
-
-  // ---------- backends ----------
-  const BE = 'backends';
-  app.get(
-    '/backends',
-    {
-      config: { role: 'viewer' },
-      schema: schema(BE, 'List backends', { querystring: ByLb, ok: Type.Array(BackendResource) }),
-    },
-    async (req: Req) => {
-      const lb = req.query.loadBalancerId;
-      return cp.list('backend', lb ? (b) => b.loadBalancerId === lb : undefined).map(beView);
-    },
-  );
-  app.post(
-    '/backends',
-    {
-      config: { role: 'admin' },
-      schema: schema(BE, 'Create a backend (F3; defaults fill omitted settings)', {
-        body: BackendCreate,
-        ok: withVersion(BackendResource),
-        status: 201,
-      }),
-    },
-    async (req: Req, reply) => {
-      const r = await cp.createBackend(ctx.actor(req), req.body);
-      return reply.code(201).send({ ...beView(r.resource), configVersion: r.configVersion });
-    },
-  );
-  app.get(
-    '/backends/:id',
-    {
-      config: { role: 'viewer' },
-      schema: schema(BE, 'One backend with per-zone health and warnings (S9, S10)', {
-        params: IdParams,
-        ok: BackendResource,
-      }),
-    },
-    async (req: Req) => beView(cp.get('backend', req.params.id)),
-  );
-  app.patch(
-    '/backends/:id',
-    {
-      config: { role: 'admin' },
-      schema: schema(BE, 'Update a backend (nested settings merge field by field)', {
-        params: IdParams,
-        body: BackendPatch,
-        ok: withVersion(BackendResource),
-      }),
-    },
-    async (req: Req) => {
-      const r = await cp.updateBackend(ctx.actor(req), req.params.id, req.body);
-      return { ...beView(r.resource), configVersion: r.configVersion };
-    },
-  );
-  app.delete(
-    '/backends/:id',
-    {
-      config: { role: 'admin' },
-      schema: schema(BE, 'Delete a backend and its servers (409 while a frontend uses it)', {
-        params: IdParams,
-        ok: withVersion(BackendResource),
-      }),
-    },
-    async (req: Req) => {
-      const r = await cp.deleteBackend(ctx.actor(req), req.params.id);
-      return { ...beView(r.resource), configVersion: r.configVersion };
-    },
-  );
+  });
 
   // ---------- servers (operators may change them) ----------
   const SRV = 'servers';
@@ -358,63 +337,6 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): voi
       return cp
         .lookupServers({ address: q.address, id: q.id, instanceId: q.instanceId })
         .map((row) => ({ ...row, server: srvView(row.server) }));
-    },
-  );
-
-  // ---------- instances ----------
-  const INST = 'instances';
-  app.get(
-    '/instances',
-    { config: { role: 'viewer' }, schema: schema(INST, 'The server inventory', { ok: Type.Array(InstanceResource) }) },
-    async () => cp.list('instance').map(instView),
-  );
-  app.post(
-    '/instances',
-    {
-      config: { role: 'admin' },
-      schema: schema(INST, 'Add an inventory instance', {
-        body: InstanceCreate,
-        ok: withVersion(InstanceResource),
-        status: 201,
-      }),
-    },
-    async (req: Req, reply) => {
-      const r = await cp.createInstance(ctx.actor(req), req.body);
-      return reply.code(201).send({ ...instView(r.resource), configVersion: r.configVersion });
-    },
-  );
-  app.get(
-    '/instances/:id',
-    { config: { role: 'viewer' }, schema: schema(INST, 'One instance', { params: IdParams, ok: InstanceResource }) },
-    async (req: Req) => instView(cp.get('instance', req.params.id)),
-  );
-  app.patch(
-    '/instances/:id',
-    {
-      config: { role: 'admin' },
-      schema: schema(INST, 'Update an instance (a new privateIp moves every server naming it, in the same change)', {
-        params: IdParams,
-        body: InstancePatch,
-        ok: withVersion(InstanceResource),
-      }),
-    },
-    async (req: Req) => {
-      const r = await cp.updateInstance(ctx.actor(req), req.params.id, req.body);
-      return { ...instView(r.resource), configVersion: r.configVersion };
-    },
-  );
-  app.delete(
-    '/instances/:id',
-    {
-      config: { role: 'admin' },
-      schema: schema(INST, 'Delete an instance (409 while a server uses it)', {
-        params: IdParams,
-        ok: withVersion(InstanceResource),
-      }),
-    },
-    async (req: Req) => {
-      const r = await cp.deleteInstance(ctx.actor(req), req.params.id);
-      return { ...instView(r.resource), configVersion: r.configVersion };
     },
   );
 }
