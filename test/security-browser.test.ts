@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CONSOLE_DIR, type RunningFulcrum, startFulcrum } from '../src/main.ts';
-import { removeDir } from './helpers/fulcrum.ts';
+import { CONSOLE_DIR } from '../src/main.ts';
+import { removeDir, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
+import { type RawAnswer, rawHttp } from './helpers/http-client.ts';
 import { TestPki } from './tls-pki.ts';
 
 /**
@@ -20,69 +20,34 @@ import { TestPki } from './tls-pki.ts';
 const ADMIN = 'security-browser-admin-token-0123456789';
 const ROOT = path.resolve(import.meta.dirname, '..');
 
-interface RawAnswer {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
+/** `head` (lines joined by `\n`) plus `Connection: close` and the body, as raw bytes on a new connection. */
 function raw(
   port: number,
   head: string,
   options: { localAddress?: string; body?: string | Buffer } = {},
 ): Promise<RawAnswer> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ port, host: '127.0.0.1', localAddress: options.localAddress });
-    const chunks: Buffer[] = [];
-    s.on('data', (d) => chunks.push(d));
-    s.on('error', reject);
-    s.on('close', () => {
-      const text = Buffer.concat(chunks).toString('latin1');
-      const end = text.indexOf('\r\n\r\n');
-      const lines = text.slice(0, end < 0 ? text.length : end).split('\r\n');
-      const headers: Record<string, string> = {};
-      for (const line of lines.slice(1)) {
-        const c = line.indexOf(':');
-        if (c > 0) headers[line.slice(0, c).toLowerCase()] = line.slice(c + 1).trim();
-      }
-      resolve({
-        status: Number(/^HTTP\/1\.1 (\d{3})/.exec(lines[0] ?? '')?.[1] ?? 0),
-        headers,
-        body: end < 0 ? '' : text.slice(end + 4),
-      });
-    });
-    const body = options.body ?? '';
-    const len = body.length > 0 ? `Content-Length: ${Buffer.byteLength(body)}\r\n` : '';
-    s.write(`${head.replace(/\n/g, '\r\n')}\r\nConnection: close\r\n${len}\r\n`);
-    s.write(body); // no half-close: the server closes after answering (Connection: close)
-    s.setTimeout(10_000, () => s.destroy(new Error(`no answer to ${head.split('\n')[0]}`)));
+  const body = options.body ?? '';
+  const len = body.length > 0 ? `Content-Length: ${Buffer.byteLength(body)}\r\n` : '';
+  return rawHttp(port, [`${head.replace(/\n/g, '\r\n')}\r\nConnection: close\r\n${len}\r\n`, body], {
+    localAddress: options.localAddress,
+    mustClose: true,
   });
 }
 
 describe('admin plane: browsers, sessions and hostile headers (issue 10 points 4, 5)', () => {
-  let f: RunningFulcrum;
-  let dir: string;
+  let h: TestFulcrum;
+  let f: TestFulcrum['fulcrum'];
   let port: number;
   let host: string;
   const serveConsole = existsSync(path.join(CONSOLE_DIR, 'index.html'));
 
   before(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'fulcrum-sec-b-'));
-    f = await startFulcrum({
-      api: '127.0.0.1:0',
-      dataDir: dir,
-      adminToken: ADMIN,
-      logLevel: 'silent',
-      console: serveConsole,
-      authFailuresPerMinute: 5,
-    });
-    port = Number(new URL(f.apiUrl).port);
+    h = await startTestFulcrum({ adminToken: ADMIN, console: serveConsole, authFailuresPerMinute: 5 });
+    f = h.fulcrum;
+    port = h.port;
     host = `127.0.0.1:${port}`;
   });
-  after(async () => {
-    await f.close(0);
-    removeDir(dir);
-  });
+  after(() => h.close());
 
   it('sends security headers on API answers and on the console', async () => {
     const targets = ['/api/v1/load-balancers', '/openapi.json', ...(serveConsole ? ['/', '/load-balancers/x'] : [])];
@@ -288,7 +253,7 @@ describe('admin plane: start-up rules (issue 10 point 4)', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'fulcrum-sec-s-'));
     try {
       await assert.rejects(
-        startFulcrum({ api: '127.0.0.1:0', dataDir: dir, adminToken: 'too-short', logLevel: 'silent', console: false }),
+        startTestFulcrum({ dataDir: dir, adminToken: 'too-short' }),
         /FULCRUM_ADMIN_TOKEN: must be at least 16 characters/,
       );
       const r = await runServe(['--api', '127.0.0.1:0', '--data-dir', dir, '--no-console'], {
@@ -315,60 +280,46 @@ describe('admin plane: start-up rules (issue 10 point 4)', () => {
     }
   });
 
-  it('serves the API over HTTPS with --api-cert/--api-key', async () => {
+  it('serves the API over HTTPS with --api-cert/--api-key', async (t) => {
     const pki = new TestPki();
     const dir = mkdtempSync(path.join(tmpdir(), 'fulcrum-sec-h-'));
+    let h: TestFulcrum | undefined;
+    t.after(async () => {
+      await h?.close();
+      removeDir(dir);
+      removeDir(pki.dir);
+    });
     const ca = pki.ca('API test CA');
     const leaf = pki.leaf(ca, { cn: 'localhost', sans: ['DNS:localhost', 'IP:127.0.0.1'] });
     const cert = path.join(dir, 'api.crt');
     const key = path.join(dir, 'api.key');
     writeFileSync(cert, leaf.certPem);
     writeFileSync(key, leaf.keyPem);
-    const f = await startFulcrum({
-      api: '127.0.0.1:0',
-      dataDir: path.join(dir, 'data'),
-      adminToken: ADMIN,
-      logLevel: 'silent',
-      console: false,
-      apiCert: cert,
-      apiKey: key,
-    });
-    try {
-      assert.match(f.apiUrl, /^https:\/\/127\.0\.0\.1:\d+$/);
-      const r = await new Promise<{ status: number; hsts: string | undefined; body: string }>((resolve, reject) => {
-        const req = https.get(
-          `${f.apiUrl}/api/v1/load-balancers`,
-          { ca: ca.certPem, headers: { authorization: `Bearer ${ADMIN}` } },
-          (res) => {
-            let body = '';
-            res.on('data', (d) => (body += d));
-            res.on('end', () =>
-              resolve({ status: res.statusCode ?? 0, hsts: res.headers['strict-transport-security'], body }),
-            );
-          },
-        );
-        req.on('error', reject);
-      });
-      assert.equal(r.status, 200, r.body);
-      assert.ok(r.hsts, 'HSTS over HTTPS');
-      const plain = await raw(Number(new URL(f.apiUrl).port), 'GET /api/v1/load-balancers HTTP/1.1\nHost: 127.0.0.1');
-      assert.notEqual(plain.status, 200, 'plain HTTP gets no API answer');
-      await assert.rejects(
-        startFulcrum({
-          api: '127.0.0.1:0',
-          dataDir: path.join(dir, 'd2'),
-          adminToken: ADMIN,
-          logLevel: 'silent',
-          console: false,
-          apiCert: cert,
-        }),
-        /--api-cert and --api-key: give both/,
+    h = await startTestFulcrum({ dataDir: path.join(dir, 'data'), adminToken: ADMIN, apiCert: cert, apiKey: key });
+    const f = h.fulcrum;
+    assert.match(f.apiUrl, /^https:\/\/127\.0\.0\.1:\d+$/);
+    const r = await new Promise<{ status: number; hsts: string | undefined; body: string }>((resolve, reject) => {
+      const req = https.get(
+        `${f.apiUrl}/api/v1/load-balancers`,
+        { ca: ca.certPem, headers: { authorization: `Bearer ${ADMIN}` } },
+        (res) => {
+          let body = '';
+          res.on('data', (d) => (body += d));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, hsts: res.headers['strict-transport-security'], body }),
+          );
+        },
       );
-    } finally {
-      await f.close(0);
-      removeDir(dir);
-      removeDir(pki.dir);
-    }
+      req.on('error', reject);
+    });
+    assert.equal(r.status, 200, r.body);
+    assert.ok(r.hsts, 'HSTS over HTTPS');
+    const plain = await raw(Number(new URL(f.apiUrl).port), 'GET /api/v1/load-balancers HTTP/1.1\nHost: 127.0.0.1');
+    assert.notEqual(plain.status, 200, 'plain HTTP gets no API answer');
+    await assert.rejects(
+      startTestFulcrum({ dataDir: path.join(dir, 'd2'), adminToken: ADMIN, apiCert: cert }),
+      /--api-cert and --api-key: give both/,
+    );
   });
 });
 
