@@ -16,6 +16,12 @@ export const ErrorCodes = {
   /** Too many failed authentications from one client address (Retry-After says when to retry). */
   rate_limited: 429,
   internal: 500,
+  /**
+   * The configuration store cannot take a write now (disk full, read-only, busy, PostgreSQL
+   * unreachable); the message names the cause (`store-unavailable: disk full`). The data plane
+   * keeps serving the last applied configuration; retry later (issue 14).
+   */
+  store_unavailable: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

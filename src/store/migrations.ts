@@ -1,11 +1,20 @@
 /**
- * Versioned SQLite migrations (C2). Each runs once, in order, inside a transaction, and is
- * recorded in `schema_migrations`. Never edit a released migration: add a new one.
+ * Versioned migrations (C2, C5), each in two dialects: `sql` for SQLite, `postgres` for
+ * PostgreSQL (the same tables and columns; PostgreSQL adds a `seq` column to resource tables
+ * to keep insertion order, which SQLite keeps as `rowid`). Each runs once, in order, inside a
+ * transaction, and is recorded in `schema_migrations`. Never edit a released migration: add a
+ * new one (with both dialects).
  */
 export interface Migration {
   version: number;
   name: string;
   sql: string;
+  postgres: string;
+}
+
+/** The newest schema version this build knows; a database at a newer one is refused at start. */
+export function latestSchemaVersion(migrations: readonly Migration[] = Migrations): number {
+  return Math.max(0, ...migrations.map((m) => m.version));
 }
 
 /** Resource tables: one per kind, rows with id, parent ids, name and the JSON document. */
@@ -44,5 +53,42 @@ CREATE TABLE tokens (
 );
 CREATE TABLE secrets (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `,
+    postgres: `
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO meta (key, value) VALUES ('configVersion', '0');
+CREATE TABLE load_balancers (seq BIGSERIAL, id TEXT PRIMARY KEY, name TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE instances (seq BIGSERIAL, id TEXT PRIMARY KEY, name TEXT NOT NULL, private_ip TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE certificates (seq BIGSERIAL, id TEXT PRIMARY KEY, name TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE backends (seq BIGSERIAL, id TEXT PRIMARY KEY, load_balancer_id TEXT NOT NULL, name TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE frontends (seq BIGSERIAL, id TEXT PRIMARY KEY, load_balancer_id TEXT NOT NULL, name TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE servers (
+  seq BIGSERIAL, id TEXT PRIMARY KEY, backend_id TEXT NOT NULL, instance_id TEXT, name TEXT NOT NULL, address TEXT NOT NULL,
+  doc TEXT NOT NULL
+);
+CREATE INDEX servers_backend ON servers (backend_id);
+CREATE INDEX servers_address ON servers (address);
+CREATE TABLE events (
+  id BIGSERIAL PRIMARY KEY, at TEXT NOT NULL, kind TEXT NOT NULL,
+  load_balancer_id TEXT, backend_id TEXT, server_id TEXT, doc TEXT NOT NULL
+);
+CREATE INDEX events_lb ON events (load_balancer_id, id);
+CREATE INDEX events_backend ON events (backend_id, id);
+CREATE INDEX events_server ON events (server_id, id);
+CREATE TABLE audit (
+  id BIGSERIAL PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+  resource TEXT NOT NULL, before TEXT, after TEXT, config_version INTEGER NOT NULL
+);
+CREATE TABLE tokens (
+  seq BIGSERIAL, id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, role TEXT NOT NULL, secret_sha256 TEXT NOT NULL UNIQUE,
+  created_at TEXT NOT NULL
+);
+CREATE TABLE secrets (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`,
+  },
+  {
+    version: 2,
+    name: 'nodes sharing the store (C5)',
+    sql: `CREATE TABLE nodes (name TEXT PRIMARY KEY, applied_version INTEGER NOT NULL, last_seen TEXT NOT NULL);`,
+    postgres: `CREATE TABLE nodes (name TEXT PRIMARY KEY, applied_version INTEGER NOT NULL, last_seen TEXT NOT NULL);`,
   },
 ];

@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import type { LoadBalancer } from '../config/model.ts';
 import { FulcrumError } from '../core/errors.ts';
 import type { FulcrumEvent } from '../runtime/events.ts';
+import { Migrations } from './migrations.ts';
 import { SqliteStore } from './sqlite.ts';
 import { EVENTS_KEPT_PER_LOAD_BALANCER } from './types.ts';
 
@@ -41,7 +42,7 @@ describe('SqliteStore (C2)', () => {
       await s2.close();
       const db = new DatabaseSync(join(dir, 'fulcrum.db'));
       const rows = db.prepare('SELECT version FROM schema_migrations').all();
-      assert.equal(rows.length, 1);
+      assert.equal(rows.length, Migrations.length);
       assert.equal((db.prepare('PRAGMA journal_mode').get() as { journal_mode: string }).journal_mode, 'wal');
       db.close();
     } finally {

@@ -4,14 +4,17 @@ import { type ConfigState, emptyConfig, type ResourceKind } from '../config/mode
 import { FulcrumError } from '../core/errors.ts';
 import type { FulcrumEvent } from '../runtime/events.ts';
 import { createPrivateFile, secureDataDir } from './data-dir.ts';
-import { type Migration, Migrations } from './migrations.ts';
+import { sqliteFault } from './faults.ts';
+import { latestSchemaVersion, type Migration, Migrations } from './migrations.ts';
 import {
   type AuditEntry,
   type ConfigChange,
   type ConfigStore,
   EVENTS_KEPT_PER_LOAD_BALANCER,
   type EventQuery,
+  type NodeRecord,
   type Role,
+  type StoreChange,
   type StoredEvent,
   type TokenRecord,
   type Upsert,
@@ -65,13 +68,27 @@ const Tables: Record<ResourceKind, KindTable> = {
   },
 };
 
-/** Runs pending migrations in order, each in its own transaction. Returns the schema version. */
+/** Rolls back the open transaction, if SQLite has not already (it does on disk full, I/O errors). */
+function rollback(db: DatabaseSync): void {
+  if (db.isTransaction) db.exec('ROLLBACK');
+}
+
+/**
+ * Runs pending migrations in order, each in its own transaction. Returns the schema version.
+ * Throws an Error (changing nothing) when the database was written by a newer Fulcrum.
+ */
 export function migrate(db: DatabaseSync, migrations: readonly Migration[] = Migrations): number {
   db.exec(
     'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)',
   );
   const row = db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null };
   let current = row.v ?? 0;
+  const latest = latestSchemaVersion(migrations);
+  if (current > latest) {
+    throw new Error(
+      `store: the database is at schema version ${current}, newer than this Fulcrum knows (${latest}); run a newer Fulcrum`,
+    );
+  }
   for (const m of migrations) {
     if (m.version <= current) continue;
     db.exec('BEGIN IMMEDIATE');
@@ -84,7 +101,7 @@ export function migrate(db: DatabaseSync, migrations: readonly Migration[] = Mig
       );
       db.exec('COMMIT');
     } catch (err) {
-      db.exec('ROLLBACK');
+      rollback(db);
       throw err;
     }
     current = m.version;
@@ -98,6 +115,7 @@ export function migrate(db: DatabaseSync, migrations: readonly Migration[] = Mig
  * contract (C5). One transaction per change; configVersion in the `meta` table.
  */
 export class SqliteStore implements ConfigStore {
+  readonly engine = 'sqlite' as const;
   readonly path: string;
   #db: DatabaseSync;
   #closed = false;
@@ -106,12 +124,28 @@ export class SqliteStore implements ConfigStore {
   constructor(path: string) {
     this.path = path;
     this.#db = new DatabaseSync(path);
-    this.#db.exec('PRAGMA journal_mode = WAL');
-    this.#db.exec('PRAGMA synchronous = NORMAL');
-    this.#db.exec('PRAGMA busy_timeout = 5000');
-    // Freed content is zeroed, so a secret re-stored sealed leaves no clear copy in the file (issue 10).
-    this.#db.exec('PRAGMA secure_delete = ON');
-    migrate(this.#db);
+    try {
+      this.#db.exec('PRAGMA journal_mode = WAL');
+      this.#db.exec('PRAGMA synchronous = NORMAL');
+      this.#db.exec('PRAGMA busy_timeout = 5000');
+      // Freed content is zeroed, so a secret re-stored sealed leaves no clear copy in the file (issue 10).
+      this.#db.exec('PRAGMA secure_delete = ON');
+      migrate(this.#db);
+    } catch (err) {
+      this.#db.close();
+      const fault = sqliteFault(err);
+      const why = fault instanceof FulcrumError ? fault.message.split(';')[0] : (err as Error).message;
+      throw new Error(`store: cannot open ${path}: ${why}`, { cause: err });
+    }
+  }
+
+  /** Runs `fn`, turning SQLite faults into `store_unavailable` (faults.ts). */
+  #guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw sqliteFault(err);
+    }
   }
 
   /**
@@ -133,6 +167,10 @@ export class SqliteStore implements ConfigStore {
   }
 
   async load(): Promise<ConfigState> {
+    return this.#guard(() => this.#load());
+  }
+
+  #load(): ConfigState {
     const state = emptyConfig();
     state.version = this.#version();
     for (const t of Object.values(Tables)) {
@@ -142,7 +180,15 @@ export class SqliteStore implements ConfigStore {
     return state;
   }
 
+  async currentVersion(): Promise<number> {
+    return this.#guard(() => this.#version());
+  }
+
   async commit(change: ConfigChange): Promise<number> {
+    return this.#guard(() => this.#commit(change));
+  }
+
+  #commit(change: ConfigChange): number {
     const db = this.#db;
     db.exec('BEGIN IMMEDIATE');
     try {
@@ -162,7 +208,7 @@ export class SqliteStore implements ConfigStore {
       db.exec('COMMIT');
       return next;
     } catch (err) {
-      db.exec('ROLLBACK');
+      rollback(db);
       throw err;
     }
   }
@@ -178,6 +224,10 @@ export class SqliteStore implements ConfigStore {
   }
 
   async appendEvents(events: readonly FulcrumEvent[]): Promise<StoredEvent[]> {
+    return this.#guard(() => this.#appendEvents(events));
+  }
+
+  #appendEvents(events: readonly FulcrumEvent[]): StoredEvent[] {
     if (events.length === 0) return [];
     const db = this.#db;
     const out: StoredEvent[] = [];
@@ -200,13 +250,17 @@ export class SqliteStore implements ConfigStore {
       }
       db.exec('COMMIT');
     } catch (err) {
-      db.exec('ROLLBACK');
+      rollback(db);
       throw err;
     }
     return out;
   }
 
   async listEvents(q: EventQuery): Promise<StoredEvent[]> {
+    return this.#guard(() => this.#listEvents(q));
+  }
+
+  #listEvents(q: EventQuery): StoredEvent[] {
     const where: string[] = [];
     const args: SQLInputValue[] = [];
     const eq = (col: string, v: string | undefined) => {
@@ -249,10 +303,14 @@ export class SqliteStore implements ConfigStore {
   }
 
   async appendAudit(entry: Omit<AuditEntry, 'id' | 'configVersion'>): Promise<void> {
-    this.#insertAudit(entry, this.#version());
+    this.#guard(() => this.#insertAudit(entry, this.#version()));
   }
 
   async listAudit(q: { limit?: number; resource?: string }): Promise<AuditEntry[]> {
+    return this.#guard(() => this.#listAudit(q));
+  }
+
+  #listAudit(q: { limit?: number; resource?: string }): AuditEntry[] {
     const limit = Math.min(Math.max(1, q.limit ?? 100), 10_000);
     const rows = (
       q.resource === undefined
@@ -280,12 +338,14 @@ export class SqliteStore implements ConfigStore {
       if (String((err as Error).message).includes('UNIQUE')) {
         throw new FulcrumError('conflict', `name: a token named "${t.name}" already exists`, 'name');
       }
-      throw err;
+      throw sqliteFault(err);
     }
   }
 
   async listTokens(): Promise<TokenRecord[]> {
-    const rows = this.#db.prepare('SELECT * FROM tokens ORDER BY rowid').all() as Record<string, string>[];
+    const rows = this.#guard(
+      () => this.#db.prepare('SELECT * FROM tokens ORDER BY rowid').all() as Record<string, string>[],
+    );
     return rows.map((r) => ({
       id: r.id!,
       name: r.name!,
@@ -296,18 +356,52 @@ export class SqliteStore implements ConfigStore {
   }
 
   async deleteToken(id: string): Promise<boolean> {
-    return Number(this.#db.prepare('DELETE FROM tokens WHERE id = ?').run(id).changes) > 0;
+    return this.#guard(() => Number(this.#db.prepare('DELETE FROM tokens WHERE id = ?').run(id).changes) > 0);
   }
 
   async getSecret(key: string): Promise<string | undefined> {
-    const r = this.#db.prepare('SELECT value FROM secrets WHERE key = ?').get(key) as { value: string } | undefined;
+    const r = this.#guard(
+      () => this.#db.prepare('SELECT value FROM secrets WHERE key = ?').get(key) as { value: string } | undefined,
+    );
     return r?.value;
   }
 
   async setSecret(key: string, value: string): Promise<void> {
-    this.#db
-      .prepare('INSERT INTO secrets (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
-      .run(key, value);
+    this.#guard(() =>
+      this.#db
+        .prepare(
+          'INSERT INTO secrets (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+        )
+        .run(key, value),
+    );
+  }
+
+  async heartbeat(node: NodeRecord): Promise<void> {
+    this.#guard(() =>
+      this.#db
+        .prepare(
+          'INSERT INTO nodes (name, applied_version, last_seen) VALUES (?, ?, ?) ' +
+            'ON CONFLICT (name) DO UPDATE SET applied_version = excluded.applied_version, last_seen = excluded.last_seen',
+        )
+        .run(node.name, node.appliedVersion, node.lastSeen),
+    );
+  }
+
+  async listNodes(): Promise<NodeRecord[]> {
+    const rows = this.#guard(
+      () =>
+        this.#db.prepare('SELECT name, applied_version, last_seen FROM nodes ORDER BY name').all() as {
+          name: string;
+          applied_version: number;
+          last_seen: string;
+        }[],
+    );
+    return rows.map((r) => ({ name: r.name, appliedVersion: Number(r.applied_version), lastSeen: r.last_seen }));
+  }
+
+  /** One process writes a SQLite store: there is nothing to hear from others. */
+  watch(_fn: (change: StoreChange) => void): () => void {
+    return () => {};
   }
 
   async close(): Promise<void> {

@@ -80,11 +80,44 @@ export interface TokenRecord {
 /** How many events are kept per load balancer (newest first); older ones are pruned. */
 export const EVENTS_KEPT_PER_LOAD_BALANCER = 10_000;
 
+/** One node sharing the store (C5, the `nodes` table): its heartbeat and the version it applied. */
+export interface NodeRecord {
+  name: string;
+  /** The configVersion this node's data plane applied last. */
+  appliedVersion: number;
+  /** ISO 8601 time of its last heartbeat (the node's clock). */
+  lastSeen: string;
+}
+
 /**
- * The configuration store (C2; C5 later with PostgreSQL). Async so another engine can
- * implement it; every method may throw FulcrumError (`conflict` on a stale baseVersion).
+ * What a store reports to `watch` subscribers (C5): a configuration committed by some node
+ * (`config`, with its version), the tokens changed (`tokens`), or the notification channel
+ * came back after a loss (`reconnected`: notifications may have been missed; compare versions).
+ */
+export type StoreChange = { kind: 'config'; version: number } | { kind: 'tokens' } | { kind: 'reconnected' };
+
+/**
+ * The configuration store (C2, C5): SQLite (`sqlite.ts`, one node) or PostgreSQL
+ * (`postgres.ts`, several nodes). Every method may throw FulcrumError: `conflict` on a stale
+ * baseVersion, `store_unavailable` (503, `store-unavailable: <cause>`, the original error as
+ * `cause`) when the store cannot answer (disk full, read-only, busy, PostgreSQL unreachable).
+ * Both pass the one conformance suite (`conformance.ts`).
  */
 export interface ConfigStore {
+  /** `sqlite` or `postgres`: a `postgres` store is shared by several nodes. */
+  readonly engine: 'sqlite' | 'postgres';
+  /** The committed configVersion now (a cheap read; nodes compare it with what they applied). */
+  currentVersion(): Promise<number>;
+  /** Upserts this node's row of the `nodes` table: its applied version and heartbeat time. */
+  heartbeat(node: NodeRecord): Promise<void>;
+  /** Every node that ever sent a heartbeat, by name. */
+  listNodes(): Promise<NodeRecord[]>;
+  /**
+   * Calls `fn` when any node committed a configuration or changed the tokens (PostgreSQL
+   * LISTEN/NOTIFY, own commits included), and with `reconnected` after the notification channel
+   * came back. SQLite has one writer (this process) and never calls it. Answers the unsubscribe.
+   */
+  watch(fn: (change: StoreChange) => void): () => void;
   /** Everything, as at the last committed version (C2: a restart restores everything). */
   load(): Promise<ConfigState>;
   /** Writes one change in one transaction; returns the new configVersion (baseVersion + 1). */
