@@ -7,9 +7,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runApply } from '../src/cli/apply.ts';
 import type { ConfigState } from '../src/config/model.ts';
-import { type RunningFulcrum, type StartOptions, startFulcrum } from '../src/main.ts';
+import type { RunningFulcrum, StartOptions } from '../src/main.ts';
 import { SqliteStore } from '../src/store/sqlite.ts';
-import { removeDir, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
+import { type ApiCall, removeDir, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
 
 // Issue 10 "Admin-plane security", point 2: addresses that are never a backend (link-local and
 // cloud metadata, unspecified, multicast, reserved/broadcast, the admin API's own address and
@@ -17,37 +17,15 @@ import { removeDir, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum
 // PATCH), for instances, and through the declarative file; loose IPv4 notations are 400.
 // Each refusal changes nothing: same configVersion, same stored configuration.
 
-const TOKEN = 'test-admin-token-0123456789';
+type Api = ApiCall;
 
-// biome-ignore lint/suspicious/noExplicitAny: API answers are JSON; tests read the fields they assert on.
-type Api = (method: string, p: string, body?: unknown) => Promise<{ status: number; body: any }>;
-
-/** A Fulcrum with start options the shared harness does not take (`allowBackendNetworks`, `configFile`). */
+/** A Fulcrum on `dataDir` with start options beyond the defaults (`allowBackendNetworks`, `configFile`). */
 async function startWith(
   dataDir: string,
   extra: Partial<StartOptions> = {},
 ): Promise<{ fulcrum: RunningFulcrum; api: Api }> {
-  const fulcrum = await startFulcrum({
-    api: '127.0.0.1:0',
-    dataDir,
-    adminToken: TOKEN,
-    logLevel: 'silent',
-    console: false,
-    ...extra,
-  });
-  const api: Api = async (method, p, body) => {
-    const r = await fetch(`${fulcrum.apiUrl}/api/v1${p}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${TOKEN}`,
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await r.text();
-    return { status: r.status, body: text ? JSON.parse(text) : undefined };
-  };
-  return { fulcrum, api };
+  const h = await startTestFulcrum({ dataDir, ...extra });
+  return { fulcrum: h.fulcrum, api: h.api };
 }
 
 function tempDir(): string {
@@ -96,7 +74,7 @@ describe('address guard through the API (issue 10)', () => {
   let noPort: string;
   before(async () => {
     f = await startTestFulcrum();
-    api = (m, p, b) => f.api(m, p, b);
+    api = f.api;
     apiPort = apiPortOf(f.fulcrum);
     // ipAsBackend: S7 lets any IPv4 address in, so every refusal below is the guard's.
     lb = (await f.ok('POST', '/load-balancers', { name: 'any', ipAsBackend: true })).id;
@@ -118,10 +96,7 @@ describe('address guard through the API (issue 10)', () => {
       })
     ).id;
   });
-  after(async () => {
-    await f.stop();
-    removeDir(f.dataDir);
-  });
+  after(() => f.close());
 
   it('refuses never-a-backend server addresses with 409 naming address and the rule', async () => {
     const hostile: [string, RegExp][] = [
@@ -493,40 +468,35 @@ loadBalancers:
     removeDir(dir);
   });
 
-  it('fulcrum apply: a refused address exits 1 and changes nothing', async () => {
-    const f = await startTestFulcrum();
-    try {
-      // The load balancer and backend already match the file: the plan's only step is the server.
-      const lb = (await f.ok('POST', '/load-balancers', { name: 'shop', ipAsBackend: true })).id;
-      await f.ok('POST', '/backends', { loadBalancerId: lb, name: 'web', mode: 'http', port: 80 });
-      const cases: [string, RegExp][] = [
-        [file('169.254.169.254', '').replace(/^instances:\n.*\n/m, ''), /address: 169\.254\.169\.254 is a link-local/],
-        ['instances:\n  - { name: vm, privateIp: "fd00:ec2::254" }\n', /privateIp: fd00:ec2::254 is a cloud metadata/],
-      ];
-      for (const [text, rule] of cases) {
-        const cfg = path.join(f.dataDir, 'shop.yaml');
-        writeFileSync(cfg, text);
-        const was = await stored(f.fulcrum);
-        const lines: string[] = [];
-        const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l) };
-        const code = await runApply(
-          { file: cfg, url: f.fulcrum.apiUrl, token: f.token, dryRun: false, prune: false },
-          io,
-        );
-        assert.equal(code, 1, lines.join('\n'));
-        assert.match(lines.join('\n'), rule);
-        assert.deepEqual(await stored(f.fulcrum), was);
-      }
-    } finally {
-      await f.stop();
-      removeDir(f.dataDir);
+  it('fulcrum apply: a refused address exits 1 and changes nothing', async (t) => {
+    const f = await startTestFulcrum({ t });
+    // The load balancer and backend already match the file: the plan's only step is the server.
+    const lb = (await f.ok('POST', '/load-balancers', { name: 'shop', ipAsBackend: true })).id;
+    await f.ok('POST', '/backends', { loadBalancerId: lb, name: 'web', mode: 'http', port: 80 });
+    const cases: [string, RegExp][] = [
+      [file('169.254.169.254', '').replace(/^instances:\n.*\n/m, ''), /address: 169\.254\.169\.254 is a link-local/],
+      ['instances:\n  - { name: vm, privateIp: "fd00:ec2::254" }\n', /privateIp: fd00:ec2::254 is a cloud metadata/],
+    ];
+    for (const [text, rule] of cases) {
+      const cfg = path.join(f.dataDir, 'shop.yaml');
+      writeFileSync(cfg, text);
+      const was = await stored(f.fulcrum);
+      const lines: string[] = [];
+      const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l) };
+      const code = await runApply(
+        { file: cfg, url: f.fulcrum.apiUrl, token: f.token, dryRun: false, prune: false },
+        io,
+      );
+      assert.equal(code, 1, lines.join('\n'));
+      assert.match(lines.join('\n'), rule);
+      assert.deepEqual(await stored(f.fulcrum), was);
     }
   });
 });
 
 describe('restored configuration and start (issue 10)', () => {
-  it('data stored before the guard does not stop the start; a frontend that cannot bind shows why', async () => {
-    const f = await startTestFulcrum();
+  it('data stored before the guard does not stop the start; a frontend that cannot bind shows why', async (t) => {
+    const f = await startTestFulcrum({ t });
     const lb = (await f.ok('POST', '/load-balancers', { name: 'lb', ipAsBackend: true })).id;
     const be = (
       await f.ok('POST', '/backends', {
@@ -583,7 +553,7 @@ describe('restored configuration and start (issue 10)', () => {
       // …but a write that brings in a new refused address does not.
       await refused(
         f.fulcrum,
-        (m, p, b) => f.api(m, p, b),
+        f.api,
         'PATCH',
         `/backends/${be}/servers/${s.id}`,
         { address: '100.100.100.200' },
@@ -593,8 +563,6 @@ describe('restored configuration and start (issue 10)', () => {
       await f.ok('PATCH', `/backends/${be}/servers/${s.id}`, { address: '10.0.0.2' });
     } finally {
       await new Promise((r) => squatter.close(r));
-      await f.stop();
-      removeDir(f.dataDir);
     }
   });
 });
