@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runApply } from '../src/cli/apply.ts';
 import type { ConfigState } from '../src/config/model.ts';
-import { type RunningFulcrum, startFulcrum } from '../src/main.ts';
+import type { RunningFulcrum } from '../src/main.ts';
 import { SqliteStore } from '../src/store/sqlite.ts';
 import { removeDir, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
 import { TestPki } from './tls-pki.ts';
@@ -68,8 +68,7 @@ describe('names through the API (issue 10)', () => {
     be = (await f.ok('POST', '/backends', { loadBalancerId: lb, name: 'web', mode: 'http', port: 80 })).id;
   });
   after(async () => {
-    await f.stop();
-    removeDir(f.dataDir);
+    await f.close();
     removeDir(pki.dir);
   });
 
@@ -190,11 +189,11 @@ loadBalancers:
           - { name: "${serverName}", address: 10.0.0.1 }
 `;
 
-  it('serve --config refuses a hostile name naming its path; nothing is stored', async () => {
+  it('serve --config refuses a hostile name naming its path; nothing is stored', async (t) => {
     const dir = mkdtempSync(path.join(tmpdir(), 'fulcrum-names-'));
+    t.after(() => removeDir(dir));
     const cfg = path.join(dir, 'shop.yaml');
-    const start = (configFile?: string) =>
-      startFulcrum({ api: '127.0.0.1:0', dataDir: dir, logLevel: 'silent', console: false, configFile });
+    const start = async (configFile?: string) => (await startTestFulcrum({ dataDir: dir, configFile })).fulcrum;
     for (const [lbName, serverName, where, rule] of [
       ['shop/eu', 's1', /loadBalancers\[0\]\.name/, /"\/"/],
       ['shop', 's\\u202e1', /loadBalancers\[0\]\.backends\[0\]\.servers\[0\]\.name/, /bidirectional/],
@@ -223,34 +222,25 @@ loadBalancers:
     const h = await start(cfg);
     assert.equal(h.control.version, v, 'the NFD file matches the NFC name: no change');
     await h.close();
-    removeDir(dir);
   });
 
-  it('fulcrum apply refuses a hostile name as a file error (exit 2) and changes nothing', async () => {
-    const f = await startTestFulcrum();
-    try {
-      const cfg = path.join(f.dataDir, 'shop.yaml');
-      writeFileSync(cfg, file('shop', 'evil\\u2066'));
-      const was = await stored(f.fulcrum);
-      const lines: string[] = [];
-      const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l) };
-      const code = await runApply(
-        { file: cfg, url: f.fulcrum.apiUrl, token: f.token, dryRun: false, prune: false },
-        io,
-      );
-      assert.equal(code, 2, lines.join('\n'));
-      assert.match(lines.join('\n'), /servers\[0\]\.name: must not contain bidirectional/);
-      assert.deepEqual(await stored(f.fulcrum), was);
-    } finally {
-      await f.stop();
-      removeDir(f.dataDir);
-    }
+  it('fulcrum apply refuses a hostile name as a file error (exit 2) and changes nothing', async (t) => {
+    const f = await startTestFulcrum({ t });
+    const cfg = path.join(f.dataDir, 'shop.yaml');
+    writeFileSync(cfg, file('shop', 'evil\\u2066'));
+    const was = await stored(f.fulcrum);
+    const lines: string[] = [];
+    const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l) };
+    const code = await runApply({ file: cfg, url: f.fulcrum.apiUrl, token: f.token, dryRun: false, prune: false }, io);
+    assert.equal(code, 2, lines.join('\n'));
+    assert.match(lines.join('\n'), /servers\[0\]\.name: must not contain bidirectional/);
+    assert.deepEqual(await stored(f.fulcrum), was);
   });
 });
 
 describe('names stored before the rule (issue 10)', () => {
-  it('a restored name that breaks the rule is kept; other changes still work', async () => {
-    const f = await startTestFulcrum();
+  it('a restored name that breaks the rule is kept; other changes still work', async (t) => {
+    const f = await startTestFulcrum({ t });
     const lb = (await f.ok('POST', '/load-balancers', { name: 'old' })).id;
     await f.stop();
     const store = SqliteStore.open(f.dataDir);
@@ -269,17 +259,12 @@ describe('names stored before the rule (issue 10)', () => {
       },
     });
     await store.close();
-    try {
-      await f.restart();
-      assert.equal((await f.ok('GET', `/load-balancers/${lb}`)).name, 'eu/shop');
-      await f.ok('PATCH', `/load-balancers/${lb}`, { description: 'kept' });
-      await f.ok('POST', '/load-balancers', { name: 'new' });
-      const r: Answer = await f.api('PATCH', `/load-balancers/${lb}`, { name: 'eu/shop2' });
-      assert.equal(r.status, 400);
-      await f.ok('PATCH', `/load-balancers/${lb}`, { name: 'eu-shop' });
-    } finally {
-      await f.stop();
-      removeDir(f.dataDir);
-    }
+    await f.restart();
+    assert.equal((await f.ok('GET', `/load-balancers/${lb}`)).name, 'eu/shop');
+    await f.ok('PATCH', `/load-balancers/${lb}`, { description: 'kept' });
+    await f.ok('POST', '/load-balancers', { name: 'new' });
+    const r: Answer = await f.api('PATCH', `/load-balancers/${lb}`, { name: 'eu/shop2' });
+    assert.equal(r.status, 400);
+    await f.ok('PATCH', `/load-balancers/${lb}`, { name: 'eu-shop' });
   });
 });
