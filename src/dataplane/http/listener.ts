@@ -1,5 +1,6 @@
 import net from 'node:net';
 import type { FrontendSpec } from '../../config/snapshot.ts';
+import { listenFrontend } from '../listen.ts';
 import type { ListenerContext, ListenerFactory, ProtocolListener } from '../types.ts';
 import { HttpFrontend, serveHttpConnection } from './connection.ts';
 import type { ServerChooser } from './route.ts';
@@ -36,17 +37,12 @@ class HttpListener implements ProtocolListener {
 
   open(): Promise<void> {
     const spec = this.frontend.spec;
-    return new Promise<void>((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen({ host: spec.bindAddress, port: spec.port, exclusive: true }, () => {
-        this.#server.off('error', reject);
-        this.#server.on('error', (err) =>
-          this.frontend.ctx.log.error({ err, frontendId: this.frontend.spec.id }, 'http listener error'),
-        );
-        this.frontend.start();
-        resolve();
-      });
-    });
+    return listenFrontend(
+      this.#server,
+      { host: spec.bindAddress, port: spec.port, frontendId: spec.id },
+      this.frontend.ctx.log,
+      'http',
+    ).then(() => this.frontend.start());
   }
 
   replace(spec: FrontendSpec): void {

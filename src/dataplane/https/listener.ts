@@ -4,6 +4,7 @@ import type { FrontendSpec } from '../../config/snapshot.ts';
 import { HttpFrontend, serveHttpConnection } from '../http/connection.ts';
 import type { ServerChooser } from '../http/route.ts';
 import { H2Server } from '../http2/server.ts';
+import { listenFrontend } from '../listen.ts';
 import { SERVER_TLS_OPTIONS, ServerContexts, type SniTable, selectCredential } from '../tls/contexts.ts';
 import type { ListenerContext, ListenerFactory, ProtocolListener } from '../types.ts';
 
@@ -66,17 +67,12 @@ class HttpsListener implements ProtocolListener {
     } catch (err) {
       return Promise.reject(err);
     }
-    return new Promise<void>((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen({ host: spec.bindAddress, port: spec.port, exclusive: true }, () => {
-        this.#server.off('error', reject);
-        this.#server.on('error', (err) =>
-          this.frontend.ctx.log.error({ err, frontendId: this.frontend.spec.id }, 'https listener error'),
-        );
-        this.frontend.start();
-        resolve();
-      });
-    });
+    return listenFrontend(
+      this.#server,
+      { host: spec.bindAddress, port: spec.port, frontendId: spec.id },
+      this.frontend.ctx.log,
+      'https',
+    ).then(() => this.frontend.start());
   }
 
   replace(spec: FrontendSpec): void {

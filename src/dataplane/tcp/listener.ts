@@ -4,6 +4,7 @@ import { PersistenceManager } from '../../persistence/choose.ts';
 import type { BackendRuntime } from '../../runtime/runtime.ts';
 import type { ServerRuntime } from '../../runtime/server-runtime.ts';
 import type { Termination } from '../../runtime/terminations.ts';
+import { listenFrontend } from '../listen.ts';
 import { backendTrust } from '../tls/backend.ts';
 import { matchSniRule, readClientHello } from '../tls/passthrough.ts';
 import type { ListenerContext, ListenerFactory, ProtocolListener } from '../types.ts';
@@ -260,14 +261,7 @@ function tcpListener(initial: FrontendSpec, ctx: ListenerContext, persistence: P
 
   return {
     open: () =>
-      new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen({ host: spec.bindAddress, port: spec.port, exclusive: true }, () => {
-          server.off('error', reject);
-          server.on('error', (err) => ctx.log.error({ err, frontendId: spec.id }, 'tcp listener error'));
-          resolve();
-        });
-      }),
+      listenFrontend(server, { host: spec.bindAddress, port: spec.port, frontendId: spec.id }, ctx.log, 'tcp'),
     replace(next) {
       spec = next;
     },
