@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from './api/app.ts';
+import { AuthService, resolveAdminToken } from './api/auth.ts';
 import { isLoopbackName } from './api/browser-guard.ts';
 import { certificateRoutes } from './api/routes-certificates.ts';
 import { createBalancer } from './balancer/registry.ts';
@@ -28,7 +29,7 @@ import { PersistenceManager } from './persistence/choose.ts';
 import { persistenceChooser } from './persistence/http-chooser.ts';
 import { Runtime } from './runtime/runtime.ts';
 import { applyConfigFile } from './start-config.ts';
-import { SqliteStore } from './store/sqlite.ts';
+import { openStore, parseStoreUrl } from './store/open.ts';
 
 /** Where the built web console lives (served at `/` when present). */
 export const CONSOLE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../console/dist');
@@ -39,13 +40,21 @@ export interface StartOptions {
   api?: string;
   /** Data directory: SQLite store, admin token, secrets (default `./data`). */
   dataDir?: string;
+  /**
+   * `--store URL` (API.md "More of the contract", C5): `sqlite:PATH` (default
+   * `<dataDir>/fulcrum.db`) or `postgres://user@host:port/db`, a store several nodes share.
+   * A PostgreSQL store needs FULCRUM_SECRET_KEY, the same on every node.
+   */
+  store?: string;
+  /** How often this node catches up with the store and sends its heartbeat (ms, default 2000). */
+  syncIntervalMs?: number;
   /** The admin token; default FULCRUM_ADMIN_TOKEN, else generated into the data dir. */
   adminToken?: string;
   /** pino level (default FULCRUM_LOG_LEVEL or `info`). */
   logLevel?: string;
   /** Serve the web console: true = the built `console/dist`, a string = that folder, false = not. Default true. */
   console?: boolean | string;
-  /** This node's name (default: the host name). */
+  /** `--node-name`: this node's name in `GET /nodes` (default: the host name). */
   nodeName?: string;
   /** Environment read for FULCRUM_SECRET_KEY (default process.env). */
   env?: NodeJS.ProcessEnv;
@@ -110,10 +119,13 @@ function readApiTls(certFile?: string, keyFile?: string): { cert: Buffer; key: B
 const COOKIE_KEY = 'persistence.cookie-key';
 
 /**
- * Starts the control plane and the data plane in this process: opens the SQLite store in
- * the data dir, restores and applies the stored configuration (C2), starts health checks,
- * and serves the REST API (and console) on `api`. Throws when the store cannot be opened or
- * the API address cannot be bound.
+ * Starts the control plane and the data plane in this process: opens the store (`store`:
+ * SQLite in the data dir by default, or a PostgreSQL store shared with other nodes, C5),
+ * restores and applies the stored configuration (C2), joins the nodes of the store (applies
+ * what any node commits, heartbeat in `nodes`), starts health checks, and serves the REST
+ * API (and console) on `api`. Throws when the store cannot be opened (unreachable, corrupt,
+ * newer schema), when a postgres store comes without FULCRUM_SECRET_KEY, or when the API
+ * address cannot be bound.
  */
 export async function startFulcrum(options: StartOptions = {}): Promise<RunningFulcrum> {
   const log = createLogger(options.logLevel);
@@ -124,8 +136,17 @@ export async function startFulcrum(options: StartOptions = {}): Promise<RunningF
   let apiEndpoint: ApiEndpoint | undefined = port === 0 ? undefined : { addresses: [host], port, localAddresses };
   const apiTls = readApiTls(options.apiCert, options.apiKey);
   const dataDir = path.resolve(options.dataDir ?? './data');
+  const env0 = options.env ?? process.env;
+  const storeUrl = options.store === undefined ? undefined : parseStoreUrl(options.store);
+  if (storeUrl?.engine === 'postgres' && !env0.FULCRUM_SECRET_KEY) {
+    throw new Error(
+      'FULCRUM_SECRET_KEY: must be set, the same on every node, with a postgres store: ' +
+        'certificate keys and the cookie key in the shared store are sealed with it',
+    );
+  }
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const store = SqliteStore.open(dataDir);
+  const store = await openStore(options.store, dataDir);
+  const nodeName = options.nodeName ?? hostname();
   let accessLog: AccessLog | undefined;
   try {
     accessLog = options.accessLog ? createAccessLog(options.accessLog) : undefined;
@@ -184,13 +205,17 @@ export async function startFulcrum(options: StartOptions = {}): Promise<RunningF
     const consoleDir =
       options.console === false ? undefined : typeof options.console === 'string' ? options.console : CONSOLE_DIR;
     const env = options.adminToken ? { ...process.env, FULCRUM_ADMIN_TOKEN: options.adminToken } : process.env;
+    const auth = await AuthService.create({ adminToken: resolveAdminToken(dataDir, log, env), store });
+    // C5: apply what any node commits, catch up every few seconds, heartbeat into `nodes`, reload tokens.
+    await control.joinCluster({ name: nodeName, onTokens: () => auth.reload(), intervalMs: options.syncIntervalMs });
     const app = await buildApi({
+      auth,
       control,
       dataDir,
       logger: log,
       env,
       consoleDir,
-      nodeName: options.nodeName ?? hostname(),
+      nodeName,
       extraRoutes: [certificateRoutes(secretKey)],
       authFailuresPerMinute: options.authFailuresPerMinute,
       https: apiTls,
@@ -213,7 +238,10 @@ export async function startFulcrum(options: StartOptions = {}): Promise<RunningF
           : 'the API listens beyond this machine over plain HTTP: tokens cross the network in clear; use --api-cert/--api-key or a loopback address',
       );
     }
-    log.info({ apiUrl, dataDir, configVersion: control.version }, 'fulcrum started');
+    log.info(
+      { apiUrl, dataDir, store: store.engine, node: nodeName, configVersion: control.version },
+      'fulcrum started',
+    );
     let closing: Promise<void> | undefined;
     return {
       apiUrl,

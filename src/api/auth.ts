@@ -132,6 +132,19 @@ export class AuthService {
     return a;
   }
 
+  /**
+   * Reloads the tokens from the store (C5: a token created or revoked on another node). A
+   * revoked token stops working at once, and its console sessions with it.
+   */
+  async reload(): Promise<void> {
+    const tokens = await this.#store.listTokens();
+    this.#byHash.clear();
+    this.#byId.clear();
+    for (const t of tokens) this.#remember(t);
+    for (const [sid, s] of this.#sessions)
+      if (s.tokenId !== 'admin' && !this.#byId.has(s.tokenId)) this.#sessions.delete(sid);
+  }
+
   #remember(t: TokenRecord): void {
     this.#byHash.set(t.secretSha256, t);
     this.#byId.set(t.id, t);

@@ -44,10 +44,22 @@ export function sendError(reply: FastifyReply, err: FulcrumError): FastifyReply 
   return reply.code(err.status).type('application/json').send(body);
 }
 
-/** The error handler: FulcrumError as is, Fastify's own 4xx (bad JSON, too large) as `invalid`, anything else 500. */
+/**
+ * The error handler: FulcrumError as is (a `store_unavailable` 503 also logged with its original
+ * error), Fastify's own 4xx (bad JSON, too large) as `invalid`, anything else 500.
+ */
 export function errorHandler(log: Logger) {
   return (error: FastifyError | FulcrumError, request: FastifyRequest, reply: FastifyReply) => {
-    if (error instanceof FulcrumError) return sendError(reply, error);
+    if (error instanceof FulcrumError) {
+      // A store fault answers 503 naming the cause; the log keeps the original error (issue 14).
+      if (error.code === 'store_unavailable') {
+        log.error(
+          { err: error.cause ?? error, url: request.url, method: request.method, code: error.code },
+          error.message,
+        );
+      }
+      return sendError(reply, error);
+    }
     const status = (error as FastifyError).statusCode ?? 500;
     if (status >= 400 && status < 500) {
       const code =

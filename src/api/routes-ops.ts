@@ -313,7 +313,7 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ApiContext): void {
       config: { role: 'viewer' },
       schema: {
         tags: ['nodes'],
-        summary: 'Data-plane nodes sharing the store, with the configVersion each applied (C5)',
+        summary: 'Nodes sharing the store: the configVersion each applied, its last heartbeat, and live or stale (C5)',
         response: {
           200: Type.Array(
             Type.Object({
@@ -327,13 +327,7 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ApiContext): void {
         },
       },
     },
-    async () => [
-      {
-        name: ctx.nodeName,
-        appliedVersion: cp.version,
-        lastSeen: new Date().toISOString(),
-        status: 'ok',
-      },
-    ],
+    // Every node sharing the store (C5): `live`, or `stale` when its heartbeat is older than 3 intervals.
+    async () => cp.nodes(ctx.nodeName),
   );
 }

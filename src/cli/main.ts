@@ -65,6 +65,11 @@ export function buildProgram(): Command {
     .description('start the control plane (REST API, console) and the data plane in one process')
     .option('--api <host:port>', 'address of the REST API and console', hostPort, '127.0.0.1:8080')
     .option('--data-dir <dir>', 'data directory: SQLite store, admin token, secrets', './data')
+    .option(
+      '--store <url>',
+      'configuration store: sqlite:PATH (default <data-dir>/fulcrum.db) or postgres://user@host:port/db, shared by several nodes (needs FULCRUM_SECRET_KEY, the same on every node)',
+    )
+    .option('--node-name <name>', 'name of this node in GET /api/v1/nodes (default: the host name)')
     .option('--log-level <level>', 'log level: fatal, error, warn, info, debug, trace, silent')
     .option('--no-console', 'do not serve (or build) the web console')
     .option('--config <file>', 'apply a declarative configuration file (YAML or JSON) at start; no prune (C4)')
@@ -87,6 +92,8 @@ export function buildProgram(): Command {
       (await import('./serve.ts')).serve({
         api: o.api,
         dataDir: o.dataDir,
+        store: o.store,
+        nodeName: o.nodeName,
         logLevel: o.logLevel,
         console: o.console,
         config: o.config,

@@ -7,6 +7,10 @@ import { CONSOLE_DIR, startFulcrum } from '../main.ts';
 export interface ServeFlags {
   api: string;
   dataDir: string;
+  /** `--store sqlite:PATH|postgres://user@host:port/db` (C5). */
+  store?: string;
+  /** `--node-name NAME`: this node in `GET /nodes` (default: the host name). */
+  nodeName?: string;
   logLevel?: string;
   console: boolean;
   /** `--config FILE`: a declarative configuration applied at start (C4). */
@@ -42,6 +46,8 @@ export async function serve(flags: ServeFlags): Promise<void> {
   const fulcrum = await startFulcrum({
     api: flags.api,
     dataDir: flags.dataDir,
+    store: flags.store,
+    nodeName: flags.nodeName,
     logLevel: flags.logLevel,
     console: flags.console,
     configFile: flags.config,

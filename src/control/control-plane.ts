@@ -25,6 +25,7 @@ import { validateConfig } from '../config/validate.ts';
 import { FulcrumError, invalid } from '../core/errors.ts';
 import { type Logger, silentLogger } from '../core/log.ts';
 import type { ConfigStore } from '../store/types.ts';
+import { NodeSync, type NodeView } from './cluster.ts';
 import { EventHub } from './events.ts';
 import { type Actor, type Changed, type ChangeFn, ChangePipeline } from './pipeline.ts';
 import type { DataPlanePort } from './ports.ts';
@@ -66,6 +67,7 @@ export class ControlPlane {
   readonly events: EventHub;
   readonly log: Logger;
   readonly #pipeline: ChangePipeline;
+  #cluster: NodeSync | undefined;
 
   private constructor(store: ConfigStore, plane: DataPlanePort, log: Logger, state: ConfigState, guard: AddressGuard) {
     this.store = store;
@@ -119,6 +121,48 @@ export class ControlPlane {
   /** The current configVersion. */
   get version(): number {
     return this.#pipeline.state.version;
+  }
+
+  /**
+   * Catches up with the store (C5): when another node committed a newer configVersion, loads
+   * it, compiles it and applies it through the one change path. Answers the applied version.
+   * Throws FulcrumError (`store_unavailable` when the store cannot be read).
+   */
+  sync(): Promise<number> {
+    return this.#pipeline.sync();
+  }
+
+  /**
+   * Joins the nodes sharing the store (C5, control/cluster.ts): applies every change any node
+   * commits, catches up every `intervalMs` (default 2 s) and after a lost connection, records
+   * this node's heartbeat and applied version, and calls `onTokens` when the tokens changed.
+   * Resolves after the first heartbeat attempt; `close()` leaves.
+   */
+  async joinCluster(options: { name: string; onTokens?: () => Promise<void>; intervalMs?: number }): Promise<NodeSync> {
+    if (this.#cluster) return this.#cluster;
+    this.#cluster = new NodeSync({
+      ...options,
+      store: this.store,
+      sync: () => this.sync(),
+      applied: () => this.version,
+      log: this.log,
+    });
+    await this.#cluster.start();
+    return this.#cluster;
+  }
+
+  /** The node sync, once `joinCluster` ran. */
+  get cluster(): NodeSync | undefined {
+    return this.#cluster;
+  }
+
+  /**
+   * `GET /nodes`: every node sharing the store with its applied version, last heartbeat and
+   * status (`live`, `stale` after 3 missed heartbeats); this node alone when it never joined.
+   */
+  async nodes(selfName: string): Promise<NodeView[]> {
+    if (this.#cluster) return this.#cluster.nodes();
+    return [{ name: selfName, appliedVersion: this.version, lastSeen: new Date().toISOString(), status: 'live' }];
   }
 
   /** Lists resources of a kind, optionally filtered. */
@@ -388,6 +432,7 @@ export class ControlPlane {
 
   /** Flushes events; call before closing the store. */
   async close(): Promise<void> {
+    await this.#cluster?.close();
     await this.#pipeline.settle();
     await this.events.close();
   }

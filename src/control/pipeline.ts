@@ -100,7 +100,58 @@ export class ChangePipeline {
     await this.#chain.catch(() => {});
   }
 
+  /**
+   * Catches up with the store (C5): when the stored configVersion is newer than the one held
+   * (another node committed), loads it, compiles it and applies it to the data plane, in turn
+   * with the changes of this node. Answers the version now applied. Throws FulcrumError
+   * (`store_unavailable` when the store cannot be read; `internal` when the data plane refused
+   * the snapshot, the previous one staying live).
+   */
+  sync(): Promise<number> {
+    const run = this.#chain.then(() => this.#syncNow());
+    this.#chain = run.catch(() => {});
+    return run;
+  }
+
+  async #syncNow(): Promise<number> {
+    const current = this.#state.version;
+    if ((await this.#store.currentVersion()) <= current) return current;
+    const next = await this.#store.load();
+    if (next.version <= current) return current;
+    const snapshot = compile(next);
+    try {
+      await this.#plane.apply(snapshot);
+    } catch (err) {
+      this.#log.error({ err, configVersion: next.version }, 'data plane failed to apply a configuration of the store');
+      throw new FulcrumError(
+        'internal',
+        `the configuration ${next.version} of the store could not be applied: ${(err as Error).message}`,
+      );
+    }
+    this.#state = next;
+    this.#log.info({ configVersion: next.version, from: current }, 'configuration of the store applied');
+    return next.version;
+  }
+
+  /** How many times a change is recomputed when another node committed first (C5). */
+  static readonly MAX_REBASES = 5;
+
   async #change<T>(actor: Actor, action: string, fn: ChangeFn<T>): Promise<Changed<T>> {
+    // Another node may have committed since this one last synced: the store refuses the stale
+    // base with `conflict`; catch up and compute the change again on the new configuration,
+    // so concurrent writes from several nodes never lose an update.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#changeOnce(actor, action, fn);
+      } catch (err) {
+        const stale = err instanceof FulcrumError && err.code === 'conflict' && err.field === 'configVersion';
+        if (!stale || attempt >= ChangePipeline.MAX_REBASES) throw err;
+        await this.#syncNow();
+      }
+    }
+  }
+
+  async #changeOnce<T>(actor: Actor, action: string, fn: ChangeFn<T>): Promise<Changed<T>> {
     const before = this.#state;
     const draft = structuredClone(before);
     const facts = fn(draft);
