@@ -5,10 +5,9 @@ import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 import { decryptSecret, loadSecretKey } from '../src/certificates/secret.ts';
-import { startFulcrum } from '../src/main.ts';
 import { CookieSigner, serverToken } from '../src/persistence/cookie.ts';
 import { SqliteStore } from '../src/store/sqlite.ts';
-import { apiClient, removeDir } from './helpers/fulcrum.ts';
+import { removeDir, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
 import { addFrontend, send, serverBody, sessionServer, until } from './helpers/persistence-support.ts';
 
 /**
@@ -53,7 +52,7 @@ describe('data dir files (issue 10)', () => {
     removeDir(root);
   });
 
-  it('a pre-existing 0755 dir becomes 0700 and every file in it is 0600, -wal and -shm included', async () => {
+  it('a pre-existing 0755 dir becomes 0700 and every file in it is 0600, -wal and -shm included', async (t) => {
     const dataDir = path.join(root, 'fresh');
     mkdirSync(dataDir);
     chmodSync(dataDir, 0o755);
@@ -61,33 +60,29 @@ describe('data dir files (issue 10)', () => {
     // No FULCRUM_ADMIN_TOKEN and no FULCRUM_SECRET_KEY: both files are generated into the data dir.
     const saved = process.env.FULCRUM_ADMIN_TOKEN;
     delete process.env.FULCRUM_ADMIN_TOKEN;
-    let f: Awaited<ReturnType<typeof startFulcrum>>;
+    let f: TestFulcrum;
     try {
-      f = await startFulcrum({ api: '127.0.0.1:0', dataDir, logLevel: 'silent', console: false, env: {} });
+      f = await startTestFulcrum({ dataDir, adminToken: null, env: {}, t });
     } finally {
       if (saved !== undefined) process.env.FULCRUM_ADMIN_TOKEN = saved;
     }
-    try {
-      const token = readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim();
-      const ok = apiClient(f.apiUrl, token);
-      await ok('POST', '/load-balancers', { name: 'shop' }); // a write: the WAL holds it
-      assert.equal((statSync(dataDir).mode & 0o777).toString(8), '700');
-      assert.deepEqual(modes(dataDir), {
-        'admin-token': '600',
-        'fulcrum.db': '600',
-        'fulcrum.db-shm': '600',
-        'fulcrum.db-wal': '600',
-        'notes.txt': '600',
-        'secret-key': '600',
-      });
-      // The cookie key is sealed in the file, and only the data dir's key opens it.
-      const sealed = storedCookieKey(dataDir) ?? '';
-      assert.ok(sealed.startsWith('v1.'), `stored in clear: ${sealed}`);
-      const plain = decryptSecret(sealed, loadSecretKey(dataDir, {}), COOKIE_KEY);
-      assert.match(plain, /^[A-Za-z0-9_-]{43}$/, '32 random bytes, base64url');
-    } finally {
-      await f.close(0);
-    }
+    assert.equal(f.token, readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim());
+    await f.ok('POST', '/load-balancers', { name: 'shop' }); // a write: the WAL holds it
+    assert.equal((statSync(dataDir).mode & 0o777).toString(8), '700');
+    assert.deepEqual(modes(dataDir), {
+      'admin-token': '600',
+      'fulcrum.db': '600',
+      'fulcrum.db-shm': '600',
+      'fulcrum.db-wal': '600',
+      'notes.txt': '600',
+      'secret-key': '600',
+    });
+    // The cookie key is sealed in the file, and only the data dir's key opens it.
+    const sealed = storedCookieKey(dataDir) ?? '';
+    assert.ok(sealed.startsWith('v1.'), `stored in clear: ${sealed}`);
+    const plain = decryptSecret(sealed, loadSecretKey(dataDir, {}), COOKIE_KEY);
+    assert.match(plain, /^[A-Za-z0-9_-]{43}$/, '32 random bytes, base64url');
+    await f.stop(0);
     assert.deepEqual(modes(dataDir), {
       'admin-token': '600',
       'fulcrum.db': '600',
@@ -96,7 +91,7 @@ describe('data dir files (issue 10)', () => {
     });
   });
 
-  it('a plain-text cookie key of an older data dir is sealed, and its cookies stay valid across restarts', async () => {
+  it('a plain-text cookie key of an older data dir is sealed, and its cookies stay valid across restarts', async (t) => {
     const dataDir = path.join(root, 'older');
     const OLD = 'old-plain-cookie-key-0123456789abcdef';
     // What an older Fulcrum left: the key in clear in the secrets table, world-readable files.
@@ -109,55 +104,47 @@ describe('data dir files (issue 10)', () => {
     assert.equal(storedCookieKey(dataDir), OLD);
 
     const apps = [await sessionServer('a'), await sessionServer('b'), await sessionServer('c')];
-    const start = () =>
-      startFulcrum({ api: '127.0.0.1:0', dataDir, adminToken: TOKEN, logLevel: 'silent', console: false, env: {} });
-    let f = await start();
-    try {
-      const ok = apiClient(f.apiUrl, TOKEN) as (
-        m: string,
-        p: string,
-        b?: unknown,
-      ) => Promise<{ id: string; status?: unknown }>;
-      const lb = (await ok('POST', '/load-balancers', { name: 'shop', allowedNetworks: ['127.0.0.0/8'] })).id;
-      const be = (
-        await ok('POST', '/backends', {
-          loadBalancerId: lb,
-          name: 'web',
-          mode: 'http',
-          algorithm: 'round-robin',
-          persistence: { type: 'cookie', timeoutSeconds: 600 },
-          healthCheck: { enabled: false },
-        })
-      ).id;
-      const ids: string[] = [];
-      for (const s of apps) ids.push((await ok('POST', `/backends/${be}/servers`, serverBody(s.name, s.port))).id);
-      const port = await addFrontend(ok, lb, 'www', be);
-      // A cookie as the older Fulcrum signed it with its plain-text key, pinned to server b.
-      const value = new CookieSigner([OLD]).sign(be, serverToken(be, ids[1]!), Date.now() / 1000 + 600);
-      const sticks = async () => {
-        for (let i = 0; i < 6; i++) {
-          const r = await send(port, { cookie: `FULCRUM_SRV=${value}` });
-          assert.equal(r.body, 'b', `request ${i} left its pinned server`);
-          assert.equal(r.setCookie?.some((c) => c.startsWith('FULCRUM_SRV=')) ?? false, false, 'no new cookie');
-        }
-      };
-      await sticks();
-      const sealed = storedCookieKey(dataDir) ?? '';
-      assert.ok(sealed.startsWith('v1.') && !sealed.includes(OLD), `still in clear: ${sealed}`);
-      assert.equal(decryptSecret(sealed, loadSecretKey(dataDir, {}), COOKIE_KEY), OLD);
-      assert.equal(modes(dataDir)['fulcrum.db'], '600');
-      assert.equal((statSync(dataDir).mode & 0o777).toString(8), '700');
-
-      await f.close(0);
-      // No clear copy left in the database file either (secure_delete zeroes the old row).
-      assert.equal(readFileSync(path.join(dataDir, 'fulcrum.db')).includes(OLD), false, 'plain key bytes in the file');
-      f = await start();
-      await until(async () => (await send(port).catch(() => undefined))?.status === 200, 5000, 'frontend back');
-      await sticks();
-      assert.equal(storedCookieKey(dataDir), sealed, 'read, not re-sealed, at the next start');
-    } finally {
-      await f.close(0);
+    t.after(async () => {
       for (const s of apps) await s.close();
-    }
+    });
+    const f = await startTestFulcrum({ dataDir, adminToken: TOKEN, env: {}, t });
+    const ok = f.ok;
+    const lb = (await ok('POST', '/load-balancers', { name: 'shop', allowedNetworks: ['127.0.0.0/8'] })).id;
+    const be = (
+      await ok('POST', '/backends', {
+        loadBalancerId: lb,
+        name: 'web',
+        mode: 'http',
+        algorithm: 'round-robin',
+        persistence: { type: 'cookie', timeoutSeconds: 600 },
+        healthCheck: { enabled: false },
+      })
+    ).id;
+    const ids: string[] = [];
+    for (const s of apps) ids.push((await ok('POST', `/backends/${be}/servers`, serverBody(s.name, s.port))).id);
+    const port = await addFrontend(ok, lb, 'www', be);
+    // A cookie as the older Fulcrum signed it with its plain-text key, pinned to server b.
+    const value = new CookieSigner([OLD]).sign(be, serverToken(be, ids[1]!), Date.now() / 1000 + 600);
+    const sticks = async () => {
+      for (let i = 0; i < 6; i++) {
+        const r = await send(port, { cookie: `FULCRUM_SRV=${value}` });
+        assert.equal(r.body, 'b', `request ${i} left its pinned server`);
+        assert.equal(r.setCookie?.some((c) => c.startsWith('FULCRUM_SRV=')) ?? false, false, 'no new cookie');
+      }
+    };
+    await sticks();
+    const sealed = storedCookieKey(dataDir) ?? '';
+    assert.ok(sealed.startsWith('v1.') && !sealed.includes(OLD), `still in clear: ${sealed}`);
+    assert.equal(decryptSecret(sealed, loadSecretKey(dataDir, {}), COOKIE_KEY), OLD);
+    assert.equal(modes(dataDir)['fulcrum.db'], '600');
+    assert.equal((statSync(dataDir).mode & 0o777).toString(8), '700');
+
+    await f.stop(0);
+    // No clear copy left in the database file either (secure_delete zeroes the old row).
+    assert.equal(readFileSync(path.join(dataDir, 'fulcrum.db')).includes(OLD), false, 'plain key bytes in the file');
+    await f.restart();
+    await until(async () => (await send(port).catch(() => undefined))?.status === 200, 5000, 'frontend back');
+    await sticks();
+    assert.equal(storedCookieKey(dataDir), sealed, 'read, not re-sealed, at the next start');
   });
 });

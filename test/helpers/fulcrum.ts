@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -80,7 +80,9 @@ export function apiClient(
 }
 
 /** What `startTestFulcrum` takes: src/main.ts's StartOptions, and where to register the cleanup. */
-export interface TestFulcrumOptions extends StartOptions {
+export interface TestFulcrumOptions extends Omit<StartOptions, 'adminToken'> {
+  /** Default `TOKEN`; `null`: none given, Fulcrum takes FULCRUM_ADMIN_TOKEN or generates one into the data dir. */
+  adminToken?: string | null;
   /** A test context (`t`): `t.after` closes the Fulcrum and removes the temp data dir. */
   t?: { after(fn: () => Promise<void>): unknown };
 }
@@ -116,18 +118,11 @@ export interface TestFulcrum {
 }
 
 export async function startTestFulcrum(options: TestFulcrumOptions = {}): Promise<TestFulcrum> {
-  const { t, ...start } = options;
+  const { t, adminToken = TOKEN, ...start } = options;
   const ownDir = start.dataDir === undefined;
   const dataDir = start.dataDir ?? mkdtempSync(path.join(tmpdir(), 'fulcrum-test-'));
-  const token = start.adminToken ?? TOKEN;
-  const opts: StartOptions = {
-    api: '127.0.0.1:0',
-    logLevel: 'silent',
-    console: false,
-    ...start,
-    dataDir,
-    adminToken: token,
-  };
+  const opts: StartOptions = { api: '127.0.0.1:0', logLevel: 'silent', console: false, ...start, dataDir };
+  if (adminToken !== null) opts.adminToken = adminToken;
   let fulcrum: RunningFulcrum | undefined;
   try {
     fulcrum = await startFulcrum(opts);
@@ -136,6 +131,8 @@ export async function startTestFulcrum(options: TestFulcrumOptions = {}): Promis
     throw err;
   }
   let running = true;
+  const token =
+    adminToken ?? process.env.FULCRUM_ADMIN_TOKEN ?? readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim();
   const api = apiCaller(() => fulcrum!.apiUrl, token);
   const h: TestFulcrum = {
     get fulcrum() {
