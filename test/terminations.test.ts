@@ -15,8 +15,8 @@ import { backend, baseConfig, freePort, frontend, makePlane, server } from './he
  * (TCP, UDP). The reasons the HTTP suites assert already, once per front protocol:
  * no-server, connect-refused, response-timeout, server-reset (http-errors), bad-response,
  * retried (http-protocols), body-timeout (http-protocols, also slower than the minimum rate).
- * This file covers the rest, and tcp / udp. Not here: connect-timeout, which needs an address
- * whose SYNs go unanswered (the test environment answers every address).
+ * This file covers the rest, and tcp / udp. connect-timeout (HTTP/1.1, HTTP/2, tcp) is in
+ * connect-timeout.test.ts, against a loopback listener whose full accept queue drops SYNs.
  */
 
 async function deadPort(): Promise<number> {
