@@ -3,9 +3,8 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { startFulcrum } from '../src/main.ts';
-import { get, namedHttpServer, removeDir } from './helpers/fulcrum.ts';
+import { after, before, describe, type TestContext, test } from 'node:test';
+import { get, namedHttpServer, removeDir, startTestFulcrum } from './helpers/fulcrum.ts';
 import { freePort } from './helpers/plane.ts';
 
 /**
@@ -21,8 +20,8 @@ describe('serve --config (C4)', () => {
   let dir: string;
   let backend: Awaited<ReturnType<typeof namedHttpServer>>;
   let fePort: number;
-  const start = (dataDir: string, configFile?: string) =>
-    startFulcrum({ api: '127.0.0.1:0', dataDir, adminToken: TOKEN, logLevel: 'silent', console: false, configFile });
+  const start = (t: TestContext, dataDir: string, configFile?: string) =>
+    startTestFulcrum({ dataDir, adminToken: TOKEN, configFile, t });
   const file = (name: string, text: string) => {
     const p = path.join(dir, name);
     writeFileSync(p, text);
@@ -50,64 +49,48 @@ loadBalancers:
     removeDir(dir);
   });
 
-  test('the file is live when the API answers, as one configVersion; a restart with it changes nothing', async () => {
+  test('the file is live when the API answers, as one configVersion; a restart with it changes nothing', async (t) => {
     const dataDir = path.join(dir, 'good');
     const cfg = file('good.yaml', good());
-    let f = await start(dataDir, cfg);
-    try {
-      assert.equal(f.control.version, 1, 'the whole file is one change');
-      const r = await fetch(`${f.apiUrl}/api/v1/frontends`, { headers: { authorization: `Bearer ${TOKEN}` } });
-      const [fe] = (await r.json()) as { name: string; status: { listening: boolean } }[];
-      assert.equal(fe?.name, 'www');
-      assert.equal(fe?.status.listening, true);
-      assert.equal((await get(`http://127.0.0.1:${fePort}/`)).body, 'one');
-      const audit = (await (
-        await fetch(`${f.apiUrl}/api/v1/audit`, { headers: { authorization: `Bearer ${TOKEN}` } })
-      ).json()) as { actor: string; action: string; resource: string }[];
-      assert.deepEqual(
-        audit.map((a) => [a.actor, a.action, a.resource]),
-        [['config-file', 'apply', 'config/good.yaml']],
-      );
-    } finally {
-      await f.close(0);
-    }
-    f = await start(dataDir, cfg);
-    try {
-      assert.equal(f.control.version, 1, 'a restart with the same file plans nothing');
-    } finally {
-      await f.close(0);
-    }
+    let f = await start(t, dataDir, cfg);
+    assert.equal(f.fulcrum.control.version, 1, 'the whole file is one change');
+    const [fe] = (await f.ok('GET', '/frontends')) as { name: string; status: { listening: boolean } }[];
+    assert.equal(fe?.name, 'www');
+    assert.equal(fe?.status.listening, true);
+    assert.equal((await get(`http://127.0.0.1:${fePort}/`)).body, 'one');
+    const audit = (await f.ok('GET', '/audit')) as { actor: string; action: string; resource: string }[];
+    assert.deepEqual(
+      audit.map((a) => [a.actor, a.action, a.resource]),
+      [['config-file', 'apply', 'config/good.yaml']],
+    );
+    await f.stop(0);
+    f = await start(t, dataDir, cfg);
+    assert.equal(f.fulcrum.control.version, 1, 'a restart with the same file plans nothing');
+    await f.stop(0);
     // A changed file at the next start updates (never prunes).
     f = await start(
+      t,
       dataDir,
       file('good2.yaml', good().replace(`port: ${backend.port} }`, `port: ${backend.port}, weight: 7 }`)),
     );
-    try {
-      assert.equal(f.control.version, 2);
-      assert.equal(f.control.state.servers[0]?.weight, 7);
-      assert.equal(f.control.state.frontends.length, 1);
-    } finally {
-      await f.close(0);
-    }
+    assert.equal(f.fulcrum.control.version, 2);
+    assert.equal(f.fulcrum.control.state.servers[0]?.weight, 7);
+    assert.equal(f.fulcrum.control.state.frontends.length, 1);
   });
 
-  test('a file a rule refuses stops the start and changes nothing', async () => {
+  test('a file a rule refuses stops the start and changes nothing', async (t) => {
     const dataDir = path.join(dir, 'refused');
     const bad = good().replace('protocol: http,', 'protocol: tcp,');
-    await assert.rejects(start(dataDir, file('f2.yaml', bad)), (err: Error) => {
+    await assert.rejects(start(t, dataDir, file('f2.yaml', bad)), (err: Error) => {
       assert.match(err.message, /f2\.yaml: refused: defaultBackendId: a tcp frontend needs a tcp backend/);
       return true;
     });
-    const f = await start(dataDir);
-    try {
-      assert.equal(f.control.version, 0);
-      assert.deepEqual(f.control.state.loadBalancers, []);
-    } finally {
-      await f.close(0);
-    }
+    const f = await start(t, dataDir);
+    assert.equal(f.fulcrum.control.version, 0);
+    assert.deepEqual(f.fulcrum.control.state.loadBalancers, []);
   });
 
-  test('fulcrum serve --config with a bad file exits non-zero with the path in the file', async () => {
+  test('fulcrum serve --config with a bad file exits non-zero with the path in the file', async (t) => {
     const dataDir = path.join(dir, 'child');
     const bad = file('bad.yaml', good().replace(`port: ${backend.port} }`, 'port: 0 }'));
     const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
@@ -135,11 +118,7 @@ loadBalancers:
       r.stderr,
       /bad\.yaml: loadBalancers\[0\]\.backends\[0\]\.servers\[0\]\.port: must be an integer from 1 to 65535/,
     );
-    const f = await start(dataDir);
-    try {
-      assert.equal(f.control.version, 0, 'nothing was stored');
-    } finally {
-      await f.close(0);
-    }
+    const f = await start(t, dataDir);
+    assert.equal(f.fulcrum.control.version, 0, 'nothing was stored');
   });
 });
