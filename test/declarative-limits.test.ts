@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { closeSync, existsSync, ftruncateSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, type TestContext, test } from 'node:test';
 import {
   DeclarativeFileError,
   MAX_DECLARATIVE_FILE_BYTES,
@@ -12,7 +12,6 @@ import {
   parseDeclarative,
   readDeclarativeFile,
 } from '../src/declarative/parse.ts';
-import { startFulcrum } from '../src/main.ts';
 import { removeDir, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
 
 /**
@@ -157,10 +156,7 @@ describe('declarative file limits (issue 10)', () => {
     before(async () => {
       t = await startTestFulcrum();
     });
-    after(async () => {
-      await t.stop();
-      removeDir(t.dataDir);
-    });
+    after(() => t.close());
     const apply = (f: string) => cli(['apply', '-f', f, '--url', t.fulcrum.apiUrl, '--token', t.token]);
 
     test('a file over 4 MiB exits 2 at once with the limit, nothing applied', async () => {
@@ -185,15 +181,8 @@ describe('declarative file limits (issue 10)', () => {
   });
 
   describe('fulcrum serve --config', () => {
-    const start = (dataDir: string, configFile?: string) =>
-      startFulcrum({
-        api: '127.0.0.1:0',
-        dataDir,
-        adminToken: 'declarative-limits-token-0123456789',
-        logLevel: 'silent',
-        console: false,
-        configFile,
-      });
+    const start = (dataDir: string, configFile?: string, t?: TestContext) =>
+      startTestFulcrum({ dataDir, adminToken: 'declarative-limits-token-0123456789', configFile, t });
 
     for (const [name, make, want] of [
       [
@@ -203,16 +192,12 @@ describe('declarative file limits (issue 10)', () => {
       ],
       ['bomb', () => file('serve-bomb.yaml', aliasBomb()), /serve-bomb\.yaml: YAML aliases expand to too many nodes/],
     ] as const) {
-      test(`a ${name} file stops the start with the limit and stores nothing`, async () => {
+      test(`a ${name} file stops the start with the limit and stores nothing`, async (t) => {
         const dataDir = path.join(dir, `serve-${name}`);
         await assert.rejects(start(dataDir, make()), refusedWith(want));
-        const f = await start(dataDir);
-        try {
-          assert.equal(f.control.version, 0, 'nothing was stored');
-          assert.deepEqual(f.control.state.loadBalancers, []);
-        } finally {
-          await f.close(0);
-        }
+        const f = (await start(dataDir, undefined, t)).fulcrum;
+        assert.equal(f.control.version, 0, 'nothing was stored');
+        assert.deepEqual(f.control.state.loadBalancers, []);
       });
     }
   });
