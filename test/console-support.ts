@@ -5,12 +5,13 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { namedHttpServer, startTestFulcrum } from './helpers/fulcrum.ts';
+import { get as getOnce } from './helpers/http-client.ts';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..');
@@ -41,133 +42,14 @@ export interface Product {
   close(): Promise<void>;
 }
 
-/**
- * Starts the product: `startFulcrum` from src/main.ts when it exists (the real entry point),
- * otherwise the same pieces wired here (SQLite store, Runtime, Plane with the http and tcp
- * listeners, HealthService synced after each apply, ControlPlane, buildApi serving the console).
- */
+/** Starts the product (`startTestFulcrum`) serving the console built into `consoleDir`. */
 export async function startProduct(consoleDir: string): Promise<Product> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'fulcrum-console-data-'));
-  let url: string;
-  let stop: () => Promise<void>;
-  const mainPath = join(ROOT, 'src/main.ts');
-  let main:
-    | { startFulcrum(o: Record<string, unknown>): Promise<{ apiUrl: string; close(): Promise<void> }> }
-    | undefined;
-  if (existsSync(mainPath)) {
-    try {
-      main = await import(mainPath);
-    } catch (err) {
-      // src/main.ts is being written by another helper; until it loads, wire the same pieces here.
-      process.stderr.write(`console e2e: src/main.ts does not load (${(err as Error).message}); using the pieces\n`);
-    }
-  }
-  if (main) {
-    const f = await main.startFulcrum({
-      api: '127.0.0.1:0',
-      dataDir,
-      adminToken: ADMIN_TOKEN,
-      console: consoleDir,
-      consoleDir,
-      logLevel: 'silent',
-    });
-    url = f.apiUrl.replace(/\/$/, '');
-    stop = () => f.close();
-  } else {
-    const started = await startPieces(dataDir, consoleDir);
-    url = started.url;
-    stop = started.close;
-  }
-  const product: Product = {
-    url,
-    async api(method, path, body) {
-      const r = await fetch(`${url}/api/v1${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${ADMIN_TOKEN}`,
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await r.text();
-      const parsed = text ? JSON.parse(text) : undefined;
-      if (!r.ok) throw new Error(`${method} ${path} → ${r.status} ${text}`);
-      return parsed;
-    },
-    async close() {
-      await stop();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-  return product;
-}
-
-async function startPieces(dataDir: string, consoleDir: string): Promise<{ url: string; close(): Promise<void> }> {
-  const { buildApi } = await import('../src/api/app.ts');
-  const { createBalancer } = await import('../src/balancer/registry.ts');
-  const { ControlPlane } = await import('../src/control/control-plane.ts');
-  const { realClock } = await import('../src/core/clock.ts');
-  const { silentLogger } = await import('../src/core/log.ts');
-  const { Plane } = await import('../src/dataplane/plane.ts');
-  const { createHttpListener } = await import('../src/dataplane/http/listener.ts');
-  const { createTcpListener } = await import('../src/dataplane/tcp/listener.ts');
-  const { HealthService } = await import('../src/health/service.ts');
-  const { Runtime } = await import('../src/runtime/runtime.ts');
-  const { SqliteStore } = await import('../src/store/sqlite.ts');
-  const store = SqliteStore.open(dataDir);
-  const runtime = new Runtime(createBalancer, { clock: realClock });
-  const plane = new Plane(runtime, { http: createHttpListener, tcp: createTcpListener }, silentLogger);
-  const health = new HealthService({ runtime, clock: realClock, log: silentLogger });
-  const port = {
-    runtime: plane.runtime,
-    counters: plane.counters,
-    status: (id: string) => plane.status(id),
-    async apply(snapshot: Parameters<typeof plane.apply>[0]) {
-      await plane.apply(snapshot);
-      health.sync(snapshot);
-    },
-  };
-  const control = await ControlPlane.start({ store, plane: port });
-  const app = await buildApi({
-    control,
-    dataDir,
-    env: { FULCRUM_ADMIN_TOKEN: ADMIN_TOKEN },
-    consoleDir,
-    processMetrics: false,
-  });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const addr = app.server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${addr.port}`,
-    async close() {
-      await app.close();
-      health.stop();
-      await control.close();
-      await plane.close(0);
-      await store.close();
-    },
-  };
+  const f = await startTestFulcrum({ adminToken: ADMIN_TOKEN, console: consoleDir });
+  return { url: f.url, api: f.ok, close: () => f.close() };
 }
 
 /** A real HTTP backend that answers its name and counts requests. */
-export async function namedBackend(name: string): Promise<{ port: number; count(): number; close(): Promise<void> }> {
-  let n = 0;
-  const srv = http.createServer((req, res) => {
-    n++;
-    req.resume();
-    req.on('end', () => res.end(name));
-  });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  return {
-    port: (srv.address() as AddressInfo).port,
-    count: () => n,
-    close: () =>
-      new Promise<void>((r) => {
-        srv.closeAllConnections();
-        srv.close(() => r());
-      }),
-  };
-}
+export const namedBackend = namedHttpServer;
 
 /** Launches Debian's Chromium headless (never a downloaded browser). */
 export async function launchBrowser(): Promise<Browser> {
@@ -260,14 +142,5 @@ export async function shot(page: Page, name: string): Promise<void> {
 
 /** GET through the frontend with a fresh connection; answers status and body. */
 export function get(url: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolvePromise, reject) => {
-    const req = http.get(url, { agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, body }));
-    });
-    req.setTimeout(5000, () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
+  return getOnce(url, false, 5000);
 }
