@@ -4,6 +4,14 @@ import { hashClientKey } from './hash.ts';
 import { MaglevTable } from './maglev.ts';
 import type { Balancer, PickContext } from './types.ts';
 
+/** One possible next pick (explain): the server, its probability and the score `select` compares. */
+export interface Candidate {
+  readonly server: ServerRuntime;
+  readonly probability: number;
+  /** The algorithm's score (lower wins): load per weight, latency × load per weight; 0 when none. */
+  readonly score: number;
+}
+
 /**
  * Common frame of every algorithm (DESIGN.md "balancer/"): keeps the shared eligible list
  * (Eligibility: available servers, actives before passives, S5), validates the chosen
@@ -29,21 +37,60 @@ export class BaseBalancer implements Balancer {
   }
 
   pick(ctx: PickContext): ServerRuntime | undefined {
+    return this.#choose(ctx, true);
+  }
+
+  /**
+   * What `pick(ctx)` would return now, without advancing the algorithm's state (rotation,
+   * smooth-weight credits): the same `select` with `advance` false (explain, issue 16). For
+   * random-two-choices it is one random draw, not a prediction (see `candidates`).
+   */
+  peek(ctx: PickContext): ServerRuntime | undefined {
+    return this.#choose(ctx, false);
+  }
+
+  #choose(ctx: PickContext, advance: boolean): ServerRuntime | undefined {
     const t = this.now();
     if (this.el.refresh(t) === 0) return undefined;
-    let s = this.select(ctx, t);
+    let s = this.select(ctx, t, advance);
     if (s && !s.isAvailable(t)) {
       // A change nobody told us about: rebuild now rather than send traffic to it.
       this.el.invalidate();
       if (this.el.refresh(t) === 0) return undefined;
-      s = this.select(ctx, t);
+      s = this.select(ctx, t, advance);
     }
     return s;
   }
 
-  /** The algorithm's choice among `this.el.list[0 … count)`. Overridden by every algorithm. */
-  select(_ctx: PickContext, _t: number): ServerRuntime | undefined {
+  /**
+   * The algorithm's choice among `this.el.list[0 … count)`. Overridden by every algorithm.
+   * `advance` false: compute the same choice without changing any state (`peek`).
+   */
+  select(_ctx: PickContext, _t: number, _advance = true): ServerRuntime | undefined {
     throw new Error('BaseBalancer.select must be overridden');
+  }
+
+  /**
+   * The servers the next `pick(ctx)` may return with their probability, from the same scores
+   * `select` compares (explain, issue 16). Deterministic algorithms answer their `peek` with
+   * probability 1; least-connections, least-response-time and random-two-choices override it.
+   * Empty when no server is available.
+   */
+  candidates(ctx: PickContext): Candidate[] {
+    const s = this.peek(ctx);
+    return s ? [{ server: s, probability: 1, score: 0 }] : [];
+  }
+
+  /**
+   * Expected long-run share of new requests per eligible server (`this.el.list` order, after
+   * a refresh at `t`): effective weight over the total. Round robin and source-ip override it.
+   */
+  shares(t: number): number[] {
+    this.el.refresh(t);
+    const { weights, count, totalWeight } = this.el;
+    const out: number[] = [];
+    for (let i = 0; i < count; i++) out.push(totalWeight > 0 ? weights[i]! / totalWeight : 0);
+    return out;
   }
 
   pickHashed(key: string, exclude?: ServerRuntime): ServerRuntime | undefined {

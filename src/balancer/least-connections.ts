@@ -1,5 +1,5 @@
 import type { ServerRuntime } from '../runtime/server-runtime.ts';
-import { BaseBalancer } from './base.ts';
+import { BaseBalancer, type Candidate } from './base.ts';
 import type { PickContext } from './types.ts';
 
 /**
@@ -13,10 +13,10 @@ import type { PickContext } from './types.ts';
 export class LeastConnectionsBalancer extends BaseBalancer {
   #start = 0;
 
-  override select(ctx: PickContext, _t: number): ServerRuntime | undefined {
+  override select(ctx: PickContext, _t: number, advance = true): ServerRuntime | undefined {
     const { list, weights, count } = this.el;
     const skip = count > 1 ? ctx.exclude : undefined;
-    const start = this.#start++ % count;
+    const start = (advance ? this.#start++ : this.#start) % count;
     let best: ServerRuntime | undefined;
     let bestLoad = 0;
     let bestWeight = 1;
@@ -33,4 +33,45 @@ export class LeastConnectionsBalancer extends BaseBalancer {
     }
     return best;
   }
+
+  /**
+   * The servers tied at the smallest `(activeConnections + 1) / weight` (the comparison of
+   * `select`), equally likely: which one the rotation gives depends on the picks before it.
+   */
+  override candidates(ctx: PickContext): Candidate[] {
+    if (this.el.refresh(this.now()) === 0) return [];
+    const { list, weights, count } = this.el;
+    const skip = count > 1 ? ctx.exclude : undefined;
+    return tied(
+      list,
+      count,
+      skip,
+      (i) => list[i]!.activeConnections + 1,
+      (i) => weights[i]!,
+    );
+  }
+}
+
+/**
+ * Candidates of a least-score choice: every server (but `skip`) whose `num(i) / den(i)` equals
+ * the smallest, compared by cross-multiplication as `select` does; each with probability 1/k.
+ */
+export function tied(
+  list: readonly ServerRuntime[],
+  count: number,
+  skip: ServerRuntime | undefined,
+  num: (i: number) => number,
+  den: (i: number) => number,
+): Candidate[] {
+  let best = -1;
+  for (let i = 0; i < count; i++) {
+    if (list[i] === skip) continue;
+    if (best < 0 || num(i) * den(best) < num(best) * den(i)) best = i;
+  }
+  if (best < 0) return [];
+  const idx: number[] = [];
+  for (let i = 0; i < count; i++) {
+    if (list[i] !== skip && num(i) * den(best) === num(best) * den(i)) idx.push(i);
+  }
+  return idx.map((i) => ({ server: list[i]!, probability: 1 / idx.length, score: num(i) / den(i) }));
 }

@@ -1,5 +1,6 @@
 import type { ServerRuntime } from '../runtime/server-runtime.ts';
-import { BaseBalancer } from './base.ts';
+import { BaseBalancer, type Candidate } from './base.ts';
+import { tied } from './least-connections.ts';
 import type { PickContext } from './types.ts';
 
 /**
@@ -38,23 +39,17 @@ export function recordTtfb(s: ServerRuntime, ms: number): boolean {
 export class LeastResponseTimeBalancer extends BaseBalancer {
   #start = 0;
 
-  override select(ctx: PickContext, _t: number): ServerRuntime | undefined {
+  override select(ctx: PickContext, _t: number, advance = true): ServerRuntime | undefined {
     const { list, weights, count } = this.el;
     const skip = count > 1 ? ctx.exclude : undefined;
-    let minMeasured = 0;
-    for (let i = 0; i < count; i++) {
-      const e = list[i]!.ewmaTtfbMs;
-      if (e > 0 && (minMeasured === 0 || e < minMeasured)) minMeasured = e;
-    }
-    const unmeasured = minMeasured > 0 ? minMeasured * UNMEASURED_FACTOR : 1;
-    const start = this.#start++ % count;
+    const unmeasured = this.#unmeasured();
+    const start = (advance ? this.#start++ : this.#start) % count;
     let best: ServerRuntime | undefined;
     let bestScore = 0;
     for (let k = 0, i = start; k < count; k++, i = i + 1 === count ? 0 : i + 1) {
       const s = list[i]!;
       if (s === skip) continue;
-      const e = s.ewmaTtfbMs > 0 ? s.ewmaTtfbMs : unmeasured;
-      const score = (e * (1 + s.activeConnections)) / weights[i]!;
+      const score = scoreOf(s, weights[i]!, unmeasured);
       if (!best || score < bestScore) {
         best = s;
         bestScore = score;
@@ -62,4 +57,36 @@ export class LeastResponseTimeBalancer extends BaseBalancer {
     }
     return best;
   }
+
+  /** The EWMA an unmeasured server is scored with (see the class comment). */
+  #unmeasured(): number {
+    const { list, count } = this.el;
+    let minMeasured = 0;
+    for (let i = 0; i < count; i++) {
+      const e = list[i]!.ewmaTtfbMs;
+      if (e > 0 && (minMeasured === 0 || e < minMeasured)) minMeasured = e;
+    }
+    return minMeasured > 0 ? minMeasured * UNMEASURED_FACTOR : 1;
+  }
+
+  /** The servers tied at the smallest score of `select`, equally likely (the rotation breaks ties). */
+  override candidates(ctx: PickContext): Candidate[] {
+    if (this.el.refresh(this.now()) === 0) return [];
+    const { list, weights, count } = this.el;
+    const skip = count > 1 ? ctx.exclude : undefined;
+    const unmeasured = this.#unmeasured();
+    return tied(
+      list,
+      count,
+      skip,
+      (i) => scoreOf(list[i]!, weights[i]!, unmeasured),
+      () => 1,
+    );
+  }
+}
+
+/** The least-response-time score: EWMA (or the unmeasured stand-in) × (1 + connections) / effective weight. */
+function scoreOf(s: ServerRuntime, weight: number, unmeasured: number): number {
+  const e = s.ewmaTtfbMs > 0 ? s.ewmaTtfbMs : unmeasured;
+  return (e * (1 + s.activeConnections)) / weight;
 }

@@ -1,5 +1,5 @@
 import type { ServerRuntime } from '../runtime/server-runtime.ts';
-import { BaseBalancer } from './base.ts';
+import { BaseBalancer, type Candidate } from './base.ts';
 import type { PickContext } from './types.ts';
 
 /**
@@ -20,7 +20,7 @@ export class RandomTwoChoicesBalancer extends BaseBalancer {
     this.#random = random;
   }
 
-  override select(ctx: PickContext, _t: number): ServerRuntime | undefined {
+  override select(ctx: PickContext, _t: number, _advance = true): ServerRuntime | undefined {
     const { list, weights, count } = this.el;
     const ex = count > 1 ? this.el.indexOf(ctx.exclude) : -1;
     // Draw among the `m` candidate indexes [0, count) minus `ex`.
@@ -33,8 +33,40 @@ export class RandomTwoChoicesBalancer extends BaseBalancer {
       if (a >= ex) a++;
       if (b >= ex) b++;
     }
-    const sa = list[a]!;
-    const sb = list[b]!;
-    return (sb.activeConnections + 1) * weights[a]! < (sa.activeConnections + 1) * weights[b]! ? sb : sa;
+    return secondWins(list, weights, a, b) ? list[b] : list[a];
   }
+
+  /**
+   * Exact probabilities of the next pick: every ordered draw (a, b) of two different candidates
+   * is equally likely (1 / (m × (m − 1))), and the same comparison as `select` decides it.
+   */
+  override candidates(ctx: PickContext): Candidate[] {
+    if (this.el.refresh(this.now()) === 0) return [];
+    const { list, weights, count } = this.el;
+    const ex = count > 1 ? this.el.indexOf(ctx.exclude) : -1;
+    const idx: number[] = [];
+    for (let i = 0; i < count; i++) if (i !== ex) idx.push(i);
+    const m = idx.length;
+    const p = new Map<number, number>();
+    if (m === 1) p.set(idx[0]!, 1);
+    else {
+      for (const a of idx) {
+        for (const b of idx) {
+          if (a === b) continue;
+          const w = secondWins(list, weights, a, b) ? b : a;
+          p.set(w, (p.get(w) ?? 0) + 1 / (m * (m - 1)));
+        }
+      }
+    }
+    return idx.map((i) => ({
+      server: list[i]!,
+      probability: p.get(i) ?? 0,
+      score: (list[i]!.activeConnections + 1) / weights[i]!,
+    }));
+  }
+}
+
+/** The comparison of two draws: true when `b` is strictly less loaded per weight than `a` (a tie goes to `a`). */
+function secondWins(list: readonly ServerRuntime[], weights: readonly number[], a: number, b: number): boolean {
+  return (list[b]!.activeConnections + 1) * weights[a]! < (list[a]!.activeConnections + 1) * weights[b]!;
 }

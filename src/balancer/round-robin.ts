@@ -10,7 +10,7 @@ import type { PickContext } from './types.ts';
 export class RoundRobinBalancer extends BaseBalancer {
   #next = 0;
 
-  override select(ctx: PickContext, _t: number): ServerRuntime | undefined {
+  override select(ctx: PickContext, _t: number, advance = true): ServerRuntime | undefined {
     const { list, count } = this.el;
     let i = this.#next % count;
     let s = list[i]!;
@@ -18,7 +18,13 @@ export class RoundRobinBalancer extends BaseBalancer {
       i = (i + 1) % count;
       s = list[i]!;
     }
-    this.#next = (i + 1) % count;
+    if (advance) this.#next = (i + 1) % count;
     return s;
+  }
+
+  /** Round robin ignores weights: each eligible server gets an equal share. */
+  override shares(t: number): number[] {
+    const n = this.el.refresh(t);
+    return Array.from({ length: n }, () => 1 / n);
   }
 }

@@ -23,13 +23,15 @@ export const LOAD_BOUND = 1.25;
 export class SourceIpBalancer extends BaseBalancer {
   #next = 0;
 
-  override select(ctx: PickContext, _t: number): ServerRuntime | undefined {
+  override select(ctx: PickContext, _t: number, advance = true): ServerRuntime | undefined {
     const { list, count } = this.el;
     const skip = count > 1 ? ctx.exclude : undefined;
     const key = ctx.hashKey ?? ctx.clientAddress;
     if (key === undefined) {
-      let s = list[this.#next++ % count]!;
-      if (s === skip) s = list[this.#next++ % count]!;
+      let next = this.#next;
+      let s = list[next++ % count]!;
+      if (s === skip) s = list[next++ % count]!;
+      if (advance) this.#next = next;
       return s;
     }
     const table = this.maglev();
@@ -56,5 +58,15 @@ export class SourceIpBalancer extends BaseBalancer {
         best = s;
     }
     return best;
+  }
+
+  /** Each eligible server's share of the Maglev table (its share of hashed clients, before bounded load). */
+  override shares(t: number): number[] {
+    const n = this.el.refresh(t);
+    if (n === 0) return [];
+    const table = this.maglev();
+    const owned = new Array<number>(n).fill(0);
+    for (let i = 0; i < table.size; i++) owned[table.slots[i]!]!++;
+    return owned.map((c) => c / table.size);
   }
 }

@@ -16,26 +16,33 @@ export class WeightedRoundRobinBalancer extends BaseBalancer {
   readonly #current: number[] = [];
   #version = -1;
 
-  override select(ctx: PickContext, _t: number): ServerRuntime | undefined {
+  override select(ctx: PickContext, _t: number, advance = true): ServerRuntime | undefined {
     const { list, weights, count } = this.el;
     const current = this.#current;
-    if (this.#version !== this.el.membershipVersion) {
+    // Credits reset when the eligible set changed; `peek` reads them as zeros without resetting.
+    const reset = this.#version !== this.el.membershipVersion;
+    if (reset && advance) {
       this.#version = this.el.membershipVersion;
       current.length = count;
       current.fill(0);
     }
+    const fresh = reset && !advance;
     const skip = count > 1 ? ctx.exclude : undefined;
     let best = -1;
+    let bestCredit = 0;
     let total = 0;
     for (let i = 0; i < count; i++) {
       if (list[i] === skip) continue;
       const w = weights[i]!;
-      const c = current[i]! + w;
-      current[i] = c;
+      const c = (fresh ? 0 : current[i]!) + w;
+      if (advance) current[i] = c;
       total += w;
-      if (best < 0 || c > current[best]!) best = i;
+      if (best < 0 || c > bestCredit) {
+        best = i;
+        bestCredit = c;
+      }
     }
-    current[best]! -= total;
+    if (advance) current[best]! -= total;
     return list[best];
   }
 }

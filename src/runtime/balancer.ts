@@ -27,6 +27,8 @@ export interface PickContext {
  */
 export interface Balancer {
   pick(ctx: PickContext): ServerRuntime | undefined;
+  /** Optional: what `pick(ctx)` would return now, without advancing any state (explain, issue 16). */
+  peek?(ctx: PickContext): ServerRuntime | undefined;
   /** Called when any server's availability or weight may have changed (health, drain, ejection, slow start). */
   invalidate(): void;
   /**
