@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { config, srv, world } from '../../test/helpers/runtime-world.ts';
 import { silentLogger } from '../core/log.ts';
 import { HealthService } from './service.ts';
-import { config, srv, world } from './test-support.ts';
 
 function setup(servers: number, over: Parameters<typeof config>[0] = {}) {
   const w = world();

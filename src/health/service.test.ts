@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { config, flush, srv, world } from '../../test/helpers/runtime-world.ts';
 import { silentLogger } from '../core/log.ts';
 import { HealthService } from './service.ts';
-import { config, flush, srv, world } from './test-support.ts';
 import type { HealthCheck, ProbeResult, ProbeTarget, ReasonCode } from './types.ts';
 
 /** A scripted check: the answer per port is set by the test; every probe start is recorded. */

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { config, flush, srv, world } from '../../test/helpers/runtime-world.ts';
 import type { Backend, ConfigState } from '../config/model.ts';
 import { silentLogger } from '../core/log.ts';
 import { HealthService } from '../health/service.ts';
-import { config, flush, srv, world } from '../health/test-support.ts';
 import type { HealthCheck, ProbeResult, ProbeTarget } from '../health/types.ts';
 
 // Slow start (SS1–SS6) on the real Runtime, weighted-round-robin balancer and health

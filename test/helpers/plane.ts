@@ -1,15 +1,19 @@
 import net from 'node:net';
 import { createBalancer } from '../../src/balancer/registry.ts';
 import { defaultBackend, defaultFrontendTimeouts } from '../../src/config/defaults.ts';
-import type { Backend, ConfigState, Frontend, Protocol, Server } from '../../src/config/model.ts';
+import type { Backend, ConfigState, Frontend, LoadBalancer, Protocol, Server } from '../../src/config/model.ts';
 import { compile } from '../../src/config/snapshot.ts';
 import { silentLogger } from '../../src/core/log.ts';
 import { Plane } from '../../src/dataplane/plane.ts';
 import type { ListenerFactory } from '../../src/dataplane/types.ts';
 import { Runtime } from '../../src/runtime/runtime.ts';
 
-/** A configuration with one load balancer `lb1`, for data-plane tests that do not need the API. */
-export function baseConfig(): ConfigState {
+/**
+ * The tests' one configuration builder (with `backend`, `server`, `frontend` below; the unit
+ * tests' `config`/`srv` in ./runtime-world.ts build on them): a configuration with one load
+ * balancer `lb1` (`lb` overrides its fields), for tests that do not need the API.
+ */
+export function baseConfig(lb: Partial<LoadBalancer> = {}): ConfigState {
   return {
     version: 1,
     loadBalancers: [
@@ -20,6 +24,7 @@ export function baseConfig(): ConfigState {
         allowedNetworks: ['127.0.0.0/8'],
         ipAsBackend: false,
         maxServers: 492,
+        ...lb,
       },
     ],
     frontends: [],

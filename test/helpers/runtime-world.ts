@@ -1,46 +1,25 @@
-// Builders shared by the health unit tests (not used at run time).
-import { createBalancer } from '../balancer/registry.ts';
-import { defaultBackend } from '../config/defaults.ts';
-import type { Backend, ConfigState, Server } from '../config/model.ts';
-import { compile, type Snapshot } from '../config/snapshot.ts';
-import { FakeClock } from '../core/clock.ts';
-import type { FulcrumEvent } from '../runtime/events.ts';
-import { Runtime } from '../runtime/runtime.ts';
+// A runtime on a FakeClock for the unit tests beside src/ (health, outlier, slow start), and
+// their configuration: the harness's builders (./plane.ts) with health checks on.
+import { createBalancer } from '../../src/balancer/registry.ts';
+import type { Backend, ConfigState, Server } from '../../src/config/model.ts';
+import { compile, type Snapshot } from '../../src/config/snapshot.ts';
+import { FakeClock } from '../../src/core/clock.ts';
+import type { FulcrumEvent } from '../../src/runtime/events.ts';
+import { Runtime } from '../../src/runtime/runtime.ts';
+import { backend, baseConfig, server } from './plane.ts';
 
 /** A configuration with load balancer `lb1` and one backend `b1` of the given mode, checks on. */
 export function config(over: Partial<Backend> = {}, mode: Backend['mode'] = 'tcp'): ConfigState {
-  const b = { ...defaultBackend('b1', 'lb1', 'b1', mode), ...over };
-  return {
-    version: 1,
-    loadBalancers: [
-      { id: 'lb1', name: 'lb1', description: '', allowedNetworks: [], ipAsBackend: true, maxServers: 5000 },
-    ],
-    frontends: [],
-    backends: [b],
-    servers: [],
-    instances: [],
-    certificates: [],
-  };
+  const b = backend('b1', mode);
+  b.healthCheck.enabled = true;
+  const c = baseConfig({ allowedNetworks: [], ipAsBackend: true, maxServers: 5000 });
+  c.backends.push({ ...b, ...over });
+  return c;
 }
 
 /** A server of backend `b1` on 127.0.0.1. */
 export function srv(id: string, port: number, over: Partial<Server> = {}): Server {
-  return {
-    id,
-    backendId: 'b1',
-    name: id,
-    serverType: 'other',
-    instanceId: null,
-    address: '127.0.0.1',
-    port,
-    weight: 1,
-    zone: null,
-    passive: false,
-    sslOffload: false,
-    caCertificateId: null,
-    enabled: true,
-    ...over,
-  };
+  return server(id, 'b1', port, { serverType: 'other', ...over });
 }
 
 /** A runtime on a FakeClock that records its events; `apply` compiles and reconciles (bumping the version). */
