@@ -48,6 +48,11 @@ export interface StartOptions {
   store?: string;
   /** How often this node catches up with the store and sends its heartbeat (ms, default 2000). */
   syncIntervalMs?: number;
+  /**
+   * `--reuse-port`: http frontends bind with SO_REUSEPORT, so several nodes on one machine
+   * share a frontend's address and port (the kernel spreads connections). Default off.
+   */
+  reusePort?: boolean;
   /** The admin token; default FULCRUM_ADMIN_TOKEN, else generated into the data dir. */
   adminToken?: string;
   /** pino level (default FULCRUM_LOG_LEVEL or `info`). */
@@ -160,7 +165,10 @@ export async function startFulcrum(options: StartOptions = {}): Promise<RunningF
     const plane = new Plane(
       runtime,
       {
-        http: httpListenerFactory({ chooser: persistenceChooser(persistence, () => clock.now()) }),
+        http: httpListenerFactory({
+          chooser: persistenceChooser(persistence, () => clock.now()),
+          reusePort: options.reusePort,
+        }),
         https: httpsListenerFactory({ secretKey, chooser: persistenceChooser(persistence, () => clock.now()) }),
         tcp: tcpListenerFactory({ persistence }),
         udp: udpListenerFactory({ persistence }),

@@ -70,6 +70,7 @@ export function buildProgram(): Command {
       'configuration store: sqlite:PATH (default <data-dir>/fulcrum.db) or postgres://user@host:port/db, shared by several nodes (needs FULCRUM_SECRET_KEY, the same on every node)',
     )
     .option('--node-name <name>', 'name of this node in GET /api/v1/nodes (default: the host name)')
+    .option('--reuse-port', 'http frontends bind with SO_REUSEPORT: several nodes on one machine share their ports')
     .option('--log-level <level>', 'log level: fatal, error, warn, info, debug, trace, silent')
     .option('--no-console', 'do not serve (or build) the web console')
     .option('--config <file>', 'apply a declarative configuration file (YAML or JSON) at start; no prune (C4)')
@@ -94,6 +95,7 @@ export function buildProgram(): Command {
         dataDir: o.dataDir,
         store: o.store,
         nodeName: o.nodeName,
+        reusePort: o.reusePort === true,
         logLevel: o.logLevel,
         console: o.console,
         config: o.config,

@@ -11,6 +11,8 @@ export interface ServeFlags {
   store?: string;
   /** `--node-name NAME`: this node in `GET /nodes` (default: the host name). */
   nodeName?: string;
+  /** `--reuse-port`: http frontends bind with SO_REUSEPORT (several nodes on one machine). */
+  reusePort?: boolean;
   logLevel?: string;
   console: boolean;
   /** `--config FILE`: a declarative configuration applied at start (C4). */
@@ -48,6 +50,7 @@ export async function serve(flags: ServeFlags): Promise<void> {
     dataDir: flags.dataDir,
     store: flags.store,
     nodeName: flags.nodeName,
+    reusePort: flags.reusePort,
     logLevel: flags.logLevel,
     console: flags.console,
     configFile: flags.config,

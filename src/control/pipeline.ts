@@ -133,8 +133,8 @@ export class ChangePipeline {
     return next.version;
   }
 
-  /** How many times a change is recomputed when another node committed first (C5). */
-  static readonly MAX_REBASES = 5;
+  /** How many times a change is recomputed when other nodes committed first (C5); then `conflict`. */
+  static readonly MAX_REBASES = 20;
 
   async #change<T>(actor: Actor, action: string, fn: ChangeFn<T>): Promise<Changed<T>> {
     // Another node may have committed since this one last synced: the store refuses the stale
@@ -146,6 +146,8 @@ export class ChangePipeline {
       } catch (err) {
         const stale = err instanceof FulcrumError && err.code === 'conflict' && err.field === 'configVersion';
         if (!stale || attempt >= ChangePipeline.MAX_REBASES) throw err;
+        // Under contention, a short random pause lets the other node's burst through.
+        if (attempt > 2) await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
         await this.#syncNow();
       }
     }

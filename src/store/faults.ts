@@ -76,7 +76,8 @@ const NetCodes = new Set([
  * Maps an error of `pg` to `store_unavailable` naming the cause: the server unreachable or
  * the connection lost (refused, reset, terminated by the administrator, failing over: SQLSTATE
  * classes 08 and 57P), disk full (53100), out of connections (53300), read-only (25006, a
- * standby). Answers `err` itself otherwise.
+ * standby), the database not accepting connections (55000), missing (3D000) or the login
+ * refused (class 28). Answers `err` itself otherwise.
  */
 export function postgresFault(err: unknown): unknown {
   if (err instanceof FulcrumError) return err;
@@ -86,6 +87,9 @@ export function postgresFault(err: unknown): unknown {
   if (code === '53100') return storeUnavailable('PostgreSQL disk full', err);
   if (code === '53300') return storeUnavailable('PostgreSQL has no free connection', err);
   if (code === '25006') return storeUnavailable('PostgreSQL is read-only (a standby, or failing over)', err);
+  if (code === '55000' || code === '57P03') return storeUnavailable(`PostgreSQL refuses connections (${msg})`, err);
+  if (code === '3D000') return storeUnavailable(`PostgreSQL database missing (${msg})`, err);
+  if (code.startsWith('28')) return storeUnavailable(`PostgreSQL refused the login (${msg})`, err);
   if (
     NetCodes.has(code) ||
     code.startsWith('08') ||

@@ -21,8 +21,11 @@ class HttpListener implements ProtocolListener {
   readonly #server: net.Server;
   #stopped: Promise<void> | undefined;
 
-  constructor(spec: FrontendSpec, ctx: ListenerContext, options: { chooser?: ServerChooser } = {}) {
+  readonly #reusePort: boolean;
+
+  constructor(spec: FrontendSpec, ctx: ListenerContext, options: HttpListenerOptions = {}) {
     this.frontend = new HttpFrontend(spec, ctx, options);
+    this.#reusePort = options.reusePort === true;
     const frontend = this.frontend;
     this.#server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
       const max = frontend.spec.maxConnections;
@@ -39,7 +42,7 @@ class HttpListener implements ProtocolListener {
     const spec = this.frontend.spec;
     return listenFrontend(
       this.#server,
-      { host: spec.bindAddress, port: spec.port, frontendId: spec.id },
+      { host: spec.bindAddress, port: spec.port, frontendId: spec.id, reusePort: this.#reusePort },
       this.frontend.ctx.log,
       'http',
     ).then(() => this.frontend.start());
@@ -72,6 +75,11 @@ class HttpListener implements ProtocolListener {
 export interface HttpListenerOptions {
   /** Picks the server per request and may add response headers (persistence, P1–P3); default: the balancer. */
   chooser?: ServerChooser;
+  /**
+   * Bind with SO_REUSEPORT (`--reuse-port`): several Fulcrum nodes on one machine share each
+   * frontend's address and port, the kernel spreading connections among them (C5, issue 14).
+   */
+  reusePort?: boolean;
 }
 
 /** A ListenerFactory for `http` frontends with options (e.g. `{ chooser: persistenceChooser(…) }`). */
