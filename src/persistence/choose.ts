@@ -8,7 +8,7 @@ import type { ServerRuntime } from '../runtime/server-runtime.ts';
 import { AppCookiePersistence } from './app-cookie.ts';
 import { buildSetCookie, CookieSigner, findCookie, serverToken, type VerifiedCookie } from './cookie.ts';
 import { IdleLru } from './lru.ts';
-import { DEFAULT_MAX_ENTRIES, SourceIpPersistence } from './source-ip.ts';
+import { clientKey, DEFAULT_MAX_ENTRIES, SourceIpPersistence } from './source-ip.ts';
 
 /** What the data plane knows about a request or connection when it chooses a server. */
 export interface PersistenceRequest {
@@ -20,6 +20,41 @@ export interface PersistenceRequest {
   secure?: boolean;
   /** A server to avoid (retry after a failed connect): a session pinned to it is moved (P3). */
   exclude?: ServerRuntime;
+}
+
+/** How `PersistenceManager.explain` classifies a request's session (explain, issue 16). */
+export type PersistenceOutcome =
+  | 'none'
+  | 'hit'
+  | 'miss'
+  | 'no-cookie'
+  | 'valid'
+  | 'expired'
+  | 'forged'
+  | 'server-gone'
+  | 'cannot-keep'
+  | 'learned'
+  | 'hashed';
+
+/** The read-only answer of `PersistenceManager.explain`. */
+export interface PersistenceExplanation {
+  type: Persistence['type'];
+  outcome: PersistenceOutcome;
+  /** One sentence: what was found and what follows. */
+  reason: string;
+  /** The server the session names (table entry, cookie, learned value), even when not kept. */
+  pinnedServerId: string | undefined;
+  /** Why the pinned server cannot keep the session (`lostBecause`). */
+  lostReason?: string;
+  /** The server the session stays on; undefined when a new one is chosen. */
+  server: ServerRuntime | undefined;
+  /** How the server is chosen: the kept session, the balancer's pick, or a consistent hash of `hashKey`. */
+  fallback: 'pinned' | 'balancer' | 'hash';
+  hashKey?: string;
+  /** ISO expiry of a genuine persistence cookie. */
+  cookieExpiresAt?: string;
+  /** Why the backend's persistence settings were refused (persistence then acts as `none`). */
+  configError?: string;
 }
 
 /** The answer of `PersistenceManager.choose`. */
@@ -224,6 +259,136 @@ export class PersistenceManager {
     st.appCookie?.learn(setCookie, server.id, now);
   }
 
+  /**
+   * What `choose` would decide for `req` at `now`, read-only (explain, issue 16): nothing is
+   * learned, pinned, refreshed or re-signed. The same cookie verification, table entries,
+   * keep rule (`lostBecause`) and hash keys as `choose`; when no session is kept, `fallback`
+   * says how `choose` picks instead (the balancer, or a consistent hash of `hashKey`).
+   */
+  explain(backend: PersistenceBackend, req: PersistenceRequest, now: number): PersistenceExplanation {
+    const st = this.stateOf(backend);
+    const type = st.settings.type;
+    const configError = st.configError?.message;
+    const out = (
+      outcome: PersistenceOutcome,
+      reason: string,
+      pinned?: ServerRuntime,
+      more: Partial<PersistenceExplanation> = {},
+    ): PersistenceExplanation => {
+      const lost = pinned ? lostBecause(backend, pinned, req, now) : null;
+      const kept = pinned !== undefined && lost === null;
+      return {
+        type,
+        outcome: pinned && !kept ? 'cannot-keep' : outcome,
+        reason:
+          pinned && !kept ? `${reason}, but ${pinned.id} cannot keep it (${lost}): a new server is chosen` : reason,
+        pinnedServerId: pinned?.id,
+        lostReason: lost ?? undefined,
+        server: kept ? pinned : undefined,
+        fallback: kept ? 'pinned' : 'balancer',
+        configError,
+        ...more,
+        ...(kept ? { fallback: 'pinned', hashKey: undefined } : {}),
+      };
+    };
+    switch (type) {
+      case 'source-ip': {
+        const addr = req.clientAddress;
+        if (addr === undefined) return out('none', 'no client address: the balancer picks');
+        const key = clientKey(addr);
+        const hashed = { fallback: 'hash' as const, hashKey: addr };
+        const e = st.sourceIp!.table.inspect(key, now);
+        if (!e)
+          return out(
+            'miss',
+            `no entry for ${key} in the source-ip table: consistent hash of the address`,
+            undefined,
+            hashed,
+          );
+        if (e.expired)
+          return out(
+            'expired',
+            `the entry for ${key} expired (idle since ${iso(e.lastUsed)}): consistent hash of the address`,
+            undefined,
+            { ...hashed, pinnedServerId: e.value },
+          );
+        const pinned = st.serverById(e.value);
+        if (!pinned)
+          return out(
+            'server-gone',
+            `the entry for ${key} names ${e.value}, no longer in the backend: consistent hash`,
+            undefined,
+            { ...hashed, pinnedServerId: e.value },
+          );
+        return out('hit', `source-ip table hit: ${key} → ${pinned.id} (last used ${iso(e.lastUsed)})`, pinned, hashed);
+      }
+      case 'cookie': {
+        const name = st.settings.cookieName ?? Defaults.cookieName;
+        const value = findCookie(req.cookie, name);
+        if (value === undefined)
+          return out('no-cookie', `no ${name} cookie: the balancer picks and a cookie is inserted`);
+        const r = this.#signer.inspect(value, backend.id, now);
+        if (r.status === 'forged')
+          return out(
+            'forged',
+            `the ${name} cookie is forged, tampered or for another backend: ignored, the balancer picks`,
+          );
+        const expiresAt = r.cookie.expiresAt === 0 ? undefined : iso(r.cookie.expiresAt * 1000);
+        if (r.status === 'expired')
+          return out('expired', `the ${name} cookie expired at ${expiresAt}: the balancer picks`, undefined, {
+            cookieExpiresAt: expiresAt,
+          });
+        const pinned = st.serverByToken(r.cookie.token);
+        if (!pinned)
+          return out(
+            'server-gone',
+            `the ${name} cookie is valid but names a server no longer in the backend: the balancer picks`,
+            undefined,
+            { cookieExpiresAt: expiresAt },
+          );
+        return out(
+          'valid',
+          `valid ${name} cookie for ${pinned.id}${expiresAt ? ` until ${expiresAt}` : ' (session cookie)'}`,
+          pinned,
+          { cookieExpiresAt: expiresAt },
+        );
+      }
+      case 'app-cookie': {
+        const app = st.appCookie!;
+        const value = findCookie(req.cookie, app.cookieName);
+        if (value === undefined || value.length === 0)
+          return out('no-cookie', `no ${app.cookieName} cookie: the balancer picks`);
+        const hashed = { fallback: 'hash' as const, hashKey: value };
+        const e = app.table.inspect(value, now);
+        if (!e)
+          return out(
+            'hashed',
+            `${app.cookieName} value not learned yet: consistent hash of the value`,
+            undefined,
+            hashed,
+          );
+        if (e.expired)
+          return out(
+            'expired',
+            `the learned ${app.cookieName} value expired (idle since ${iso(e.lastUsed)}): consistent hash of the value`,
+            undefined,
+            { ...hashed, pinnedServerId: e.value },
+          );
+        const pinned = st.serverById(e.value);
+        if (!pinned)
+          return out(
+            'server-gone',
+            `the ${app.cookieName} value was learned from ${e.value}, no longer in the backend: consistent hash`,
+            undefined,
+            { ...hashed, pinnedServerId: e.value },
+          );
+        return out('learned', `${app.cookieName} value learned from ${pinned.id}`, pinned, hashed);
+      }
+      default:
+        return out('none', configError ? `persistence is off: ${configError}` : 'no persistence: the balancer picks');
+    }
+  }
+
   #sourceIp(
     backend: PersistenceBackend,
     st: BackendPersistence,
@@ -322,8 +487,35 @@ function pickHashed(backend: PersistenceBackend, key: string, req: PersistenceRe
 
 /** P3, S4, S5: may `s` keep this session? */
 function keeps(backend: PersistenceBackend, s: ServerRuntime, req: PersistenceRequest, now: number): boolean {
-  if (s === req.exclude || !s.canKeepSession(now)) return false;
-  if (!s.spec.passive) return true;
-  const other = backend.balancer.pick({ clientAddress: req.clientAddress });
-  return !other || other.spec.passive;
+  return lostBecause(backend, s, req, now) === null;
+}
+
+/**
+ * Why `s` cannot keep this session (P3, S4, S5), as a stable code, or null when it keeps it:
+ * `excluded` (a failed connect), `disabled`, `draining`, `unhealthy`, `ejected` (see
+ * `canKeepSession`; weight 0 keeps, S4), `passive` (an active server is available again, S5).
+ * Reads the balancer with `peek` when it has one, so asking does not move a rotation.
+ */
+export function lostBecause(
+  backend: PersistenceBackend,
+  s: ServerRuntime,
+  req: PersistenceRequest,
+  now: number,
+): string | null {
+  if (s === req.exclude) return 'excluded';
+  if (!s.canKeepSession(now)) {
+    if (!s.spec.enabled) return 'disabled';
+    if (s.draining) return 'draining';
+    if (!s.healthOk) return 'unhealthy';
+    return 'ejected';
+  }
+  if (!s.spec.passive) return null;
+  const b = backend.balancer;
+  const ctx = { clientAddress: req.clientAddress };
+  const other = b.peek ? b.peek(ctx) : b.pick(ctx);
+  return !other || other.spec.passive ? null : 'passive';
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
 }

@@ -73,14 +73,24 @@ export class CookieSigner {
    * or expired at `nowMs` (ms epoch). MACs are compared in constant time.
    */
   verify(value: string, backendId: string, nowMs: number): VerifiedCookie | undefined {
+    const r = this.inspect(value, backendId, nowMs);
+    return r.status === 'valid' ? r.cookie : undefined;
+  }
+
+  /**
+   * What `verify` decides, with the reason (explain): `forged` for anything malformed,
+   * tampered, signed for another backend or by an unknown key; `expired` for a genuine
+   * cookie past its expiry at `nowMs` (`cookie` then says when); `valid` otherwise.
+   */
+  inspect(value: string, backendId: string, nowMs: number): CookieInspection {
     const b = value.lastIndexOf('.');
     const a = b > 0 ? value.lastIndexOf('.', b - 1) : -1;
-    if (a <= 0 || value.length - b - 1 !== 22) return undefined;
+    if (a <= 0 || value.length - b - 1 !== 22) return FORGED;
     const expiryText = value.slice(a + 1, b);
-    if (expiryText.length === 0 || expiryText.length > 10 || !/^[0-9a-z]+$/.test(expiryText)) return undefined;
+    if (expiryText.length === 0 || expiryText.length > 10 || !/^[0-9a-z]+$/.test(expiryText)) return FORGED;
     // Compare the canonical base64url text, not decoded bytes: the last character of 16
     // bytes carries 4 unused bits, and a lenient decoder would accept 16 spellings of one MAC.
-    for (let i = b + 1; i < value.length; i++) if (!isBase64Url(value.charCodeAt(i))) return undefined;
+    for (let i = b + 1; i < value.length; i++) if (!isBase64Url(value.charCodeAt(i))) return FORGED;
     const given = Buffer.from(value.slice(b + 1), 'latin1');
     const payload = value.slice(0, b);
     let ok = false;
@@ -88,12 +98,20 @@ export class CookieSigner {
       const expected = Buffer.from(this.#mac(key, backendId, payload).toString('base64url'), 'latin1');
       if (timingSafeEqual(expected, given)) ok = true;
     }
-    if (!ok) return undefined;
+    if (!ok) return FORGED;
     const expiresAt = Number.parseInt(expiryText, 36);
-    if (expiresAt !== 0 && expiresAt * 1000 <= nowMs) return undefined;
-    return { token: value.slice(0, a), expiresAt };
+    const cookie = { token: value.slice(0, a), expiresAt };
+    if (expiresAt !== 0 && expiresAt * 1000 <= nowMs) return { status: 'expired', cookie };
+    return { status: 'valid', cookie };
   }
 }
+
+/** The outcome of `CookieSigner.inspect`. */
+export type CookieInspection =
+  | { readonly status: 'forged'; readonly cookie?: undefined }
+  | { readonly status: 'expired' | 'valid'; readonly cookie: VerifiedCookie };
+
+const FORGED: CookieInspection = { status: 'forged' };
 
 /** Attributes of an inserted persistence cookie. */
 export interface SetCookieOptions {

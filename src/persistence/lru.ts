@@ -46,7 +46,7 @@ export class IdleLru<V> {
     const e = this.#map.get(key);
     if (!e) return undefined;
     this.#map.delete(key);
-    if (this.#idleMs > 0 && now - e.lastUsed > this.#idleMs) return undefined;
+    if (this.#expired(e.lastUsed, now)) return undefined;
     e.lastUsed = now;
     this.#map.set(key, e);
     return e.value;
@@ -55,6 +55,24 @@ export class IdleLru<V> {
   /** The value without touching recency or expiry (for tests and status). */
   peek(key: string): V | undefined {
     return this.#map.get(key)?.value;
+  }
+
+  /**
+   * Read-only look at an entry (explain): its value, when it was last used and whether `get`
+   * would find it expired at `now`. Neither refreshes nor removes it.
+   */
+  inspect(key: string, now: number): { value: V; lastUsed: number; expired: boolean } | undefined {
+    const e = this.#map.get(key);
+    return e ? { value: e.value, lastUsed: e.lastUsed, expired: this.#expired(e.lastUsed, now) } : undefined;
+  }
+
+  /** Idle expiry ms (0 = none). */
+  get idleMs(): number {
+    return this.#idleMs;
+  }
+
+  #expired(lastUsed: number, now: number): boolean {
+    return this.#idleMs > 0 && now - lastUsed > this.#idleMs;
   }
 
   /** Stores `value` for `key` as used at `now`; sweeps expired entries and evicts beyond the bound. */
