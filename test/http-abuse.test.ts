@@ -4,11 +4,13 @@ import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { type FrontProxy, startFrontProxy } from './helpers/front-protocols.ts';
 import { rawExchange, startRawBackend, waitFor } from './helpers/http-fixtures.ts';
+import { FRAME, getRequest, H2_ERROR, RawH2 } from './helpers/raw-h2.ts';
 
 /**
  * Issue 12 §3: the classes of input that were mishandled, each as a catalogue of spellings
- * sent as raw bytes (raw HTTP/2 frames through Node's client where it does not normalise),
- * with a recording backend that proves what was and was not forwarded.
+ * sent as raw bytes (HTTP/2: raw frames from ./helpers/raw-h2.ts where Node's client would
+ * refuse or normalise, Node's client elsewhere), with a recording backend that proves what was
+ * and was not forwarded.
  */
 
 /** A raw HTTP/1.1 backend that records every byte it receives and answers each request head with 200. */
@@ -286,28 +288,131 @@ describe('issue 12 §3: HTTP/2 strictness with frames Node does not normalise', 
     assert.equal(session.closed, false);
   });
 
-  test('malformed fields (CR/LF/NUL in a value, `:` in a name) are never forwarded', async () => {
-    const session = p.session();
-    const attempts: http2.OutgoingHttpHeaders[] = [
-      { 'x-a': 'v\r\nInjected: 1' },
-      { 'x-b': 'v\nInjected: 1' },
-      { 'x-c': 'v\0x' },
-      { 'x:d': 'v' },
+  test('malformed fields in raw HEADERS frames: refused or dropped, never forwarded (25 cases)', async () => {
+    // Sent byte for byte by ./helpers/raw-h2.ts (literal HPACK, no Huffman), which Node's client
+    // refuses to send. What answers, per case (src/dataplane/http2/README.md):
+    // - `rst`: nghttp2 refuses the request with RST_STREAM PROTOCOL_ERROR on that stream before
+    //   our code sees it (no access-log line, nothing forwarded); the connection lives on;
+    // - `dropped`: Node's HTTP/2 layer drops the one field and hands over the rest of the
+    //   request (a regular field with a bad name or value: Node tells nghttp2 to ignore it
+    //   rather than refuse); the request is served without that field.
+    // Never a GOAWAY. Every case carries the marker `evil`, which must never reach the server.
+    const ok = (path: string): [string, string][] => getRequest(path);
+    const cases: { name: string; fields: [string, string][]; expect: 'rst' | 'dropped' }[] = [
+      { name: 'CR in a value', fields: [...ok('/m1'), ['x-a', 'v\rEvil: 1']], expect: 'dropped' },
+      { name: 'LF in a value', fields: [...ok('/m2'), ['x-a', 'v\nEvil: 1']], expect: 'dropped' },
+      { name: 'CRLF in a value', fields: [...ok('/m3'), ['x-a', 'v\r\nEvil: 1']], expect: 'dropped' },
+      { name: 'NUL in a value', fields: [...ok('/m4'), ['x-a', 'v\0evil']], expect: 'dropped' },
+      { name: 'leading space in a value', fields: [...ok('/m5'), ['x-a', ' evil']], expect: 'dropped' },
+      { name: 'trailing tab in a value', fields: [...ok('/m5t'), ['x-a', 'evil\t']], expect: 'dropped' },
+      { name: 'CRLF in host', fields: [...ok('/m6'), ['host', 'a\r\nEvil: 1']], expect: 'dropped' },
+      { name: 'empty name', fields: [...ok('/m7'), ['', 'evil']], expect: 'dropped' },
+      { name: '`:` inside a name', fields: [...ok('/m8'), ['x:evil', 'v']], expect: 'dropped' },
+      { name: 'space in a name', fields: [...ok('/m9'), ['x evil', 'v']], expect: 'dropped' },
+      { name: 'upper-case name', fields: [...ok('/r1'), ['X-Evil', 'v']], expect: 'rst' },
+      { name: 'connection', fields: [...ok('/r2'), ['connection', 'evil']], expect: 'rst' },
+      { name: 'transfer-encoding', fields: [...ok('/r3'), ['transfer-encoding', 'chunked, evil']], expect: 'rst' },
+      { name: 'keep-alive', fields: [...ok('/r4'), ['keep-alive', 'evil']], expect: 'rst' },
+      { name: 'upgrade', fields: [...ok('/r5'), ['upgrade', 'evil']], expect: 'rst' },
+      { name: 'proxy-connection', fields: [...ok('/r6'), ['proxy-connection', 'evil']], expect: 'rst' },
+      { name: 'te other than trailers', fields: [...ok('/r7'), ['te', 'evil']], expect: 'rst' },
+      { name: 'duplicate :path', fields: [...ok('/r8'), [':path', '/evil']], expect: 'rst' },
+      { name: 'missing :method', fields: ok('/r9-evil').slice(1), expect: 'rst' },
+      {
+        name: 'pseudo-header after a regular field',
+        fields: [
+          [':method', 'GET'],
+          [':scheme', 'https'],
+          ['x-evil', '1'],
+          [':authority', 'a'],
+          [':path', '/r10'],
+        ],
+        expect: 'rst',
+      },
+      { name: 'unknown pseudo-header', fields: [...ok('/r11'), [':evil', 'v']], expect: 'rst' },
+      { name: 'CRLF in :path', fields: [...ok('/r12').slice(0, 3), [':path', '/r12\r\nEvil: 1']], expect: 'rst' },
+      {
+        name: 'CRLF in :authority',
+        fields: [
+          [':method', 'GET'],
+          [':scheme', 'https'],
+          [':authority', 'a\r\nEvil: 1'],
+          [':path', '/r13'],
+        ],
+        expect: 'rst',
+      },
+      { name: 'space in :method', fields: [[':method', 'GET /evil'], ...ok('/r14').slice(1)], expect: 'rst' },
+      { name: 'upper-case :method name', fields: [[':METHOD', 'GET'], ...ok('/r15-evil').slice(1)], expect: 'rst' },
     ];
-    for (const h of attempts) {
-      await new Promise<void>((resolve) => {
+    const sibling = await RawH2.connect(p.port);
+    let siblingStream = 1;
+    const seen: Record<string, string> = {};
+    try {
+      for (const [i, c] of cases.entries()) {
+        const path = (c.fields.find(([n]) => n === ':path')?.[1] ?? '').split('\r')[0] as string;
+        const n0 = rec.seen.length;
+        const log0 = p.records.length;
+        const conn = await RawH2.connect(p.port);
         try {
-          const req = session.request({ ':method': 'GET', ':path': '/malformed', ...h });
-          req.on('error', () => resolve());
-          req.on('close', () => resolve());
-          req.resume();
-        } catch {
-          resolve(); // Node's client refuses to send it at all
+          conn.headers(1, c.fields);
+          const o = await conn.outcome(1);
+          seen[c.name] = o.kind === 'rst' || o.kind === 'goaway' ? `${o.kind} ${o.code}` : o.kind;
+          if (c.expect === 'rst') {
+            assert.deepEqual(o, { kind: 'rst', code: H2_ERROR.PROTOCOL_ERROR }, c.name);
+            assert.ok(!p.records.slice(log0).some((r) => r.target === path), `${c.name}: our code never saw it`);
+          } else {
+            assert.deepEqual(o, { kind: 'response', status: 200 }, c.name);
+            await waitFor(() => rec.seen.length > n0);
+            assert.ok(
+              rec.seen.slice(n0).some((h) => h.startsWith(`GET ${path} HTTP/1.1\r\n`)),
+              c.name,
+            );
+          }
+          // the same connection serves its next stream (a stream error, not a connection error)
+          conn.headers(3, ok(`/same-${i}`));
+          assert.deepEqual(await conn.outcome(3), { kind: 'response', status: 200 }, `${c.name}: same connection`);
+          // and a sibling connection is untouched
+          siblingStream += 2;
+          sibling.headers(siblingStream, ok(`/sibling-${i}`));
+          assert.deepEqual(await sibling.outcome(siblingStream), { kind: 'response', status: 200 }, c.name);
+        } finally {
+          conn.close();
         }
-      });
+        assert.doesNotMatch(rec.all(), /evil/i, `${c.name}: nothing of it reached the server`);
+      }
+    } finally {
+      sibling.close();
     }
-    assert.ok(!rec.all().includes('Injected'), 'no injected field reached the server');
-    assert.ok(!rec.all().includes('x:d'));
+    assert.equal(sibling.frames.filter((f) => f.type === FRAME.GOAWAY).length, 0);
+    // what answered each case, for the record (README): every refusal is RST_STREAM PROTOCOL_ERROR
+    assert.equal(Object.values(seen).filter((v) => v === `rst ${H2_ERROR.PROTOCOL_ERROR}`).length, 15);
+    assert.equal(Object.values(seen).filter((v) => v === 'response').length, 10);
+  });
+
+  test('raw DATA shorter than content-length: RST_STREAM PROTOCOL_ERROR, logged bad-request, the connection lives on', async () => {
+    const conn = await RawH2.connect(p.port);
+    try {
+      const log0 = p.records.length;
+      conn.headers(
+        1,
+        [
+          [':method', 'POST'],
+          [':scheme', 'https'],
+          [':authority', 'a'],
+          [':path', '/short-raw'],
+          ['content-length', '10'],
+        ],
+        { endStream: false },
+      );
+      conn.data(1, 'abc', true);
+      assert.deepEqual(await conn.outcome(1), { kind: 'rst', code: H2_ERROR.PROTOCOL_ERROR });
+      await waitFor(() => p.records.slice(log0).some((r) => r.target === '/short-raw'));
+      assert.equal(p.records.slice(log0).find((r) => r.target === '/short-raw')?.termination, 'bad-request');
+      conn.headers(3, getRequest('/after-short-raw'));
+      assert.deepEqual(await conn.outcome(3), { kind: 'response', status: 200 });
+    } finally {
+      conn.close();
+    }
   });
 
   test('the server connections of one HTTP/2 client connection are bounded', async () => {

@@ -36,9 +36,9 @@ const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
  * headers map to the request line and Host, cookies are joined (RFC 9113 §8.2.3), a body
  * without content-length goes up chunked, a chunked answer is de-chunked into DATA frames,
  * and a body that disagrees with its `content-length` is a stream error (RST_STREAM
- * PROTOCOL_ERROR, RFC 9113 §8.1.1) that leaves sibling streams alone. Malformed fields
- * (CR/LF/NUL in a value, empty or `:`-bearing names) are refused by Node's HTTP/2 layer
- * before this code sees them, so they are never forwarded.
+ * PROTOCOL_ERROR, RFC 9113 §8.1.1, `bad-request`) that leaves sibling streams alone. Malformed
+ * fields are refused (RST_STREAM) or dropped one by one by Node's HTTP/2 layer before this code
+ * sees them, so they are never forwarded (./README.md lists which).
  */
 export function serveH2Stream(
   frontend: HttpFrontend,
@@ -234,7 +234,10 @@ export class H2Stream implements ExchangeClient {
       if (i >= 0) this.#session.waiting.splice(i, 1);
       return;
     }
-    x.clientGone();
+    // nghttp2 resets a stream by itself (RST_STREAM PROTOCOL_ERROR) when its body ends short of
+    // its content-length (RFC 9113 §8.1.1): the client broke the protocol, it did not go away
+    if (this.#stream.rstCode === NGHTTP2_PROTOCOL_ERROR && !x.reqDone) x.abort('bad-request');
+    else x.clientGone();
     this.#release();
   }
 
