@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { apiClient, get, namedHttpServer, removeDir } from './helpers/fulcrum.ts';
+import { waitFor } from './helpers/http-client.ts';
 import { freePort } from './helpers/plane.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -30,14 +31,8 @@ describe('graceful stop of `fulcrum serve` on SIGTERM', () => {
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (d: string) => (out += d));
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    const started = Date.now();
-    let apiUrl = '';
-    while (!apiUrl) {
-      const m = /"apiUrl":"([^"]+)"/.exec(out);
-      if (m) apiUrl = m[1] as string;
-      else if (Date.now() - started > 20_000) throw new Error(`fulcrum did not start: ${out}`);
-      else await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitFor(() => /"apiUrl":"[^"]+"/.test(out), 20_000, 'fulcrum serve to start');
+    const apiUrl = /"apiUrl":"([^"]+)"/.exec(out)?.[1] as string;
     const api = apiClient(apiUrl, token);
     const lb = await api('POST', '/load-balancers', { name: 'lb', allowedNetworks: ['127.0.0.0/8'] });
     const be = await api('POST', '/backends', {
@@ -62,9 +57,11 @@ describe('graceful stop of `fulcrum serve` on SIGTERM', () => {
     });
 
     const inFlight = get(`http://127.0.0.1:${port}/`);
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor(() => slow.count() === 1, 5000, 'the request to reach the backend');
     const t0 = Date.now();
     child.kill('SIGTERM');
+    // A bound, not a wait for an event: new connections are refused within 300 ms of the
+    // signal, while the in-flight request (1.5 s at the backend) is still draining.
     await new Promise((r) => setTimeout(r, 300));
     await assert.rejects(get(`http://127.0.0.1:${port}/`), /ECONNREFUSED/, 'no new connections once stopping');
     const r = await inFlight;

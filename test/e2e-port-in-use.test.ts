@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { get, namedHttpServer, removeDir, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
+import { waitFor } from './helpers/http-client.ts';
 
 // F5: a port taken by another program is a clear reason on the frontend's status, not a
 // crash; other frontends keep working, and the frontend listens once the port is free.
@@ -60,11 +61,11 @@ describe('a frontend whose port another program holds (F5)', () => {
     assert.equal((await f.ok('GET', `/frontends/${ok.id}`)).status.listening, true);
 
     await new Promise((r) => squatter.close(r));
-    const deadline = Date.now() + 10_000;
-    while (!(await f.ok('GET', `/frontends/${fe.id}`)).status.listening) {
-      assert.ok(Date.now() < deadline, 'listens within the retry period once the port is free');
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await waitFor(
+      async () => (await f.ok('GET', `/frontends/${fe.id}`)).status.listening,
+      10_000,
+      'the frontend to listen within the retry period once the port is free',
+    );
     assert.equal((await get(`http://127.0.0.1:${taken}/`)).body, 'web');
     await web.close();
   });

@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { after, describe, it } from 'node:test';
 import { createTcpListener } from '../src/dataplane/tcp/listener.ts';
+import { waitFor } from './helpers/http-client.ts';
 import { backend, baseConfig, freePort, frontend, makePlane, server } from './helpers/plane.ts';
 
 /** A TCP server that answers each connection with its name, then echoes what it receives. */
@@ -202,14 +203,12 @@ describe('tcp frontend (F1, A1)', () => {
     c.setEncoding('utf8');
     c.on('data', (d: string) => lines.push(d));
     const closed = new Promise<void>((r) => c.on('close', () => r()));
-    await new Promise((r) => setTimeout(r, 100));
-    assert.equal(lines.join(''), 'a\n');
+    await waitFor(() => lines.join('') === 'a\n', 3000, 'the greeting of server a');
     cfg.servers = [server('b', 'be', b.port)];
     await apply(cfg);
     assert.equal(runtime.server('a')?.state(Date.now()), 'draining');
     c.write('still here\n');
-    await new Promise((r) => setTimeout(r, 100));
-    assert.equal(lines.join(''), 'a\nstill here\n', 'the draining connection keeps flowing');
+    await waitFor(() => lines.join('') === 'a\nstill here\n', 3000, 'the draining connection to keep flowing');
     assert.equal(await whoAnswers(port), 'b');
     const t0 = Date.now();
     await closed;

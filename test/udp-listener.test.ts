@@ -14,6 +14,7 @@ import { Plane } from '../src/dataplane/plane.ts';
 import { createUdpListener } from '../src/dataplane/udp/listener.ts';
 import type { FulcrumEvent } from '../src/runtime/events.ts';
 import { Runtime } from '../src/runtime/runtime.ts';
+import { waitFor } from './helpers/http-client.ts';
 import { backend, baseConfig, frontend, server } from './helpers/plane.ts';
 
 const cleanups: (() => unknown)[] = [];
@@ -173,12 +174,8 @@ function from(reply: Buffer): string {
 }
 
 /** Waits (real time, bounded) until `cond` holds. */
-async function until(cond: () => boolean, what: string, timeoutMs = 2000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+function until(cond: () => boolean, what: string, timeoutMs = 2000): Promise<void> {
+  return waitFor(cond, timeoutMs, what);
 }
 
 async function twoServerSetup(over: Parameters<typeof backend>[2] = {}, clock?: Clock) {
