@@ -18,6 +18,7 @@ import { realClock } from './core/clock.ts';
 import { createLogger, type Logger } from './core/log.ts';
 import { parseHostPort } from './core/net.ts';
 import { type AccessLog, createAccessLog } from './dataplane/access-log.ts';
+import { createExplainer } from './dataplane/explain.ts';
 import { httpListenerFactory } from './dataplane/http/listener.ts';
 import { httpsListenerFactory } from './dataplane/https/listener.ts';
 import { Plane } from './dataplane/plane.ts';
@@ -188,6 +189,7 @@ export async function startFulcrum(options: StartOptions = {}): Promise<RunningF
       status: (id) => plane.status(id),
       runtime,
       counters: plane.counters,
+      explain: createExplainer(runtime, persistence),
     };
     const control = await ControlPlane.start({
       store,

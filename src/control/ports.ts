@@ -1,6 +1,7 @@
 import type { Snapshot } from '../config/snapshot.ts';
 import type { Clock } from '../core/clock.ts';
 import type { EventSink } from '../runtime/events.ts';
+import type { Explainer } from '../runtime/explain.ts';
 import type { FrontendRuntime, ListenerStatus } from '../runtime/frontend-runtime.ts';
 import type { BackendRuntime } from '../runtime/runtime.ts';
 import type { ServerRuntime } from '../runtime/server-runtime.ts';
@@ -29,4 +30,6 @@ export interface DataPlanePort {
   readonly runtime: RuntimePort;
   /** Live counters per frontend id (O1). */
   readonly counters: ReadonlyMap<string, FrontendRuntime>;
+  /** Explain (issue 16): where a client's next request goes and why, without traffic; absent in bare test planes. */
+  readonly explain?: Explainer;
 }

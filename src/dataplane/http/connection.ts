@@ -49,7 +49,8 @@ const S_EXCHANGE = 2; // an exchange runs (connecting, request up, answer down)
 const S_TUNNEL = 3; // after 101: raw bytes both ways
 const S_CLOSED = 4;
 
-function unmapV4(addr: string | undefined): string {
+/** The client address as routing and persistence see it: an IPv4-mapped IPv6 address as plain IPv4. */
+export function unmapV4(addr: string | undefined): string {
   if (addr === undefined) return '';
   return addr.startsWith('::ffff:') && addr.indexOf('.') > 0 ? addr.slice(7) : addr;
 }

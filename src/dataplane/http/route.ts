@@ -23,21 +23,33 @@ export function route(
     let host: string | undefined;
     for (let i = 0; i < rules.length; i++) {
       const r = rules[i] as CompiledRule;
-      if (r.host !== undefined || r.hostSuffix !== undefined) {
-        host ??= hostOf(head.host);
-        if (r.host !== undefined && host !== r.host) continue;
-        if (r.hostSuffix !== undefined && !(host.endsWith(r.hostSuffix) && host.length > r.hostSuffix.length)) continue;
-      }
-      if (r.path !== undefined && path !== r.path) continue;
-      if (r.pathPrefix !== undefined && !path.startsWith(r.pathPrefix)) continue;
-      if (r.method !== undefined && head.method !== r.method) continue;
-      if (r.header !== undefined && !hasHeader(head, r.header.name, r.header.value)) continue;
+      if (r.host !== undefined || r.hostSuffix !== undefined) host ??= hostOf(head.host);
+      if (ruleMismatch(r, host ?? '', head, path) !== null) continue;
       out.index = i;
       return r.backend;
     }
   }
   out.index = rules.length;
   return spec.defaultBackend;
+}
+
+/** A condition of a compiled rule (F4), in the order `ruleMismatch` tests them. */
+export type RuleCondition = 'host' | 'hostSuffix' | 'path' | 'pathPrefix' | 'method' | 'header';
+
+/**
+ * The first condition of rule `r` that the request does not meet, or null when every given
+ * condition matches: the one rule test of `route` (and of explain, which reports the
+ * condition). `host` is `hostOf(head.host)`, needed only when the rule has a host condition.
+ */
+export function ruleMismatch(r: CompiledRule, host: string, head: HttpHead, path: string): RuleCondition | null {
+  if (r.host !== undefined && host !== r.host) return 'host';
+  if (r.hostSuffix !== undefined && !(host.endsWith(r.hostSuffix) && host.length > r.hostSuffix.length))
+    return 'hostSuffix';
+  if (r.path !== undefined && path !== r.path) return 'path';
+  if (r.pathPrefix !== undefined && !path.startsWith(r.pathPrefix)) return 'pathPrefix';
+  if (r.method !== undefined && head.method !== r.method) return 'method';
+  if (r.header !== undefined && !hasHeader(head, r.header.name, r.header.value)) return 'header';
+  return null;
 }
 
 /** Lower-case host without port (`Example.COM:8080` → `example.com`, `[::1]:80` → `[::1]`). */
