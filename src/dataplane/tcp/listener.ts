@@ -103,7 +103,19 @@ function tcpListener(initial: FrontendSpec, ctx: ListenerContext, persistence: P
     }
   }
 
-  function connect(session: TcpSession, backend: BackendRuntime, attempt: number, exclude?: ServerRuntime): void {
+  /**
+   * Connects the session to a server of `backend`. A retry (`attempt` 1) passes the server that
+   * just failed as `exclude` and its failure as `failed`: when the balancer has no other
+   * server to offer, the connection ends with that failure instead of trying the same server
+   * again (issue 12: retries go to other servers).
+   */
+  function connect(
+    session: TcpSession,
+    backend: BackendRuntime,
+    attempt: number,
+    exclude?: ServerRuntime,
+    failed?: Termination,
+  ): void {
     session.backendName = backend.spec.name;
     const clientAddress = session.client.remoteAddress;
     // P1: source-ip persistence keeps a client on its server; otherwise the balancer decides.
@@ -119,6 +131,14 @@ function tcpListener(initial: FrontendSpec, ctx: ListenerContext, persistence: P
       finish(session);
       return;
     }
+    if (exclude !== undefined && rt === exclude && failed !== undefined) {
+      backend.noServer++;
+      terminate(session, failed);
+      session.client.destroy();
+      finish(session);
+      return;
+    }
+    if (attempt > 0) session.retries++;
     const s = rt.spec;
     // T2: a tcp backend with TLS enabled re-encrypts to servers without SSL offload.
     const secure = backendTrust.connect(runtime, rt);
@@ -183,8 +203,7 @@ function tcpListener(initial: FrontendSpec, ctx: ListenerContext, persistence: P
         session.rt = undefined;
         session.server = undefined;
         if (attempt === 0 && !session.client.destroyed) {
-          session.retries++;
-          connect(session, backend, 1, rt);
+          connect(session, backend, 1, rt, reason);
           return;
         }
         backend.noServer++;
