@@ -296,14 +296,15 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
 
   app.get('/openapi.json', { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
 
-  await app.register(
-    async (api) => {
-      registerConfigRoutes(api, ctx);
-      registerOpsRoutes(api, ctx);
-      for (const extra of options.extraRoutes ?? []) await extra(api, ctx);
-    },
-    { prefix: '/api/v1' },
-  );
+  // Each group of routes is a Fastify plugin (its own encapsulated context) under /api/v1.
+  const groups: ((api: FastifyInstance, ctx: ApiContext) => void | Promise<void>)[] = [
+    registerConfigRoutes,
+    registerOpsRoutes,
+    ...(options.extraRoutes ?? []),
+  ];
+  for (const group of groups) {
+    await app.register(async (api) => group(api, ctx), { prefix: '/api/v1' });
+  }
 
   app.get(
     '/metrics',
