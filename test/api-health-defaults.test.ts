@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { removeDir, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
+import { startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
 
 describe('health check defaults follow a short interval (H4)', () => {
   let f: TestFulcrum;
@@ -9,10 +9,7 @@ describe('health check defaults follow a short interval (H4)', () => {
     f = await startTestFulcrum();
     lb = (await f.ok('POST', '/load-balancers', { name: 'lb' })).id;
   });
-  after(async () => {
-    await f.stop();
-    removeDir(f.dataDir);
-  });
+  after(() => f.close());
 
   it('an interval below the default timeout brings the timeout down when no timeout is given', async () => {
     const be = await f.ok('POST', '/backends', {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { removeDir, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
+import { startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
 import { freePort } from './helpers/plane.ts';
 import { TestPki } from './tls-pki.ts';
 
@@ -22,8 +22,7 @@ describe('certificates API (T1, T3)', () => {
     beId = (await f.ok('POST', '/backends', { loadBalancerId: lbId, name: 'web', mode: 'http', port: 8080 })).id;
   });
   after(async () => {
-    await f.stop();
-    removeDir(f.dataDir);
+    await f.close();
     pki.cleanup();
   });
 

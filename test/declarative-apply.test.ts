@@ -46,10 +46,9 @@ describe('fulcrum apply and export (C4)', () => {
     fePort = await freePort();
   });
   after(async () => {
-    await t.stop();
+    await t.close();
     await one.close();
     await two.close();
-    removeDir(t.dataDir);
     removeDir(dir);
   });
 

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { removeDir, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
+import { startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
 import { addFrontend, type ServerBody, send, serverBody, until } from './helpers/persistence-support.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -79,9 +79,8 @@ describe('drain through the API, the HTTP data plane and the CLI (S3)', () => {
 
   after(async () => {
     for (const a of apps) a.release();
-    await f.stop();
+    await f.close();
     for (const a of apps) await a.close();
-    removeDir(f.dataDir);
   });
 
   /**

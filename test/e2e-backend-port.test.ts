@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { get, namedHttpServer, removeDir, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
+import { get, namedHttpServer, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
 import { freePort } from './helpers/plane.ts';
 
 // F3: a server without a port uses its backend's port — also after the backend's port changes (S2).
@@ -9,10 +9,7 @@ describe("a server without a port follows its backend's port (F3)", () => {
   before(async () => {
     f = await startTestFulcrum();
   });
-  after(async () => {
-    await f.stop();
-    removeDir(f.dataDir);
-  });
+  after(() => f.close());
 
   it('sends traffic to the backend port, and to the new one after a change', async () => {
     const a = await namedHttpServer('on-a');

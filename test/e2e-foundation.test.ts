@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { get, namedHttpServer, removeDir, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
+import { get, namedHttpServer, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
 import { freePort } from './helpers/plane.ts';
 
 // The Foundation issue end to end: the public API configures, the data plane carries real
@@ -19,9 +19,8 @@ describe('foundation end to end (API → store → data plane)', () => {
     for (const n of ['s1', 's2', 's3', 'standby']) servers.push(await namedHttpServer(n));
   });
   after(async () => {
-    await f.stop();
+    await f.close();
     for (const s of servers) await s.close();
-    removeDir(f.dataDir);
   });
 
   it('splits 600 requests 1:2:3 by weight, smoothly (A1, S4)', async () => {

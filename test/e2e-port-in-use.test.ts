@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { get, namedHttpServer, removeDir, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
+import { get, namedHttpServer, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
 import { waitFor } from './helpers/http-client.ts';
 
 // F5: a port taken by another program is a clear reason on the frontend's status, not a
@@ -11,10 +11,7 @@ describe('a frontend whose port another program holds (F5)', () => {
   before(async () => {
     f = await startTestFulcrum();
   });
-  after(async () => {
-    await f.stop();
-    removeDir(f.dataDir);
-  });
+  after(() => f.close());
 
   it('shows the reason on its status, keeps the rest running, and binds once the port is free', async () => {
     const web = await namedHttpServer('web');

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { validateConfig } from '../src/config/validate.ts';
 import { FulcrumError } from '../src/core/errors.ts';
-import { type Json, removeDir, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
+import { type Json, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
 import { waitFor } from './helpers/http-client.ts';
 import { backend, baseConfig } from './helpers/plane.ts';
 
@@ -36,8 +36,7 @@ describe('health check expectBody on a linear-time engine (issue 10)', () => {
     lb = (await f.ok('POST', '/load-balancers', { name: 'lb', allowedNetworks: ['127.0.0.0/8'] })).id;
   });
   after(async () => {
-    await f.stop();
-    removeDir(f.dataDir);
+    await f.close();
     await new Promise((r) => srv.close(r));
   });
 

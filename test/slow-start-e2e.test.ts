@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { get, namedHttpServer, removeDir, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
+import { get, namedHttpServer, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
 import { addFrontend, type ServerBody, serverBody } from './helpers/persistence-support.ts';
 
 // The one real-time slow-start test (SS1, SS2, SS5, O1): a 30-second ramp through the real API
@@ -41,9 +41,8 @@ describe('slow start end to end in real time (30 s)', () => {
 
   after(async () => {
     agent.destroy();
-    await f.stop();
+    await f.close();
     for (const s of servers) await s.close();
-    removeDir(f.dataDir);
   });
 
   /** Sends requests for `ms` (paced to ≤ 250/s); answers the measured share of `new` and the formula's. */
