@@ -232,6 +232,10 @@ function explainBackend(
   el?.refresh(now);
   const shares = base ? base.shares(now) : [];
   const servers = brt.servers.map((s) => serverExplanation(brt, s, now, el?.indexOf(s) ?? -1, shares));
+  // Servers deleted from the backend that still drain (S3): no new traffic, shown until their drain ends.
+  for (const s of runtime.drainingRemoved.values()) {
+    if (s.spec.backendId === brt.id && s.draining) servers.push(serverExplanation(brt, s, now, -1, shares));
+  }
   const passiveCount = brt.servers.filter((s) => s.spec.passive).length;
   const passives =
     passiveCount === 0
@@ -286,6 +290,7 @@ function serverExplanation(
   if (!s.spec.enabled) {
     reason = 'disabled';
     detail = 'disabled by an operator';
+    if (s.draining) detail += `; its ${s.activeConnections} open connection(s) drain until ${iso(drainingUntil)}`;
   } else if (s.draining) {
     reason = s.removed ? 'removed' : 'draining';
     detail = `draining until ${iso(drainingUntil)} (${s.activeConnections} open connection(s) finish; no new traffic)`;
