@@ -31,6 +31,44 @@ export class ApiRefusal extends Error {
   }
 }
 
+/** The API could not be reached at all (connection refused, name not resolved, TLS, timeout). */
+export class ApiUnreachable extends Error {
+  readonly url: string;
+  constructor(url: string, cause: unknown) {
+    super(`cannot reach the API at ${url}: ${reasonOf(cause)}`);
+    this.name = 'ApiUnreachable';
+    this.url = url;
+  }
+}
+
+/** A bad command line: an argument, a flag or a missing token (exit 2, like commander's usage errors). */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** A name (or path of names) that matches no resource, or several (exit 4). */
+export class NameError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NameError';
+  }
+}
+
+/** Why fetch failed, in a few words: the system error code of its cause when there is one. */
+function reasonOf(err: unknown): string {
+  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (e?.name === 'TimeoutError') return 'no answer within the timeout';
+  const c = e?.cause;
+  if (c?.code) return c.message && !c.message.startsWith(c.code) ? `${c.code} (${c.message})` : c.code;
+  return c?.message ?? e?.message ?? String(err);
+}
+
+/** How long one API call may take before the API counts as unreachable (ms). */
+const CALL_TIMEOUT_MS = 30_000;
+
 /** A small client of `/api/v1` with a bearer token. */
 export class ApiClient {
   readonly url: string;
@@ -41,15 +79,45 @@ export class ApiClient {
   }
   /** Calls the API; answers the JSON body (undefined when empty or not JSON); throws ApiRefusal on 4xx/5xx. */
   async call<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
-    const r = await fetch(`${this.url}/api/v1${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${this.#token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await r.text();
+    let r: Response;
+    let text: string;
+    try {
+      r = await fetch(`${this.url}/api/v1${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${this.#token}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
+      });
+      text = await r.text();
+    } catch (err) {
+      throw new ApiUnreachable(this.url, err);
+    }
+    return this.#answer<T>(r, text);
+  }
+
+  /**
+   * Opens a streaming GET (Server-Sent Events: `/events/stream`); answers the response, whose
+   * body the caller reads. Throws ApiRefusal on 4xx/5xx, ApiUnreachable when no answer comes.
+   */
+  async stream(path: string, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<Response> {
+    let r: Response;
+    try {
+      r = await fetch(`${this.url}/api/v1${path}`, {
+        headers: { authorization: `Bearer ${this.#token}`, accept: 'text/event-stream', ...headers },
+        signal,
+      });
+    } catch (err) {
+      throw new ApiUnreachable(this.url, err);
+    }
+    if (!r.ok) this.#answer(r, await r.text().catch(() => ''));
+    return r;
+  }
+
+  /** The JSON body of an answer; throws ApiRefusal when it is a 4xx/5xx. */
+  #answer<T>(r: Response, text: string): T {
     let json: unknown;
     try {
       json = text ? JSON.parse(text) : undefined;
@@ -90,7 +158,7 @@ export function resolveToken(flags: ClientFlags): string {
   try {
     return readFileSync(path.join(flags.dataDir, 'admin-token'), 'utf8').trim();
   } catch {
-    throw new Error('no token: pass --token, set FULCRUM_TOKEN, or run where the data dir holds admin-token');
+    throw new UsageError('no token: pass --token, set FULCRUM_TOKEN, or run where the data dir holds admin-token');
   }
 }
 
@@ -117,8 +185,20 @@ export function refusalText(err: Error): string {
   return typeof code === 'string' ? `${code}: ${message}` : message;
 }
 
-/** Exit codes of the API commands (SPEC C4): 0 success, 1 refused (or unreachable), 2 file error. */
-export const ExitCode = { ok: 0, refused: 1, fileError: 2 } as const;
+/**
+ * Exit codes of every command (SPEC C4, README "CLI"): 0 success, 1 the API refused (4xx/5xx),
+ * 2 usage or file error (bad flag or argument, no token, unreadable or invalid file), 3 the
+ * API cannot be reached, 4 a name matches no resource or several.
+ */
+export const ExitCode = { ok: 0, refused: 1, usage: 2, fileError: 2, unreachable: 3, name: 4 } as const;
+
+/** The exit code for an error thrown by a command. */
+export function exitCodeOf(err: unknown): number {
+  if (err instanceof ApiUnreachable) return ExitCode.unreachable;
+  if (err instanceof UsageError) return ExitCode.usage;
+  if (err instanceof NameError) return ExitCode.name;
+  return ExitCode.refused;
+}
 
 /** Where the commands write (console by default; tests capture). */
 export interface Output {

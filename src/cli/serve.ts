@@ -14,6 +14,8 @@ export interface ServeFlags {
   /** `--reuse-port`: http frontends bind with SO_REUSEPORT (several nodes on one machine). */
   reusePort?: boolean;
   logLevel?: string;
+  /** `--log-format json|pretty` (default: pretty on a terminal, JSON otherwise). */
+  logFormat?: 'json' | 'pretty';
   console: boolean;
   /** `--config FILE`: a declarative configuration applied at start (C4). */
   config?: string;
@@ -44,6 +46,8 @@ function ensureConsoleBuilt(): boolean {
  * gracefully on SIGTERM and SIGINT (a second signal exits at once).
  */
 export async function serve(flags: ServeFlags): Promise<void> {
+  // core/log.ts reads it (startFulcrum creates the logger; its workers inherit the environment).
+  if (flags.logFormat) process.env.FULCRUM_LOG_FORMAT = flags.logFormat;
   if (flags.console && !ensureConsoleBuilt()) console.error('fulcrum: console build failed; serving the API only');
   const fulcrum = await startFulcrum({
     api: flags.api,
