@@ -2,6 +2,9 @@ import type { Snapshot } from '../config/snapshot.ts';
 import type { Clock } from '../core/clock.ts';
 import type { EventSink } from '../runtime/events.ts';
 import type { Explainer } from '../runtime/explain.ts';
+
+export type { Explainer, ExplainQuery, Explanation } from '../runtime/explain.ts';
+
 import type { FrontendRuntime, ListenerStatus } from '../runtime/frontend-runtime.ts';
 import type { BackendRuntime } from '../runtime/runtime.ts';
 import type { ServerRuntime } from '../runtime/server-runtime.ts';
