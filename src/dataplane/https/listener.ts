@@ -26,10 +26,18 @@ class HttpsListener implements ProtocolListener {
   #table: SniTable | undefined;
   #certs: readonly Certificate[] = [];
   #stopped: Promise<void> | undefined;
+  readonly #reusePort: boolean;
 
-  constructor(spec: FrontendSpec, ctx: ListenerContext, contexts: ServerContexts, chooser?: ServerChooser) {
+  constructor(
+    spec: FrontendSpec,
+    ctx: ListenerContext,
+    contexts: ServerContexts,
+    chooser?: ServerChooser,
+    reusePort = false,
+  ) {
     this.frontend = new HttpFrontend(spec, ctx, chooser ? { chooser } : {});
     this.#contexts = contexts;
+    this.#reusePort = reusePort;
     const frontend = this.frontend;
     this.#server = tls.createServer({
       ...SERVER_TLS_OPTIONS,
@@ -69,7 +77,7 @@ class HttpsListener implements ProtocolListener {
     }
     return listenFrontend(
       this.#server,
-      { host: spec.bindAddress, port: spec.port, frontendId: spec.id },
+      { host: spec.bindAddress, port: spec.port, frontendId: spec.id, reusePort: this.#reusePort },
       this.frontend.ctx.log,
       'https',
     ).then(() => this.frontend.start());
@@ -129,6 +137,8 @@ export interface HttpsListenerOptions {
   secretKey: Buffer;
   /** Picks the server per request (persistence, P1–P3); default: the balancer. */
   chooser?: ServerChooser;
+  /** Bind with SO_REUSEPORT (`--reuse-port`): several nodes on one machine share the port (C5). */
+  reusePort?: boolean;
 }
 
 /**
@@ -138,5 +148,5 @@ export interface HttpsListenerOptions {
  */
 export function httpsListenerFactory(options: HttpsListenerOptions): ListenerFactory {
   const contexts = new ServerContexts(options.secretKey);
-  return (spec, ctx) => new HttpsListener(spec, ctx, contexts, options.chooser);
+  return (spec, ctx) => new HttpsListener(spec, ctx, contexts, options.chooser, options.reusePort === true);
 }

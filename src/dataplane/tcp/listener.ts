@@ -56,15 +56,23 @@ function relay(from: net.Socket, to: net.Socket, count: (n: number) => void): vo
  * either side closes. Connect failures are retried once on another server; when no server
  * is available the connection is closed at once and counted (issue "Health checks" point 8).
  */
-export function tcpListenerFactory(options: { persistence?: PersistenceManager } = {}): ListenerFactory {
+export function tcpListenerFactory(
+  options: { persistence?: PersistenceManager; /** SO_REUSEPORT (`--reuse-port`, C5). */ reusePort?: boolean } = {},
+): ListenerFactory {
   const persistence = options.persistence ?? new PersistenceManager();
-  return (spec, ctx) => tcpListener(spec, ctx, persistence);
+  const reusePort = options.reusePort === true;
+  return (spec, ctx) => tcpListener(spec, ctx, persistence, reusePort);
 }
 
 /** The tcp ListenerFactory with a persistence manager of its own (see `tcpListenerFactory`). */
 export const createTcpListener: ListenerFactory = tcpListenerFactory();
 
-function tcpListener(initial: FrontendSpec, ctx: ListenerContext, persistence: PersistenceManager): ProtocolListener {
+function tcpListener(
+  initial: FrontendSpec,
+  ctx: ListenerContext,
+  persistence: PersistenceManager,
+  reusePort: boolean,
+): ProtocolListener {
   let spec = initial;
   const sessions = new Set<TcpSession>();
   const { runtime, counters } = ctx;
@@ -280,7 +288,12 @@ function tcpListener(initial: FrontendSpec, ctx: ListenerContext, persistence: P
 
   return {
     open: () =>
-      listenFrontend(server, { host: spec.bindAddress, port: spec.port, frontendId: spec.id }, ctx.log, 'tcp'),
+      listenFrontend(
+        server,
+        { host: spec.bindAddress, port: spec.port, frontendId: spec.id, reusePort },
+        ctx.log,
+        'tcp',
+      ),
     replace(next) {
       spec = next;
     },

@@ -110,8 +110,12 @@ class UdpListener implements ProtocolListener {
   #stopped: Promise<void> | undefined;
   readonly #accessLog: AccessLog | undefined;
 
-  constructor(spec: FrontendSpec, ctx: ListenerContext, persistence: PersistenceManager) {
+  /** SO_REUSEPORT (`--reuse-port`): several nodes on one machine share the port, the kernel spreading flows (C5). */
+  readonly #reusePort: boolean;
+
+  constructor(spec: FrontendSpec, ctx: ListenerContext, persistence: PersistenceManager, reusePort = false) {
     this.#spec = spec;
+    this.#reusePort = reusePort;
     this.#persistence = persistence;
     this.#runtime = ctx.runtime;
     this.#clock = ctx.clock;
@@ -129,6 +133,7 @@ class UdpListener implements ProtocolListener {
       type: isIPv6(spec.bindAddress) ? 'udp6' : 'udp4',
       recvBufferSize: FRONTEND_BUFFER_BYTES,
       sendBufferSize: FRONTEND_BUFFER_BYTES,
+      ...(this.#reusePort ? { reusePort: true } : {}),
     });
     this.#socket = socket;
     return new Promise<void>((resolve, reject) => {
@@ -431,9 +436,11 @@ function maxFlowsOf(spec: FrontendSpec): number {
  *   the server), `bytesIn` (from the server), `failures` (ICMP port unreachable); backend
  *   `requests`, `noServer`.
  */
-export function udpListenerFactory(options: { persistence?: PersistenceManager } = {}): ListenerFactory {
+export function udpListenerFactory(
+  options: { persistence?: PersistenceManager; /** SO_REUSEPORT (`--reuse-port`, C5). */ reusePort?: boolean } = {},
+): ListenerFactory {
   const persistence = options.persistence ?? new PersistenceManager();
-  return (spec, ctx) => new UdpListener(spec, ctx, persistence);
+  return (spec, ctx) => new UdpListener(spec, ctx, persistence, options.reusePort === true);
 }
 
 /** The udp ListenerFactory with a persistence manager of its own (see `udpListenerFactory`). */
