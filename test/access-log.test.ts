@@ -1,32 +1,29 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, describe, it } from 'node:test';
-import { startFulcrum } from '../src/main.ts';
-import { apiClient, get, namedHttpServer, removeDir } from './helpers/fulcrum.ts';
+import { describe, it } from 'node:test';
+import { namedHttpServer, removeDir, startTestFulcrum } from './helpers/fulcrum.ts';
+import { get, waitFor } from './helpers/http-client.ts';
 import { freePort } from './helpers/plane.ts';
 
 // SPEC O2: structured access logs, one JSON line per request or connection.
 describe('access log (O2)', () => {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'fulcrum-alog-'));
-  after(() => removeDir(dataDir));
+  /** A temp dir for the log file, removed after the test. */
+  function logDir(t: { after(fn: () => void): unknown }): string {
+    const dir = mkdtempSync(path.join(tmpdir(), 'fulcrum-alog-'));
+    t.after(() => removeDir(dir));
+    return dir;
+  }
 
-  it('writes one JSON line per HTTP request (forwarded and our own answers) and per TCP connection', async () => {
+  it('writes one JSON line per HTTP request (forwarded and our own answers) and per TCP connection', async (t) => {
     const web = await namedHttpServer('web');
-    const file = path.join(dataDir, 'logs', 'access.jsonl');
-    const token = 'alog-token-0123456789abcdef';
-    const f = await startFulcrum({
-      api: '127.0.0.1:0',
-      dataDir,
-      adminToken: token,
-      logLevel: 'silent',
-      console: false,
-      accessLog: file,
-    });
-    const api = apiClient(f.apiUrl, token);
+    t.after(() => web.close());
+    const file = path.join(logDir(t), 'logs', 'access.jsonl');
+    const f = await startTestFulcrum({ accessLog: file, t });
+    const api = f.ok;
     const lb = await api('POST', '/load-balancers', { name: 'lb', allowedNetworks: ['127.0.0.0/8'] });
     const be = await api('POST', '/backends', {
       loadBalancerId: lb.id,
@@ -89,10 +86,15 @@ describe('access log (O2)', () => {
       c.on('close', () => resolve());
       c.resume();
     });
-    await new Promise((r) => setTimeout(r, 200));
     http.globalAgent.destroy(); // no kept-alive client connection holds the drain open
+    // every connection has ended, so each has written its line; close() then flushes the file
+    await waitFor(
+      async () =>
+        (await f.ok('GET', '/stats')).frontends.every((x: { activeConnections: number }) => !x.activeConnections),
+      3000,
+      'no open connection on any frontend',
+    );
     await f.close();
-    await web.close();
 
     const lines = readFileSync(file, 'utf8')
       .trim()
@@ -120,16 +122,12 @@ describe('access log (O2)', () => {
     assert.equal(lines.filter((l) => l.kind === 'http').length, 3, 'one line per request, no duplicates');
   });
 
-  it('refuses a destination it cannot open, naming it', async () => {
+  it('refuses a destination it cannot open, naming it', async (t) => {
+    // a destination below a regular file (as a data dir's fulcrum.db)
+    const dir = logDir(t);
+    writeFileSync(path.join(dir, 'fulcrum.db'), '');
     await assert.rejects(
-      startFulcrum({
-        api: '127.0.0.1:0',
-        dataDir,
-        adminToken: 'x'.repeat(24),
-        logLevel: 'silent',
-        console: false,
-        accessLog: path.join(dataDir, 'fulcrum.db', 'a.log'),
-      }),
+      startTestFulcrum({ accessLog: path.join(dir, 'fulcrum.db', 'a.log'), t }),
       /fulcrum\.db\/a\.log|ENOTDIR|EEXIST/,
     );
   });
