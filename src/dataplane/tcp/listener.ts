@@ -57,7 +57,11 @@ function relay(from: net.Socket, to: net.Socket, count: (n: number) => void): vo
  * is available the connection is closed at once and counted (issue "Health checks" point 8).
  */
 export function tcpListenerFactory(
-  options: { persistence?: PersistenceManager; /** SO_REUSEPORT (`--reuse-port`, C5). */ reusePort?: boolean } = {},
+  options: {
+    persistence?: PersistenceManager;
+    /** SO_REUSEPORT (`--reuse-port`, C5): several nodes on one machine share the port. */
+    reusePort?: boolean;
+  } = {},
 ): ListenerFactory {
   const persistence = options.persistence ?? new PersistenceManager();
   const reusePort = options.reusePort === true;

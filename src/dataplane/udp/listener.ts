@@ -437,7 +437,11 @@ function maxFlowsOf(spec: FrontendSpec): number {
  *   `requests`, `noServer`.
  */
 export function udpListenerFactory(
-  options: { persistence?: PersistenceManager; /** SO_REUSEPORT (`--reuse-port`, C5). */ reusePort?: boolean } = {},
+  options: {
+    persistence?: PersistenceManager;
+    /** SO_REUSEPORT (`--reuse-port`, C5): several nodes on one machine share the port. */
+    reusePort?: boolean;
+  } = {},
 ): ListenerFactory {
   const persistence = options.persistence ?? new PersistenceManager();
   return (spec, ctx) => new UdpListener(spec, ctx, persistence, options.reusePort === true);
