@@ -3,6 +3,7 @@ import { parseNetworkList } from '../config/address-guard.ts';
 import { parseHostPort } from '../core/net.ts';
 import { ExitCode, exitCodeOf, refusalText } from './api-client.ts';
 import { registerClientCommands } from './commands.ts';
+import { registerExplainCommand } from './explain.ts';
 import { examples } from './help.ts';
 
 function hostPort(value: string): string {
@@ -103,6 +104,7 @@ export function buildProgram(): Command {
     );
 
   registerClientCommands(program);
+  registerExplainCommand(program);
   return program;
 }
 
