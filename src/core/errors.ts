@@ -13,6 +13,8 @@ export const ErrorCodes = {
   quota: 409,
   port_in_use: 409,
   rule: 409,
+  /** `If-Match` named a version the resource no longer has (issue 15 point 6); the message names the current one. */
+  precondition_failed: 412,
   /** Too many failed authentications from one client address (Retry-After says when to retry). */
   rate_limited: 429,
   internal: 500,

@@ -83,7 +83,14 @@ export function storeConformance(fixture: () => Promise<StoreFixture>, options: 
       const again = await open();
       const state = await again.load();
       assert.equal(state.version, 3);
-      assert.deepEqual(state.loadBalancers, [lb('a', 'A2'), lb('c', 'C')], 'insertion order kept, update in place');
+      assert.deepEqual(
+        state.loadBalancers,
+        [
+          { ...lb('a', 'A2'), version: 2 },
+          { ...lb('c', 'C'), version: 1 },
+        ],
+        'insertion order kept, update in place, each with its own version',
+      );
       assert.deepEqual(
         (await again.listAudit({})).map((a) => a.configVersion),
         [3, 2, 1],
@@ -111,6 +118,65 @@ export function storeConformance(fixture: () => Promise<StoreFixture>, options: 
       const state = await b.load();
       assert.equal(state.version, 2);
       assert.equal(state.loadBalancers.length, 2);
+    }));
+
+  it('keeps a version per resource: 1 when created, + 1 on each change; a stale expectation refuses the change', () =>
+    withStore(async (open) => {
+      const a = await open();
+      const up = (doc: LoadBalancer) => ({ kind: 'loadBalancer' as const, doc });
+      await a.commit({ baseVersion: 0, upserts: [up(lb('a', 'A')), up(lb('b', 'B'))], deletes: [], audit });
+      // A document that carries a version (as loaded) is stored without it: the column is the truth.
+      await a.commit({
+        baseVersion: 1,
+        upserts: [up({ ...lb('a', 'A2'), version: 99 } as LoadBalancer)],
+        deletes: [],
+        audit,
+      });
+      const versions = async (s: ConfigStore) =>
+        Object.fromEntries((await s.load()).loadBalancers.map((x) => [x.id, (x as { version?: number }).version]));
+      assert.deepEqual(await versions(a), { a: 2, b: 1 });
+      // Another node (another store on the same database) sees the same versions.
+      const b = await open();
+      assert.deepEqual(await versions(b), { a: 2, b: 1 });
+      // Expectations are checked inside the transaction: a stale one refuses the whole change.
+      await assert.rejects(
+        b.commit({
+          baseVersion: 2,
+          upserts: [up(lb('b', 'B2'))],
+          deletes: [],
+          audit,
+          expect: [{ kind: 'loadBalancer', id: 'a', version: 1 }],
+        }),
+        (e: unknown) => isCode('precondition_failed')(e) && (e as { currentVersion: number }).currentVersion === 2,
+      );
+      await assert.rejects(
+        b.commit({
+          baseVersion: 2,
+          upserts: [],
+          deletes: [{ kind: 'loadBalancer', id: 'x' }],
+          audit,
+          expect: [{ kind: 'loadBalancer', id: 'x', version: 1 }],
+        }),
+        isCode('precondition_failed'),
+      );
+      assert.equal(await b.currentVersion(), 2);
+      assert.equal(
+        await b.commit({
+          baseVersion: 2,
+          upserts: [up(lb('a', 'A3'))],
+          deletes: [{ kind: 'loadBalancer', id: 'b' }],
+          audit,
+          expect: [
+            { kind: 'loadBalancer', id: 'a', version: 2 },
+            { kind: 'loadBalancer', id: 'b', version: 1 },
+          ],
+        }),
+        3,
+      );
+      assert.deepEqual(await versions(a), { a: 3 });
+      // Deleted and created again: a new resource, version 1.
+      await a.commit({ baseVersion: 3, upserts: [up(lb('b', 'B'))], deletes: [], audit });
+      assert.deepEqual(await versions(b), { a: 3, b: 1 });
     }));
 
   it('keeps audit rows, stamped with the current configVersion, filtered by resource', () =>

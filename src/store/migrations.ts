@@ -91,4 +91,24 @@ CREATE TABLE secrets (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     sql: `CREATE TABLE nodes (name TEXT PRIMARY KEY, applied_version INTEGER NOT NULL, last_seen TEXT NOT NULL);`,
     postgres: `CREATE TABLE nodes (name TEXT PRIMARY KEY, applied_version INTEGER NOT NULL, last_seen TEXT NOT NULL);`,
   },
+  {
+    version: 3,
+    name: 'a version per resource (ETag, If-Match; issue 15 point 6)',
+    sql: `
+ALTER TABLE load_balancers ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE instances ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE certificates ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE backends ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE frontends ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE servers ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+`,
+    postgres: `
+ALTER TABLE load_balancers ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE instances ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE certificates ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE backends ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE frontends ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE servers ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+`,
+  },
 ];

@@ -14,6 +14,7 @@ import {
   type Role,
   type StoreChange,
   type StoredEvent,
+  staleVersionError,
   type TokenRecord,
   type Upsert,
 } from './types.ts';
@@ -317,8 +318,12 @@ export class PostgresStore implements ConfigStore {
       const state = emptyConfig();
       state.version = await this.#version(c);
       for (const t of Object.values(Tables)) {
-        const r = await this.#q<{ doc: string }>(`SELECT doc FROM ${t.table} ORDER BY seq`, [], c);
-        (state[t.key] as unknown[]) = r.rows.map((row) => JSON.parse(row.doc));
+        const r = await this.#q<{ doc: string; version: number }>(
+          `SELECT doc, version FROM ${t.table} ORDER BY seq`,
+          [],
+          c,
+        );
+        (state[t.key] as unknown[]) = r.rows.map((row) => ({ ...JSON.parse(row.doc), version: Number(row.version) }));
       }
       return state;
     });
@@ -334,6 +339,15 @@ export class PostgresStore implements ConfigStore {
           'configVersion',
         );
       }
+      for (const e of change.expect ?? []) {
+        const r = await this.#q<{ version: number }>(
+          `SELECT version FROM ${Tables[e.kind].table} WHERE id = $1 FOR UPDATE`,
+          [e.id],
+          c,
+        );
+        const current = r.rows[0] === undefined ? undefined : Number(r.rows[0].version);
+        if (current !== e.version) throw staleVersionError(e.kind, e.id, current, e.version);
+      }
       for (const d of change.deletes) await this.#q(`DELETE FROM ${Tables[d.kind].table} WHERE id = $1`, [d.id], c);
       for (const u of change.upserts) await this.#upsert(u, c);
       const next = version + 1;
@@ -346,12 +360,14 @@ export class PostgresStore implements ConfigStore {
 
   async #upsert(u: Upsert, c: Queryable): Promise<void> {
     const t = Tables[u.kind];
-    const doc = u.doc as unknown as Record<string, unknown>;
+    const { version: _version, ...doc } = u.doc as unknown as Record<string, unknown>;
     const cols = t.columns.map((x) => x[0]);
     const n = cols.length;
+    // The resource's version: 1 when created, + 1 on every change (the column, never the document).
     const sql =
-      `INSERT INTO ${t.table} (id, ${cols.join(', ')}, doc) VALUES ($1, ${cols.map((_, i) => `$${i + 2}`).join(', ')}, $${n + 2}) ` +
-      `ON CONFLICT (id) DO UPDATE SET ${cols.map((x) => `${x} = excluded.${x}`).join(', ')}, doc = excluded.doc`;
+      `INSERT INTO ${t.table} (id, ${cols.join(', ')}, doc, version) VALUES ($1, ${cols.map((_, i) => `$${i + 2}`).join(', ')}, $${n + 2}, 1) ` +
+      `ON CONFLICT (id) DO UPDATE SET ${cols.map((x) => `${x} = excluded.${x}`).join(', ')}, doc = excluded.doc, ` +
+      `version = ${t.table}.version + 1`;
     await this.#q(sql, [doc.id as string, ...t.columns.map((x) => x[1](doc)), JSON.stringify(doc)], c);
   }
 

@@ -16,6 +16,7 @@ import {
   type Role,
   type StoreChange,
   type StoredEvent,
+  staleVersionError,
   type TokenRecord,
   type Upsert,
 } from './types.ts';
@@ -174,8 +175,11 @@ export class SqliteStore implements ConfigStore {
     const state = emptyConfig();
     state.version = this.#version();
     for (const t of Object.values(Tables)) {
-      const rows = this.#db.prepare(`SELECT doc FROM ${t.table} ORDER BY rowid`).all() as { doc: string }[];
-      (state[t.key] as unknown[]) = rows.map((r) => JSON.parse(r.doc));
+      const rows = this.#db.prepare(`SELECT doc, version FROM ${t.table} ORDER BY rowid`).all() as {
+        doc: string;
+        version: number;
+      }[];
+      (state[t.key] as unknown[]) = rows.map((r) => ({ ...JSON.parse(r.doc), version: Number(r.version) }));
     }
     return state;
   }
@@ -200,6 +204,13 @@ export class SqliteStore implements ConfigStore {
           'configVersion',
         );
       }
+      for (const e of change.expect ?? []) {
+        const row = db.prepare(`SELECT version FROM ${Tables[e.kind].table} WHERE id = ?`).get(e.id) as
+          | { version: number }
+          | undefined;
+        const current = row === undefined ? undefined : Number(row.version);
+        if (current !== e.version) throw staleVersionError(e.kind, e.id, current, e.version);
+      }
       for (const d of change.deletes) db.prepare(`DELETE FROM ${Tables[d.kind].table} WHERE id = ?`).run(d.id);
       for (const u of change.upserts) this.#upsert(u);
       const next = version + 1;
@@ -215,11 +226,13 @@ export class SqliteStore implements ConfigStore {
 
   #upsert(u: Upsert): void {
     const t = Tables[u.kind];
-    const doc = u.doc as unknown as Record<string, unknown>;
+    const { version: _version, ...doc } = u.doc as unknown as Record<string, unknown>;
     const cols = t.columns.map((c) => c[0]);
+    // The resource's version: 1 when created, + 1 on every change (the column, never the document).
     const sql =
-      `INSERT INTO ${t.table} (id, ${cols.join(', ')}, doc) VALUES (?, ${cols.map(() => '?').join(', ')}, ?) ` +
-      `ON CONFLICT (id) DO UPDATE SET ${cols.map((c) => `${c} = excluded.${c}`).join(', ')}, doc = excluded.doc`;
+      `INSERT INTO ${t.table} (id, ${cols.join(', ')}, doc, version) VALUES (?, ${cols.map(() => '?').join(', ')}, ?, 1) ` +
+      `ON CONFLICT (id) DO UPDATE SET ${cols.map((c) => `${c} = excluded.${c}`).join(', ')}, doc = excluded.doc, ` +
+      `version = ${t.table}.version + 1`;
     this.#db.prepare(sql).run(doc.id as string, ...t.columns.map((c) => c[1](doc)), JSON.stringify(doc));
   }
 

@@ -1,5 +1,6 @@
 import type { Upsert } from '../config/diff.ts';
 import type { ConfigState, ResourceKind } from '../config/model.ts';
+import { FulcrumError } from '../core/errors.ts';
 import type { FulcrumEvent } from '../runtime/events.ts';
 
 /** The resource kinds the store holds, in dependency order (parents first). */
@@ -41,6 +42,44 @@ export interface ConfigChange {
   upserts: Upsert[];
   deletes: { kind: ResourceKind; id: string }[];
   audit: Omit<AuditEntry, 'id' | 'configVersion'>;
+  /**
+   * Versions the change was made against (`If-Match`, issue 15 point 6): checked inside the
+   * transaction against the stored `version` of each resource; a mismatch refuses the whole
+   * change with `precondition_failed` naming the current version.
+   */
+  expect?: { kind: ResourceKind; id: string; version: number }[];
+}
+
+/**
+ * Each resource row carries its own `version` (issue 15 point 6): 1 when created, + 1 on every
+ * upsert of that resource, kept in a column (never inside the stored document); `load` puts it
+ * into each document as `version`.
+ */
+export function nextResourceVersion(current: number | undefined): number {
+  return (current ?? 0) + 1;
+}
+
+/** The message of a stale `If-Match` (one wording for both stores and the pipeline). */
+export function staleVersionError(
+  kind: ResourceKind,
+  id: string,
+  current: number | undefined,
+  expected: number,
+): FulcrumError & { currentVersion: number | null } {
+  const now = current === undefined ? 'is gone' : `is at version ${current}`;
+  const err = new FulcrumError(
+    'precondition_failed',
+    `version: ${kind} "${id}" changed meanwhile: it ${now}, If-Match asked for ${expected}`,
+    'version',
+    [
+      {
+        field: 'version',
+        rule: `changed meanwhile: now ${current ?? 'deleted'}, If-Match asked for ${expected}`,
+        message: `version: changed meanwhile (now ${current ?? 'deleted'})`,
+      },
+    ],
+  );
+  return Object.assign(err, { currentVersion: current ?? null });
 }
 
 /** A stored event: the event plus its sequence number (for SSE ids and `?since=`). */
