@@ -8,7 +8,9 @@ import { decryptSecret, loadSecretKey } from '../src/certificates/secret.ts';
 import { CookieSigner, serverToken } from '../src/persistence/cookie.ts';
 import { SqliteStore } from '../src/store/sqlite.ts';
 import { removeDir, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
-import { addFrontend, send, serverBody, sessionServer, until } from './helpers/persistence-support.ts';
+import { waitFor } from './helpers/http-client.ts';
+import { addFrontend, send, sessionServer } from './helpers/persistence-support.ts';
+import { shopBackend } from './helpers/shop.ts';
 
 /**
  * Issue 10 point 5, data dir files: everything Fulcrum keeps in its data dir is readable by
@@ -109,22 +111,11 @@ describe('data dir files (issue 10)', () => {
     });
     const f = await startTestFulcrum({ dataDir, adminToken: TOKEN, env: {}, t });
     const ok = f.ok;
-    const lb = (await ok('POST', '/load-balancers', { name: 'shop', allowedNetworks: ['127.0.0.0/8'] })).id;
-    const be = (
-      await ok('POST', '/backends', {
-        loadBalancerId: lb,
-        name: 'web',
-        mode: 'http',
-        algorithm: 'round-robin',
-        persistence: { type: 'cookie', timeoutSeconds: 600 },
-        healthCheck: { enabled: false },
-      })
-    ).id;
-    const ids: string[] = [];
-    for (const s of apps) ids.push((await ok('POST', `/backends/${be}/servers`, serverBody(s.name, s.port))).id);
-    const port = await addFrontend(ok, lb, 'www', be);
+    const shop = await shopBackend(ok, { persistence: { type: 'cookie', timeoutSeconds: 600 } }, apps);
+    const be = shop.beId;
+    const port = await addFrontend(ok, shop.lbId, 'www', be);
     // A cookie as the older Fulcrum signed it with its plain-text key, pinned to server b.
-    const value = new CookieSigner([OLD]).sign(be, serverToken(be, ids[1]!), Date.now() / 1000 + 600);
+    const value = new CookieSigner([OLD]).sign(be, serverToken(be, shop.ids.get('b')!), Date.now() / 1000 + 600);
     const sticks = async () => {
       for (let i = 0; i < 6; i++) {
         const r = await send(port, { cookie: `FULCRUM_SRV=${value}` });
@@ -143,7 +134,7 @@ describe('data dir files (issue 10)', () => {
     // No clear copy left in the database file either (secure_delete zeroes the old row).
     assert.equal(readFileSync(path.join(dataDir, 'fulcrum.db')).includes(OLD), false, 'plain key bytes in the file');
     await f.restart();
-    await until(async () => (await send(port).catch(() => undefined))?.status === 200, 5000, 'frontend back');
+    await waitFor(async () => (await send(port).catch(() => undefined))?.status === 200, 5000, 'frontend back');
     await sticks();
     assert.equal(storedCookieKey(dataDir), sealed, 'read, not re-sealed, at the next start');
   });

@@ -6,7 +6,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
-import { addFrontend, type ServerBody, send, serverBody, until } from './helpers/persistence-support.ts';
+import { waitFor } from './helpers/http-client.ts';
+import { addFrontend, type ServerBody, send, serverBody } from './helpers/persistence-support.ts';
+import { shopBackend } from './helpers/shop.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DRAIN_S = 2;
@@ -55,25 +57,13 @@ describe('drain through the API, the HTTP data plane and the CLI (S3)', () => {
   let beId = '';
   let port = 0;
   const apps: Awaited<ReturnType<typeof holdServer>>[] = [];
-  const ids = new Map<string, string>();
+  let ids = new Map<string, string>();
 
   before(async () => {
     f = await startTestFulcrum();
     for (const n of ['a', 'b', 'c']) apps.push(await holdServer(n));
-    const lbId = (await f.ok('POST', '/load-balancers', { name: 'shop', allowedNetworks: ['127.0.0.0/8'] })).id;
-    beId = (
-      await f.ok('POST', '/backends', {
-        loadBalancerId: lbId,
-        name: 'web',
-        mode: 'http',
-        algorithm: 'round-robin',
-        healthCheck: { enabled: false },
-        drainTimeoutSeconds: DRAIN_S,
-      })
-    ).id;
-    for (const s of apps.slice(0, 2)) {
-      ids.set(s.name, (await f.ok('POST', `/backends/${beId}/servers`, serverBody(s.name, s.port))).id);
-    }
+    let lbId: string;
+    ({ lbId, beId, ids } = await shopBackend(f.ok, { drainTimeoutSeconds: DRAIN_S }, apps.slice(0, 2)));
     port = await addFrontend(f.ok, lbId, 'www', beId);
   });
 
@@ -92,7 +82,7 @@ describe('drain through the API, the HTTP data plane and the CLI (S3)', () => {
     const answer = send(port, { path: '/hold' });
     answer.catch(() => {}); // observed by the test when it matters
     let server: Awaited<ReturnType<typeof holdServer>> | undefined;
-    await until(
+    await waitFor(
       () => {
         server = apps.find((a, i) => a.held.length > before[i]!);
         return server !== undefined;
@@ -130,7 +120,7 @@ describe('drain through the API, the HTTP data plane and the CLI (S3)', () => {
     const done = (await answer) as { status: number; body: string };
     assert.equal(done.status, 200, 'the open request finished on the draining server');
     assert.equal(done.body, x.name);
-    await until(async () => ((await serverGet(id)).body as ServerBody).status.state === 'disabled', 1500, 'disabled');
+    await waitFor(async () => ((await serverGet(id)).body as ServerBody).status.state === 'disabled', 1500, 'disabled');
     const ev = await events(id);
     const start = ev.find((e) => e.kind === 'drain-start')!;
     const end = ev.find((e) => e.kind === 'drain-end')!;

@@ -1,14 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import {
-  addFrontFrontend,
-  FRONT_PROTOCOLS,
-  type FrontClient,
-  frontClient,
-  persistenceSend,
-} from './helpers/front-protocols.ts';
-import { removeDir, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
-import { cookiePair, serverBody, sessionServer, setCookieOf } from './helpers/persistence-support.ts';
+import { FRONT_PROTOCOLS } from './helpers/front-protocols.ts';
+import type { TestFulcrum } from './helpers/fulcrum.ts';
+import { cookiePair, serverBody, setCookieOf } from './helpers/persistence-support.ts';
+import { type PersistenceShop, startPersistenceShop } from './helpers/shop.ts';
 
 // App-cookie persistence end to end (P2, P3): the application servers issue JSESSIONID
 // themselves; Fulcrum learns value → server from their Set-Cookie and sends the value back
@@ -16,43 +11,24 @@ import { cookiePair, serverBody, sessionServer, setCookieOf } from './helpers/pe
 // Once per front protocol (issue 12 point 1): an http frontend for HTTP/1.1, an https one for h2.
 for (const protocol of FRONT_PROTOCOLS)
   describe(`app-cookie persistence through the API and the HTTP data plane over ${protocol} (P2)`, () => {
-    let client: FrontClient;
-    const send = persistenceSend(() => client);
+    let shop: PersistenceShop;
+    let send: PersistenceShop['send'];
     let f: TestFulcrum;
     let beId = '';
     let port = 0;
-    const apps: Awaited<ReturnType<typeof sessionServer>>[] = [];
-    const ids = new Map<string, string>();
+    let apps: PersistenceShop['apps'] = [];
+    let ids = new Map<string, string>();
 
     before(async () => {
-      f = await startTestFulcrum();
-      for (const n of ['a', 'b', 'c', 'd']) apps.push(await sessionServer(n));
-      const lbId = (await f.ok('POST', '/load-balancers', { name: 'shop', allowedNetworks: ['127.0.0.0/8'] })).id;
-      beId = (
-        await f.ok('POST', '/backends', {
-          loadBalancerId: lbId,
-          name: 'web',
-          mode: 'http',
-          algorithm: 'round-robin',
-          persistence: { type: 'app-cookie', cookieName: 'JSESSIONID', timeoutSeconds: 600 },
-          healthCheck: { enabled: false },
-          drainTimeoutSeconds: 1,
-        })
-      ).id;
-      for (const s of apps.slice(0, 3)) {
-        ids.set(s.name, (await f.ok('POST', `/backends/${beId}/servers`, serverBody(s.name, s.port))).id);
-      }
-      port = (await addFrontFrontend(f.ok, protocol, { loadBalancerId: lbId, name: 'www', defaultBackendId: beId }))
-        .port;
-      client = frontClient(protocol, port);
+      shop = await startPersistenceShop(
+        protocol,
+        { type: 'app-cookie', cookieName: 'JSESSIONID', timeoutSeconds: 600 },
+        ['a', 'b', 'c', 'd'],
+      );
+      ({ f, beId, port, apps, ids, send } = shop);
     });
 
-    after(async () => {
-      client?.close();
-      await f.stop();
-      for (const s of apps) await s.close();
-      removeDir(f.dataDir);
-    });
+    after(() => shop?.close());
 
     async function sticks(cookie: string, server: string, n = 5): Promise<void> {
       for (let i = 0; i < n; i++) {

@@ -10,17 +10,11 @@ import {
   frontClient,
   persistenceSend,
 } from './helpers/front-protocols.ts';
-import { removeDir, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
-import {
-  type Answer,
-  cookiePair,
-  type ServerBody,
-  serverBody,
-  sessionServer,
-  setCookieOf,
-  until,
-} from './helpers/persistence-support.ts';
+import type { TestFulcrum } from './helpers/fulcrum.ts';
+import { waitFor } from './helpers/http-client.ts';
+import { type Answer, cookiePair, type ServerBody, serverBody, setCookieOf } from './helpers/persistence-support.ts';
 import { freePort } from './helpers/plane.ts';
+import { type PersistenceShop, startPersistenceShop } from './helpers/shop.ts';
 import { TestPki } from './tls-pki.ts';
 
 // Cookie persistence end to end (P2, P3, S4): the real API configures, the real HTTP data
@@ -30,10 +24,10 @@ import { TestPki } from './tls-pki.ts';
 // Once per front protocol (issue 12 point 1): an http frontend for HTTP/1.1, an https one for h2.
 for (const protocol of FRONT_PROTOCOLS)
   describe(`cookie persistence through the API and the HTTP data plane over ${protocol} (P2, P3)`, () => {
-    let client: FrontClient;
     /** The inserted cookie is Secure on the https frontend (h2). */
     const secure = protocol === 'h2' ? '; Secure' : '';
-    const send = persistenceSend(() => client);
+    let shop: PersistenceShop;
+    let send: PersistenceShop['send'];
     let f: TestFulcrum;
     let lbId = '';
     let beId = '';
@@ -42,30 +36,13 @@ for (const protocol of FRONT_PROTOCOLS)
     let otherPort = 0;
     let otherClient: FrontClient;
     const sendOther = persistenceSend(() => otherClient);
-    const apps: Awaited<ReturnType<typeof sessionServer>>[] = [];
+    let apps: PersistenceShop['apps'] = [];
     /** server name → server id */
-    const ids = new Map<string, string>();
+    let ids = new Map<string, string>();
 
     before(async () => {
-      f = await startTestFulcrum();
-      for (const n of ['a', 'b', 'c', 'd', 'e']) apps.push(await sessionServer(n));
-      lbId = (await f.ok('POST', '/load-balancers', { name: 'shop', allowedNetworks: ['127.0.0.0/8'] })).id;
-      const be = await f.ok('POST', '/backends', {
-        loadBalancerId: lbId,
-        name: 'web',
-        mode: 'http',
-        algorithm: 'round-robin',
-        persistence: { type: 'cookie', timeoutSeconds: 600 },
-        healthCheck: { enabled: false },
-        drainTimeoutSeconds: 1,
-      });
-      beId = be.id;
-      for (const s of apps.slice(0, 3)) {
-        ids.set(s.name, (await f.ok('POST', `/backends/${beId}/servers`, serverBody(s.name, s.port))).id);
-      }
-      port = (await addFrontFrontend(f.ok, protocol, { loadBalancerId: lbId, name: 'www', defaultBackendId: beId }))
-        .port;
-      client = frontClient(protocol, port);
+      shop = await startPersistenceShop(protocol, { type: 'cookie', timeoutSeconds: 600 }, ['a', 'b', 'c', 'd', 'e']);
+      ({ f, lbId, beId, port, apps, ids, send } = shop);
       const other = await f.ok('POST', '/backends', {
         loadBalancerId: lbId,
         name: 'other',
@@ -83,11 +60,8 @@ for (const protocol of FRONT_PROTOCOLS)
     });
 
     after(async () => {
-      client?.close();
       otherClient?.close();
-      await f.stop();
-      for (const s of apps) await s.close();
-      removeDir(f.dataDir);
+      await shop?.close();
     });
 
     /** `n` requests with `cookie`; asserts every one reached `server` without a new Set-Cookie. */
@@ -226,7 +200,7 @@ for (const protocol of FRONT_PROTOCOLS)
       await f.ok('PATCH', `/backends/${beId}`, {
         healthCheck: { enabled: true, type: 'tcp', intervalSeconds: 1, timeoutSeconds: 1, rise: 1, fall: 1 },
       });
-      await until(
+      await waitFor(
         async () =>
           (await f.ok('GET', `/backends/${beId}/servers`)).every((s: ServerBody) => s.status.health === 'healthy'),
         5000,
@@ -236,7 +210,7 @@ for (const protocol of FRONT_PROTOCOLS)
       const victim = apps.find((a) => a.name === first.body)!;
       const victimId = ids.get(victim.name)!;
       await victim.close();
-      await until(
+      await waitFor(
         async () => (await f.ok('GET', `/backends/${beId}/servers/${victimId}`)).status.health === 'unhealthy',
         5000,
         `${victim.name} unhealthy`,
@@ -335,7 +309,7 @@ for (const protocol of FRONT_PROTOCOLS)
       const { first, pair } = await newSession();
       await sticks(pair, first.body, 3);
       await f.restart();
-      await until(async () => (await send(port).catch(() => undefined))?.status === 200, 5000, 'frontend back');
+      await waitFor(async () => (await send(port).catch(() => undefined))?.status === 200, 5000, 'frontend back');
       await sticks(pair, first.body, 10);
     });
   });

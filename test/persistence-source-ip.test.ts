@@ -1,14 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import {
-  addFrontFrontend,
-  FRONT_PROTOCOLS,
-  type FrontClient,
-  frontClient,
-  persistenceSend,
-} from './helpers/front-protocols.ts';
-import { removeDir, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
-import { serverBody, sessionServer, setCookieOf, until } from './helpers/persistence-support.ts';
+import { FRONT_PROTOCOLS } from './helpers/front-protocols.ts';
+import type { TestFulcrum } from './helpers/fulcrum.ts';
+import { waitFor } from './helpers/http-client.ts';
+import { serverBody, setCookieOf } from './helpers/persistence-support.ts';
+import { type PersistenceShop, startPersistenceShop } from './helpers/shop.ts';
 
 // Source-IP persistence end to end (P1, P3, P5, S4): clients are distinct loopback source
 // addresses (127.0.0.0/8 is all local on Linux), the real API configures, the real HTTP data
@@ -17,45 +13,22 @@ import { serverBody, sessionServer, setCookieOf, until } from './helpers/persist
 // Once per front protocol (issue 12 point 1): an http frontend for HTTP/1.1, an https one for h2.
 for (const protocol of FRONT_PROTOCOLS)
   describe(`source-ip persistence through the API and the HTTP data plane over ${protocol} (P1, P3)`, () => {
-    let client: FrontClient;
-    const send = persistenceSend(() => client);
+    let shop: PersistenceShop;
+    let send: PersistenceShop['send'];
     let f: TestFulcrum;
     let beId = '';
     let port = 0;
-    const apps: Awaited<ReturnType<typeof sessionServer>>[] = [];
-    const ids = new Map<string, string>();
+    let apps: PersistenceShop['apps'] = [];
+    let ids = new Map<string, string>();
     /** 40 clients: 127.0.1.10 … 127.0.1.49 */
     const clients = Array.from({ length: 40 }, (_, i) => `127.0.1.${10 + i}`);
 
     before(async () => {
-      f = await startTestFulcrum();
-      for (const n of ['a', 'b', 'c', 'd']) apps.push(await sessionServer(n));
-      const lbId = (await f.ok('POST', '/load-balancers', { name: 'shop', allowedNetworks: ['127.0.0.0/8'] })).id;
-      beId = (
-        await f.ok('POST', '/backends', {
-          loadBalancerId: lbId,
-          name: 'web',
-          mode: 'http',
-          algorithm: 'round-robin',
-          persistence: { type: 'source-ip', timeoutSeconds: 600 },
-          healthCheck: { enabled: false },
-          drainTimeoutSeconds: 1,
-        })
-      ).id;
-      for (const s of apps.slice(0, 3)) {
-        ids.set(s.name, (await f.ok('POST', `/backends/${beId}/servers`, serverBody(s.name, s.port))).id);
-      }
-      port = (await addFrontFrontend(f.ok, protocol, { loadBalancerId: lbId, name: 'www', defaultBackendId: beId }))
-        .port;
-      client = frontClient(protocol, port);
+      shop = await startPersistenceShop(protocol, { type: 'source-ip', timeoutSeconds: 600 }, ['a', 'b', 'c', 'd']);
+      ({ f, beId, port, apps, ids, send } = shop);
     });
 
-    after(async () => {
-      client?.close();
-      await f.stop();
-      for (const s of apps) await s.close();
-      removeDir(f.dataDir);
-    });
+    after(() => shop?.close());
 
     /** Where each client goes now (one request each); asserts 200. */
     async function where(list = clients): Promise<Map<string, string>> {
@@ -100,7 +73,8 @@ for (const protocol of FRONT_PROTOCOLS)
       await f.ok('PATCH', `/backends/${beId}`, { persistence: { type: 'source-ip', timeoutSeconds: 300 } });
       assert.deepEqual(await where(), pins, 'a settings change keeps the table');
       await f.ok('PATCH', `/backends/${beId}`, { persistence: { type: 'source-ip', timeoutSeconds: 1 } });
-      await new Promise((r) => setTimeout(r, 1300)); // every client idle past the timeout
+      // a real-time bound, not a wait for an event: every client idle past the 1 s timeout
+      await new Promise((r) => setTimeout(r, 1300));
       const after = await where();
       const movedToD = [...after].filter(([c, s]) => s === 'd' && pins.get(c) !== 'd');
       assert.ok(
@@ -142,7 +116,7 @@ for (const protocol of FRONT_PROTOCOLS)
       const list = Array.from({ length: 30 }, (_, i) => `127.0.4.${10 + i}`);
       const before = await where(list);
       await f.restart();
-      await until(async () => (await send(port).catch(() => undefined))?.status === 200, 5000, 'frontend back');
+      await waitFor(async () => (await send(port).catch(() => undefined))?.status === 200, 5000, 'frontend back');
       assert.deepEqual(await where(list), before);
     });
   });

@@ -3,6 +3,7 @@ import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { get, namedHttpServer, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
 import { addFrontend, type ServerBody, serverBody } from './helpers/persistence-support.ts';
+import { shopBackend } from './helpers/shop.ts';
 
 // The one real-time slow-start test (SS1, SS2, SS5, O1): a 30-second ramp through the real API
 // and the real HTTP data plane. Server `old` (first of the backend, full weight at once, SS3)
@@ -22,17 +23,11 @@ describe('slow start end to end in real time (30 s)', () => {
   before(async () => {
     f = await startTestFulcrum();
     servers.push(await namedHttpServer('old'), await namedHttpServer('new'));
-    const lbId = (await f.ok('POST', '/load-balancers', { name: 'shop', allowedNetworks: ['127.0.0.0/8'] })).id;
-    beId = (
-      await f.ok('POST', '/backends', {
-        loadBalancerId: lbId,
-        name: 'web',
-        mode: 'http',
-        algorithm: 'weighted-round-robin',
-        slowStart: { enabled: true, durationSeconds: DURATION_S },
-        healthCheck: { enabled: false },
-      })
-    ).id;
+    let lbId: string;
+    ({ lbId, beId } = await shopBackend(f.ok, {
+      algorithm: 'weighted-round-robin',
+      slowStart: { enabled: true, durationSeconds: DURATION_S },
+    }));
     const old = await f.ok('POST', `/backends/${beId}/servers`, serverBody('old', servers[0]!.port));
     assert.equal(old.status.state, 'active', 'SS3: the first server of an empty backend does not ramp');
     assert.equal(old.status.slowStartFactor, 1);

@@ -1,6 +1,5 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { waitFor } from './http-client.ts';
 import { freePort } from './plane.ts';
 
 /** A response as the persistence tests read it: status, body and the `Set-Cookie` values. */
@@ -111,9 +110,6 @@ export async function addFrontend(
     throw new Error(`frontend ${name} not listening: ${JSON.stringify(fe.status)}`);
   return port;
 }
-
-/** Polls `cond` (sync or async) for at most `ms`; throws with `what` when it stays false (`waitFor`). */
-export const until: (cond: () => boolean | Promise<boolean>, ms: number, what: string) => Promise<void> = waitFor;
 
 /** The `status` part of a server as the API answers it (API.md). */
 export interface ServerStatusBody {
