@@ -264,6 +264,42 @@ export function storeConformance(fixture: () => Promise<StoreFixture>, options: 
       ]);
     }));
 
+  it('stores a secret only when absent, and every concurrent caller reads the one stored', () =>
+    withStore(async (open) => {
+      const stores = [await open(), await open()];
+      const answers = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => stores[i % 2]!.createSecretIfAbsent('cookie-key', `value-${i}`)),
+      );
+      assert.equal(new Set(answers).size, 1, `one value for everyone: ${answers.join(', ')}`);
+      assert.equal(await stores[1]!.getSecret('cookie-key'), answers[0]);
+      assert.equal(await stores[0]!.createSecretIfAbsent('cookie-key', 'later'), answers[0], 'never replaced');
+    }));
+
+  it('keeps console sessions (hash only) until they expire, are signed out, or their token is revoked', () =>
+    withStore(async (open) => {
+      const a = await open();
+      const b = await open();
+      const now = Date.parse(audit.at);
+      await a.createToken({ id: 't1', name: 'ci', role: 'viewer', secretSha256: 'ab'.repeat(32), createdAt: audit.at });
+      await a.createSession({ idSha256: '01'.repeat(32), tokenId: 't1', expiresAt: now + 60_000 }, now);
+      await a.createSession({ idSha256: '02'.repeat(32), tokenId: 'admin', expiresAt: now + 60_000 }, now);
+      await a.createSession({ idSha256: '03'.repeat(32), tokenId: 'admin', expiresAt: now - 1 }, now);
+      const ids = async (s: ConfigStore) => (await s.listSessions(now)).map((x) => x.idSha256).sort();
+      assert.deepEqual(await ids(b), ['01'.repeat(32), '02'.repeat(32)], 'every store sees them; expired ones never');
+      assert.deepEqual(
+        (await b.listSessions(now)).find((x) => x.tokenId === 't1'),
+        {
+          idSha256: '01'.repeat(32),
+          tokenId: 't1',
+          expiresAt: now + 60_000,
+        },
+      );
+      assert.equal(await b.deleteSession('02'.repeat(32)), true);
+      assert.equal(await b.deleteSession('02'.repeat(32)), false);
+      assert.equal(await b.deleteToken('t1'), true);
+      assert.deepEqual(await ids(a), [], "a revoked token's sessions end with it");
+    }));
+
   if (options.shared) {
     it('a commit or a token change on one store is heard by every store watching (NOTIFY)', () =>
       withStore(async (open) => {
@@ -279,8 +315,15 @@ export function storeConformance(fixture: () => Promise<StoreFixture>, options: 
           secretSha256: 'ab'.repeat(32),
           createdAt: audit.at,
         });
-        for (let i = 0; i < 100 && heard.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
-        assert.deepEqual(heard, [{ kind: 'config', version: 1 }, { kind: 'tokens' }]);
+        await a.createSession({ idSha256: '01'.repeat(32), tokenId: 't1', expiresAt: Date.now() + 60_000 }, Date.now());
+        await a.deleteSession('01'.repeat(32));
+        for (let i = 0; i < 100 && heard.length < 4; i++) await new Promise((r) => setTimeout(r, 10));
+        assert.deepEqual(heard, [
+          { kind: 'config', version: 1 },
+          { kind: 'tokens' },
+          { kind: 'tokens' },
+          { kind: 'tokens' },
+        ]);
         stop();
       }));
   }

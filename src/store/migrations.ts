@@ -17,6 +17,30 @@ export function latestSchemaVersion(migrations: readonly Migration[] = Migration
   return Math.max(0, ...migrations.map((m) => m.version));
 }
 
+/** Console sessions (issue 14): the SHA-256 of the cookie, its token, its expiry (epoch ms). */
+const SESSIONS_TABLE = `
+CREATE TABLE sessions (id_sha256 TEXT PRIMARY KEY, token_id TEXT NOT NULL, expires_at BIGINT NOT NULL);
+CREATE INDEX sessions_token ON sessions (token_id);
+`;
+
+/** Creates the table recording which migrations ran (both dialects). */
+export const SCHEMA_MIGRATIONS_TABLE =
+  'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)';
+
+/**
+ * The migrations still to run on a database at schema version `current`, in order. Throws an
+ * Error (the caller changes nothing) when the database was written by a newer Fulcrum.
+ */
+export function pendingMigrations(current: number, migrations: readonly Migration[] = Migrations): Migration[] {
+  const latest = latestSchemaVersion(migrations);
+  if (current > latest) {
+    throw new Error(
+      `store: the database is at schema version ${current}, newer than this Fulcrum knows (${latest}); run a newer Fulcrum`,
+    );
+  }
+  return migrations.filter((m) => m.version > current).sort((a, b) => a.version - b.version);
+}
+
 /** Resource tables: one per kind, rows with id, parent ids, name and the JSON document. */
 export const Migrations: readonly Migration[] = [
   {
@@ -110,5 +134,11 @@ ALTER TABLE backends ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE frontends ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE servers ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
 `,
+  },
+  {
+    version: 4,
+    name: 'console sessions shared by every node (C5)',
+    sql: SESSIONS_TABLE,
+    postgres: SESSIONS_TABLE,
   },
 ];

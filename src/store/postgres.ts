@@ -1,9 +1,32 @@
 import pg from 'pg';
-import { type ConfigState, emptyConfig, type ResourceKind } from '../config/model.ts';
+import { type ConfigState, emptyConfig } from '../config/model.ts';
 import { FulcrumError } from '../core/errors.ts';
 import type { FulcrumEvent } from '../runtime/events.ts';
 import { postgresFault } from './faults.ts';
-import { latestSchemaVersion, type Migration, Migrations } from './migrations.ts';
+import { type Migration, Migrations, pendingMigrations, SCHEMA_MIGRATIONS_TABLE } from './migrations.ts';
+import {
+  auditInsert,
+  auditOf,
+  auditQuery,
+  eventOf,
+  eventsQuery,
+  heartbeatUpsert,
+  NODES_SELECT,
+  nodeOf,
+  postgresPlaceholder as ph,
+  type Row,
+  type SqlValue,
+  type Statement,
+  secretInsertIfAbsent,
+  secretUpsert,
+  sessionInsert,
+  sessionOf,
+  staleBaseMessage,
+  Tables,
+  tokenInsert,
+  tokenNameTaken,
+  tokenOf,
+} from './rows.ts';
 import {
   type AuditEntry,
   type ConfigChange,
@@ -11,7 +34,7 @@ import {
   EVENTS_KEPT_PER_LOAD_BALANCER,
   type EventQuery,
   type NodeRecord,
-  type Role,
+  type SessionRecord,
   type StoreChange,
   type StoredEvent,
   staleVersionError,
@@ -19,57 +42,9 @@ import {
   type Upsert,
 } from './types.ts';
 
-type Value = string | number | null;
+type Value = SqlValue;
 
-interface KindTable {
-  table: string;
-  key: keyof ConfigState;
-  columns: readonly [column: string, from: (doc: Record<string, unknown>) => Value][];
-}
-
-const str = (k: string) => (d: Record<string, unknown>) => (d[k] ?? null) as Value;
-
-/** The same tables as sqlite.ts (one per kind, id, parent ids, name, the JSON document). */
-const Tables: Record<ResourceKind, KindTable> = {
-  loadBalancer: { table: 'load_balancers', key: 'loadBalancers', columns: [['name', str('name')]] },
-  instance: {
-    table: 'instances',
-    key: 'instances',
-    columns: [
-      ['name', str('name')],
-      ['private_ip', str('privateIp')],
-    ],
-  },
-  certificate: { table: 'certificates', key: 'certificates', columns: [['name', str('name')]] },
-  backend: {
-    table: 'backends',
-    key: 'backends',
-    columns: [
-      ['load_balancer_id', str('loadBalancerId')],
-      ['name', str('name')],
-    ],
-  },
-  frontend: {
-    table: 'frontends',
-    key: 'frontends',
-    columns: [
-      ['load_balancer_id', str('loadBalancerId')],
-      ['name', str('name')],
-    ],
-  },
-  server: {
-    table: 'servers',
-    key: 'servers',
-    columns: [
-      ['backend_id', str('backendId')],
-      ['instance_id', str('instanceId')],
-      ['name', str('name')],
-      ['address', str('address')],
-    ],
-  },
-};
-
-/** The NOTIFY channel every node LISTENs on; payloads `config:<version>` and `tokens`. */
+/** The NOTIFY channel every node LISTENs on; payloads `config:<version>` and `tokens` (tokens or sessions changed). */
 export const NOTIFY_CHANNEL = 'fulcrum_changes';
 
 /** Advisory lock key held while migrating, so nodes starting together migrate once. */
@@ -96,19 +71,10 @@ export async function migratePostgres(
   await client.query('BEGIN');
   try {
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-    await client.query(
-      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)',
-    );
+    await client.query(SCHEMA_MIGRATIONS_TABLE);
     const r = await client.query<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations');
     let current = r.rows[0]?.v ?? 0;
-    const latest = latestSchemaVersion(migrations);
-    if (current > latest) {
-      throw new Error(
-        `store: the database is at schema version ${current}, newer than this Fulcrum knows (${latest}); run a newer Fulcrum`,
-      );
-    }
-    for (const m of migrations) {
-      if (m.version <= current) continue;
+    for (const m of pendingMigrations(current, migrations)) {
       await client.query('SAVEPOINT m');
       await client.query(m.postgres);
       await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
@@ -333,11 +299,7 @@ export class PostgresStore implements ConfigStore {
     return this.#tx(async (c) => {
       const version = await this.#version(c, true);
       if (version !== change.baseVersion) {
-        throw new FulcrumError(
-          'conflict',
-          `configVersion: the configuration changed meanwhile (now ${version}, change based on ${change.baseVersion}); retry`,
-          'configVersion',
-        );
+        throw new FulcrumError('conflict', staleBaseMessage(version, change.baseVersion), 'configVersion');
       }
       for (const e of change.expect ?? []) {
         const r = await this.#q<{ version: number }>(
@@ -413,41 +375,21 @@ export class PostgresStore implements ConfigStore {
   }
 
   async listEvents(q: EventQuery): Promise<StoredEvent[]> {
-    const where: string[] = [];
-    const args: Value[] = [];
-    const add = (cond: (n: number) => string, v: Value | undefined) => {
-      if (v === undefined) return;
-      args.push(v);
-      where.push(cond(args.length));
-    };
-    add((n) => `load_balancer_id = $${n}`, q.loadBalancerId);
-    add((n) => `backend_id = $${n}`, q.backendId);
-    add((n) => `server_id = $${n}`, q.serverId);
-    add((n) => `kind = $${n}`, q.kind);
-    add((n) => `at > $${n}`, q.sinceAt);
-    add((n) => `id > $${n}`, q.sinceId);
-    const limit = Math.min(Math.max(1, q.limit ?? 100), 10_000);
-    const r = await this.#q<{ id: string; doc: string }>(
-      `SELECT id, doc FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ${limit}`,
-      args,
-    );
-    return r.rows.map((row) => ({ ...(JSON.parse(row.doc) as FulcrumEvent), id: Number(row.id) }));
+    return (await this.#st(eventsQuery(q, ph))).rows.map(eventOf);
+  }
+
+  /** Runs one statement of rows.ts. */
+  #st(st: Statement, on: Queryable = this.#pool): Promise<pg.QueryResult<Row>> {
+    return this.#q<Row>(st.sql, st.args, on);
+  }
+
+  /** Tells every node that the tokens or the sessions changed (in the transaction of `c`). */
+  async #notifyTokens(c: Queryable): Promise<void> {
+    await this.#q('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, 'tokens'], c);
   }
 
   async #insertAudit(a: Omit<AuditEntry, 'id' | 'configVersion'>, configVersion: number, c: Queryable): Promise<void> {
-    await this.#q(
-      'INSERT INTO audit (at, actor, action, resource, before, after, config_version) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-      [
-        a.at,
-        a.actor,
-        a.action,
-        a.resource,
-        a.before === undefined ? null : JSON.stringify(a.before),
-        a.after === undefined ? null : JSON.stringify(a.after),
-        configVersion,
-      ],
-      c,
-    );
+    await this.#st(auditInsert(a, configVersion, ph), c);
   }
 
   async appendAudit(entry: Omit<AuditEntry, 'id' | 'configVersion'>): Promise<void> {
@@ -455,56 +397,32 @@ export class PostgresStore implements ConfigStore {
   }
 
   async listAudit(q: { limit?: number; resource?: string }): Promise<AuditEntry[]> {
-    const limit = Math.min(Math.max(1, q.limit ?? 100), 10_000);
-    const r =
-      q.resource === undefined
-        ? await this.#q(`SELECT * FROM audit ORDER BY id DESC LIMIT ${limit}`)
-        : await this.#q(`SELECT * FROM audit WHERE resource = $1 ORDER BY id DESC LIMIT ${limit}`, [q.resource]);
-    return r.rows.map((row) => ({
-      id: Number(row.id),
-      at: String(row.at),
-      actor: String(row.actor),
-      action: String(row.action),
-      resource: String(row.resource),
-      before: row.before === null ? null : JSON.parse(String(row.before)),
-      after: row.after === null ? null : JSON.parse(String(row.after)),
-      configVersion: Number(row.config_version),
-    }));
+    return (await this.#st(auditQuery(q, ph))).rows.map(auditOf);
   }
 
   async createToken(t: TokenRecord): Promise<void> {
     try {
       await this.#tx(async (c) => {
-        await this.#q(
-          'INSERT INTO tokens (id, name, role, secret_sha256, created_at) VALUES ($1, $2, $3, $4, $5)',
-          [t.id, t.name, t.role, t.secretSha256, t.createdAt],
-          c,
-        );
-        await this.#q('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, 'tokens'], c);
+        await this.#st(tokenInsert(t, ph), c);
+        await this.#notifyTokens(c);
       });
     } catch (err) {
       if ((err as { code?: string }).code === '23505') {
-        throw new FulcrumError('conflict', `name: a token named "${t.name}" already exists`, 'name');
+        throw new FulcrumError('conflict', tokenNameTaken(t.name), 'name');
       }
       throw err;
     }
   }
 
   async listTokens(): Promise<TokenRecord[]> {
-    const r = await this.#q<Record<string, string>>('SELECT * FROM tokens ORDER BY seq');
-    return r.rows.map((row) => ({
-      id: row.id!,
-      name: row.name!,
-      role: row.role as Role,
-      secretSha256: row.secret_sha256!,
-      createdAt: row.created_at!,
-    }));
+    return (await this.#q<Row>('SELECT * FROM tokens ORDER BY seq')).rows.map(tokenOf);
   }
 
   async deleteToken(id: string): Promise<boolean> {
     return this.#tx(async (c) => {
+      await this.#q('DELETE FROM sessions WHERE token_id = $1', [id], c);
       const r = await this.#q('DELETE FROM tokens WHERE id = $1', [id], c);
-      await this.#q('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, 'tokens'], c);
+      await this.#notifyTokens(c);
       return (r.rowCount ?? 0) > 0;
     });
   }
@@ -515,29 +433,40 @@ export class PostgresStore implements ConfigStore {
   }
 
   async setSecret(key: string, value: string): Promise<void> {
-    await this.#q(
-      'INSERT INTO secrets (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
-      [key, value],
-    );
+    await this.#st(secretUpsert(key, value, ph));
+  }
+
+  async createSecretIfAbsent(key: string, value: string): Promise<string> {
+    await this.#st(secretInsertIfAbsent(key, value, ph));
+    return String(await this.getSecret(key));
+  }
+
+  async createSession(s: SessionRecord, now: number): Promise<void> {
+    await this.#tx(async (c) => {
+      await this.#q('DELETE FROM sessions WHERE expires_at <= $1', [now], c);
+      await this.#st(sessionInsert(s, ph), c);
+      await this.#notifyTokens(c);
+    });
+  }
+
+  async listSessions(now: number): Promise<SessionRecord[]> {
+    return (await this.#q<Row>('SELECT * FROM sessions WHERE expires_at > $1', [now])).rows.map(sessionOf);
+  }
+
+  async deleteSession(idSha256: string): Promise<boolean> {
+    return this.#tx(async (c) => {
+      const r = await this.#q('DELETE FROM sessions WHERE id_sha256 = $1', [idSha256], c);
+      await this.#notifyTokens(c);
+      return (r.rowCount ?? 0) > 0;
+    });
   }
 
   async heartbeat(node: NodeRecord): Promise<void> {
-    await this.#q(
-      'INSERT INTO nodes (name, applied_version, last_seen) VALUES ($1, $2, $3) ' +
-        'ON CONFLICT (name) DO UPDATE SET applied_version = excluded.applied_version, last_seen = excluded.last_seen',
-      [node.name, node.appliedVersion, node.lastSeen],
-    );
+    await this.#st(heartbeatUpsert(node, ph));
   }
 
   async listNodes(): Promise<NodeRecord[]> {
-    const r = await this.#q<{ name: string; applied_version: number; last_seen: string }>(
-      'SELECT name, applied_version, last_seen FROM nodes ORDER BY name',
-    );
-    return r.rows.map((row) => ({
-      name: row.name,
-      appliedVersion: Number(row.applied_version),
-      lastSeen: row.last_seen,
-    }));
+    return (await this.#q<Row>(NODES_SELECT)).rows.map(nodeOf);
   }
 
   async close(): Promise<void> {

@@ -1,11 +1,34 @@
 import { join } from 'node:path';
-import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
-import { type ConfigState, emptyConfig, type ResourceKind } from '../config/model.ts';
+import { DatabaseSync } from 'node:sqlite';
+import { type ConfigState, emptyConfig } from '../config/model.ts';
 import { FulcrumError } from '../core/errors.ts';
 import type { FulcrumEvent } from '../runtime/events.ts';
 import { createPrivateFile, secureDataDir } from './data-dir.ts';
 import { sqliteFault } from './faults.ts';
-import { latestSchemaVersion, type Migration, Migrations } from './migrations.ts';
+import { type Migration, Migrations, pendingMigrations, SCHEMA_MIGRATIONS_TABLE } from './migrations.ts';
+import {
+  auditInsert,
+  auditOf,
+  auditQuery,
+  eventOf,
+  eventsQuery,
+  heartbeatUpsert,
+  NODES_SELECT,
+  nodeOf,
+  sqlitePlaceholder as ph,
+  type Row,
+  type SqlValue,
+  type Statement,
+  secretInsertIfAbsent,
+  secretUpsert,
+  sessionInsert,
+  sessionOf,
+  staleBaseMessage,
+  Tables,
+  tokenInsert,
+  tokenNameTaken,
+  tokenOf,
+} from './rows.ts';
 import {
   type AuditEntry,
   type ConfigChange,
@@ -13,61 +36,13 @@ import {
   EVENTS_KEPT_PER_LOAD_BALANCER,
   type EventQuery,
   type NodeRecord,
-  type Role,
+  type SessionRecord,
   type StoreChange,
   type StoredEvent,
   staleVersionError,
   type TokenRecord,
   type Upsert,
 } from './types.ts';
-
-interface KindTable {
-  table: string;
-  key: keyof ConfigState;
-  /** Extra indexed columns taken from the document. */
-  columns: readonly [column: string, from: (doc: Record<string, unknown>) => SQLInputValue][];
-}
-
-const str = (k: string) => (d: Record<string, unknown>) => (d[k] ?? null) as SQLInputValue;
-
-const Tables: Record<ResourceKind, KindTable> = {
-  loadBalancer: { table: 'load_balancers', key: 'loadBalancers', columns: [['name', str('name')]] },
-  instance: {
-    table: 'instances',
-    key: 'instances',
-    columns: [
-      ['name', str('name')],
-      ['private_ip', str('privateIp')],
-    ],
-  },
-  certificate: { table: 'certificates', key: 'certificates', columns: [['name', str('name')]] },
-  backend: {
-    table: 'backends',
-    key: 'backends',
-    columns: [
-      ['load_balancer_id', str('loadBalancerId')],
-      ['name', str('name')],
-    ],
-  },
-  frontend: {
-    table: 'frontends',
-    key: 'frontends',
-    columns: [
-      ['load_balancer_id', str('loadBalancerId')],
-      ['name', str('name')],
-    ],
-  },
-  server: {
-    table: 'servers',
-    key: 'servers',
-    columns: [
-      ['backend_id', str('backendId')],
-      ['instance_id', str('instanceId')],
-      ['name', str('name')],
-      ['address', str('address')],
-    ],
-  },
-};
 
 /** Rolls back the open transaction, if SQLite has not already (it does on disk full, I/O errors). */
 function rollback(db: DatabaseSync): void {
@@ -79,19 +54,10 @@ function rollback(db: DatabaseSync): void {
  * Throws an Error (changing nothing) when the database was written by a newer Fulcrum.
  */
 export function migrate(db: DatabaseSync, migrations: readonly Migration[] = Migrations): number {
-  db.exec(
-    'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)',
-  );
+  db.exec(SCHEMA_MIGRATIONS_TABLE);
   const row = db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null };
   let current = row.v ?? 0;
-  const latest = latestSchemaVersion(migrations);
-  if (current > latest) {
-    throw new Error(
-      `store: the database is at schema version ${current}, newer than this Fulcrum knows (${latest}); run a newer Fulcrum`,
-    );
-  }
-  for (const m of migrations) {
-    if (m.version <= current) continue;
+  for (const m of pendingMigrations(current, migrations)) {
     db.exec('BEGIN IMMEDIATE');
     try {
       db.exec(m.sql);
@@ -198,11 +164,7 @@ export class SqliteStore implements ConfigStore {
     try {
       const version = this.#version();
       if (version !== change.baseVersion) {
-        throw new FulcrumError(
-          'conflict',
-          `configVersion: the configuration changed meanwhile (now ${version}, change based on ${change.baseVersion}); retry`,
-          'configVersion',
-        );
+        throw new FulcrumError('conflict', staleBaseMessage(version, change.baseVersion), 'configVersion');
       }
       for (const e of change.expect ?? []) {
         const row = db.prepare(`SELECT version FROM ${Tables[e.kind].table} WHERE id = ?`).get(e.id) as
@@ -245,8 +207,7 @@ export class SqliteStore implements ConfigStore {
     const db = this.#db;
     const out: StoredEvent[] = [];
     const lbs = new Set<string | null>();
-    db.exec('BEGIN IMMEDIATE');
-    try {
+    this.#transaction(() => {
       const ins = db.prepare(
         'INSERT INTO events (at, kind, load_balancer_id, backend_id, server_id, doc) VALUES (?, ?, ?, ?, ?, ?)',
       );
@@ -256,16 +217,14 @@ export class SqliteStore implements ConfigStore {
         lbs.add(e.loadBalancerId);
       }
       for (const lb of lbs) {
-        const cut = db
-          .prepare('SELECT id FROM events WHERE load_balancer_id IS ? ORDER BY id DESC LIMIT 1 OFFSET ?')
-          .get(lb, EVENTS_KEPT_PER_LOAD_BALANCER) as { id: number } | undefined;
-        if (cut) db.prepare('DELETE FROM events WHERE load_balancer_id IS ? AND id <= ?').run(lb, cut.id);
+        const cut = this.#get(
+          'SELECT id FROM events WHERE load_balancer_id IS ? ORDER BY id DESC LIMIT 1 OFFSET ?',
+          lb,
+          EVENTS_KEPT_PER_LOAD_BALANCER,
+        );
+        if (cut) db.prepare('DELETE FROM events WHERE load_balancer_id IS ? AND id <= ?').run(lb, Number(cut.id));
       }
-      db.exec('COMMIT');
-    } catch (err) {
-      rollback(db);
-      throw err;
-    }
+    });
     return out;
   }
 
@@ -274,45 +233,22 @@ export class SqliteStore implements ConfigStore {
   }
 
   #listEvents(q: EventQuery): StoredEvent[] {
-    const where: string[] = [];
-    const args: SQLInputValue[] = [];
-    const eq = (col: string, v: string | undefined) => {
-      if (v === undefined) return;
-      where.push(`${col} = ?`);
-      args.push(v);
-    };
-    eq('load_balancer_id', q.loadBalancerId);
-    eq('backend_id', q.backendId);
-    eq('server_id', q.serverId);
-    eq('kind', q.kind);
-    if (q.sinceAt !== undefined) {
-      where.push('at > ?');
-      args.push(q.sinceAt);
-    }
-    if (q.sinceId !== undefined) {
-      where.push('id > ?');
-      args.push(q.sinceId);
-    }
-    const limit = Math.min(Math.max(1, q.limit ?? 100), 10_000);
-    const sql = `SELECT id, doc FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ${limit}`;
-    const rows = this.#db.prepare(sql).all(...args) as { id: number; doc: string }[];
-    return rows.map((r) => ({ ...(JSON.parse(r.doc) as FulcrumEvent), id: r.id }));
+    return this.#all(eventsQuery(q, ph)).map(eventOf);
+  }
+
+  /** Runs one statement (`run`), or all its rows (`all`) or its first (`get`). */
+  #run(st: Statement) {
+    return this.#db.prepare(st.sql).run(...st.args);
+  }
+  #all(st: Statement): Row[] {
+    return this.#db.prepare(st.sql).all(...st.args) as Row[];
+  }
+  #get(sql: string, ...args: SqlValue[]): Row | undefined {
+    return this.#db.prepare(sql).get(...args) as Row | undefined;
   }
 
   #insertAudit(a: Omit<AuditEntry, 'id' | 'configVersion'>, configVersion: number): void {
-    this.#db
-      .prepare(
-        'INSERT INTO audit (at, actor, action, resource, before, after, config_version) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      )
-      .run(
-        a.at,
-        a.actor,
-        a.action,
-        a.resource,
-        a.before === undefined ? null : JSON.stringify(a.before),
-        a.after === undefined ? null : JSON.stringify(a.after),
-        configVersion,
-      );
+    this.#run(auditInsert(a, configVersion, ph));
   }
 
   async appendAudit(entry: Omit<AuditEntry, 'id' | 'configVersion'>): Promise<void> {
@@ -320,96 +256,89 @@ export class SqliteStore implements ConfigStore {
   }
 
   async listAudit(q: { limit?: number; resource?: string }): Promise<AuditEntry[]> {
-    return this.#guard(() => this.#listAudit(q));
-  }
-
-  #listAudit(q: { limit?: number; resource?: string }): AuditEntry[] {
-    const limit = Math.min(Math.max(1, q.limit ?? 100), 10_000);
-    const rows = (
-      q.resource === undefined
-        ? this.#db.prepare(`SELECT * FROM audit ORDER BY id DESC LIMIT ${limit}`).all()
-        : this.#db.prepare(`SELECT * FROM audit WHERE resource = ? ORDER BY id DESC LIMIT ${limit}`).all(q.resource)
-    ) as Record<string, string | number | null>[];
-    return rows.map((r) => ({
-      id: Number(r.id),
-      at: String(r.at),
-      actor: String(r.actor),
-      action: String(r.action),
-      resource: String(r.resource),
-      before: r.before === null ? null : JSON.parse(String(r.before)),
-      after: r.after === null ? null : JSON.parse(String(r.after)),
-      configVersion: Number(r.config_version),
-    }));
+    return this.#guard(() => this.#all(auditQuery(q, ph)).map(auditOf));
   }
 
   async createToken(t: TokenRecord): Promise<void> {
     try {
-      this.#db
-        .prepare('INSERT INTO tokens (id, name, role, secret_sha256, created_at) VALUES (?, ?, ?, ?, ?)')
-        .run(t.id, t.name, t.role, t.secretSha256, t.createdAt);
+      this.#run(tokenInsert(t, ph));
     } catch (err) {
       if (String((err as Error).message).includes('UNIQUE')) {
-        throw new FulcrumError('conflict', `name: a token named "${t.name}" already exists`, 'name');
+        throw new FulcrumError('conflict', tokenNameTaken(t.name), 'name');
       }
       throw sqliteFault(err);
     }
   }
 
   async listTokens(): Promise<TokenRecord[]> {
-    const rows = this.#guard(
-      () => this.#db.prepare('SELECT * FROM tokens ORDER BY rowid').all() as Record<string, string>[],
-    );
-    return rows.map((r) => ({
-      id: r.id!,
-      name: r.name!,
-      role: r.role as Role,
-      secretSha256: r.secret_sha256!,
-      createdAt: r.created_at!,
-    }));
+    return this.#guard(() => this.#all({ sql: 'SELECT * FROM tokens ORDER BY rowid', args: [] }).map(tokenOf));
   }
 
   async deleteToken(id: string): Promise<boolean> {
-    return this.#guard(() => Number(this.#db.prepare('DELETE FROM tokens WHERE id = ?').run(id).changes) > 0);
+    return this.#guard(() => this.#transaction(() => this.#deleteToken(id)));
+  }
+
+  #deleteToken(id: string): boolean {
+    this.#db.prepare('DELETE FROM sessions WHERE token_id = ?').run(id);
+    return Number(this.#db.prepare('DELETE FROM tokens WHERE id = ?').run(id).changes) > 0;
+  }
+
+  /** Runs `fn` in one write transaction. */
+  #transaction<T>(fn: () => T): T {
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      const out = fn();
+      this.#db.exec('COMMIT');
+      return out;
+    } catch (err) {
+      rollback(this.#db);
+      throw err;
+    }
   }
 
   async getSecret(key: string): Promise<string | undefined> {
-    const r = this.#guard(
-      () => this.#db.prepare('SELECT value FROM secrets WHERE key = ?').get(key) as { value: string } | undefined,
-    );
-    return r?.value;
+    const r = this.#guard(() => this.#get('SELECT value FROM secrets WHERE key = ?', key));
+    return r === undefined ? undefined : String(r.value);
   }
 
   async setSecret(key: string, value: string): Promise<void> {
+    this.#guard(() => this.#run(secretUpsert(key, value, ph)));
+  }
+
+  async createSecretIfAbsent(key: string, value: string): Promise<string> {
+    return this.#guard(() => {
+      this.#run(secretInsertIfAbsent(key, value, ph));
+      return String(this.#get('SELECT value FROM secrets WHERE key = ?', key)?.value);
+    });
+  }
+
+  async createSession(s: SessionRecord, now: number): Promise<void> {
     this.#guard(() =>
-      this.#db
-        .prepare(
-          'INSERT INTO secrets (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
-        )
-        .run(key, value),
+      this.#transaction(() => {
+        this.#db.prepare('DELETE FROM sessions WHERE expires_at <= ?').run(now);
+        this.#run(sessionInsert(s, ph));
+      }),
+    );
+  }
+
+  async listSessions(now: number): Promise<SessionRecord[]> {
+    return this.#guard(() =>
+      this.#all({ sql: 'SELECT * FROM sessions WHERE expires_at > ? ORDER BY rowid', args: [now] }).map(sessionOf),
+    );
+  }
+
+  async deleteSession(idSha256: string): Promise<boolean> {
+    return this.#guard(
+      () => Number(this.#db.prepare('DELETE FROM sessions WHERE id_sha256 = ?').run(idSha256).changes) > 0,
     );
   }
 
   async heartbeat(node: NodeRecord): Promise<void> {
-    this.#guard(() =>
-      this.#db
-        .prepare(
-          'INSERT INTO nodes (name, applied_version, last_seen) VALUES (?, ?, ?) ' +
-            'ON CONFLICT (name) DO UPDATE SET applied_version = excluded.applied_version, last_seen = excluded.last_seen',
-        )
-        .run(node.name, node.appliedVersion, node.lastSeen),
-    );
+    this.#guard(() => this.#run(heartbeatUpsert(node, ph)));
   }
 
   async listNodes(): Promise<NodeRecord[]> {
-    const rows = this.#guard(
-      () =>
-        this.#db.prepare('SELECT name, applied_version, last_seen FROM nodes ORDER BY name').all() as {
-          name: string;
-          applied_version: number;
-          last_seen: string;
-        }[],
-    );
-    return rows.map((r) => ({ name: r.name, appliedVersion: Number(r.applied_version), lastSeen: r.last_seen }));
+    return this.#guard(() => this.#all({ sql: NODES_SELECT, args: [] }).map(nodeOf));
   }
 
   /** One process writes a SQLite store: there is nothing to hear from others. */

@@ -116,6 +116,18 @@ export interface TokenRecord {
   createdAt: string;
 }
 
+/**
+ * A console session as stored (C5: every node knows it): only the SHA-256 of the cookie's
+ * value, the token it signed in with (`admin` for the admin token) and when it expires.
+ */
+export interface SessionRecord {
+  /** Hex SHA-256 of the `fulcrum_session` cookie value. */
+  idSha256: string;
+  tokenId: string;
+  /** Epoch milliseconds. */
+  expiresAt: number;
+}
+
 /** How many events are kept per load balancer (newest first); older ones are pruned. */
 export const EVENTS_KEPT_PER_LOAD_BALANCER = 10_000;
 
@@ -130,7 +142,7 @@ export interface NodeRecord {
 
 /**
  * What a store reports to `watch` subscribers (C5): a configuration committed by some node
- * (`config`, with its version), the tokens changed (`tokens`), or the notification channel
+ * (`config`, with its version), the tokens or console sessions changed (`tokens`), or the notification channel
  * came back after a loss (`reconnected`: notifications may have been missed; compare versions).
  */
 export type StoreChange = { kind: 'config'; version: number } | { kind: 'tokens' } | { kind: 'reconnected' };
@@ -174,9 +186,21 @@ export interface ConfigStore {
   listAudit(q: { limit?: number; resource?: string }): Promise<AuditEntry[]>;
   createToken(t: TokenRecord): Promise<void>;
   listTokens(): Promise<TokenRecord[]>;
-  /** Returns false when no such token. */
+  /** Revokes a token and ends its console sessions; returns false when no such token. */
   deleteToken(id: string): Promise<boolean>;
   getSecret(key: string): Promise<string | undefined>;
   setSecret(key: string, value: string): Promise<void>;
+  /**
+   * Stores `value` under `key` only when the key has none (one statement, `INSERT … ON
+   * CONFLICT DO NOTHING`), and answers the value stored: this one, or the one another node
+   * stored first. Nodes starting together against a new database agree on one value.
+   */
+  createSecretIfAbsent(key: string, value: string): Promise<string>;
+  /** Stores a new console session (and forgets those expired at `now`, epoch ms); every node hears `tokens`. */
+  createSession(s: SessionRecord, now: number): Promise<void>;
+  /** Sessions not expired at `now` (epoch ms). */
+  listSessions(now: number): Promise<SessionRecord[]>;
+  /** Ends a session everywhere (every node hears `tokens`); false when no such session. */
+  deleteSession(idSha256: string): Promise<boolean>;
   close(): Promise<void>;
 }
