@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { addFrontFrontend, FRONT_PROTOCOLS, type FrontClient, frontClient } from './helpers/front-protocols.ts';
-import { namedHttpServer, removeDir, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
+import { namedHttpServer, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
 
 // Issue "UDP load balancing and HTTP routing rules", points 2 and 3, through the API; once per
 // front protocol (issue 12 point 1): an http frontend for HTTP/1.1, an https one for h2.
@@ -20,9 +20,8 @@ for (const protocol of FRONT_PROTOCOLS)
     });
     after(async () => {
       client?.close();
-      await f.stop();
+      await f.close();
       for (const b of backends) await b.close();
-      removeDir(f.dataDir);
     });
 
     it('routes by host, wildcard host, path prefix, header and method, in order, with the default last', async () => {

@@ -4,7 +4,8 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type tls from 'node:tls';
-import { get, removeDir, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
+import { startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
+import { get, waitFor } from './helpers/http-client.ts';
 import { freePort } from './helpers/plane.ts';
 import { type Issued, TestPki } from './tls-pki.ts';
 
@@ -95,9 +96,8 @@ describe('backend TLS (T2, T3): verified re-encryption, SSL offload, untrusted s
     caId = (await f.ok('POST', '/certificates', { name: 'backend-ca', kind: 'ca', pem: ca.certPem })).id;
   });
   after(async () => {
-    await f.stop();
+    await f.close();
     for (const s of servers) await s.close();
-    removeDir(f.dataDir);
     pki.cleanup();
   });
 
@@ -146,12 +146,14 @@ describe('backend TLS (T2, T3): verified re-encryption, SSL offload, untrusted s
     );
     let list: { name: string; status: { health: string; lastCheck: { reason: string; message?: string } | null } }[] =
       [];
-    const deadline = Date.now() + 8000;
-    while (Date.now() < deadline) {
-      list = await f.ok('GET', `/backends/${beId}/servers`);
-      if (list.every((s) => s.status.health !== 'unknown')) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitFor(
+      async () => {
+        list = await f.ok('GET', `/backends/${beId}/servers`);
+        return list.every((s) => s.status.health !== 'unknown');
+      },
+      8000,
+      'every server checked once',
+    );
     const by = new Map(list.map((s) => [s.name, s.status]));
     assert.equal(by.get('good2')?.health, 'healthy', JSON.stringify(by.get('good2')));
     for (const n of ['rogue', 'wrong', 'expired']) {

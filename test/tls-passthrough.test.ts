@@ -3,7 +3,7 @@ import https from 'node:https';
 import net, { type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type tls from 'node:tls';
-import { removeDir, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
+import { startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
 import { freePort } from './helpers/plane.ts';
 import { type Issued, TestPki } from './tls-pki.ts';
 
@@ -113,9 +113,8 @@ describe('TLS passthrough (T4): route by ClientHello SNI without decrypting', ()
     assert.equal(fe.status.listening, true);
   });
   after(async () => {
-    await f.stop();
+    await f.close();
     for (const c of closers) await c();
-    removeDir(f.dataDir);
     pki.cleanup();
   });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { namedHttpServer, removeDir, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
+import { namedHttpServer, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
 import { freePort } from './helpers/plane.ts';
 import { TestPki } from './tls-pki.ts';
 
@@ -49,10 +49,9 @@ describe('http frontend redirect to its https twin (T1, redirectToHttps)', () =>
     });
   });
   after(async () => {
-    await f.stop();
+    await f.close();
     await web.close();
     pki.cleanup();
-    removeDir(f.dataDir);
   });
 
   it('is refused while the load balancer has no https frontend, and on non-http frontends', async () => {
