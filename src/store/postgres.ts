@@ -147,9 +147,14 @@ export class PostgresStore implements ConfigStore {
     const s = new PostgresStore(connectionString);
     try {
       const c = await s.#pool.connect();
+      const onError = (err: Error): void => {
+        s.lastConnectionError = err;
+      };
+      c.on('error', onError); // checked out: see #tx
       try {
         await migratePostgres(c);
       } finally {
+        c.removeListener('error', onError);
         c.release();
       }
       await s.#listen();
@@ -249,6 +254,14 @@ export class PostgresStore implements ConfigStore {
       throw postgresFault(err);
     }
     let broken = false;
+    // A checked-out client has no pool listener: a backend terminated between two queries
+    // (failover, pg_terminate_backend) would emit 'error' with no one listening and end the
+    // process. Note it; the next query fails and the client is dropped on release.
+    const onError = (err: Error): void => {
+      broken = true;
+      this.lastConnectionError = err;
+    };
+    c.on('error', onError);
     try {
       await this.#q('BEGIN', [], c);
       const out = await fn(c);
@@ -260,6 +273,7 @@ export class PostgresStore implements ConfigStore {
       });
       throw postgresFault(err);
     } finally {
+      c.removeListener('error', onError);
       c.release(broken);
     }
   }
