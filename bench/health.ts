@@ -8,8 +8,6 @@
 import { fork } from 'node:child_process';
 import { type AddressInfo, createServer } from 'node:net';
 import { createBalancer } from '../src/balancer/registry.ts';
-import { defaultBackend } from '../src/config/defaults.ts';
-import type { ConfigState } from '../src/config/model.ts';
 import { compile } from '../src/config/snapshot.ts';
 import { realClock } from '../src/core/clock.ts';
 import { silentLogger } from '../src/core/log.ts';
@@ -17,6 +15,7 @@ import { HealthService } from '../src/health/service.ts';
 import { tcpCheck } from '../src/health/tcp.ts';
 import type { HealthCheck } from '../src/health/types.ts';
 import { Runtime } from '../src/runtime/runtime.ts';
+import { backend, baseConfig, server } from '../test/helpers/plane.ts';
 
 const SERVERS = 1000;
 const LISTENERS = 8;
@@ -39,33 +38,21 @@ if (process.argv[2] === 'listeners') {
   const child = fork(new URL(import.meta.url).pathname, ['listeners'], { stdio: 'inherit' });
   const ports = await new Promise<number[]>((r) => child.once('message', (m) => r(m as number[])));
 
-  const b = defaultBackend('b1', 'lb1', 'b1', 'tcp');
-  b.healthCheck = { ...b.healthCheck, type: 'tcp', intervalSeconds: 1, timeoutSeconds: 1, rise: 2, fall: 3 };
-  const config: ConfigState = {
-    version: 1,
-    loadBalancers: [
-      { id: 'lb1', name: 'lb1', description: '', allowedNetworks: [], ipAsBackend: true, maxServers: SERVERS },
-    ],
-    frontends: [],
-    backends: [b],
-    servers: Array.from({ length: SERVERS }, (_, i) => ({
-      id: `s${i}`,
-      backendId: 'b1',
-      name: `s${i}`,
-      serverType: 'other' as const,
-      instanceId: null,
-      address: '127.0.0.1',
-      port: ports[i % ports.length]!,
-      weight: 1,
-      zone: null,
-      passive: false,
-      sslOffload: false,
-      caCertificateId: null,
-      enabled: true,
-    })),
-    instances: [],
-    certificates: [],
+  // the tests' configuration builder (test/helpers/plane.ts), the one place that knows every field
+  const config = baseConfig({ allowedNetworks: [], ipAsBackend: true, maxServers: SERVERS });
+  const b = backend('b1', 'tcp');
+  b.healthCheck = {
+    ...b.healthCheck,
+    enabled: true,
+    type: 'tcp',
+    intervalSeconds: 1,
+    timeoutSeconds: 1,
+    rise: 2,
+    fall: 3,
   };
+  config.backends.push(b);
+  for (let i = 0; i < SERVERS; i++)
+    config.servers.push(server(`s${i}`, 'b1', ports[i % ports.length]!, { serverType: 'other' }));
   const runtime = new Runtime(createBalancer);
   const snapshot = compile(config);
   runtime.reconcile(snapshot);

@@ -23,68 +23,20 @@ if (role === 'echo') {
   s.bind(0, '127.0.0.1', () => console.log(`PORT ${s.address().port}`));
 } else if (role === 'fulcrum') {
   const echoPort = Number(process.argv[3]);
-  const { createBalancer } = await import('../src/balancer/registry.ts');
-  const { compile } = await import('../src/config/snapshot.ts');
-  const { silentLogger } = await import('../src/core/log.ts');
-  const { Plane } = await import('../src/dataplane/plane.ts');
   const { createUdpListener } = await import('../src/dataplane/udp/listener.ts');
-  const { Runtime } = await import('../src/runtime/runtime.ts');
-  const { defaultBackend, defaultFrontendTimeouts } = await import('../src/config/defaults.ts');
+  // the tests' configuration builder (test/helpers/plane.ts), the one place that knows every field
+  const { backend, baseConfig, frontend, makePlane, server } = await import('../test/helpers/plane.ts');
   const probe = dgram.createSocket('udp4');
   await new Promise<void>((r) => probe.bind(0, '127.0.0.1', () => r()));
   const port = probe.address().port;
   await new Promise<void>((r) => probe.close(() => r()));
-  const b = defaultBackend('u', 'lb', 'u', 'udp');
-  b.healthCheck.enabled = false;
+  const config = baseConfig({ allowedNetworks: [], ipAsBackend: true });
+  const b = backend('u', 'udp');
   b.outlierDetection.enabled = false;
-  const plane = new Plane(new Runtime(createBalancer), { udp: createUdpListener }, silentLogger);
-  await plane.apply(
-    compile({
-      version: 1,
-      loadBalancers: [
-        { id: 'lb', name: 'lb', description: '', allowedNetworks: [], ipAsBackend: true, maxServers: 492 },
-      ],
-      backends: [b],
-      servers: [
-        {
-          id: 's',
-          backendId: 'u',
-          name: 's',
-          serverType: 'other',
-          instanceId: null,
-          address: '127.0.0.1',
-          port: echoPort,
-          weight: 1,
-          zone: null,
-          passive: false,
-          sslOffload: false,
-          caCertificateId: null,
-          enabled: true,
-        },
-      ],
-      frontends: [
-        {
-          id: 'f',
-          loadBalancerId: 'lb',
-          name: 'f',
-          protocol: 'udp',
-          bindAddress: '127.0.0.1',
-          port,
-          defaultBackendId: 'u',
-          certificateIds: [],
-          enabled: true,
-          timeouts: defaultFrontendTimeouts(),
-          maxConnections: 0,
-          rules: [],
-          tlsPassthrough: false,
-          redirectToHttps: false,
-          sniRules: [],
-        },
-      ],
-      instances: [],
-      certificates: [],
-    }),
-  );
+  config.backends.push(b);
+  config.servers.push(server('s', 'u', echoPort, { serverType: 'other' }));
+  config.frontends.push(frontend('f', 'udp', port, 'u'));
+  await makePlane({ udp: createUdpListener }).apply(config);
   process.on('message', (m) => {
     if (m === 'cpu') {
       const u = process.cpuUsage();
