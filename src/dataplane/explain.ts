@@ -241,9 +241,9 @@ function explainBackend(
     passiveCount === 0
       ? { inUse: false, reason: 'no passive server' }
       : el?.passiveTier
-        ? { inUse: true, reason: 'no active server is available: the passive servers take the traffic (S5)' }
+        ? { inUse: true, reason: 'no active server is available: the passive servers take the traffic' }
         : el && el.count > 0
-          ? { inUse: false, reason: 'an active server is available: passive servers stand by (S5)' }
+          ? { inUse: false, reason: 'an active server is available: passive servers stand by' }
           : { inUse: false, reason: 'no server is available, active or passive' };
   return {
     at: iso(now),
@@ -305,12 +305,12 @@ function serverExplanation(
         : `unhealthy (${s.healthReason ?? 'failed-checks'}; ${checkText})`;
   } else if (s.spec.weight === 0) {
     reason = 'weight-zero';
-    detail = 'weight 0: no new clients; persisted sessions stay (S4)';
+    detail = 'weight 0: no new clients; persisted sessions stay';
   } else if (index < 0) {
     reason = 'passive-standby';
-    detail = 'passive: stands by while an active server is available (S5)';
+    detail = 'passive: stands by while an active server is available';
   } else {
-    detail = s.spec.passive ? 'eligible: passive, in use because no active server is available (S5)' : 'eligible';
+    detail = s.spec.passive ? 'eligible: passive, in use because no active server is available' : 'eligible';
     if (factor < 1) detail += `; slow start at ${Math.round(factor * 100)} % of its weight`;
   }
   return {
