@@ -13,7 +13,10 @@ import type { ConfigStore, Role, TokenRecord } from '../store/types.ts';
  * - The admin token: `FULCRUM_ADMIN_TOKEN` when set, else generated at first start into
  *   `<dataDir>/admin-token` (mode 0600) and reused.
  * - Other tokens live in the store as SHA-256 of the secret; the secret is shown once.
- * - The console's HttpOnly `fulcrum_session` cookie maps to a token for 12 hours.
+ * - The console's HttpOnly `fulcrum_session` cookie maps to a token for 12 hours. Sessions
+ *   live in the store (only the SHA-256 of the cookie), so every node sharing it knows them;
+ *   they reload with the tokens (C5: a sign-in on one node works on the others, a sign-out
+ *   or a revoked token ends the session everywhere within a second).
  * Secrets are compared as SHA-256 digests with `timingSafeEqual` (constant time).
  */
 
@@ -116,6 +119,7 @@ export class AuthService {
   #store: ConfigStore;
   #byHash = new Map<string, TokenRecord>();
   #byId = new Map<string, TokenRecord>();
+  /** Live console sessions by the hex SHA-256 of the cookie value (as the store keeps them). */
   #sessions = new Map<string, { tokenId: string; expires: number }>();
   #now: () => number;
 
@@ -128,21 +132,22 @@ export class AuthService {
   /** Builds the service with the admin token and the stored tokens. */
   static async create(options: { adminToken: string; store: ConfigStore; now?: () => number }): Promise<AuthService> {
     const a = new AuthService(options.adminToken, options.store, options.now ?? Date.now);
-    for (const t of await options.store.listTokens()) a.#remember(t);
+    await a.reload();
     return a;
   }
 
   /**
-   * Reloads the tokens from the store (C5: a token created or revoked on another node). A
-   * revoked token stops working at once, and its console sessions with it.
+   * Reloads the tokens and the console sessions from the store (C5: a token created or
+   * revoked, a sign-in or sign-out on another node). A revoked token stops working at once,
+   * and its console sessions with it.
    */
   async reload(): Promise<void> {
     const tokens = await this.#store.listTokens();
+    const sessions = await this.#store.listSessions(this.#now());
     this.#byHash.clear();
     this.#byId.clear();
     for (const t of tokens) this.#remember(t);
-    for (const [sid, s] of this.#sessions)
-      if (s.tokenId !== 'admin' && !this.#byId.has(s.tokenId)) this.#sessions.delete(sid);
+    this.#sessions = new Map(sessions.map((x) => [x.idSha256, { tokenId: x.tokenId, expires: x.expiresAt }]));
   }
 
   #remember(t: TokenRecord): void {
@@ -179,16 +184,17 @@ export class AuthService {
 
   /** The principal of a live session (its token must still exist). */
   sessionPrincipal(sid: string): Principal | undefined {
-    const s = this.#sessions.get(sid);
+    const key = sha256(sid).toString('hex');
+    const s = this.#sessions.get(key);
     if (!s) return undefined;
     if (s.expires <= this.#now()) {
-      this.#sessions.delete(sid);
+      this.#sessions.delete(key);
       return undefined;
     }
     if (s.tokenId === 'admin') return { tokenId: 'admin', name: 'admin', role: 'admin' };
     const t = this.#byId.get(s.tokenId);
     if (!t) {
-      this.#sessions.delete(sid);
+      this.#sessions.delete(key);
       return undefined;
     }
     return { tokenId: t.id, name: t.name, role: t.role };
@@ -202,16 +208,20 @@ export class AuthService {
     const now = this.#now();
     for (const [id, s] of this.#sessions) if (s.expires <= now) this.#sessions.delete(id);
     const sid = randomBytes(32).toString('base64url');
-    this.#sessions.set(sid, { tokenId: p.tokenId, expires: now + SESSION_TTL_MS });
+    const session = { idSha256: sha256(sid).toString('hex'), tokenId: p.tokenId, expiresAt: now + SESSION_TTL_MS };
+    await this.#store.createSession(session, now);
+    this.#sessions.set(session.idSha256, { tokenId: p.tokenId, expires: session.expiresAt });
     await this.#audit(p.name, 'sign-in', 'session', undefined, { token: p.name, role: p.role, client });
     return sid;
   }
 
-  /** Ends a session (idempotent) and audits the sign-out when the session was live. */
+  /** Ends a session on every node (idempotent) and audits the sign-out when the session was live. */
   async closeSession(sid: string | undefined, client?: string): Promise<void> {
     if (!sid) return;
     const p = this.sessionPrincipal(sid);
-    this.#sessions.delete(sid);
+    const key = sha256(sid).toString('hex');
+    this.#sessions.delete(key);
+    await this.#store.deleteSession(key);
     if (p) await this.#audit(p.name, 'sign-out', 'session', { token: p.name, role: p.role, client }, undefined);
   }
 

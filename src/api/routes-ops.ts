@@ -249,7 +249,8 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ApiContext): void {
       schema: {
         tags: ['access'],
         summary:
-          'Exchange a token for the HttpOnly fulcrum_session cookie (SameSite=Strict, Path=/) used by the web console',
+          'Exchange a token for the HttpOnly fulcrum_session cookie (SameSite=Strict, Path=/) used by the web console; ' +
+          'the session is kept in the store, so every node sharing it accepts the cookie within a second',
         security: [],
         body: Type.Object({ token: Type.String({ minLength: 1, maxLength: 512 }) }, { additionalProperties: false }),
         response: { 200: Type.Object({ name: Type.String(), role: RoleSchema, expiresAt: Type.String() }), ...errors },
@@ -279,7 +280,7 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ApiContext): void {
       config: { public: true },
       schema: {
         tags: ['access'],
-        summary: 'End the console session and clear the fulcrum_session cookie',
+        summary: 'End the console session on every node sharing the store (within a second) and clear the cookie',
         security: [],
         response: { 200: Type.Object({ ok: Type.Boolean() }) },
       },

@@ -70,6 +70,7 @@ export function decryptSecret(sealed: string, key: Buffer, aad: string): string 
 export interface SecretTable {
   getSecret(key: string): Promise<string | undefined>;
   setSecret(key: string, value: string): Promise<void>;
+  createSecretIfAbsent(key: string, value: string): Promise<string>;
 }
 
 /**
@@ -90,7 +91,10 @@ export async function loadSealedSecret(
   key: Buffer,
   generate: () => string,
 ): Promise<string> {
-  const stored = await store.getSecret(name);
+  let stored = await store.getSecret(name);
+  // Several nodes may start at once against a new store: the first value stored wins, and
+  // every node reads that one back (one INSERT … ON CONFLICT DO NOTHING; issue 14).
+  if (stored === undefined) stored = await store.createSecretIfAbsent(name, encryptSecret(generate(), key, name));
   if (!stored) {
     const value = generate();
     await store.setSecret(name, encryptSecret(value, key, name));
