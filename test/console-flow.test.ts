@@ -1,17 +1,15 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { after, before, describe, it as nodeIt } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { after, before, describe } from 'node:test';
+import type { BrowserContext, Page } from 'playwright-core';
 import {
   ADMIN_TOKEN,
-  buildConsole,
+  type ConsoleWorld,
+  consoleSteps,
   get,
-  launchBrowser,
   namedBackend,
   type Product,
   shot,
-  startProduct,
-  watchConsole,
+  startConsoleWorld,
 } from './console-support.ts';
 import { freePort } from './helpers/plane.ts';
 
@@ -19,43 +17,23 @@ import { freePort } from './helpers/plane.ts';
 // served by the real product; requests go through the frontend it configured to a real server.
 describe('web console end to end', { timeout: 180_000 }, () => {
   // The steps build on each other: after the first failure the rest are skipped, not timed out.
-  let broken = false;
-  const it = (name: string, fn: () => Promise<void>) =>
-    nodeIt(name, async (t) => {
-      if (broken) return t.skip('an earlier step failed');
-      try {
-        await fn();
-      } catch (err) {
-        broken = true;
-        await shot(page, `console-failed-${name.slice(0, 40).replace(/\W+/g, '-')}`).catch(() => {});
-        throw err;
-      }
-    });
-  let consoleDir: string;
+  const it = consoleSteps('console', () => page);
+  let world: ConsoleWorld;
   let product: Product;
-  let browser: Browser;
   let context: BrowserContext;
   let page: Page;
-  let watch: ReturnType<typeof watchConsole>;
+  let watch: ConsoleWorld['watch'];
   let backend: Awaited<ReturnType<typeof namedBackend>>;
   let fePort: number;
 
   before(async () => {
-    [consoleDir, backend, fePort] = await Promise.all([buildConsole(), namedBackend('web-1'), freePort()]);
-    product = await startProduct(consoleDir);
-    browser = await launchBrowser();
-    context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    page = await context.newPage();
-    page.setDefaultTimeout(10_000);
-    watch = watchConsole(page);
+    [world, backend, fePort] = await Promise.all([startConsoleWorld(), namedBackend('web-1'), freePort()]);
+    ({ product, context, page, watch } = world);
   });
 
   after(async () => {
-    await context?.close();
-    await browser?.close();
-    await product?.close();
+    await world?.close();
     await backend?.close();
-    if (consoleDir) rmSync(consoleDir, { recursive: true, force: true });
   });
 
   it('signs in with an API token into an HttpOnly session cookie, refusing a wrong one', async () => {

@@ -1,17 +1,16 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { after, before, describe, it as nodeIt } from 'node:test';
+import { after, before, describe } from 'node:test';
 import tls from 'node:tls';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import {
-  buildConsole,
-  launchBrowser,
+  type ConsoleWorld,
+  consoleSteps,
   namedBackend,
   type Product,
   selfSigned,
   shot,
   signIn,
-  startProduct,
+  startConsoleWorld,
   watchConsole,
 } from './console-support.ts';
 import { freePort } from './helpers/plane.ts';
@@ -35,24 +34,12 @@ const CHANGE = /^(Add|Update|Enable|Disable|Drain|Remove|Create|Delete|Edit|Repl
 // The web console's gaps (C3): every routing-rule condition (F4), redirect to https and TLS
 // passthrough (T1, T4), outlier detection (H7), certificate rotation (T1) and roles (API.md).
 describe('web console: rules, frontend and backend settings, rotation, roles', { timeout: 180_000 }, () => {
-  let broken = false;
-  const it = (name: string, fn: () => Promise<void>) =>
-    nodeIt(name, async (t) => {
-      if (broken) return t.skip('an earlier step failed');
-      try {
-        await fn();
-      } catch (err) {
-        broken = true;
-        await shot(page, `console-gaps-failed-${name.slice(0, 40).replace(/\W+/g, '-')}`).catch(() => {});
-        throw err;
-      }
-    });
-  let consoleDir: string;
+  const it = consoleSteps('console-gaps', () => page);
+  let world: ConsoleWorld;
   let product: Product;
   let browser: Browser;
-  let context: BrowserContext;
   let page: Page;
-  let watch: ReturnType<typeof watchConsole>;
+  let watch: ConsoleWorld['watch'];
   let origin: Awaited<ReturnType<typeof namedBackend>>;
   let lb: { id: string };
   let web: { id: string };
@@ -61,14 +48,14 @@ describe('web console: rules, frontend and backend settings, rotation, roles', {
   let ports: number[];
 
   before(async () => {
-    [consoleDir, origin, ...ports] = await Promise.all([
-      buildConsole(),
+    [world, origin, ...ports] = await Promise.all([
+      startConsoleWorld(),
       namedBackend('web-1'),
       freePort(),
       freePort(),
       freePort(),
     ]);
-    product = await startProduct(consoleDir);
+    ({ product, browser, page, watch } = world);
     lb = await product.api('POST', '/load-balancers', { name: 'shop', allowedNetworks: ['127.0.0.0/8'] });
     web = await product.api('POST', '/backends', { loadBalancerId: lb.id, name: 'web', mode: 'http' });
     canary = await product.api('POST', '/backends', { loadBalancerId: lb.id, name: 'canary', mode: 'http' });
@@ -79,20 +66,12 @@ describe('web console: rules, frontend and backend settings, rotation, roles', {
       address: '127.0.0.1',
       port: origin.port,
     });
-    browser = await launchBrowser();
-    context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    page = await context.newPage();
-    page.setDefaultTimeout(10_000);
-    watch = watchConsole(page);
     await signIn(page, product.url);
   });
 
   after(async () => {
-    await context?.close();
-    await browser?.close();
-    await product?.close();
+    await world?.close();
     await origin?.close();
-    if (consoleDir) rmSync(consoleDir, { recursive: true, force: true });
   });
 
   it('creates a frontend with a header + method rule and a host rule, reordered (F4), refusing redirect without https (T1)', async () => {

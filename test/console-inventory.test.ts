@@ -1,64 +1,41 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { after, before, describe, it as nodeIt } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { after, before, describe } from 'node:test';
+import type { Page } from 'playwright-core';
 import {
-  buildConsole,
-  launchBrowser,
+  type ConsoleWorld,
+  consoleSteps,
   type Product,
   selfSigned,
   shot,
   signIn,
-  startProduct,
+  startConsoleWorld,
   tcpServer,
-  watchConsole,
 } from './console-support.ts';
 
 // The console's inventory, certificates and database-server paths (C3, S1, S8, S9, SS2, T1,
 // T3, F5): an instance picked in Add Backend Server, a CA chosen as its Server Certificate,
 // the database preset, refusals beside their field, and a frontend that cannot bind.
 describe('web console: inventory, certificates, database servers', { timeout: 180_000 }, () => {
-  let consoleDir: string;
+  let world: ConsoleWorld;
   let product: Product;
-  let browser: Browser;
-  let context: BrowserContext;
   let page: Page;
-  let watch: ReturnType<typeof watchConsole>;
+  let watch: ConsoleWorld['watch'];
   let db: Awaited<ReturnType<typeof tcpServer>>;
   let busy: Awaited<ReturnType<typeof tcpServer>>;
   let lb: { id: string };
-  let broken = false;
-  const it = (name: string, fn: () => Promise<void>) =>
-    nodeIt(name, async (t) => {
-      if (broken) return t.skip('an earlier step failed');
-      try {
-        await fn();
-      } catch (err) {
-        broken = true;
-        await shot(page, `console-inv-failed-${name.slice(0, 40).replace(/\W+/g, '-')}`).catch(() => {});
-        throw err;
-      }
-    });
+  const it = consoleSteps('console-inv', () => page);
 
   before(async () => {
-    [consoleDir, db, busy] = await Promise.all([buildConsole(), tcpServer(), tcpServer()]);
-    product = await startProduct(consoleDir);
+    [world, db, busy] = await Promise.all([startConsoleWorld(), tcpServer(), tcpServer()]);
+    ({ product, page, watch } = world);
     lb = await product.api('POST', '/load-balancers', { name: 'data', allowedNetworks: ['10.0.0.0/8'] });
-    browser = await launchBrowser();
-    context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    page = await context.newPage();
-    page.setDefaultTimeout(10_000);
-    watch = watchConsole(page);
     await signIn(page, product.url);
   });
 
   after(async () => {
-    await context?.close();
-    await browser?.close();
-    await product?.close();
+    await world?.close();
     await db?.close();
     await busy?.close();
-    if (consoleDir) rmSync(consoleDir, { recursive: true, force: true });
   });
 
   it('adds an instance to the inventory', async () => {

@@ -8,8 +8,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { it } from 'node:test';
 import { promisify } from 'node:util';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { namedHttpServer, startTestFulcrum } from './helpers/fulcrum.ts';
 import { get as getOnce } from './helpers/http-client.ts';
 
@@ -46,6 +47,64 @@ export interface Product {
 export async function startProduct(consoleDir: string): Promise<Product> {
   const f = await startTestFulcrum({ adminToken: ADMIN_TOKEN, console: consoleDir });
   return { url: f.url, api: f.ok, close: () => f.close() };
+}
+
+/**
+ * What every console suite starts: the console built into a temp dir, the product serving it,
+ * Chromium with one 1280×800 page (10 s default timeout) whose errors `watch` collects.
+ */
+export interface ConsoleWorld {
+  consoleDir: string;
+  product: Product;
+  browser: Browser;
+  context: BrowserContext;
+  page: Page;
+  watch: ReturnType<typeof watchConsole>;
+  /** Closes the page's context, the browser and the product, and removes the built console. */
+  close(): Promise<void>;
+}
+
+/** Starts a `ConsoleWorld` (not signed in: `signIn(world.page, world.product.url)`). */
+export async function startConsoleWorld(): Promise<ConsoleWorld> {
+  const w: Partial<ConsoleWorld> = {};
+  const close = async (): Promise<void> => {
+    await w.context?.close();
+    await w.browser?.close();
+    await w.product?.close();
+    if (w.consoleDir) rmSync(w.consoleDir, { recursive: true, force: true });
+  };
+  try {
+    w.consoleDir = await buildConsole();
+    w.product = await startProduct(w.consoleDir);
+    w.browser = await launchBrowser();
+    w.context = await w.browser.newContext({ viewport: { width: 1280, height: 800 } });
+    w.page = await w.context.newPage();
+    w.page.setDefaultTimeout(10_000);
+    w.watch = watchConsole(w.page);
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { ...(w as Omit<ConsoleWorld, 'close'>), close };
+}
+
+/**
+ * `it` for steps that build on each other: after the first failure the rest are skipped, not
+ * timed out, and the failing step leaves a screenshot `<prefix>-failed-<name>.png`.
+ */
+export function consoleSteps(prefix: string, page: () => Page): (name: string, fn: () => Promise<void>) => void {
+  let broken = false;
+  return (name, fn) =>
+    it(name, async (t) => {
+      if (broken) return t.skip('an earlier step failed');
+      try {
+        await fn();
+      } catch (err) {
+        broken = true;
+        await shot(page(), `${prefix}-failed-${name.slice(0, 40).replace(/\W+/g, '-')}`).catch(() => {});
+        throw err;
+      }
+    });
 }
 
 /** A real HTTP backend that answers its name and counts requests. */
