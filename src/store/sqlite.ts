@@ -49,6 +49,9 @@ function rollback(db: DatabaseSync): void {
   if (db.isTransaction) db.exec('ROLLBACK');
 }
 
+/** How long a write waits for another process's lock before answering 503 (ms). */
+export const BUSY_TIMEOUT_MS = 250;
+
 /**
  * Runs pending migrations in order, each in its own transaction. Returns the schema version.
  * Throws an Error (changing nothing) when the database was written by a newer Fulcrum.
@@ -94,7 +97,9 @@ export class SqliteStore implements ConfigStore {
     try {
       this.#db.exec('PRAGMA journal_mode = WAL');
       this.#db.exec('PRAGMA synchronous = NORMAL');
-      this.#db.exec('PRAGMA busy_timeout = 5000');
+      // node:sqlite is synchronous: waiting for another process's lock blocks the event loop, and
+      // with it every listener. This process is the only writer; wait briefly, then answer 503.
+      this.#db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
       // Freed content is zeroed, so a secret re-stored sealed leaves no clear copy in the file (issue 10).
       this.#db.exec('PRAGMA secure_delete = ON');
       migrate(this.#db);
