@@ -16,6 +16,7 @@ import { compile } from '../src/config/snapshot.ts';
 import { healthChecks } from '../src/health/registry.ts';
 import { buildTarget } from '../src/health/target.ts';
 import type { ProbeResult } from '../src/health/types.ts';
+import { baseConfig, server } from './helpers/plane.ts';
 
 const PG = 5432;
 const MYSQL = 3306;
@@ -187,31 +188,9 @@ async function probe(
     b.healthCheck.http = { method: 'GET', path: '/', expectedCodes: '200-399' };
   b.tls = { enabled: true, caCertificateId: null, sni: tls?.sni ?? null, verify: tls?.verify ?? true };
   const snap = compile({
-    version: 1,
-    loadBalancers: [
-      { id: 'lb1', name: 'lb1', description: '', allowedNetworks: [], ipAsBackend: true, maxServers: 10 },
-    ],
-    frontends: [],
+    ...baseConfig({ allowedNetworks: [], ipAsBackend: true, maxServers: 10 }),
     backends: [b],
-    servers: [
-      {
-        id: 's1',
-        backendId: 'b1',
-        name: 's1',
-        serverType: 'other',
-        instanceId: null,
-        address: '127.0.0.1',
-        port,
-        weight: 1,
-        zone: null,
-        passive: false,
-        sslOffload: false,
-        caCertificateId: null,
-        enabled: true,
-      },
-    ],
-    instances: [],
-    certificates: [],
+    servers: [server('s1', 'b1', port, { serverType: 'other' })],
   });
   const target = buildTarget(snap.backends.get('b1')!, snap.servers.get('s1')!, (backend) => ({
     rejectUnauthorized: backend.tls.verify,
@@ -405,29 +384,13 @@ test('https: without tlsOptionsFor, the CA certificate named by the backend (or 
     notAfter: '',
     fingerprintSha256: 'x',
   };
-  const base = {
-    serverType: 'other' as const,
-    instanceId: null,
-    address: '127.0.0.1',
-    port: ports.https!,
-    weight: 1,
-    zone: null,
-    passive: false,
-    sslOffload: false,
-    enabled: true,
-  };
   const snap = compile({
-    version: 1,
-    loadBalancers: [
-      { id: 'lb1', name: 'lb1', description: '', allowedNetworks: [], ipAsBackend: true, maxServers: 10 },
-    ],
-    frontends: [],
+    ...baseConfig({ allowedNetworks: [], ipAsBackend: true, maxServers: 10 }),
     backends: [b],
     servers: [
-      { ...base, id: 's1', backendId: 'b1', name: 's1', caCertificateId: null },
-      { ...base, id: 's2', backendId: 'b1', name: 's2', caCertificateId: 'missing' },
+      server('s1', 'b1', ports.https!, { serverType: 'other' }),
+      server('s2', 'b1', ports.https!, { serverType: 'other', caCertificateId: 'missing' }),
     ],
-    instances: [],
     certificates: [cert],
   });
   const be = snap.backends.get('b1')!;
