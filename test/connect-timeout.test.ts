@@ -12,7 +12,8 @@ import { createTcpListener } from '../src/dataplane/tcp/listener.ts';
 import { Runtime } from '../src/runtime/runtime.ts';
 import { type Blackhole, startBlackhole } from './helpers/blackhole.ts';
 import { FRONT_PROTOCOLS, startFrontProxy } from './helpers/front-protocols.ts';
-import { startBackend, startRawBackend, waitFor } from './helpers/http-fixtures.ts';
+import { waitFor } from './helpers/http-client.ts';
+import { startBackend, startRawBackend } from './helpers/http-fixtures.ts';
 import { backend, baseConfig, freePort, frontend, server } from './helpers/plane.ts';
 
 /**

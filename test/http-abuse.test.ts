@@ -3,7 +3,8 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { type FrontProxy, startFrontProxy } from './helpers/front-protocols.ts';
-import { rawExchange, startRawBackend, waitFor } from './helpers/http-fixtures.ts';
+import { waitFor } from './helpers/http-client.ts';
+import { rawExchange, startRawBackend } from './helpers/http-fixtures.ts';
 import { FRAME, getRequest, H2_ERROR, RawH2 } from './helpers/raw-h2.ts';
 
 /**

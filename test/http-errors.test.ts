@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, test } from 'node:test';
 import { FRONT_PROTOCOLS, frontClient, startFrontProxy } from './helpers/front-protocols.ts';
-import { rawExchange, startBackend, startProxy, startRawBackend, waitFor } from './helpers/http-fixtures.ts';
+import { waitFor } from './helpers/http-client.ts';
+import { rawExchange, startBackend, startProxy, startRawBackend } from './helpers/http-fixtures.ts';
 import { server } from './helpers/plane.ts';
 
 /** A port with nothing listening (bound then released). */

@@ -3,6 +3,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { FRONT_PROTOCOLS, type FrontProxy, startFrontProxy } from './helpers/front-protocols.ts';
+import { waitFor } from './helpers/http-client.ts';
 import {
   oneSocketAgent,
   rawExchange,
@@ -12,7 +13,6 @@ import {
   startRawBackend,
   type TestBackend,
   type TestProxy,
-  waitFor,
 } from './helpers/http-fixtures.ts';
 
 /** Echoes `echo:<body>`; `/chunked` answers chunked, `/204` and `/304` without a body; says which TE it got. */

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { describe, test } from 'node:test';
 import { FRONT_PROTOCOLS, startFrontProxy } from './helpers/front-protocols.ts';
-import { startBackend, type TestBackend, waitFor } from './helpers/http-fixtures.ts';
+import { waitFor } from './helpers/http-client.ts';
+import { startBackend, type TestBackend } from './helpers/http-fixtures.ts';
 import { backend, server } from './helpers/plane.ts';
 
 /** A backend whose `/slow` answers after `release()` is called; everything else answers at once. */

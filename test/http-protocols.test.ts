@@ -3,7 +3,8 @@ import type http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { FRONT_PROTOCOLS, type FrontProxy, startFrontProxy } from './helpers/front-protocols.ts';
-import { startBackend, startRawBackend, type TestBackend, waitFor } from './helpers/http-fixtures.ts';
+import { waitFor } from './helpers/http-client.ts';
+import { startBackend, startRawBackend, type TestBackend } from './helpers/http-fixtures.ts';
 import { server } from './helpers/plane.ts';
 
 /** A port on which nothing listens (connections are refused). */

@@ -5,7 +5,8 @@ import http from 'node:http';
 import net from 'node:net';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { startBackend, startProxy, startRawBackend, waitFor } from './helpers/http-fixtures.ts';
+import { waitFor } from './helpers/http-client.ts';
+import { startBackend, startProxy, startRawBackend } from './helpers/http-fixtures.ts';
 import { backend, baseConfig, freePort, frontend, server } from './helpers/plane.ts';
 
 describe('upgrade (WebSocket-style tunnel)', () => {

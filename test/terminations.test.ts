@@ -6,7 +6,8 @@ import { createTcpListener } from '../src/dataplane/tcp/listener.ts';
 import { createUdpListener } from '../src/dataplane/udp/listener.ts';
 import { TERMINATIONS, type Termination } from '../src/runtime/terminations.ts';
 import { FRONT_PROTOCOLS, startFrontProxy } from './helpers/front-protocols.ts';
-import { rawExchange, startBackend, startRawBackend, waitFor } from './helpers/http-fixtures.ts';
+import { waitFor } from './helpers/http-client.ts';
+import { rawExchange, startBackend, startRawBackend } from './helpers/http-fixtures.ts';
 import { backend, baseConfig, freePort, frontend, makePlane, server } from './helpers/plane.ts';
 
 /**

@@ -2,10 +2,8 @@ import http from 'node:http';
 import net from 'node:net';
 import type { Backend, ConfigState, Frontend } from '../../src/config/model.ts';
 import { createHttpListener } from '../../src/dataplane/http/listener.ts';
-import { type RawAnswer, rawHttp, waitFor } from './http-client.ts';
+import { type RawAnswer, rawHttp } from './http-client.ts';
 import { backend, baseConfig, freePort, frontend, makePlane, server } from './plane.ts';
-
-export { waitFor };
 
 /** A node:http backend on an ephemeral port that counts TCP connections and requests. */
 export interface TestBackend {
