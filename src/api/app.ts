@@ -24,6 +24,7 @@ import { errorHandler, sendError, validatorCompiler } from './errors.ts';
 import { Metrics } from './metrics.ts';
 import { registerConfigRoutes } from './routes-config.ts';
 import { registerOpsRoutes } from './routes-ops.ts';
+import { installWaitAll } from './wait-all.ts';
 
 /** Options of `buildApi`. */
 export interface ApiOptions {
@@ -160,6 +161,9 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     for (const method of methods)
       table.push({ method, url: route.url, access: config.public ? 'public' : config.role! });
   });
+
+  // `?wait=all` on every write (issue 14): documented on each write, held in onSend.
+  installWaitAll(app, () => control.cluster);
 
   await app.register(fastifyHelmet, {
     contentSecurityPolicy: {

@@ -15,6 +15,9 @@ export interface NodeView {
 /** Default heartbeat and catch-up interval (ms): a node is `stale` after 3 of them without a heartbeat. */
 export const HEARTBEAT_INTERVAL_MS = 2_000;
 
+/** How often `waitForAll` reads the `nodes` table (ms). */
+const WAIT_POLL_MS = 25;
+
 /**
  * One node among several sharing a store (C5, issue 14). It
  * - hears every commit of any node (`store.watch`: PostgreSQL NOTIFY) and applies it at once
@@ -142,6 +145,40 @@ export class NodeSync {
     };
     if (!rows.some((r) => r.name === this.name)) rows = [...rows, self].sort((a, b) => a.name.localeCompare(b.name));
     return rows.map((r) => viewOf(r.name === this.name ? self : r, now, this.intervalMs));
+  }
+
+  /**
+   * Waits until every live node (this one included) applied `version` (`?wait=all`, issue
+   * 14): polls the `nodes` table, where a node records its applied version right after it
+   * applied a change. Answers the live nodes still behind after `timeoutMs` (empty when all
+   * caught up); a `stale` node (no heartbeat for 3 intervals) is not waited for. When the
+   * store cannot answer until the deadline, `unreachable` says why.
+   */
+  async waitForAll(version: number, timeoutMs: number): Promise<{ lagging: NodeView[]; unreachable?: string }> {
+    const deadline = Date.now() + timeoutMs;
+    let lagging: NodeView[] = [];
+    for (;;) {
+      let unreachable: string | undefined;
+      try {
+        const now = this.#now();
+        const rows = (await this.#store.listNodes()).filter((r) => r.name !== this.name);
+        const self: NodeRecord = {
+          name: this.name,
+          appliedVersion: this.#applied(),
+          lastSeen: new Date(now).toISOString(),
+        };
+        lagging = [self, ...rows]
+          .map((r) => viewOf(r, now, this.intervalMs))
+          .filter((n) => n.status === 'live' && n.appliedVersion < version)
+          .sort((a, b) => a.name.localeCompare(b.name));
+        if (lagging.length === 0) return { lagging };
+      } catch (err) {
+        unreachable = (err as Error).message;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) return unreachable === undefined ? { lagging } : { lagging, unreachable };
+      await new Promise((r) => setTimeout(r, Math.min(WAIT_POLL_MS, left)));
+    }
   }
 
   /** Stops the timer and the notifications. */

@@ -19,6 +19,11 @@ export const ErrorCodes = {
   rate_limited: 429,
   internal: 500,
   /**
+   * `?wait=all`: the change is stored and live on the node that answered, but some live nodes
+   * had not applied it when the wait ran out; the message names them (issue 14).
+   */
+  lagging: 504,
+  /**
    * The configuration store cannot take a write now (disk full, read-only, busy, PostgreSQL
    * unreachable); the message names the cause (`store-unavailable: disk full`). The data plane
    * keeps serving the last applied configuration; retry later (issue 14).
