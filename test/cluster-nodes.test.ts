@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { createTestDatabase, type TestDatabase } from '../src/store/test-support.ts';
-import { type Json, namedHttpServer, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
+import { hit, served, startNode } from './helpers/cluster.ts';
+import { type Json, namedHttpServer, type TestFulcrum } from './helpers/fulcrum.ts';
 import { waitFor } from './helpers/http-client.ts';
 import { freePort } from './helpers/plane.ts';
 import { TestPki } from './tls-pki.ts';
@@ -15,45 +15,8 @@ import { TestPki } from './tls-pki.ts';
 // console sessions work on every node and end everywhere; `?wait=all` answers when every live
 // node applied the change, or 504 naming the one that lags.
 
-const SECRET = 'b'.repeat(64);
 /** The nodes' heartbeat interval (ms): a node is stale after 3 of them. */
 const SYNC_MS = 1000;
-
-function startNode(name: string, store: string): Promise<TestFulcrum> {
-  return startTestFulcrum({
-    store,
-    nodeName: name,
-    reusePort: true,
-    syncIntervalMs: SYNC_MS,
-    env: { FULCRUM_SECRET_KEY: SECRET },
-  });
-}
-
-/** Total connections a node's data plane accepted, over every frontend. */
-function served(n: TestFulcrum): number {
-  return [...n.fulcrum.plane.counters.values()].reduce((sum, c) => sum + c.totalConnections, 0);
-}
-
-/** One HTTP request on a new connection (the kernel picks the node): status, body, Set-Cookie. */
-function hit(
-  port: number,
-  cookie?: string,
-): Promise<{ status: number; body: string; setCookie: string | undefined } | { error: string }> {
-  return new Promise((resolve) => {
-    const headers = cookie ? { cookie } : {};
-    const req = http.get({ host: '127.0.0.1', port, path: '/', agent: false, timeout: 3000, headers }, (res) => {
-      let body = '';
-      res.on('data', (c) => {
-        body += c;
-      });
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, body, setCookie: res.headers['set-cookie']?.[0]?.split(';')[0] }),
-      );
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (e) => resolve({ error: e.message }));
-  });
-}
 
 function hitHttps(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -104,7 +67,7 @@ describe('several nodes: cookie key, shared ports, sessions, ?wait=all (C5, issu
   before(async () => {
     db = await createTestDatabase();
     // Started at once against a new database: both migrate and make the cookie key together.
-    [a, b] = await Promise.all([startNode('node-a', db.url), startNode('node-b', db.url)]);
+    [a, b] = await Promise.all([startNode('node-a', db.url, SYNC_MS), startNode('node-b', db.url, SYNC_MS)]);
     lbId = (await a.ok('POST', '/load-balancers', { name: 'shop', allowedNetworks: ['127.0.0.0/8'] })).id;
   });
   after(async () => {
