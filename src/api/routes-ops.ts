@@ -6,6 +6,7 @@ import { FulcrumError } from '../core/errors.ts';
 import type { EventQuery, Role, StoredEvent } from '../store/types.ts';
 import { cookieValue, SESSION_COOKIE, SESSION_TTL_MS } from './auth.ts';
 import type { ApiContext } from './context.ts';
+import { registerHistoryRoutes } from './routes-history.ts';
 
 type Req = FastifyRequest<{
   Params: { id: string };
@@ -161,6 +162,8 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ApiContext): void {
     },
     async () => ctx.stats.view(),
   );
+  // issue 16 point 3: per-second and per-minute history for the console's charts
+  registerHistoryRoutes(app, ctx);
 
   app.get(
     '/audit',

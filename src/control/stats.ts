@@ -1,6 +1,8 @@
 import type { ConfigState } from '../config/model.ts';
 import type { ServerRuntime } from '../runtime/server-runtime.ts';
 import { newTerminationCounts } from '../runtime/terminations.ts';
+import { ttfbHistogramOf, ttfbQuantile } from '../runtime/ttfb-histogram.ts';
+import { type HistoryInput, HistoryStore } from './history.ts';
 import type { DataPlanePort } from './ports.ts';
 import { outOfRotationReason } from './views.ts';
 
@@ -95,6 +97,10 @@ export class StatsCollector {
   #series = new Map<string, Series>();
   #timer: NodeJS.Timeout | undefined;
   #lastSampleAt = 0;
+  /** Per-server and per-frontend history: 1 s × 15 min and 1 min × 24 h (issue 16 point 3). */
+  readonly history = new HistoryStore();
+  /** Each server's TTFB histogram at the previous sample, for the newest second's p50/p95. */
+  #ttfbPrev = new Map<string, { prev: Uint32Array; p50: number | null; p95: number | null }>();
 
   constructor(plane: DataPlanePort, state: () => Readonly<ConfigState>, options: { windowSeconds?: number } = {}) {
     this.#plane = plane;
@@ -128,6 +134,7 @@ export class StatsCollector {
     const rt = this.#plane.runtime;
     this.#lastSampleAt = rt.clock.now();
     const seen = new Set<string>();
+    const hist = new Map<string, HistoryInput>();
     const total: Totals = { requests: 0, bytesIn: 0, bytesOut: 0, connections: 0 };
     for (const f of state.frontends) {
       const c = this.#plane.counters.get(f.id);
@@ -138,6 +145,7 @@ export class StatsCollector {
       total.bytesOut += t.bytesOut;
       total.connections += t.connections;
       this.#push(`fe:${f.id}`, t, seen);
+      hist.set(`fe:${f.id}`, { ...t, responses: c.responses, activeConnections: c.activeConnections });
     }
     const byBackend = new Map<string, ServerRuntime[]>();
     for (const s of state.servers) {
@@ -148,6 +156,16 @@ export class StatsCollector {
         { requests: srt.requests, bytesIn: srt.bytesIn, bytesOut: srt.bytesOut, connections: srt.totalConnections },
         seen,
       );
+      const ttfb = ttfbHistogramOf(srt);
+      hist.set(`srv:${s.id}`, {
+        requests: srt.requests,
+        responses: srt.responses,
+        bytesIn: srt.bytesIn,
+        bytesOut: srt.bytesOut,
+        activeConnections: srt.activeConnections,
+        ttfb,
+      });
+      this.#ttfbLatest(s.id, ttfb);
       let l = byBackend.get(s.backendId);
       if (!l) byBackend.set(s.backendId, (l = []));
       l.push(srt);
@@ -155,6 +173,21 @@ export class StatsCollector {
     for (const b of state.backends) this.#push(`be:${b.id}`, serverTotals(byBackend.get(b.id) ?? []), seen);
     this.#push('total', total, seen);
     for (const k of this.#series.keys()) if (!seen.has(k)) this.#series.delete(k);
+    for (const k of this.#ttfbPrev.keys()) if (!seen.has(`srv:${k}`)) this.#ttfbPrev.delete(k);
+    this.history.record(this.#lastSampleAt, hist);
+  }
+
+  /** The p50/p95 of the time to first byte over the newest second (null without answers). */
+  #ttfbLatest(id: string, cur: Uint32Array): void {
+    const t = this.#ttfbPrev.get(id);
+    if (!t) {
+      this.#ttfbPrev.set(id, { prev: cur.slice(), p50: null, p95: null });
+      return;
+    }
+    const d = cur.map((n, i) => Math.max(0, n - t.prev[i]!));
+    t.prev.set(cur);
+    t.p50 = ttfbQuantile(d, 0.5);
+    t.p95 = ttfbQuantile(d, 0.95);
   }
 
   #rate(key: string): Totals {
@@ -215,6 +248,10 @@ export class StatsCollector {
         terminations: { ...(srt?.terminations ?? newTerminationCounts()) },
         responses: responsesOf(srt?.responses ?? []),
         requestsPerSecond: this.#rate(`srv:${s.id}`).requests,
+        // issue 16: time to first byte over the newest second (null without answers), and the EWMA least-response-time uses
+        ttfbP50Ms: this.#ttfbPrev.get(s.id)?.p50 ?? null,
+        ttfbP95Ms: this.#ttfbPrev.get(s.id)?.p95 ?? null,
+        ewmaTtfbMs: srt ? Math.round(srt.ewmaTtfbMs * 100) / 100 : 0,
       };
     });
     const backends = state.backends.map((b) => {
