@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
+import type http from 'node:http';
 import http2 from 'node:http2';
 import { createBalancer } from '../../src/balancer/registry.ts';
 import { parseCertificateUpload } from '../../src/certificates/pem.ts';
@@ -15,6 +15,7 @@ import { PersistenceManager } from '../../src/persistence/choose.ts';
 import { persistenceChooser } from '../../src/persistence/http-chooser.ts';
 import { Runtime } from '../../src/runtime/runtime.ts';
 import { TestPki } from '../tls-pki.ts';
+import { request } from './http-fixtures.ts';
 import { backend, baseConfig, freePort, frontend, server } from './plane.ts';
 
 /**
@@ -218,29 +219,17 @@ export async function startFrontProxy(
 }
 
 function h1Request(port: number, o: RequestOptions): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        host: '127.0.0.1',
-        port,
-        method: o.method ?? 'GET',
-        path: o.path ?? '/',
-        headers: o.headers,
-        agent: o.agent ?? false,
-        ...(o.localAddress === undefined ? {} : { localAddress: o.localAddress }),
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (d) => chunks.push(d));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
-        );
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    sendBody(req, o);
-  });
+  return request(
+    port,
+    {
+      method: o.method ?? 'GET',
+      path: o.path ?? '/',
+      headers: o.headers,
+      agent: o.agent ?? false,
+      ...(o.localAddress === undefined ? {} : { localAddress: o.localAddress }),
+    },
+    (req) => sendBody(req, o),
+  );
 }
 
 function h2Request(session: http2.ClientHttp2Session, o: RequestOptions): Promise<Answer> {

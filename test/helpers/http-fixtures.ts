@@ -124,10 +124,14 @@ export function oneSocketAgent(): http.Agent {
   return new http.Agent({ keepAlive: true, maxSockets: 1 });
 }
 
-/** GET/POST through node:http; answers status, headers and body text. */
+/**
+ * GET/POST through node:http; answers status, headers and body text. `write` sends the body
+ * and ends the request (default: `req.end(options.body)`).
+ */
 export function request(
   port: number,
   options: http.RequestOptions & { body?: string | Buffer } = {},
+  write?: (req: http.ClientRequest) => void,
 ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
     const { body, ...rest } = options;
@@ -140,6 +144,7 @@ export function request(
       res.on('error', reject);
     });
     req.on('error', reject);
-    req.end(body);
+    if (write) write(req);
+    else req.end(body);
   });
 }
