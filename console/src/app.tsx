@@ -18,6 +18,7 @@ import { InstancesPage } from './pages/instances.tsx';
 import { LoadBalancerPage } from './pages/load-balancer.tsx';
 import { LoadBalancersPage } from './pages/load-balancers.tsx';
 import { LookupPage } from './pages/lookup.tsx';
+import { NodesPage } from './pages/nodes.tsx';
 
 type Auth = 'checking' | 'signed-out' | 'signed-in';
 
@@ -206,6 +207,7 @@ function Shell({ onSignOut, who }: { onSignOut: () => void; who: Who | null }) {
     { page: 'events', label: 'Events' },
     { page: 'instances', label: 'Instances' },
     { page: 'certificates', label: 'Certificates' },
+    { page: 'nodes', label: 'Nodes' },
   ] as const;
   return (
     <>
@@ -288,5 +290,7 @@ function Page({ route }: { route: Route }) {
       return <InstancesPage />;
     case 'certificates':
       return <CertificatesPage />;
+    case 'nodes':
+      return <NodesPage />;
   }
 }

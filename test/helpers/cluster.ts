@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { startTestFulcrum, type TestFulcrum } from './fulcrum.ts';
+import { startTestFulcrum, type TestFulcrum, type TestFulcrumOptions } from './fulcrum.ts';
 
 /**
  * Several nodes for the cluster tests (issue 14, C5): nodes started through the harness on one
@@ -10,12 +10,12 @@ import { startTestFulcrum, type TestFulcrum } from './fulcrum.ts';
 /** FULCRUM_SECRET_KEY of every test node (the same on every node, as the README says). */
 export const NODE_SECRET = 'b'.repeat(64);
 
-/** A node named `name` on `store` (a postgres:// URL), heartbeat every `syncIntervalMs`. */
+/** A node named `name` on `store` (a postgres:// URL), heartbeat every `syncIntervalMs`; `more` adds harness options. */
 export function startNode(
   name: string,
   store: string,
   syncIntervalMs: number,
-  t?: { after(fn: () => Promise<void>): unknown },
+  more: TestFulcrumOptions = {},
 ): Promise<TestFulcrum> {
   return startTestFulcrum({
     store,
@@ -23,7 +23,7 @@ export function startNode(
     reusePort: true,
     syncIntervalMs,
     env: { FULCRUM_SECRET_KEY: NODE_SECRET },
-    t,
+    ...more,
   });
 }
 

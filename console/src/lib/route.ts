@@ -2,7 +2,8 @@
  * Hash routes of the console, so the static files work from any path the API serves them at.
  *
  * `#/load-balancers`, `#/load-balancers/{id}/{tab}` (tab: frontends | backends | events | statistics),
- * `#/backends/{id}`, `#/frontends/{id}`, `#/lookup?q=…`, `#/events`, `#/instances`, `#/certificates`.
+ * `#/backends/{id}`, `#/frontends/{id}`, `#/lookup?q=…`, `#/events`, `#/instances`, `#/certificates`,
+ * `#/nodes`.
  */
 
 export const LbTabs = ['frontends', 'backends', 'events', 'statistics'] as const;
@@ -16,7 +17,8 @@ export type Route =
   | { page: 'lookup'; q: string }
   | { page: 'events' }
   | { page: 'instances' }
-  | { page: 'certificates' };
+  | { page: 'certificates' }
+  | { page: 'nodes' };
 
 /** Parses a location hash (with or without `#`); unknown hashes go to the load balancer list. */
 export function parseRoute(hash: string): Route {
@@ -42,6 +44,8 @@ export function parseRoute(hash: string): Route {
       return { page: 'instances' };
     case 'certificates':
       return { page: 'certificates' };
+    case 'nodes':
+      return { page: 'nodes' };
     default:
       return { page: 'load-balancers' };
   }
@@ -54,6 +58,7 @@ export function href(route: Route): string {
     case 'events':
     case 'instances':
     case 'certificates':
+    case 'nodes':
       return `#/${route.page}`;
     case 'load-balancer':
       return `#/load-balancers/${encodeURIComponent(route.id)}/${route.tab}`;

@@ -3,12 +3,14 @@
  * server's own types so they cannot drift: the stored resources from `src/config/model.ts`,
  * the answers with their live `status` from the functions that build them
  * (`src/control/views.ts`), certificates from `src/certificates/service.ts`, lookup rows from
- * `src/control/control-plane.ts` and events from `src/store/types.ts`.
+ * `src/control/control-plane.ts`, events from `src/store/types.ts` and nodes from
+ * `src/control/cluster.ts`.
  *
  * Every import here is `import type`: it is erased at build time, so no server code reaches
  * the console bundle.
  */
 import type { CertificateView } from '../../../src/certificates/service.ts';
+import type { NodeView as ClusterNode } from '../../../src/control/cluster.ts';
 import type { ServerLookup } from '../../../src/control/control-plane.ts';
 import type { backendView, frontendView, serverView } from '../../../src/control/views.ts';
 import type { StoredEvent } from '../../../src/store/types.ts';
@@ -44,3 +46,6 @@ export type LookupHit = Omit<ServerLookup, 'server'> & { server: Server };
 
 /** An event as the list and the live stream send it (health transitions, drains, changes), with its id. */
 export type FulcrumEvent = StoredEvent;
+
+/** A node sharing the store as `GET /nodes` lists it: name, applied version, last heartbeat, `live` or `stale`. */
+export type NodeView = ClusterNode;
