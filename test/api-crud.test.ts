@@ -36,6 +36,7 @@ describe('CRUD, versions, lookup and restart', () => {
           allowedNetworks: ['10.0.0.0/8'],
           ipAsBackend: false,
           maxServers: 492,
+          version: 1,
           configVersion: undefined,
         },
       );

@@ -41,6 +41,12 @@ export function sendError(reply: FastifyReply, err: FulcrumError): FastifyReply 
   };
   if (err.field !== undefined) body.error.field = err.field;
   if (err.details !== undefined && err.details.length > 0) body.error.details = err.details;
+  // 412 (issue 15 point 6): the version the resource is at now, also as its ETag (null when gone).
+  const current = (err as { currentVersion?: unknown }).currentVersion;
+  if (err.code === 'precondition_failed' && (typeof current === 'number' || current === null)) {
+    (body.error as Record<string, unknown>).currentVersion = current;
+    if (current !== null) reply.header('etag', `"${current}"`);
+  }
   return reply.code(err.status).type('application/json').send(body);
 }
 

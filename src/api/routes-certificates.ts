@@ -4,18 +4,30 @@ import { buildCertificate, type CertificateUpload, certificateView } from '../ce
 import type { Certificate } from '../config/model.ts';
 import { newId } from '../config/resources.ts';
 import { ErrorSchema, IdSchema, withVersion } from '../config/schemas.ts';
+import { checkIfMatch } from '../control/control-plane.ts';
 import { FulcrumError } from '../core/errors.ts';
 import type { ApiContext } from './context.ts';
+import { addEtagHook, ifMatchOf } from './etag.ts';
 
 type Req = FastifyRequest<{ Params: { id: string }; Body: Record<string, unknown> }>;
 
 const IdParams = Type.Object({ id: IdSchema });
-const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema };
+const errors = {
+  400: ErrorSchema,
+  401: ErrorSchema,
+  403: ErrorSchema,
+  404: ErrorSchema,
+  409: ErrorSchema,
+  412: ErrorSchema,
+};
 const TAG = 'certificates';
 
 /** The certificate as answered (no private key, ever). */
 export const CertificateResource = Type.Object({
   id: Type.String(),
+  version: Type.Optional(
+    Type.Integer({ minimum: 1, description: 'the version, also the ETag: send it as If-Match to PUT or DELETE' }),
+  ),
   name: Type.String(),
   kind: Type.Union([Type.Literal('server'), Type.Literal('ca')]),
   pem: Type.String({ description: 'certificate chain or CA bundle (public part only)' }),
@@ -59,6 +71,7 @@ const CertificateReplace = Type.Object(
  */
 export function certificateRoutes(secretKey: Buffer): (app: FastifyInstance, ctx: ApiContext) => void {
   return (app, ctx) => {
+    addEtagHook(app);
     const cp = ctx.control;
     const now = (): number => cp.plane.runtime.clock.now();
     app.get(
@@ -131,12 +144,15 @@ export function certificateRoutes(secretKey: Buffer): (app: FastifyInstance, ctx
           secretKey,
           now(),
         );
+        const ifMatch = ifMatchOf(req);
         const r = await cp.change(ctx.actor(req), 'update', (draft) => {
           const i = draft.certificates.findIndex((c) => c.id === id);
           if (i < 0) throw new FulcrumError('not_found', `id: no certificate with id "${id}"`, 'id');
           const before = draft.certificates[i] as Certificate;
+          const expect = checkIfMatch('certificate', before, ifMatch);
           draft.certificates[i] = doc;
           return {
+            ...(expect ? { expect } : {}),
             result: doc,
             kind: 'certificate',
             id,
@@ -159,7 +175,7 @@ export function certificateRoutes(secretKey: Buffer): (app: FastifyInstance, ctx
         },
       },
       async (req: Req) => {
-        const r = await cp.deleteCertificate(ctx.actor(req), req.params.id);
+        const r = await cp.deleteCertificate(ctx.actor(req), req.params.id, ifMatchOf(req));
         return { ...certificateView(r.resource, now()), configVersion: r.configVersion };
       },
     );

@@ -21,9 +21,17 @@ import {
   ServerResource,
   withVersion,
 } from '../config/schemas.ts';
-import type { Changed } from '../control/control-plane.ts';
-import { backendView, drainingRemovedViews, frontendView, serverView } from '../control/views.ts';
+import type { Changed, IfMatch } from '../control/control-plane.ts';
+import {
+  backendShares,
+  backendView,
+  drainingRemovedViews,
+  frontendView,
+  hasTags,
+  serverView,
+} from '../control/views.ts';
 import type { ApiContext } from './context.ts';
+import { addEtagHook, ifMatchOf } from './etag.ts';
 
 type Body = Record<string, unknown>;
 type Req = FastifyRequest<{
@@ -33,8 +41,31 @@ type Req = FastifyRequest<{
 }>;
 
 const IdParams = Type.Object({ id: IdSchema });
+/** `?tag=env=prod&tag=canary` (or `?tag=env=prod,canary`): servers with every tag; `key` matches any `key=value`. */
+const TagQuery = Type.Object({
+  tag: Type.Optional(
+    Type.Union([Type.String({ maxLength: 2048 }), Type.Array(Type.String({ maxLength: 2048 }), { maxItems: 32 })], {
+      description: 'servers carrying every tag given (`key` matches `key` and any `key=value`)',
+    }),
+  ),
+});
+function tagsOf(q: Record<string, unknown>): string[] {
+  const raw = q.tag;
+  const list = Array.isArray(raw) ? raw : raw === undefined ? [] : [raw];
+  return list
+    .flatMap((t) => String(t).split(','))
+    .map((t) => t.trim())
+    .filter((t) => t !== '');
+}
 const ServerParams = Type.Object({ id: IdSchema, serverId: IdSchema });
-const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema };
+const errors = {
+  400: ErrorSchema,
+  401: ErrorSchema,
+  403: ErrorSchema,
+  404: ErrorSchema,
+  409: ErrorSchema,
+  412: ErrorSchema,
+};
 
 function schema(
   tag: string,
@@ -70,8 +101,8 @@ interface ResourceSpec<K extends 'loadBalancer' | 'frontend' | 'backend' | 'inst
   summaries?: { list?: string; create?: string; one?: string; update?: string; delete?: string };
   commands: {
     create(actor: string, body: Body): Promise<Changed<ResourceOf[K]>>;
-    update(actor: string, id: string, patch: Body): Promise<Changed<ResourceOf[K]>>;
-    delete(actor: string, id: string): Promise<Changed<ResourceOf[K]>>;
+    update(actor: string, id: string, patch: Body, ifMatch: IfMatch): Promise<Changed<ResourceOf[K]>>;
+    delete(actor: string, id: string, ifMatch: IfMatch): Promise<Changed<ResourceOf[K]>>;
   };
 }
 
@@ -132,7 +163,7 @@ function resourceRoutes<K extends 'loadBalancer' | 'frontend' | 'backend' | 'ins
         ok: withVersion(resource),
       }),
     },
-    async (req: Req) => changed(await spec.commands.update(ctx.actor(req), req.params.id, req.body)),
+    async (req: Req) => changed(await spec.commands.update(ctx.actor(req), req.params.id, req.body, ifMatchOf(req))),
   );
   app.delete(
     `${spec.path}/:id`,
@@ -140,7 +171,7 @@ function resourceRoutes<K extends 'loadBalancer' | 'frontend' | 'backend' | 'ins
       config: { role: 'admin' },
       schema: schema(tag, sum.delete ?? `Delete a ${noun}`, { params: IdParams, ok: withVersion(resource) }),
     },
-    async (req: Req) => changed(await spec.commands.delete(ctx.actor(req), req.params.id), deleted),
+    async (req: Req) => changed(await spec.commands.delete(ctx.actor(req), req.params.id, ifMatchOf(req)), deleted),
   );
 }
 
@@ -152,7 +183,8 @@ function resourceRoutes<K extends 'loadBalancer' | 'frontend' | 'backend' | 'ins
 export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const cp = ctx.control;
   const plane = cp.plane;
-  const srvView = (x: Server) => serverView(x, plane);
+  const srvView = (x: Server, shares?: ReadonlyMap<string, number>) => serverView(x, plane, false, shares);
+  addEtagHook(app);
 
   // ---------- load balancers, frontends, backends, instances: one shape of routes ----------
   const ByLb = Type.Object({ loadBalancerId: Type.Optional(IdSchema) });
@@ -173,8 +205,8 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): voi
     },
     commands: {
       create: (a, b) => cp.createLoadBalancer(a, b),
-      update: (a, id, b) => cp.updateLoadBalancer(a, id, b),
-      delete: (a, id) => cp.deleteLoadBalancer(a, id),
+      update: (a, id, b, m) => cp.updateLoadBalancer(a, id, b, m),
+      delete: (a, id, m) => cp.deleteLoadBalancer(a, id, m),
     },
   });
   resourceRoutes(app, ctx, {
@@ -193,8 +225,8 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): voi
     },
     commands: {
       create: (a, b) => cp.createFrontend(a, b),
-      update: (a, id, b) => cp.updateFrontend(a, id, b),
-      delete: (a, id) => cp.deleteFrontend(a, id),
+      update: (a, id, b, m) => cp.updateFrontend(a, id, b, m),
+      delete: (a, id, m) => cp.deleteFrontend(a, id, m),
     },
   });
   resourceRoutes(app, ctx, {
@@ -213,8 +245,8 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): voi
     },
     commands: {
       create: (a, b) => cp.createBackend(a, b),
-      update: (a, id, b) => cp.updateBackend(a, id, b),
-      delete: (a, id) => cp.deleteBackend(a, id),
+      update: (a, id, b, m) => cp.updateBackend(a, id, b, m),
+      delete: (a, id, m) => cp.deleteBackend(a, id, m),
     },
   });
   resourceRoutes(app, ctx, {
@@ -232,8 +264,8 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): voi
     },
     commands: {
       create: (a, b) => cp.createInstance(a, b),
-      update: (a, id, b) => cp.updateInstance(a, id, b),
-      delete: (a, id) => cp.deleteInstance(a, id),
+      update: (a, id, b, m) => cp.updateInstance(a, id, b, m),
+      delete: (a, id, m) => cp.deleteInstance(a, id, m),
     },
   });
 
@@ -244,11 +276,20 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): voi
     '/backends/:id/servers',
     {
       config: { role: 'viewer' },
-      schema: schema(SRV, "A backend's servers with live status", { params: IdParams, ok: Type.Array(ServerResource) }),
+      schema: schema(SRV, "A backend's servers with live status (`?tag=` keeps those with every tag given)", {
+        params: IdParams,
+        querystring: TagQuery,
+        ok: Type.Array(ServerResource),
+      }),
     },
     async (req: Req) => {
       cp.get('backend', req.params.id);
-      const live = cp.list('server', (s) => s.backendId === req.params.id).map(srvView);
+      const tags = tagsOf(req.query);
+      const shares = backendShares(req.params.id, plane);
+      const live = cp
+        .list('server', (s) => s.backendId === req.params.id && (tags.length === 0 || hasTags(s, tags)))
+        .map((s) => srvView(s, shares));
+      if (tags.length > 0) return live;
       return [...live, ...drainingRemovedViews(req.params.id, plane)]; // S3: deleted, still draining
     },
   );
@@ -296,7 +337,34 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): voi
       }),
     },
     async (req: Req) => {
-      const r = await cp.updateServer(ctx.actor(req), req.params.id, req.params.serverId, req.body);
+      const r = await cp.updateServer(ctx.actor(req), req.params.id, req.params.serverId, req.body, ifMatchOf(req));
+      return { ...srvView(r.resource), configVersion: r.configVersion };
+    },
+  );
+  app.post(
+    '/backends/:id/servers/:serverId/drain',
+    {
+      config: operator,
+      schema: schema(
+        SRV,
+        "Drain a server: it is disabled, open connections finish until `timeoutSeconds` (default the backend's drainTimeoutSeconds; 0 cuts them now), then the rest is cut",
+        {
+          params: ServerParams,
+          body: Type.Object(
+            {
+              timeoutSeconds: Type.Optional(
+                Type.Integer({ minimum: 0, maximum: 3600, description: 'this drain only (0–3600)' }),
+              ),
+            },
+            { additionalProperties: false },
+          ),
+          ok: withVersion(ServerResource),
+        },
+      ),
+    },
+    async (req: Req) => {
+      const timeout = (req.body ?? {}).timeoutSeconds as number | undefined;
+      const r = await cp.drainServer(ctx.actor(req), req.params.id, req.params.serverId, timeout, ifMatchOf(req));
       return { ...srvView(r.resource), configVersion: r.configVersion };
     },
   );
@@ -307,7 +375,7 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): voi
       schema: schema(SRV, 'Remove a server: it drains (S3)', { params: ServerParams, ok: withVersion(ServerResource) }),
     },
     async (req: Req) => {
-      const r = await cp.deleteServer(ctx.actor(req), req.params.id, req.params.serverId);
+      const r = await cp.deleteServer(ctx.actor(req), req.params.id, req.params.serverId, ifMatchOf(req));
       return { ...serverView(r.resource, plane, true), configVersion: r.configVersion };
     },
   );
@@ -315,11 +383,12 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): voi
     '/servers',
     {
       config: { role: 'viewer' },
-      schema: schema(SRV, 'Lookup by IP address, server id or instance id across all load balancers (S8)', {
+      schema: schema(SRV, 'Lookup by IP address, server id, instance id or tags across all load balancers (S8)', {
         querystring: Type.Object({
           address: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
           id: Type.Optional(IdSchema),
           instanceId: Type.Optional(IdSchema),
+          tag: TagQuery.properties.tag,
         }),
         ok: Type.Array(
           Type.Object({
@@ -335,7 +404,7 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): voi
     async (req: Req) => {
       const q = req.query;
       return cp
-        .lookupServers({ address: q.address, id: q.id, instanceId: q.instanceId })
+        .lookupServers({ address: q.address, id: q.id, instanceId: q.instanceId, tags: tagsOf(q) })
         .map((row) => ({ ...row, server: srvView(row.server) }));
     },
   );

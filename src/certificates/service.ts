@@ -14,6 +14,8 @@ export interface CertificateUpload {
 /** A certificate as the API shows it (never the private key). */
 export interface CertificateView {
   id: string;
+  /** The certificate's version (its ETag, issue 15 point 6). */
+  version?: number;
   name: string;
   kind: CertificateKind;
   /** The certificate chain or CA bundle (public part only). */
@@ -76,6 +78,7 @@ export function validityWarnings(cert: Certificate, now: number): string[] {
 export function certificateView(cert: Certificate, now: number, warnings?: string[]): CertificateView {
   return {
     id: cert.id,
+    ...(cert.version !== undefined ? { version: cert.version } : {}),
     name: cert.name,
     kind: cert.kind,
     pem: cert.certPem,

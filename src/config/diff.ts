@@ -24,16 +24,24 @@ export interface ConfigDiff {
   deletes: { kind: ResourceKind; id: string }[];
 }
 
-/** The diff between two states, as upserts (created or changed documents) and deletes. Pure. */
+/** A document as compared by the diff: its `version` (kept by the store) is not content. */
+function content(d: { version?: number }): string {
+  return JSON.stringify({ ...d, version: undefined });
+}
+
+/**
+ * The diff between two states, as upserts (created or changed documents) and deletes. Pure.
+ * A resource's `version` is ignored: only its content makes it changed.
+ */
 export function diffStates(before: ConfigState, after: ConfigState): ConfigDiff {
   const upserts: Upsert[] = [];
   const deletes: { kind: ResourceKind; id: string }[] = [];
   for (const kind of Object.keys(StateKey) as ResourceKind[]) {
-    const old = new Map(listOf(before, kind).map((d) => [d.id, JSON.stringify(d)]));
+    const old = new Map(listOf(before, kind).map((d) => [d.id, content(d)]));
     const now = new Set<string>();
     for (const d of listOf(after, kind)) {
       now.add(d.id);
-      if (old.get(d.id) !== JSON.stringify(d)) upserts.push({ kind, doc: d } as Upsert);
+      if (old.get(d.id) !== content(d)) upserts.push({ kind, doc: d } as Upsert);
     }
     for (const id of old.keys()) if (!now.has(id)) deletes.push({ kind, id });
   }

@@ -40,6 +40,8 @@ export type PersistenceType = (typeof PersistenceTypes)[number];
 /** A load balancer: groups frontends and backends; quotas apply per load balancer (S6, S7). */
 export interface LoadBalancer {
   id: string;
+  /** The resource's own version (ETag; 1 when created, + 1 on each change), kept by the store. */
+  version?: number;
   name: string;
   description: string;
   /** IPv4 CIDRs a custom server address must fall in unless `ipAsBackend` (S7). */
@@ -80,6 +82,8 @@ export interface SniRule {
 /** A frontend: a listening address:port with a protocol and a default backend (F1). */
 export interface Frontend {
   id: string;
+  /** The resource's own version (ETag; 1 when created, + 1 on each change), kept by the store. */
+  version?: number;
   loadBalancerId: string;
   name: string;
   protocol: Protocol;
@@ -175,6 +179,8 @@ export interface BackendTimeouts {
 /** A backend: servers with one mode, algorithm, persistence, health check, slow start and TLS settings (F3). */
 export interface Backend {
   id: string;
+  /** The resource's own version (ETag; 1 when created, + 1 on each change), kept by the store. */
+  version?: number;
   loadBalancerId: string;
   name: string;
   mode: Mode;
@@ -197,6 +203,8 @@ export interface Backend {
 /** A backend server (S1). Either `instanceId` or a custom `address`; the address follows the instance. */
 export interface Server {
   id: string;
+  /** The resource's own version (ETag; 1 when created, + 1 on each change), kept by the store. */
+  version?: number;
   backendId: string;
   name: string;
   serverType: ServerType;
@@ -211,11 +219,25 @@ export interface Server {
   sslOffload: boolean;
   caCertificateId: string | null;
   enabled: boolean;
+  /** Free text for people (default ""). */
+  description?: string;
+  /** Labels, `key` or `key=value` (at most 32; default []); `?tag=` filters by them. */
+  tags?: string[];
+  /** Overrides of the backend's health check for this server (issue 15 point 7). */
+  healthCheck?: ServerHealthCheck;
+}
+
+/** A server's own health check settings: `port` replaces the check's port; `enabled: false` never checks it. */
+export interface ServerHealthCheck {
+  port?: number | null;
+  enabled?: boolean;
 }
 
 /** An inventory entry (a VM or host) from which a server can be picked. */
 export interface Instance {
   id: string;
+  /** The resource's own version (ETag; 1 when created, + 1 on each change), kept by the store. */
+  version?: number;
   name: string;
   privateIp: string;
   zone: string | null;
@@ -226,6 +248,8 @@ export interface Instance {
 /** An uploaded certificate (T1, T3). The private key never leaves the store in clear. */
 export interface Certificate {
   id: string;
+  /** The resource's own version (ETag; 1 when created, + 1 on each change), kept by the store. */
+  version?: number;
   name: string;
   kind: 'server' | 'ca';
   /** Certificate chain (or CA bundle) in PEM. */

@@ -27,6 +27,19 @@ function nullable(s: TSchema): TSchema {
   return Type.Union([s, Type.Null()]);
 }
 
+/**
+ * A server tag (issue 15 point 5): `key` or `key=value`; the key starts with a letter or digit
+ * and holds letters, digits and `._/-`; the value holds letters, digits and `._:/@+-`. No
+ * spaces, no control characters, at most 64 characters.
+ */
+export const TagSchema = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  pattern: '^[A-Za-z0-9][A-Za-z0-9._/-]*(=[A-Za-z0-9._:/@+-]*)?$',
+  'x-rule':
+    'must be "key" or "key=value" (at most 64 characters; key: letters, digits and ._/- starting with a letter or digit; value: letters, digits and ._:/@+-)',
+});
+
 /** Names (S1): 1–64 characters. Uniqueness and the name rule are semantic (validate.ts, names.ts). */
 export const NameSchema = Type.String({
   minLength: 1,
@@ -257,7 +270,31 @@ const serverFields = {
   sslOffload: Type.Boolean(),
   caCertificateId: nullable(IdSchema),
   enabled: Type.Boolean(),
+  description: Type.String({
+    maxLength: 1024,
+    pattern: '^[^\\u0000-\\u001f\\u007f]*$',
+    'x-rule': 'must be at most 1024 characters without control characters',
+    description: 'free text for people (default "")',
+  }),
+  tags: Type.Array(TagSchema, {
+    maxItems: 32,
+    uniqueItems: true,
+    description: 'labels such as ["env=prod", "canary"] (at most 32, no duplicates); filter with ?tag=',
+  }),
+  healthCheck: obj(
+    {
+      port: nullable(PortSchema),
+      enabled: Type.Boolean(),
+    },
+    [],
+    {
+      description:
+        "per-server overrides of the backend's health check: `port` (null = the backend check's port or the server's), `enabled: false` to never check this server (it counts as healthy)",
+    },
+  ),
 };
+/** Server fields added in the second wave (optional in stored documents; defaults in resources.ts and views). */
+const serverOptional = ['description', 'tags', 'healthCheck'];
 
 const instanceFields = {
   name: NameSchema,
@@ -293,28 +330,46 @@ export const ServerPatch = partialOf(serverFields);
 export const InstanceCreate = createOf(instanceFields, ['name', 'privateIp']);
 export const InstancePatch = partialOf(instanceFields);
 
-const id = { id: Type.String({ readOnly: true }) };
+const id = {
+  id: Type.String({ readOnly: true }),
+  version: Type.Integer({
+    minimum: 1,
+    readOnly: true,
+    description: "the resource's version, also its ETag: 1 when created, + 1 on each change; send it as If-Match",
+  }),
+};
+/** `version` is absent from documents answered before the store kept it. */
+const idOptional = ['version'];
 
 /** Live server status (API.md). */
 export const ServerStatusSchema = Type.Object({
   health: oneOf(['unknown', 'healthy', 'unhealthy']),
   state: oneOf(['active', 'passive', 'slow-start', 'draining', 'disabled']),
   slowStartFactor: Type.Number({ minimum: 0, maximum: 1 }),
-  activeConnections: Type.Integer(),
+  activeConnections: Type.Integer({ description: 'open connections (while draining: those still to finish)' }),
   reason: nullable(Type.String({ description: 'stable code when out of rotation' })),
+  expectedShare: Type.Number({
+    minimum: 0,
+    maximum: 1,
+    description:
+      "share of new requests this server gets now: its effective weight (slow start included) over the sum of the available servers' (passive servers 0 unless the passives are in use)",
+  }),
+  drainDeadline: nullable(
+    Type.String({ description: 'while draining: when the connections still open are cut (ISO 8601)' }),
+  ),
   lastCheck: nullable(
     Type.Object({ at: Type.String(), ok: Type.Boolean(), reason: Type.String(), latencyMs: Type.Number() }),
   ),
 });
 
-export const LoadBalancerResource = full({ ...id, ...loadBalancerFields });
+export const LoadBalancerResource = full({ ...id, ...loadBalancerFields }, idOptional);
 export const FrontendResource = full(
   {
     ...id,
     ...frontendFields,
     status: Type.Object({ listening: Type.Boolean(), reason: nullable(Type.String()) }),
   },
-  frontendOptional,
+  [...idOptional, ...frontendOptional],
 );
 export const BackendResource = full(
   {
@@ -331,13 +386,13 @@ export const BackendResource = full(
       healthy: Type.Integer(),
     }),
   },
-  ['retries'],
+  [...idOptional, 'retries'],
 );
 export const ServerResource = full(
   { ...id, backendId: IdSchema, ...serverFields, address: Type.String(), status: ServerStatusSchema },
-  [],
+  [...idOptional, ...serverOptional],
 );
-export const InstanceResource = full({ ...id, ...instanceFields });
+export const InstanceResource = full({ ...id, ...instanceFields }, idOptional);
 
 /** One problem of a refused request (API.md second wave). */
 export const ErrorDetailSchema = Type.Object({
@@ -353,6 +408,11 @@ export const ErrorSchema = Type.Object({
     code: Type.String(),
     message: Type.String(),
     field: Type.Optional(Type.String()),
+    currentVersion: Type.Optional(
+      Type.Union([Type.Integer(), Type.Null()], {
+        description: '412 precondition_failed: the version the resource is at now (null when deleted)',
+      }),
+    ),
     details: Type.Optional(
       Type.Array(ErrorDetailSchema, { description: 'every problem of the request, so it is fixed in one round' }),
     ),

@@ -48,6 +48,8 @@ export interface ServerSpec {
   readonly enabled: boolean;
   /** The instance's OS when the server names an instance (S10). */
   readonly os: string | null;
+  /** Per-server health check overrides (issue 15 point 7): the check's port, or never checked. */
+  readonly healthCheck?: { readonly port: number | null; readonly enabled: boolean };
 }
 
 /** A backend with its servers, in configuration order. */
@@ -184,6 +186,7 @@ export function compile(config: ConfigState): Snapshot {
       caCertificateId: s.caCertificateId,
       enabled: s.enabled,
       os: inst?.os ?? null,
+      healthCheck: { port: s.healthCheck?.port ?? null, enabled: s.healthCheck?.enabled ?? true },
     };
     servers.set(s.id, spec);
     let list = serversByBackend.get(s.backendId);

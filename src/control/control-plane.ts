@@ -24,11 +24,12 @@ import { compile } from '../config/snapshot.ts';
 import { validateConfig } from '../config/validate.ts';
 import { FulcrumError, invalid } from '../core/errors.ts';
 import { type Logger, silentLogger } from '../core/log.ts';
-import type { ConfigStore } from '../store/types.ts';
+import { type ConfigStore, staleVersionError } from '../store/types.ts';
 import { NodeSync, type NodeView } from './cluster.ts';
 import { EventHub } from './events.ts';
 import { type Actor, type Changed, type ChangeFn, ChangePipeline } from './pipeline.ts';
 import type { DataPlanePort } from './ports.ts';
+import { hasTags } from './views.ts';
 
 export type { Actor, Changed } from './pipeline.ts';
 
@@ -52,6 +53,29 @@ export interface ServerLookup {
 }
 
 type Body = Record<string, unknown>;
+
+/**
+ * `If-Match` of a PATCH, PUT or DELETE (issue 15 point 6): the versions (ETags) the caller
+ * last saw; the change goes through only when the resource is still at one of them.
+ * Undefined (no header, or `*`) checks nothing.
+ */
+export type IfMatch = readonly number[] | undefined;
+
+/**
+ * Checks `If-Match` against the resource as the change sees it (the draft: the stored state,
+ * reloaded when another node committed first). Answers the store's expectation, checked again
+ * inside the commit's transaction.
+ */
+export function checkIfMatch(
+  kind: ResourceKind,
+  cur: { id: string; version?: number },
+  ifMatch: IfMatch,
+): { kind: ResourceKind; id: string; version: number }[] | undefined {
+  if (ifMatch === undefined) return undefined;
+  const version = cur.version ?? 1;
+  if (!ifMatch.includes(version)) throw staleVersionError(kind, cur.id, version, ifMatch[0] ?? 0);
+  return [{ kind, id: cur.id, version }];
+}
 
 /**
  * The control plane service (DESIGN.md "The one flow"): the per-resource commands (create,
@@ -213,15 +237,18 @@ export class ControlPlane {
     kind: K,
     id: string,
     merge: (cur: ResourceOf[K], draft: ConfigState) => ResourceOf[K],
+    ifMatch?: IfMatch,
+    action = 'update',
   ): Promise<Changed<ResourceOf[K]>> {
-    return this.change(actor, 'update', (draft) => {
+    return this.change(actor, action, (draft) => {
       const all = list(draft, kind);
       const i = all.findIndex((d) => d.id === id);
       if (i < 0) throw new FulcrumError('not_found', `id: no ${KindLabel[kind]} with id "${id}"`, 'id');
       const cur = all[i]!;
       const next = merge(cur, draft);
+      const expect = checkIfMatch(kind, cur, ifMatch);
       all[i] = next;
-      return { result: next, kind, id, before: structuredClone(cur), after: next };
+      return { result: next, kind, id, before: structuredClone(cur), after: next, ...(expect ? { expect } : {}) };
     });
   }
 
@@ -230,6 +257,7 @@ export class ControlPlane {
     kind: K,
     id: string,
     check: (cur: ResourceOf[K], draft: ConfigState) => void,
+    ifMatch?: IfMatch,
   ): Promise<Changed<ResourceOf[K]>> {
     return this.change(actor, 'delete', (draft) => {
       const all = list(draft, kind);
@@ -237,8 +265,9 @@ export class ControlPlane {
       if (i < 0) throw new FulcrumError('not_found', `id: no ${KindLabel[kind]} with id "${id}"`, 'id');
       const cur = all[i]!;
       check(cur, draft);
+      const expect = checkIfMatch(kind, cur, ifMatch);
       all.splice(i, 1);
-      return { result: cur, kind, id, before: cur, after: null };
+      return { result: cur, kind, id, before: cur, after: null, ...(expect ? { expect } : {}) };
     });
   }
 
@@ -249,22 +278,28 @@ export class ControlPlane {
     return this.#create(actor, 'loadBalancer', () => buildLoadBalancer(body));
   }
   /** PATCH /load-balancers/{id}. */
-  updateLoadBalancer(actor: Actor, id: string, patch: Body): Promise<Changed<LoadBalancer>> {
-    return this.#update(actor, 'loadBalancer', id, (cur) => ({ ...mergePatch(cur, patch), id }));
+  updateLoadBalancer(actor: Actor, id: string, patch: Body, ifMatch?: IfMatch): Promise<Changed<LoadBalancer>> {
+    return this.#update(actor, 'loadBalancer', id, (cur) => ({ ...mergePatch(cur, patch), id }), ifMatch);
   }
   /** DELETE /load-balancers/{id}: 409 while it has frontends or backends. */
-  deleteLoadBalancer(actor: Actor, id: string): Promise<Changed<LoadBalancer>> {
-    return this.#remove(actor, 'loadBalancer', id, (lb, draft) => {
-      const f = draft.frontends.filter((x) => x.loadBalancerId === id).length;
-      const b = draft.backends.filter((x) => x.loadBalancerId === id).length;
-      if (f + b > 0) {
-        throw new FulcrumError(
-          'conflict',
-          `id: load balancer "${lb.name}" still has ${f} frontend(s) and ${b} backend(s); delete them first`,
-          'id',
-        );
-      }
-    });
+  deleteLoadBalancer(actor: Actor, id: string, ifMatch?: IfMatch): Promise<Changed<LoadBalancer>> {
+    return this.#remove(
+      actor,
+      'loadBalancer',
+      id,
+      (lb, draft) => {
+        const f = draft.frontends.filter((x) => x.loadBalancerId === id).length;
+        const b = draft.backends.filter((x) => x.loadBalancerId === id).length;
+        if (f + b > 0) {
+          throw new FulcrumError(
+            'conflict',
+            `id: load balancer "${lb.name}" still has ${f} frontend(s) and ${b} backend(s); delete them first`,
+            'id',
+          );
+        }
+      },
+      ifMatch,
+    );
   }
 
   // ---------- frontends ----------
@@ -277,16 +312,18 @@ export class ControlPlane {
     });
   }
   /** PATCH /frontends/{id}. */
-  updateFrontend(actor: Actor, id: string, patch: Body): Promise<Changed<Frontend>> {
-    return this.#update(actor, 'frontend', id, (cur) => ({
-      ...mergePatch(cur, patch),
+  updateFrontend(actor: Actor, id: string, patch: Body, ifMatch?: IfMatch): Promise<Changed<Frontend>> {
+    return this.#update(
+      actor,
+      'frontend',
       id,
-      loadBalancerId: cur.loadBalancerId,
-    }));
+      (cur) => ({ ...mergePatch(cur, patch), id, loadBalancerId: cur.loadBalancerId }),
+      ifMatch,
+    );
   }
   /** DELETE /frontends/{id}: the listener closes, open connections drain. */
-  deleteFrontend(actor: Actor, id: string): Promise<Changed<Frontend>> {
-    return this.#remove(actor, 'frontend', id, () => {});
+  deleteFrontend(actor: Actor, id: string, ifMatch?: IfMatch): Promise<Changed<Frontend>> {
+    return this.#remove(actor, 'frontend', id, () => {}, ifMatch);
   }
 
   // ---------- backends ----------
@@ -299,27 +336,33 @@ export class ControlPlane {
     });
   }
   /** PATCH /backends/{id}: nested settings merge field by field (config/resources.ts mergeBackend). */
-  updateBackend(actor: Actor, id: string, patch: Body): Promise<Changed<Backend>> {
-    return this.#update(actor, 'backend', id, (cur) => mergeBackend(cur, patch));
+  updateBackend(actor: Actor, id: string, patch: Body, ifMatch?: IfMatch): Promise<Changed<Backend>> {
+    return this.#update(actor, 'backend', id, (cur) => mergeBackend(cur, patch), ifMatch);
   }
   /** DELETE /backends/{id}: 409 while a frontend uses it; its servers go (and drain) with it. */
-  deleteBackend(actor: Actor, id: string): Promise<Changed<Backend>> {
-    return this.#remove(actor, 'backend', id, (b, draft) => {
-      const user = draft.frontends.find(
-        (f) =>
-          f.defaultBackendId === id ||
-          f.rules.some((r) => r.backendId === id) ||
-          f.sniRules.some((r) => r.backendId === id),
-      );
-      if (user) {
-        throw new FulcrumError(
-          'conflict',
-          `id: backend "${b.name}" is used by frontend "${user.name}"; change the frontend first`,
-          'id',
+  deleteBackend(actor: Actor, id: string, ifMatch?: IfMatch): Promise<Changed<Backend>> {
+    return this.#remove(
+      actor,
+      'backend',
+      id,
+      (b, draft) => {
+        const user = draft.frontends.find(
+          (f) =>
+            f.defaultBackendId === id ||
+            f.rules.some((r) => r.backendId === id) ||
+            f.sniRules.some((r) => r.backendId === id),
         );
-      }
-      draft.servers = draft.servers.filter((s) => s.backendId !== id);
-    });
+        if (user) {
+          throw new FulcrumError(
+            'conflict',
+            `id: backend "${b.name}" is used by frontend "${user.name}"; change the frontend first`,
+            'id',
+          );
+        }
+        draft.servers = draft.servers.filter((s) => s.backendId !== id);
+      },
+      ifMatch,
+    );
   }
 
   // ---------- servers ----------
@@ -341,20 +384,67 @@ export class ControlPlane {
     });
   }
   /** PATCH /backends/{id}/servers/{serverId} (S2). */
-  updateServer(actor: Actor, backendId: string, id: string, patch: Body): Promise<Changed<Server>> {
-    return this.#update(actor, 'server', id, (cur, draft) => {
-      if (cur.backendId !== backendId)
-        throw new FulcrumError('not_found', `id: backend "${backendId}" has no server "${id}"`, 'id');
-      this.#checkInstanceAddress(draft, patch);
-      return { ...mergeServer(cur, patch), id, backendId };
-    });
+  updateServer(actor: Actor, backendId: string, id: string, patch: Body, ifMatch?: IfMatch): Promise<Changed<Server>> {
+    return this.#update(
+      actor,
+      'server',
+      id,
+      (cur, draft) => {
+        if (cur.backendId !== backendId)
+          throw new FulcrumError('not_found', `id: backend "${backendId}" has no server "${id}"`, 'id');
+        this.#checkInstanceAddress(draft, patch);
+        return { ...mergeServer(cur, patch), id, backendId };
+      },
+      ifMatch,
+    );
   }
   /** DELETE /backends/{id}/servers/{serverId}: the server drains (S3). */
-  deleteServer(actor: Actor, backendId: string, id: string): Promise<Changed<Server>> {
-    return this.#remove(actor, 'server', id, (cur) => {
-      if (cur.backendId !== backendId)
-        throw new FulcrumError('not_found', `id: backend "${backendId}" has no server "${id}"`, 'id');
-    });
+  deleteServer(actor: Actor, backendId: string, id: string, ifMatch?: IfMatch): Promise<Changed<Server>> {
+    return this.#remove(
+      actor,
+      'server',
+      id,
+      (cur) => {
+        if (cur.backendId !== backendId)
+          throw new FulcrumError('not_found', `id: backend "${backendId}" has no server "${id}"`, 'id');
+      },
+      ifMatch,
+    );
+  }
+
+  /**
+   * POST /backends/{id}/servers/{serverId}/drain (issue 15 point 5): the server is disabled
+   * (stored, so it stays out of rotation) and drains: open connections may finish until
+   * `timeoutSeconds` (default the backend's `drainTimeoutSeconds`; 0 cuts them at once), then
+   * what is left is cut. On a server already draining, the timeout counts from now.
+   */
+  async drainServer(
+    actor: Actor,
+    backendId: string,
+    id: string,
+    timeoutSeconds?: number,
+    ifMatch?: IfMatch,
+  ): Promise<Changed<Server>> {
+    this.getServer(backendId, id);
+    const runtime = this.plane.runtime;
+    if (timeoutSeconds !== undefined) runtime.setDrainTimeout(id, timeoutSeconds * 1000);
+    try {
+      return await this.#update(
+        actor,
+        'server',
+        id,
+        (cur) => {
+          if (cur.backendId !== backendId)
+            throw new FulcrumError('not_found', `id: backend "${backendId}" has no server "${id}"`, 'id');
+          return { ...cur, enabled: false };
+        },
+        ifMatch,
+        'drain',
+      );
+    } finally {
+      // A timeout no drain used (the change was refused) is forgotten.
+      if (timeoutSeconds !== undefined) runtime.setDrainTimeout(id, undefined);
+    }
   }
 
   // ---------- instances ----------
@@ -364,16 +454,22 @@ export class ControlPlane {
     return this.#create(actor, 'instance', () => buildInstance(body));
   }
   /** PATCH /instances/{id}: a new privateIp moves every server naming the instance, in the same change. */
-  updateInstance(actor: Actor, id: string, patch: Body): Promise<Changed<Instance>> {
-    return this.#update(actor, 'instance', id, (cur) => ({ ...mergePatch(cur, patch), id }));
+  updateInstance(actor: Actor, id: string, patch: Body, ifMatch?: IfMatch): Promise<Changed<Instance>> {
+    return this.#update(actor, 'instance', id, (cur) => ({ ...mergePatch(cur, patch), id }), ifMatch);
   }
   /** DELETE /instances/{id}: 409 while a server uses it. */
-  deleteInstance(actor: Actor, id: string): Promise<Changed<Instance>> {
-    return this.#remove(actor, 'instance', id, (inst, draft) => {
-      const user = draft.servers.find((s) => s.instanceId === id);
-      if (user)
-        throw new FulcrumError('conflict', `id: instance "${inst.name}" is used by server "${user.name}"`, 'id');
-    });
+  deleteInstance(actor: Actor, id: string, ifMatch?: IfMatch): Promise<Changed<Instance>> {
+    return this.#remove(
+      actor,
+      'instance',
+      id,
+      (inst, draft) => {
+        const user = draft.servers.find((s) => s.instanceId === id);
+        if (user)
+          throw new FulcrumError('conflict', `id: instance "${inst.name}" is used by server "${user.name}"`, 'id');
+      },
+      ifMatch,
+    );
   }
 
   // ---------- certificates (the TLS module builds the documents) ----------
@@ -383,20 +479,29 @@ export class ControlPlane {
     return this.#create(actor, 'certificate', () => doc);
   }
   /** DELETE /certificates/{id}: 409 while a frontend, backend or server uses it. */
-  deleteCertificate(actor: Actor, id: string): Promise<Changed<ResourceOf['certificate']>> {
-    return this.#remove(actor, 'certificate', id, (c, draft) => {
-      const f = draft.frontends.find((x) => x.certificateIds.includes(id));
-      const b = draft.backends.find((x) => x.tls.caCertificateId === id);
-      const s = draft.servers.find((x) => x.caCertificateId === id);
-      const user = f ? `frontend "${f.name}"` : b ? `backend "${b.name}"` : s ? `server "${s.name}"` : undefined;
-      if (user) throw new FulcrumError('conflict', `id: certificate "${c.name}" is used by ${user}`, 'id');
-    });
+  deleteCertificate(actor: Actor, id: string, ifMatch?: IfMatch): Promise<Changed<ResourceOf['certificate']>> {
+    return this.#remove(
+      actor,
+      'certificate',
+      id,
+      (c, draft) => {
+        const f = draft.frontends.find((x) => x.certificateIds.includes(id));
+        const b = draft.backends.find((x) => x.tls.caCertificateId === id);
+        const s = draft.servers.find((x) => x.caCertificateId === id);
+        const user = f ? `frontend "${f.name}"` : b ? `backend "${b.name}"` : s ? `server "${s.name}"` : undefined;
+        if (user) throw new FulcrumError('conflict', `id: certificate "${c.name}" is used by ${user}`, 'id');
+      },
+      ifMatch,
+    );
   }
 
   // ---------- lookup ----------
 
-  /** S8: every load balancer, backend and server entry an address, server id or instance id belongs to. */
-  lookupServers(q: { address?: string; id?: string; instanceId?: string }): ServerLookup[] {
+  /**
+   * S8: every load balancer, backend and server entry an address, server id or instance id
+   * belongs to; `tags` (issue 15 point 5) keeps the servers carrying every one of them.
+   */
+  lookupServers(q: { address?: string; id?: string; instanceId?: string; tags?: readonly string[] }): ServerLookup[] {
     const backends = new Map(this.#pipeline.state.backends.map((b) => [b.id, b]));
     const lbs = new Map(this.#pipeline.state.loadBalancers.map((l) => [l.id, l]));
     const out: ServerLookup[] = [];
@@ -404,6 +509,7 @@ export class ControlPlane {
       if (q.address !== undefined && s.address !== q.address) continue;
       if (q.id !== undefined && s.id !== q.id) continue;
       if (q.instanceId !== undefined && s.instanceId !== q.instanceId) continue;
+      if (q.tags !== undefined && q.tags.length > 0 && !hasTags(s, q.tags)) continue;
       const b = backends.get(s.backendId);
       const lb = b ? lbs.get(b.loadBalancerId) : undefined;
       if (!b || !lb) continue;

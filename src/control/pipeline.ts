@@ -1,5 +1,5 @@
 import type { AddressGuard } from '../config/address-guard.ts';
-import { diffStates } from '../config/diff.ts';
+import { diffStates, listOf } from '../config/diff.ts';
 import type { ConfigState, ResourceKind } from '../config/model.ts';
 import { normalizeNewNames } from '../config/names.ts';
 import { followInstances } from '../config/resources.ts';
@@ -7,7 +7,7 @@ import { compile } from '../config/snapshot.ts';
 import { validateChange, validateConfig } from '../config/validate.ts';
 import { FulcrumError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
-import type { ConfigStore } from '../store/types.ts';
+import { type ConfigStore, nextResourceVersion, ResourceKinds, type Upsert } from '../store/types.ts';
 import type { EventHub } from './events.ts';
 import type { DataPlanePort } from './ports.ts';
 
@@ -27,6 +27,12 @@ export interface ChangeFacts<T> {
   id: string;
   before: unknown;
   after: unknown;
+  /**
+   * `If-Match` (issue 15 point 6): the versions the change was asked against. The change
+   * function checks them on the draft (the state the change is computed from, reloaded from
+   * the store when another node moved on) and the store checks them again in its transaction.
+   */
+  expect?: { kind: ResourceKind; id: string; version: number }[];
 }
 
 /** Edits a draft copy of the configuration; throws FulcrumError to refuse. */
@@ -47,6 +53,23 @@ function auditDoc(kind: ResourceKind, doc: unknown): unknown {
   if (doc === null || doc === undefined) return null;
   if (kind === 'certificate') return { ...(doc as Record<string, unknown>), keyEncrypted: undefined };
   return doc;
+}
+
+/**
+ * Gives each resource of `draft` its own version as the store keeps it (issue 15 point 6):
+ * written ones (`upserts`) 1 when created, the previous + 1 when changed; the others keep the
+ * previous one (a document rebuilt whole, e.g. by a declarative plan, comes without it).
+ */
+function stampVersions(before: ConfigState, draft: ConfigState, upserts: readonly Upsert[]): void {
+  const written = new Set(upserts.map((u) => `${u.kind}/${u.doc.id}`));
+  for (const kind of ResourceKinds) {
+    const prev = new Map((listOf(before, kind) as { id: string; version?: number }[]).map((d) => [d.id, d.version]));
+    for (const d of listOf(draft, kind) as { id: string; version?: number }[]) {
+      const had = prev.has(d.id) ? (prev.get(d.id) ?? 1) : undefined;
+      if (written.has(`${kind}/${d.id}`)) d.version = nextResourceVersion(had ?? 0);
+      else if (had !== undefined) d.version = had;
+    }
+  }
 }
 
 /**
@@ -165,6 +188,7 @@ export class ChangePipeline {
     // A change that changes nothing (an empty PATCH, a re-apply) is answered at the current version.
     if (upserts.length === 0 && deletes.length === 0) return { resource: facts.result, configVersion: before.version };
     draft.version = before.version + 1;
+    stampVersions(before, draft, upserts);
     const snapshot = compile(draft);
     const at = new Date(this.#plane.runtime.clock.now()).toISOString();
     const resource = `${facts.kind === 'config' ? 'config' : AuditPath[facts.kind]}/${facts.id}`;
@@ -172,6 +196,7 @@ export class ChangePipeline {
       baseVersion: before.version,
       upserts,
       deletes,
+      ...(facts.expect ? { expect: facts.expect } : {}),
       audit: {
         at,
         actor,

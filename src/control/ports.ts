@@ -19,6 +19,8 @@ export interface RuntimePort {
   readonly drainingRemoved: ReadonlyMap<string, ServerRuntime>;
   /** Where the runtime sends health, drain and ejection events. */
   setEventSink(sink: EventSink): void;
+  /** A drain timeout for one action (`POST …/drain { timeoutSeconds }`, issue 15 point 5). */
+  setDrainTimeout(id: string, timeoutMs: number | undefined): void;
 }
 
 /**

@@ -15,6 +15,52 @@ export interface ServerStatusView {
   activeConnections: number;
   reason: string | null;
   lastCheck: { at: string; ok: boolean; reason: string; latencyMs: number } | null;
+  /** Share of new requests this server gets now (0–1; issue 15 point 5). */
+  expectedShare: number;
+  /** While draining: when what is still open is cut (ISO 8601); else null. */
+  drainDeadline: string | null;
+}
+
+/**
+ * The share of new requests each server of a backend gets now (issue 15 point 5): its
+ * effective weight (weight × slow-start factor) over the sum of the available servers'
+ * (enabled, not draining, health ok, not ejected, weight > 0); passive servers get 0 unless
+ * no active server is available, when they share it (S5). Rounded to 4 decimals.
+ */
+export function expectedShares(servers: readonly ServerRuntime[], now: number): Map<string, number> {
+  const available = servers.filter((s) => s.isAvailable(now));
+  const actives = available.filter((s) => !s.spec.passive);
+  const pool = actives.length > 0 ? actives : available;
+  const weights = pool.map((s) => s.effectiveWeight(now));
+  const total = weights.reduce((a, b) => a + b, 0);
+  const out = new Map<string, number>();
+  for (const s of servers) out.set(s.id, 0);
+  if (total > 0) {
+    for (const [i, s] of pool.entries()) out.set(s.id, Math.round((weights[i]! / total) * 10_000) / 10_000);
+  }
+  return out;
+}
+
+/** The expected shares of the servers of `backendId` (an empty map when the plane does not know it). */
+export function backendShares(backendId: string, plane: DataPlanePort): Map<string, number> {
+  const b = plane.runtime.backends.get(backendId);
+  return b ? expectedShares(b.servers, plane.runtime.clock.now()) : new Map();
+}
+
+/** The fields a server document may predate (issue 15), with their defaults. */
+function withServerDefaults(server: Server): Server {
+  return {
+    ...server,
+    description: server.description ?? '',
+    tags: server.tags ?? [],
+    healthCheck: { port: null, enabled: true, ...server.healthCheck },
+  };
+}
+
+/** True when `server` carries every tag of `wanted` (`key` matches `key` and any `key=value`). */
+export function hasTags(server: Server, wanted: readonly string[]): boolean {
+  const tags = server.tags ?? [];
+  return wanted.every((w) => tags.includes(w) || (!w.includes('=') && tags.some((t) => t.startsWith(`${w}=`))));
 }
 
 /** Why a server takes no new traffic, as a stable code; null when it may. */
@@ -28,7 +74,12 @@ export function outOfRotationReason(rt: ServerRuntime, now: number): string | nu
 }
 
 /** Live status of a server (unknown/disabled when the data plane has not seen it yet). */
-export function serverStatus(server: Server, rt: ServerRuntime | undefined, now: number): ServerStatusView {
+export function serverStatus(
+  server: Server,
+  rt: ServerRuntime | undefined,
+  now: number,
+  expectedShare = 0,
+): ServerStatusView {
   if (!rt) {
     return {
       health: 'unknown',
@@ -37,6 +88,8 @@ export function serverStatus(server: Server, rt: ServerRuntime | undefined, now:
       activeConnections: 0,
       reason: 'not-applied',
       lastCheck: null,
+      expectedShare: 0,
+      drainDeadline: null,
     };
   }
   const factor = rt.slowStartFactor(now);
@@ -47,6 +100,8 @@ export function serverStatus(server: Server, rt: ServerRuntime | undefined, now:
     activeConnections: rt.activeConnections,
     reason: outOfRotationReason(rt, now),
     lastCheck: rt.lastCheck ? { ...rt.lastCheck } : null,
+    expectedShare: rt.draining ? 0 : expectedShare,
+    drainDeadline: rt.draining && rt.drainDeadline > 0 ? new Date(rt.drainDeadline).toISOString() : null,
   };
 }
 
@@ -59,9 +114,11 @@ export function serverView(
   server: Server,
   plane: DataPlanePort,
   removed = false,
+  shares?: ReadonlyMap<string, number>,
 ): Server & { status: ServerStatusView } {
   const now = plane.runtime.clock.now();
   const rt = plane.runtime.server(server.id);
+  server = withServerDefaults(server);
   if (removed && !rt?.draining) {
     return {
       ...server,
@@ -72,10 +129,13 @@ export function serverView(
         activeConnections: 0,
         reason: 'removed',
         lastCheck: rt?.lastCheck ? { ...rt.lastCheck } : null,
+        expectedShare: 0,
+        drainDeadline: null,
       },
     };
   }
-  return { ...server, status: serverStatus(server, rt, now) };
+  const share = (shares ?? backendShares(server.backendId, plane)).get(server.id) ?? 0;
+  return { ...server, status: serverStatus(server, rt, now, share) };
 }
 
 /**
@@ -106,6 +166,9 @@ export function drainingRemovedViews(
       sslOffload: s.sslOffload,
       caCertificateId: s.caCertificateId,
       enabled: s.enabled,
+      description: '',
+      tags: [],
+      healthCheck: { port: s.healthCheck?.port ?? null, enabled: s.healthCheck?.enabled ?? true },
     };
     out.push({ ...server, status: serverStatus(server, rt, now) });
   }

@@ -42,8 +42,25 @@ function minimal(doc: Doc, defaults: Doc, keep: readonly string[], rebuild: (inp
   return deepEqual(rebuild(short), doc) ? short : omit(doc, ids);
 }
 
+/** A copy of `state` whose documents carry no `version`. */
+function withoutVersions(state: ConfigState): ConfigState {
+  const strip = <T extends { version?: number }>(list: readonly T[]): T[] =>
+    list.map(({ version: _v, ...rest }) => rest as T);
+  return {
+    version: state.version,
+    loadBalancers: strip(state.loadBalancers),
+    frontends: strip(state.frontends),
+    backends: strip(state.backends),
+    servers: strip(state.servers),
+    instances: strip(state.instances),
+    certificates: strip(state.certificates),
+  };
+}
+
 /** The configuration as a declarative file object (see the module comment). */
-export function exportState(state: ConfigState): Doc {
+export function exportState(withVersions: ConfigState): Doc {
+  // A resource's `version` (its ETag) is the store's, never part of the file.
+  const state = withoutVersions(withVersions);
   const name = (list: readonly { id: string; name: string }[], id: string): string =>
     list.find((x) => x.id === id)?.name ?? id;
   const certName = (id: string): string => name(state.certificates, id);

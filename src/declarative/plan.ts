@@ -201,7 +201,8 @@ export function planApply(file: DeclarativeFile, current: ConfigState, options: 
       into.push({ op: 'create', kind, name, id, body, changes: createChanges(body, skip), ...extra });
       return;
     }
-    const d = diffDocs(cur as Fields, want as Fields, ['id', ...skip]);
+    // `version` is the store's (ETag), never the file's: it is not a difference.
+    const d = diffDocs(cur as Fields, want as Fields, ['id', 'version', ...skip]);
     if (d.changes.length > 0) into.push({ op: 'update', kind, name, id, body: d.patch, changes: d.changes, ...extra });
   };
 

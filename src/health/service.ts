@@ -5,7 +5,7 @@ import type { Runtime } from '../runtime/runtime.ts';
 import type { Health, ServerRuntime } from '../runtime/server-runtime.ts';
 import { OutlierDetector } from './outlier.ts';
 import { healthChecks } from './registry.ts';
-import { buildTarget, type TlsOptionsFor } from './target.ts';
+import { buildTarget, effectiveCheckType, type TlsOptionsFor } from './target.ts';
 import type { HealthCheck, ProbeResult, ProbeTarget } from './types.ts';
 
 /** Options of HealthService. */
@@ -125,7 +125,7 @@ export class HealthService {
     for (const spec of snapshot.servers.values()) {
       const rt = this.#runtime.servers.get(spec.id);
       const backend = snapshot.backends.get(spec.backendId);
-      if (!rt || !backend?.healthCheck.enabled) continue;
+      if (!rt || !backend?.healthCheck.enabled || !rt.checked) continue;
       keep.add(spec.id);
       let e = this.#entries.get(spec.id);
       if (e && e.rt !== rt) {
@@ -140,7 +140,8 @@ export class HealthService {
         this.#schedule(e, this.#random() * e.intervalMs);
         continue;
       }
-      const reset = e.endpoint !== spec.endpoint || rt.health !== e.seenHealth;
+      const moved = e.endpoint !== spec.endpoint;
+      const reset = moved || rt.health !== e.seenHealth;
       if (e.key === key && !reset) continue;
       const intervalChanged = e.intervalMs !== backend.healthCheck.intervalSeconds * 1000;
       this.#configure(e, backend, spec, key, snapshot);
@@ -149,7 +150,12 @@ export class HealthService {
         e.failures = 0;
         e.seenHealth = rt.health;
       }
-      if (reset || intervalChanged || e.inflight) {
+      if (moved) {
+        // issue 15 point 7: a server whose address or port changed is checked at once, so
+        // traffic resumes as soon as the new endpoint passes (not after a whole interval).
+        this.#cancel(e);
+        this.#schedule(e, 0);
+      } else if (reset || intervalChanged || e.inflight) {
         this.#cancel(e);
         this.#schedule(e, this.#random() * Math.min(e.intervalMs, reset ? RESET_PROBE_WITHIN_MS : e.intervalMs));
       }
@@ -196,7 +202,7 @@ export class HealthService {
     const hc = backend.healthCheck;
     e.key = key;
     e.endpoint = spec.endpoint;
-    e.check = this.#checks[hc.type];
+    e.check = this.#checks[effectiveCheckType(backend, spec)];
     e.intervalMs = Math.max(1, hc.intervalSeconds) * 1000;
     e.timeoutMs = Math.min(Math.max(0.001, hc.timeoutSeconds) * 1000, e.intervalMs);
     try {
@@ -361,5 +367,6 @@ function signature(backend: BackendSpec, spec: ServerSpec, snapshot: Snapshot): 
     spec.endpoint,
     spec.caCertificateId,
     spec.sslOffload,
+    spec.healthCheck ?? null,
   ]);
 }

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
-import type { Certificate } from '../config/model.ts';
+import type { Certificate, HealthCheckType } from '../config/model.ts';
 import type { BackendSpec, ServerSpec } from '../config/snapshot.ts';
 import { parseExpectBody, parseExpectedCodes } from './expected-codes.ts';
 import type { ProbeTarget } from './types.ts';
@@ -30,8 +30,27 @@ export function defaultTlsOptions(
 }
 
 /**
+ * The check a server gets (issue 15 point 7: a server's check goes the way its traffic goes).
+ * With backend TLS on, a server with `sslOffload` takes plain traffic, so an `https` check of
+ * it is made in plain HTTP and a `tls` check in plain TCP; a server without it takes TLS, so
+ * an `http` check of it is made over TLS (`https`). Otherwise the backend's check type.
+ */
+export function effectiveCheckType(backend: BackendSpec, server: ServerSpec): HealthCheckType {
+  const type = backend.healthCheck.type;
+  if (!backend.tls.enabled) return type;
+  if (server.sslOffload) return type === 'https' ? 'http' : type === 'tls' ? 'tcp' : type;
+  return type === 'http' ? 'https' : type;
+}
+
+/** The port a server's check goes to: the server's own override, else the check's, else the server's port (H2). */
+export function checkPort(backend: BackendSpec, server: ServerSpec): number {
+  return server.healthCheck?.port ?? backend.healthCheck.port ?? server.port;
+}
+
+/**
  * Resolves what one server's probe needs, once per configuration change (H2: the check's
- * `port` overrides the server's port). Compiles expected codes and the body matcher.
+ * `port` overrides the server's port; the server's `healthCheck.port` overrides both; the
+ * type follows the server's traffic, `effectiveCheckType`). Compiles expected codes and the body matcher.
  *
  * @throws FulcrumError('invalid', …) when `http.expectedCodes` or `http.expectBody` do not parse.
  */
@@ -42,7 +61,7 @@ export function buildTarget(
   certificates?: ReadonlyMap<string, Certificate>,
 ): ProbeTarget {
   const hc = backend.healthCheck;
-  const type = hc.type;
+  const type = effectiveCheckType(backend, server);
   const secure = type === 'https' || type === 'tls';
   const http =
     type === 'http' || type === 'https'
@@ -63,8 +82,8 @@ export function buildTarget(
       : undefined;
   return {
     address: server.address,
-    port: hc.port ?? server.port,
-    settings: hc,
+    port: checkPort(backend, server),
+    settings: type === hc.type ? hc : { ...hc, type },
     timeoutMs: hc.timeoutSeconds * 1000,
     ...(secure
       ? { tls: tlsOptionsFor ? tlsOptionsFor(backend, server) : defaultTlsOptions(backend, server, certificates) }

@@ -38,6 +38,8 @@ export class Runtime {
   #factory: BalancerFactory;
   #sink: EventSink;
   #drainTimers = new Map<string, () => void>();
+  /** Per-action drain timeouts (issue 15 point 5, `POST …/drain { timeoutSeconds }`), by server id. */
+  #drainTimeouts = new Map<string, number>();
   #now: () => number;
   snapshot: Snapshot | undefined;
 
@@ -125,12 +127,12 @@ export class Runtime {
       return;
     }
     // SS5: with checks disabled the ramp starts now; SS4: otherwise at the first healthy declaration.
-    if (!backend.healthCheck.enabled) rt.slowStartFrom = now;
+    if (!rt.checked) rt.slowStartFrom = now;
   }
 
   #update(rt: ServerRuntime, spec: ServerSpec, backend: BackendSpec, now: number): void {
     const old = rt.spec;
-    const oldChecks = rt.backend.healthCheck;
+    const wasChecked = rt.checked;
     rt.spec = spec;
     rt.backend = backend;
     if (!backend.slowStart.enabled) {
@@ -138,13 +140,14 @@ export class Runtime {
       // declaration) ends here; turning it on again never ramps this server (SS6).
       rt.slowStartDone = true;
     }
-    if (!backend.healthCheck.enabled) {
+    if (!rt.checked) {
+      // Checks off for the backend or for this server (issue 15 point 7): healthy (H5).
       rt.health = 'healthy';
       rt.healthReason = null;
       // SS5: checks turned off while the ramp waited for the first healthy declaration (SS4):
       // the server is healthy at once (H5), so its ramp starts now.
       if (!rt.slowStartDone && rt.slowStartFrom === 0) rt.slowStartFrom = now;
-    } else if (old.endpoint !== spec.endpoint || !oldChecks.enabled) {
+    } else if (old.endpoint !== spec.endpoint || !wasChecked) {
       // issue 3 point 3: a new address or port, or checks just turned on, must prove itself again.
       if (old.endpoint !== spec.endpoint || rt.health !== 'healthy') {
         rt.health = 'unknown';
@@ -161,6 +164,9 @@ export class Runtime {
     if (rt.draining) return;
     rt.draining = true;
     rt.drainStartedAt = now;
+    const timeoutMs = this.#drainTimeouts.get(rt.id) ?? rt.backend.drainTimeoutMs;
+    this.#drainTimeouts.delete(rt.id);
+    rt.drainDeadline = now + timeoutMs;
     this.emit({
       kind: 'drain-start',
       loadBalancerId: rt.spec.loadBalancerId,
@@ -169,15 +175,42 @@ export class Runtime {
       from: rt.removed ? 'configured' : 'enabled',
       to: 'draining',
       reason: rt.removed ? 'removed' : 'disabled',
-      detail: { activeConnections: rt.activeConnections, drainTimeoutSeconds: rt.backend.drainTimeoutMs / 1000 },
+      detail: { activeConnections: rt.activeConnections, drainTimeoutSeconds: timeoutMs / 1000 },
     });
     this.invalidate(rt);
     if (rt.activeConnections === 0) {
       this.#endDrain(rt, true);
       return;
     }
-    const cancel = this.clock.setTimeout(() => this.#endDrain(rt, true), rt.backend.drainTimeoutMs);
+    const cancel = this.clock.setTimeout(() => this.#endDrain(rt, true), timeoutMs);
     this.#drainTimers.set(rt.id, cancel);
+  }
+
+  /**
+   * A drain timeout for one action (issue 15 point 5): the server's next drain (or the one
+   * under way, from now) cuts what is still open after `timeoutMs` instead of the backend's
+   * `drainTimeoutSeconds`; 0 cuts at once. `undefined` forgets a timeout no drain used.
+   */
+  setDrainTimeout(id: string, timeoutMs: number | undefined): void {
+    if (timeoutMs === undefined) {
+      this.#drainTimeouts.delete(id);
+      return;
+    }
+    const rt = this.server(id);
+    if (!rt?.draining) {
+      this.#drainTimeouts.set(id, timeoutMs);
+      return;
+    }
+    this.#drainTimers.get(id)?.();
+    rt.drainDeadline = this.clock.now() + timeoutMs;
+    if (timeoutMs === 0 || rt.activeConnections === 0) {
+      this.#endDrain(rt, true);
+      return;
+    }
+    this.#drainTimers.set(
+      id,
+      this.clock.setTimeout(() => this.#endDrain(rt, true), timeoutMs),
+    );
   }
 
   /** Ends a drain: closes what is left (when `cut`), forgets a removed server. */
@@ -190,6 +223,7 @@ export class Runtime {
     // (a UDP flow) must not end this drain a second time.
     rt.draining = false;
     rt.drainStartedAt = 0;
+    rt.drainDeadline = 0;
     if (cut) {
       for (const c of [...rt.connections]) {
         closed++;

@@ -47,6 +47,8 @@ export class ServerRuntime {
   draining = false;
   /** ms epoch when the drain began; 0 when not draining. */
   drainStartedAt = 0;
+  /** ms epoch when what is still open is cut (the drain's timeout); 0 when not draining. */
+  drainDeadline = 0;
   /** True once the server is gone from the configuration (DELETE): the runtime ends with its drain. */
   removed = false;
   /** Passive health (H7): ms epoch until which the server is ejected; 0 = not ejected. */
@@ -77,15 +79,20 @@ export class ServerRuntime {
     this.id = spec.id;
     this.spec = spec;
     this.backend = backend;
-    if (!backend.healthCheck.enabled) {
+    if (!this.checked) {
       this.health = 'healthy'; // H5
       this.healthReason = null;
     }
   }
 
+  /** True when active checks probe this server: on for its backend and not turned off for it (issue 15 point 7). */
+  get checked(): boolean {
+    return this.backend.healthCheck.enabled && this.spec.healthCheck?.enabled !== false;
+  }
+
   /** True when health allows traffic: healthy, or checks disabled (H5). */
   get healthOk(): boolean {
-    return this.health === 'healthy' || !this.backend.healthCheck.enabled;
+    return this.health === 'healthy' || !this.checked;
   }
 
   /** True while passive-health ejected at `now` (ms epoch). */
