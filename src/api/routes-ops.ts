@@ -318,13 +318,18 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ApiContext): void {
       schema: {
         tags: ['nodes'],
         summary: 'Nodes sharing the store: the configVersion each applied, its last heartbeat, and live or stale (C5)',
+        description:
+          'Every node that shares the configuration store, by name: `appliedVersion` (the configVersion its data ' +
+          'plane applied), `lastSeen` (its last heartbeat, every 2 s by default) and `status`: `live`, or `stale` ' +
+          'when its heartbeat is older than 3 intervals. A write with `?wait=all` answers once every live node ' +
+          'applied it, or 504 `lagging` naming the nodes behind. When the store cannot answer, this node alone.',
         response: {
           200: Type.Array(
             Type.Object({
               name: Type.String(),
               appliedVersion: Type.Integer(),
               lastSeen: Type.String(),
-              status: Type.String(),
+              status: Type.Union([Type.Literal('live'), Type.Literal('stale')]),
             }),
           ),
           ...errors,
