@@ -212,6 +212,64 @@ describe('declarative plan (C4)', () => {
   });
 });
 
+describe('declarative servers: description, tags, per-server checks; versions stay out (issue 15)', () => {
+  const FLEET = `loadBalancers:
+  - name: lb
+    allowedNetworks: [10.0.0.0/8]
+    backends:
+      - name: b
+        mode: http
+        port: 80
+        servers:
+          - name: s1
+            address: 10.0.0.1
+            description: rack 4, left
+            tags: [env=prod, canary]
+            healthCheck: { port: 8081, enabled: true }
+          - { name: s2, address: 10.0.0.2, healthCheck: { enabled: false } }
+          - { name: s3, address: 10.0.0.3 }
+`;
+
+  test('the file sets them, export keeps only what differs from the defaults, and re-applying plans nothing', () => {
+    const { state } = applied(FLEET);
+    const [s1, s2, s3] = state.servers;
+    assert.equal(s1!.description, 'rack 4, left');
+    assert.deepEqual(s1!.tags, ['env=prod', 'canary']);
+    assert.deepEqual(s1!.healthCheck, { port: 8081, enabled: true });
+    assert.deepEqual(s2!.healthCheck, { port: null, enabled: false });
+    assert.deepEqual([s3!.description, s3!.tags, s3!.healthCheck], ['', [], { port: null, enabled: true }]);
+    // As loaded from a store: every resource carries its version; neither export nor plan sees it.
+    for (const x of [...state.loadBalancers, ...state.backends, ...state.servers]) x.version = 7;
+    const exported = exportYaml(state, 'test');
+    assert.ok(!/version/.test(exported), 'no version in the file');
+    const servers = (parse(exported) as { loadBalancers: { backends: { servers: unknown[] }[] }[] }).loadBalancers[0]!
+      .backends[0]!.servers;
+    assert.deepEqual(servers, [
+      {
+        name: 's1',
+        address: '10.0.0.1',
+        description: 'rack 4, left',
+        tags: ['env=prod', 'canary'],
+        healthCheck: { port: 8081 },
+      },
+      { name: 's2', address: '10.0.0.2', healthCheck: { enabled: false } },
+      { name: 's3', address: '10.0.0.3' },
+    ]);
+    assert.deepEqual(planApply(parseDeclarative(exported, 'e.yaml'), state, { prune: true }).steps, []);
+    const retagged = planApply(parseDeclarative(FLEET.replace('canary', 'stable'), 'f.yaml'), state, { prune: false });
+    assert.deepEqual(formatPlan(retagged).slice(0, 2), [
+      '~ update server "lb/b/s1"',
+      '    tags: ["env=prod","canary"] → ["env=prod","stable"]',
+    ]);
+  });
+
+  test('bad tags are refused with their path and rule', () => {
+    const msg = refusal(FLEET.replace('[env=prod, canary]', '["env = prod"]'));
+    assert.match(msg, /servers\[0\]\.tags\[0\]/);
+    assert.match(msg, /key=value/);
+  });
+});
+
 describe('declarative file forms (C4)', () => {
   test("API.md appendix's example is accepted as written", () => {
     const example = `loadBalancers:
