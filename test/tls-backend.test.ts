@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type tls from 'node:tls';
-import { startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
+import { listenLocal, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
 import { get, waitFor } from './helpers/http-client.ts';
 import { freePort } from './helpers/plane.ts';
 import { type Issued, TestPki } from './tls-pki.ts';
@@ -26,16 +25,7 @@ async function tlsServer(name: string, cert: Issued) {
     if (s.isSessionReused()) stats.resumed++;
   });
   srv.keepAliveTimeout = 30_000;
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  return {
-    port: (srv.address() as AddressInfo).port,
-    stats,
-    close: () =>
-      new Promise<void>((r) => {
-        srv.closeAllConnections();
-        srv.close(() => r());
-      }),
-  };
+  return { ...(await listenLocal(srv)), stats };
 }
 
 async function plainServer(name: string) {
@@ -43,15 +33,7 @@ async function plainServer(name: string) {
     req.resume();
     req.on('end', () => res.end(`${name} secure=false`));
   });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  return {
-    port: (srv.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((r) => {
-        srv.closeAllConnections();
-        srv.close(() => r());
-      }),
-  };
+  return listenLocal(srv);
 }
 
 describe('backend TLS (T2, T3): verified re-encryption, SSL offload, untrusted servers', () => {

@@ -3,7 +3,7 @@ import https from 'node:https';
 import net, { type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type tls from 'node:tls';
-import { startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
+import { listenLocal, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
 import { freePort } from './helpers/plane.ts';
 import { type Issued, TestPki } from './tls-pki.ts';
 
@@ -12,15 +12,7 @@ async function tlsServer(name: string, cert: Issued) {
     req.resume();
     req.on('end', () => res.end(`${name}:${req.headers.host}`));
   });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  return {
-    port: (srv.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((r) => {
-        srv.closeAllConnections();
-        srv.close(() => r());
-      }),
-  };
+  return listenLocal(srv);
 }
 
 /** A relay that forwards client bytes to `port` in small pieces with pauses: the ClientHello arrives split. */

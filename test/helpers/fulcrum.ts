@@ -1,5 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import type https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -172,14 +173,37 @@ export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** An HTTP backend that answers its name; counts requests. `delayMs` delays each answer. */
+/**
+ * Listens `srv` (node:http or node:https) on 127.0.0.1, an ephemeral port; answers the port and
+ * `close()` (drops its open connections, then closes).
+ */
+export async function listenLocal(
+  srv: http.Server | https.Server,
+): Promise<{ port: number; close: () => Promise<void> }> {
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  return {
+    port: (srv.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((r) => {
+        srv.closeAllConnections();
+        srv.close(() => r());
+      }),
+  };
+}
+
+/**
+ * An HTTP backend that answers its name; counts requests. `delayMs` delays each answer;
+ * `prepare(req, res)` runs first on each request (e.g. to set a header).
+ */
 export async function namedHttpServer(
   name: string,
   delayMs = 0,
+  prepare?: http.RequestListener,
 ): Promise<{ port: number; count: () => number; close: () => Promise<void> }> {
   let count = 0;
   const srv = http.createServer((req, res) => {
     count++;
+    prepare?.(req, res);
     req.resume();
     req.on('end', () => {
       const send = () => res.end(name);
@@ -188,14 +212,5 @@ export async function namedHttpServer(
     });
   });
   srv.keepAliveTimeout = 30_000;
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  return {
-    port: (srv.address() as AddressInfo).port,
-    count: () => count,
-    close: () =>
-      new Promise<void>((r) => {
-        srv.closeAllConnections();
-        srv.close(() => r());
-      }),
-  };
+  return { ...(await listenLocal(srv)), count: () => count };
 }

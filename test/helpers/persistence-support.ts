@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { namedHttpServer } from './fulcrum.ts';
 import { freePort } from './plane.ts';
 
 /** A response as the persistence tests read it: status, body and the `Set-Cookie` values. */
@@ -63,27 +63,12 @@ export async function sessionServer(
   name: string,
   cookieName = 'JSESSIONID',
 ): Promise<{ name: string; port: number; count: () => number; close: () => Promise<void> }> {
-  let count = 0;
   let issued = 0;
-  const srv = http.createServer((req, res) => {
-    count++;
-    req.resume();
+  const srv = await namedHttpServer(name, 0, (req, res) => {
     const has = (req.headers.cookie ?? '').split(/;\s*/).some((c) => c.startsWith(`${cookieName}=`));
     if (!has) res.setHeader('set-cookie', `${cookieName}=${name}-${++issued}; Path=/; HttpOnly`);
-    req.on('end', () => res.end(name));
   });
-  srv.keepAliveTimeout = 30_000;
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  return {
-    name,
-    port: (srv.address() as AddressInfo).port,
-    count: () => count,
-    close: () =>
-      new Promise<void>((r) => {
-        srv.closeAllConnections();
-        srv.close(() => r());
-      }),
-  };
+  return { name, ...srv };
 }
 
 /** The API body of a server on 127.0.0.1:`port`. */
