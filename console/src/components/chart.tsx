@@ -91,7 +91,7 @@ export function Chart({ title, labels, data, unit, height = 220 }: ChartProps) {
   }, [data]);
 
   return (
-    <figure className="chart" aria-labelledby={`${id}-cap`}>
+    <figure className="chart" aria-labelledby={`${id}-cap`} data-points={data[0]?.length ?? 0}>
       <figcaption id={`${id}-cap`}>{title}</figcaption>
       {labels.length === 0 ? <p className="muted">No series yet.</p> : null}
       <div ref={box} className="chart-box" role="img" aria-label={`${title} chart`} />

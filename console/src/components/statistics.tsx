@@ -1,10 +1,13 @@
 /**
  * Statistics (issue point 8; O1, P4): live charts per server and a counters table, from the
- * shared `/api/v1/stats` poll.
+ * shared `/api/v1/stats` poll. The charts open with the API's kept history
+ * (`/api/v1/stats/history`, the last 10 minutes per second; issue 16 point 3).
  */
+import { useEffect, useState } from 'react';
 import { useServices, useStatsTick } from '../hooks.ts';
+import { query } from '../lib/api.ts';
 import { formatBytes, formatRate } from '../lib/format.ts';
-import { describeTerminations } from '../lib/stats.ts';
+import { describeTerminations, type HistoryAnswer } from '../lib/stats.ts';
 import { Chart } from './chart.tsx';
 import { DataTable } from './ui.tsx';
 
@@ -15,16 +18,36 @@ export interface StatsTarget {
 
 const CLASSES = ['c1', 'c2', 'c3', 'c4', 'c5'] as const;
 
+/** Seconds of kept history the charts open with (the live history keeps 10 minutes too). */
+const HISTORY_SECONDS = 600;
+
 export function Statistics({
   servers,
   frontends = [],
+  historyOf,
 }: {
   servers: readonly StatsTarget[];
   frontends?: readonly StatsTarget[];
+  /** Whose kept history to open with: `{ backendId }` or `{ loadBalancerId }`. */
+  historyOf?: { backendId: string } | { loadBalancerId: string };
 }) {
-  const { live } = useServices();
+  const { api, live } = useServices();
   useStatsTick();
   const h = live.history;
+  const [, setSeeded] = useState(0);
+  const historyQuery = historyOf ? query({ ...historyOf, limit: HISTORY_SECONDS }) : '';
+  useEffect(() => {
+    if (!historyQuery) return;
+    const ctl = new AbortController();
+    api
+      .get<HistoryAnswer>(`/stats/history${historyQuery}`, ctl.signal)
+      .then((a) => {
+        live.history.seed(a);
+        setSeeded((n) => n + 1);
+      })
+      .catch(() => {}); // without history the charts start with the live samples, as before
+    return () => ctl.abort();
+  }, [api, live, historyQuery]);
   const ids = servers.map((s) => s.id);
   const names = servers.map((s) => s.name);
   const rps = h.columns(ids, 'rps');
@@ -38,7 +61,8 @@ export function Statistics({
   return (
     <section className="statistics" aria-label="Statistics">
       <p className="muted">
-        Sampled every 2 seconds while this page is open; {h.size} sample{h.size === 1 ? '' : 's'} kept (10 minutes).
+        The last 10 minutes as the API kept them (per second), then sampled every 2 seconds while this page is open;{' '}
+        {h.size} live sample{h.size === 1 ? '' : 's'} kept.
       </p>
       <div className="charts">
         <Chart title="Requests per second per server" labels={names} data={rps} unit="req/s" />

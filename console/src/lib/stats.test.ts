@@ -46,6 +46,38 @@ describe('stats reading (O1, P4)', () => {
   });
 });
 
+describe('seeded history (issue 16 point 3)', () => {
+  it('charts the API history before the first live point, per second, per minute divided by 60', () => {
+    const h = new StatsHistory();
+    h.seed({
+      intervalSeconds: 1,
+      times: [1000, 2000, 3000],
+      servers: {
+        s1: { requests: [null, 4, 6], '2xx': [null, 3, 6], activeConnections: [null, 1, 2] },
+        s2: { requests: [1, 1, 1] },
+      },
+    });
+    assert.equal(h.pastSize('s1'), 3);
+    assert.deepEqual(h.columns(['s1', 's2'], 'rps'), [
+      [1, 2, 3],
+      [0, 4, 6],
+      [1, 1, 1],
+    ]);
+    assert.deepEqual(h.columns(['s1'], 'c2')[1], [0, 3, 6]);
+    assert.deepEqual(h.columns(['s1'], 'active')[1], [0, 1, 2]);
+    // live samples follow; seeded points at or after the first live point give way
+    h.push(readStats({ servers: [{ id: 's1', requests: 100 }] }, 2500));
+    h.push(readStats({ servers: [{ id: 's1', requests: 110 }] }, 4500));
+    assert.deepEqual(h.columns(['s1'], 'rps'), [
+      [1, 2, 3, 4.5],
+      [0, 4, 6, 5],
+    ]);
+    const m = new StatsHistory();
+    m.seed({ intervalSeconds: 60, times: [60_000], frontends: { f1: { requests: [120] } } });
+    assert.deepEqual(m.columns(['f1'], 'rps', 'frontends'), [[60], [2]]);
+  });
+});
+
 describe('termination reasons (issue 12 point 2)', () => {
   it('reads the counts that are above zero and lists them most frequent first', () => {
     const s = readStats(

@@ -173,13 +173,58 @@ export interface SeriesPoint {
   v: number;
 }
 
+/** A series of `GET /api/v1/stats/history`: one array per field, oldest first, null where unknown. */
+export type HistorySeries = Partial<Record<string, (number | null)[]>>;
+
+/** The answer of `GET /api/v1/stats/history` (issue 16 point 3), as far as the charts read it. */
+export interface HistoryAnswer {
+  intervalSeconds: number;
+  /** ms epoch, oldest first. */
+  times: number[];
+  servers?: Record<string, HistorySeries>;
+  frontends?: Record<string, HistorySeries>;
+}
+
+type Metric = 'rps' | 'active' | 'c1' | 'c2' | 'c3' | 'c4' | 'c5';
+
+/** One id's seeded past: times (s) and values per chart metric. */
+interface Past {
+  times: number[];
+  values: Record<Metric, number[]>;
+}
+
+/** Reads one history series into per-second chart values (a per-minute row is divided by 60). */
+function pastOf(answer: HistoryAnswer, s: HistorySeries): Past {
+  const per = Math.max(1, answer.intervalSeconds);
+  const col = (name: string, rate: boolean) =>
+    answer.times.map((_, i) => {
+      const v = s[name]?.[i];
+      return typeof v === 'number' && Number.isFinite(v) ? (rate ? v / per : v) : 0;
+    });
+  return {
+    times: answer.times.map((t) => t / 1000),
+    values: {
+      rps: col('requests', true),
+      active: col('activeConnections', false),
+      c1: col('1xx', true),
+      c2: col('2xx', true),
+      c3: col('3xx', true),
+      c4: col('4xx', true),
+      c5: col('5xx', true),
+    },
+  };
+}
+
 /**
  * A bounded history of samples (default 10 minutes at 2 s = 300), with derived series for
- * the charts. `push` is O(1) amortised; older samples fall off the front.
+ * the charts. `push` is O(1) amortised; older samples fall off the front. `seed` adds the
+ * API's kept history (`/stats/history`), charted before the first live sample, so the charts
+ * open with the last minutes instead of empty.
  */
 export class StatsHistory {
   readonly capacity: number;
   #samples: StatsSample[] = [];
+  #past = { servers: new Map<string, Past>(), frontends: new Map<string, Past>(), backends: new Map<string, Past>() };
 
   constructor(capacity = 300) {
     this.capacity = capacity;
@@ -191,6 +236,17 @@ export class StatsHistory {
 
   get latest(): StatsSample | undefined {
     return this.#samples[this.#samples.length - 1];
+  }
+
+  /** Number of seeded past points of an id (0 when none). */
+  pastSize(id: string, group: 'servers' | 'frontends' | 'backends' = 'servers'): number {
+    return this.#past[group].get(id)?.times.length ?? 0;
+  }
+
+  /** Keeps the API's history of the servers and frontends in `answer` (replacing what was seeded for them). */
+  seed(answer: HistoryAnswer): void {
+    for (const [id, s] of Object.entries(answer.servers ?? {})) this.#past.servers.set(id, pastOf(answer, s));
+    for (const [id, s] of Object.entries(answer.frontends ?? {})) this.#past.frontends.set(id, pastOf(answer, s));
   }
 
   push(sample: StatsSample): void {
@@ -213,13 +269,27 @@ export class StatsHistory {
    * charted per sample: `rps` (requests per second), `active` (active connections), or a
    * response class `c1`…`c5` (responses per second of that class).
    */
-  columns(
-    ids: readonly string[],
-    metric: 'rps' | 'active' | 'c1' | 'c2' | 'c3' | 'c4' | 'c5',
-    group: 'servers' | 'frontends' | 'backends' = 'servers',
-  ): number[][] {
+  columns(ids: readonly string[], metric: Metric, group: 'servers' | 'frontends' | 'backends' = 'servers'): number[][] {
     const times: number[] = [];
     const cols: number[][] = ids.map(() => []);
+    // The seeded past, up to the first live point: on the times of the longest seeded id.
+    const firstLive = this.#samples[1] ? this.#samples[1].at / 1000 : Number.POSITIVE_INFINITY;
+    const pasts = ids.map((id) => this.#past[group].get(id));
+    const base = pasts.reduce<Past | undefined>(
+      (a, p) => (p && (!a || p.times.length > a.times.length) ? p : a),
+      undefined,
+    );
+    if (base) {
+      const at = pasts.map((p) => new Map(p?.times.map((t, i) => [t, i]) ?? []));
+      base.times.forEach((t) => {
+        if (t >= firstLive) return;
+        times.push(t);
+        pasts.forEach((p, j) => {
+          const i = at[j]!.get(t);
+          cols[j]!.push(p && i !== undefined ? (p.values[metric][i] ?? 0) : 0);
+        });
+      });
+    }
     for (let i = 1; i < this.#samples.length; i++) {
       const cur = this.#samples[i]!;
       const prev = this.#samples[i - 1]!;

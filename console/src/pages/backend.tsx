@@ -138,7 +138,7 @@ export function BackendPage({ id }: { id: string }) {
       <ZoneStatus b={b} />
       <ServersTable backend={b} />
       <h2>Statistics</h2>
-      <Statistics servers={list} />
+      <Statistics servers={list} historyOf={{ backendId: b.id }} />
       <h2>Events</h2>
       <Timeline backendIds={[b.id]} names={names} servers={list} />
       {editing ? (

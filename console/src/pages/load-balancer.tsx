@@ -246,6 +246,7 @@ export function LoadBalancerPage({ id, tab }: { id: string; tab: LbTab }) {
         <Statistics
           servers={allServers.map((s) => ({ id: s.id, name: `${s.name} (${backendName(s.backendId)})` }))}
           frontends={d?.frontends ?? []}
+          historyOf={{ loadBalancerId: id }}
         />
       ) : null}
 
