@@ -15,6 +15,7 @@ import {
   nodeOf,
   postgresPlaceholder as ph,
   type Row,
+  resourceUpsert,
   type SqlValue,
   type Statement,
   secretInsertIfAbsent,
@@ -39,7 +40,6 @@ import {
   type StoredEvent,
   staleVersionError,
   type TokenRecord,
-  type Upsert,
 } from './types.ts';
 
 type Value = SqlValue;
@@ -325,26 +325,13 @@ export class PostgresStore implements ConfigStore {
         if (current !== e.version) throw staleVersionError(e.kind, e.id, current, e.version);
       }
       for (const d of change.deletes) await this.#q(`DELETE FROM ${Tables[d.kind].table} WHERE id = $1`, [d.id], c);
-      for (const u of change.upserts) await this.#upsert(u, c);
+      for (const u of change.upserts) await this.#st(resourceUpsert(u, ph), c);
       const next = version + 1;
       await this.#q("UPDATE meta SET value = $1 WHERE key = 'configVersion'", [String(next)], c);
       await this.#insertAudit(change.audit, next, c);
       await this.#q('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, `config:${next}`], c);
       return next;
     });
-  }
-
-  async #upsert(u: Upsert, c: Queryable): Promise<void> {
-    const t = Tables[u.kind];
-    const { version: _version, ...doc } = u.doc as unknown as Record<string, unknown>;
-    const cols = t.columns.map((x) => x[0]);
-    const n = cols.length;
-    // The resource's version: 1 when created, + 1 on every change (the column, never the document).
-    const sql =
-      `INSERT INTO ${t.table} (id, ${cols.join(', ')}, doc, version) VALUES ($1, ${cols.map((_, i) => `$${i + 2}`).join(', ')}, $${n + 2}, 1) ` +
-      `ON CONFLICT (id) DO UPDATE SET ${cols.map((x) => `${x} = excluded.${x}`).join(', ')}, doc = excluded.doc, ` +
-      `version = ${t.table}.version + 1`;
-    await this.#q(sql, [doc.id as string, ...t.columns.map((x) => x[1](doc)), JSON.stringify(doc)], c);
   }
 
   async appendEvents(events: readonly FulcrumEvent[]): Promise<StoredEvent[]> {

@@ -1,3 +1,4 @@
+import type { Upsert } from '../config/diff.ts';
 import type { ConfigState, ResourceKind } from '../config/model.ts';
 import type { FulcrumEvent } from '../runtime/events.ts';
 import type { AuditEntry, EventQuery, NodeRecord, Role, SessionRecord, StoredEvent, TokenRecord } from './types.ts';
@@ -73,6 +74,21 @@ export const postgresPlaceholder: Placeholder = (n) => `$${n}`;
 export interface Statement {
   sql: string;
   args: SqlValue[];
+}
+
+/**
+ * Upsert of one resource: its indexed columns and the JSON document, without `version` — the
+ * resource's version lives in its column, 1 when created and + 1 on every change.
+ */
+export function resourceUpsert(u: Upsert, ph: Placeholder): Statement {
+  const t = Tables[u.kind];
+  const { version: _version, ...doc } = u.doc as unknown as Record<string, unknown>;
+  const cols = t.columns.map((c) => c[0]);
+  const sql =
+    `INSERT INTO ${t.table} (id, ${cols.join(', ')}, doc, version) VALUES (${params(cols.length + 2, ph)}, 1) ` +
+    `ON CONFLICT (id) DO UPDATE SET ${cols.map((c) => `${c} = excluded.${c}`).join(', ')}, doc = excluded.doc, ` +
+    `version = ${t.table}.version + 1`;
+  return { sql, args: [doc.id as string, ...t.columns.map((c) => c[1](doc)), JSON.stringify(doc)] };
 }
 
 /** Most rows a list answers (and the default). */

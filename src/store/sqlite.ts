@@ -17,6 +17,7 @@ import {
   nodeOf,
   sqlitePlaceholder as ph,
   type Row,
+  resourceUpsert,
   type SqlValue,
   type Statement,
   secretInsertIfAbsent,
@@ -41,7 +42,6 @@ import {
   type StoredEvent,
   staleVersionError,
   type TokenRecord,
-  type Upsert,
 } from './types.ts';
 
 /** Rolls back the open transaction, if SQLite has not already (it does on disk full, I/O errors). */
@@ -179,7 +179,7 @@ export class SqliteStore implements ConfigStore {
         if (current !== e.version) throw staleVersionError(e.kind, e.id, current, e.version);
       }
       for (const d of change.deletes) db.prepare(`DELETE FROM ${Tables[d.kind].table} WHERE id = ?`).run(d.id);
-      for (const u of change.upserts) this.#upsert(u);
+      for (const u of change.upserts) this.#run(resourceUpsert(u, ph));
       const next = version + 1;
       db.prepare("UPDATE meta SET value = ? WHERE key = 'configVersion'").run(String(next));
       this.#insertAudit(change.audit, next);
@@ -189,18 +189,6 @@ export class SqliteStore implements ConfigStore {
       rollback(db);
       throw err;
     }
-  }
-
-  #upsert(u: Upsert): void {
-    const t = Tables[u.kind];
-    const { version: _version, ...doc } = u.doc as unknown as Record<string, unknown>;
-    const cols = t.columns.map((c) => c[0]);
-    // The resource's version: 1 when created, + 1 on every change (the column, never the document).
-    const sql =
-      `INSERT INTO ${t.table} (id, ${cols.join(', ')}, doc, version) VALUES (?, ${cols.map(() => '?').join(', ')}, ?, 1) ` +
-      `ON CONFLICT (id) DO UPDATE SET ${cols.map((c) => `${c} = excluded.${c}`).join(', ')}, doc = excluded.doc, ` +
-      `version = ${t.table}.version + 1`;
-    this.#db.prepare(sql).run(doc.id as string, ...t.columns.map((c) => c[1](doc)), JSON.stringify(doc));
   }
 
   async appendEvents(events: readonly FulcrumEvent[]): Promise<StoredEvent[]> {
