@@ -183,7 +183,11 @@ describe('admin plane: deny by default on every route (issue 10 point 1)', () =>
       }
       if (r.access === 'viewer' && r.method === 'GET' && !r.url.includes('stream')) {
         const a = await raw(port, r.method, target, { authorization: `Bearer ${viewer}` });
-        assert.ok(a.status === 200 || a.status === 404, `viewer ${r.method} ${target} → ${a.status} ${a.body}`);
+        // Allowed: the route answers (200, or 400/404 for what it needs), never 401/403 or 5xx.
+        assert.ok(
+          a.status < 500 && a.status !== 401 && a.status !== 403,
+          `viewer ${r.method} ${target} → ${a.status} ${a.body}`,
+        );
       }
     }
     assert.ok(writes >= 20, `${writes} write routes`);
