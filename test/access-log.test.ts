@@ -7,7 +7,8 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { namedHttpServer, removeDir, startTestFulcrum } from './helpers/fulcrum.ts';
 import { get, waitFor } from './helpers/http-client.ts';
-import { freePort } from './helpers/plane.ts';
+import { addFrontend } from './helpers/persistence-support.ts';
+import { addBackend, shopBackend } from './helpers/shop.ts';
 
 // SPEC O2: structured access logs, one JSON line per request or connection.
 describe('access log (O2)', () => {
@@ -24,59 +25,12 @@ describe('access log (O2)', () => {
     const file = path.join(logDir(t), 'logs', 'access.jsonl');
     const f = await startTestFulcrum({ accessLog: file, t });
     const api = f.ok;
-    const lb = await api('POST', '/load-balancers', { name: 'lb', allowedNetworks: ['127.0.0.0/8'] });
-    const be = await api('POST', '/backends', {
-      loadBalancerId: lb.id,
-      name: 'web',
-      mode: 'http',
-      healthCheck: { enabled: false },
-    });
-    await api('POST', `/backends/${be.id}/servers`, {
-      name: 'w1',
-      serverType: 'web',
-      address: '127.0.0.1',
-      port: web.port,
-    });
-    const empty = await api('POST', '/backends', {
-      loadBalancerId: lb.id,
-      name: 'empty',
-      mode: 'http',
-      healthCheck: { enabled: false },
-    });
-    const tcpBe = await api('POST', '/backends', {
-      loadBalancerId: lb.id,
-      name: 'raw',
-      mode: 'tcp',
-      healthCheck: { enabled: false },
-    });
-    await api('POST', `/backends/${tcpBe.id}/servers`, {
-      name: 't1',
-      serverType: 'web',
-      address: '127.0.0.1',
-      port: web.port,
-    });
-    const [p1, p2, p3] = [await freePort(), await freePort(), await freePort()];
-    await api('POST', '/frontends', {
-      loadBalancerId: lb.id,
-      name: 'www',
-      protocol: 'http',
-      port: p1,
-      defaultBackendId: be.id,
-    });
-    await api('POST', '/frontends', {
-      loadBalancerId: lb.id,
-      name: 'none',
-      protocol: 'http',
-      port: p2,
-      defaultBackendId: empty.id,
-    });
-    await api('POST', '/frontends', {
-      loadBalancerId: lb.id,
-      name: 'l4',
-      protocol: 'tcp',
-      port: p3,
-      defaultBackendId: tcpBe.id,
-    });
+    const { lbId, beId } = await shopBackend(api, {}, [{ name: 'w1', port: web.port }]);
+    const empty = await addBackend(api, lbId, 'empty');
+    const raw = await addBackend(api, lbId, 'raw', { mode: 'tcp' }, [{ name: 't1', port: web.port }]);
+    const p1 = await addFrontend(api, lbId, 'www', beId);
+    const p2 = await addFrontend(api, lbId, 'none', empty.id);
+    const p3 = await addFrontend(api, lbId, 'l4', raw.id, 'tcp');
 
     assert.equal((await get(`http://127.0.0.1:${p1}/shop?x=1`)).body, 'web');
     assert.equal((await get(`http://127.0.0.1:${p2}/`)).status, 503);

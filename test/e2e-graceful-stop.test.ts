@@ -6,7 +6,8 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { apiClient, get, namedHttpServer, removeDir } from './helpers/fulcrum.ts';
 import { waitFor } from './helpers/http-client.ts';
-import { freePort } from './helpers/plane.ts';
+import { addFrontend } from './helpers/persistence-support.ts';
+import { shopBackend } from './helpers/shop.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 
@@ -34,27 +35,8 @@ describe('graceful stop of `fulcrum serve` on SIGTERM', () => {
     await waitFor(() => /"apiUrl":"[^"]+"/.test(out), 20_000, 'fulcrum serve to start');
     const apiUrl = /"apiUrl":"([^"]+)"/.exec(out)?.[1] as string;
     const api = apiClient(apiUrl, token);
-    const lb = await api('POST', '/load-balancers', { name: 'lb', allowedNetworks: ['127.0.0.0/8'] });
-    const be = await api('POST', '/backends', {
-      loadBalancerId: lb.id,
-      name: 'b',
-      mode: 'http',
-      healthCheck: { enabled: false },
-    });
-    await api('POST', `/backends/${be.id}/servers`, {
-      name: 's',
-      serverType: 'web',
-      address: '127.0.0.1',
-      port: slow.port,
-    });
-    const port = await freePort();
-    await api('POST', '/frontends', {
-      loadBalancerId: lb.id,
-      name: 'f',
-      protocol: 'http',
-      port,
-      defaultBackendId: be.id,
-    });
+    const { lbId, beId } = await shopBackend(api, {}, [{ name: 's', port: slow.port }]);
+    const port = await addFrontend(api, lbId, 'f', beId);
 
     const inFlight = get(`http://127.0.0.1:${port}/`);
     await waitFor(() => slow.count() === 1, 5000, 'the request to reach the backend');

@@ -3,6 +3,7 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { get, namedHttpServer, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
 import { waitFor } from './helpers/http-client.ts';
+import { shopBackend } from './helpers/shop.ts';
 
 // F5: a port taken by another program is a clear reason on the frontend's status, not a
 // crash; other frontends keep working, and the frontend listens once the port is free.
@@ -18,19 +19,7 @@ describe('a frontend whose port another program holds (F5)', () => {
     const squatter = net.createServer();
     await new Promise<void>((r) => squatter.listen(0, '127.0.0.1', r));
     const taken = (squatter.address() as net.AddressInfo).port;
-    const lb = (await f.ok('POST', '/load-balancers', { name: 'lb', allowedNetworks: ['127.0.0.0/8'] })).id;
-    const be = await f.ok('POST', '/backends', {
-      loadBalancerId: lb,
-      name: 'b',
-      mode: 'http',
-      healthCheck: { enabled: false },
-    });
-    await f.ok('POST', `/backends/${be.id}/servers`, {
-      name: 's',
-      serverType: 'web',
-      address: '127.0.0.1',
-      port: web.port,
-    });
+    const { lbId: lb, beId } = await shopBackend(f.ok, {}, [{ name: 's', port: web.port }]);
     const free = await new Promise<number>((r) => {
       const s = net.createServer().listen(0, '127.0.0.1', () => {
         const p = (s.address() as net.AddressInfo).port;
@@ -42,14 +31,14 @@ describe('a frontend whose port another program holds (F5)', () => {
       name: 'ok',
       protocol: 'http',
       port: free,
-      defaultBackendId: be.id,
+      defaultBackendId: beId,
     });
     const fe = await f.ok('POST', '/frontends', {
       loadBalancerId: lb,
       name: 'blocked',
       protocol: 'http',
       port: taken,
-      defaultBackendId: be.id,
+      defaultBackendId: beId,
     });
     assert.equal(fe.status.listening, false);
     assert.match(fe.status.reason, /in use|EADDRINUSE/);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { addFrontFrontend, FRONT_PROTOCOLS, type FrontClient, frontClient } from './helpers/front-protocols.ts';
 import { namedHttpServer, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
+import { addBackend } from './helpers/shop.ts';
 
 // Issue "UDP load balancing and HTTP routing rules", points 2 and 3, through the API; once per
 // front protocol (issue 12 point 1): an http frontend for HTTP/1.1, an https one for h2.
@@ -27,21 +28,11 @@ for (const protocol of FRONT_PROTOCOLS)
     it('routes by host, wildcard host, path prefix, header and method, in order, with the default last', async () => {
       const lb = (await f.ok('POST', '/load-balancers', { name: 'site', allowedNetworks: ['127.0.0.0/8'] })).id;
       const ids: string[] = [];
-      for (const [i, b] of backends.entries()) {
-        const be = await f.ok('POST', '/backends', {
-          loadBalancerId: lb,
-          name: ['www', 'api', 'admin', 'any'][i],
-          mode: 'http',
-          healthCheck: { enabled: false },
-        });
-        await f.ok('POST', `/backends/${be.id}/servers`, {
-          name: 's',
-          serverType: 'web',
-          address: '127.0.0.1',
-          port: b.port,
-        });
-        ids.push(be.id);
-      }
+      for (const [i, b] of backends.entries())
+        ids.push(
+          (await addBackend(f.ok, lb, ['www', 'api', 'admin', 'any'][i] as string, {}, [{ name: 's', port: b.port }]))
+            .id,
+        );
       const fe = await addFrontFrontend(f.ok, protocol, {
         loadBalancerId: lb,
         name: 'site',

@@ -3,6 +3,7 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { namedHttpServer, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
 import { freePort } from './helpers/plane.ts';
+import { shopBackend } from './helpers/shop.ts';
 import { TestPki } from './tls-pki.ts';
 
 /** Sends raw bytes, reads until the server closes or `ms` pass; answers what arrived. */
@@ -37,33 +38,26 @@ describe('http frontend redirect to its https twin (T1, redirectToHttps)', () =>
   before(async () => {
     f = await startTestFulcrum();
     web = await namedHttpServer('web');
-    lb = (await f.ok('POST', '/load-balancers', { name: 'lb', allowedNetworks: ['127.0.0.0/8'] })).id;
-    be = (
-      await f.ok('POST', '/backends', { loadBalancerId: lb, name: 'b', mode: 'http', healthCheck: { enabled: false } })
-    ).id;
-    await f.ok('POST', `/backends/${be}/servers`, {
-      name: 's',
-      serverType: 'web',
-      address: '127.0.0.1',
-      port: web.port,
-    });
+    ({ lbId: lb, beId: be } = await shopBackend(f.ok, {}, [{ name: 's', port: web.port }]));
   });
   after(async () => {
     await f.close();
     await web.close();
     pki.cleanup();
   });
+  /** The body of http frontend `plain` on `port` that redirects to its https twin. */
+  const plain = (port: number) => ({
+    loadBalancerId: lb,
+    name: 'plain',
+    protocol: 'http',
+    port,
+    defaultBackendId: be,
+    redirectToHttps: true,
+  });
 
   it('is refused while the load balancer has no https frontend, and on non-http frontends', async () => {
     const port = await freePort();
-    const r = await f.api('POST', '/frontends', {
-      loadBalancerId: lb,
-      name: 'plain',
-      protocol: 'http',
-      port,
-      defaultBackendId: be,
-      redirectToHttps: true,
-    });
+    const r = await f.api('POST', '/frontends', plain(port));
     assert.equal(r.status, 409);
     assert.equal(r.body.error.field, 'redirectToHttps');
     assert.match(r.body.error.message, /no enabled https frontend/);
@@ -93,14 +87,7 @@ describe('http frontend redirect to its https twin (T1, redirectToHttps)', () =>
       certificateIds: [cert.id],
     });
     const port = await freePort();
-    const fe = await f.ok('POST', '/frontends', {
-      loadBalancerId: lb,
-      name: 'plain',
-      protocol: 'http',
-      port,
-      defaultBackendId: be,
-      redirectToHttps: true,
-    });
+    const fe = await f.ok('POST', '/frontends', plain(port));
     assert.equal(fe.redirectToHttps, true);
     const before = web.count();
     const two = await raw(

@@ -73,10 +73,7 @@ export function okCaller(api: ApiCall): (method: string, path: string, body?: un
  * A minimal API client for a Fulcrum started some other way (a child process): `ok(method,
  * path, body)` throws unless 2xx and answers the JSON body.
  */
-export function apiClient(
-  apiUrl: string,
-  token: string,
-): (method: string, p: string, body?: unknown) => Promise<{ id: string }> {
+export function apiClient(apiUrl: string, token: string): (method: string, p: string, body?: unknown) => Promise<Json> {
   return okCaller(apiCaller(apiUrl, token));
 }
 

@@ -76,18 +76,19 @@ export function serverBody(name: string, port: number, over: Record<string, unkn
   return { name, serverType: 'web', address: '127.0.0.1', port, ...over };
 }
 
-/** Creates an http frontend on a free port in front of `backendId`; answers the port. */
+/** Creates a frontend (http unless `protocol` says) on a free port in front of `backendId`; answers the port. */
 export async function addFrontend(
   ok: (method: string, path: string, body?: unknown) => Promise<{ status?: unknown }>,
   loadBalancerId: string,
   name: string,
   backendId: string,
+  protocol = 'http',
 ): Promise<number> {
   const port = await freePort();
   const fe = await ok('POST', '/frontends', {
     loadBalancerId,
     name,
-    protocol: 'http',
+    protocol,
     port,
     defaultBackendId: backendId,
   });

@@ -27,8 +27,8 @@ export interface Shop {
 }
 
 /**
- * Creates load balancer `shop` and its backend `web` (http, round-robin, checks off; `fields`
- * add to or replace those) holding `servers` (`serverBody`), through `ok` (TestFulcrum.ok).
+ * Creates load balancer `shop` and its backend `web` (`addBackend` with round-robin; `fields`
+ * add to or replace those) holding `servers`, through `ok` (TestFulcrum.ok).
  */
 export async function shopBackend(
   ok: (method: string, path: string, body?: unknown) => Promise<Json>,
@@ -36,20 +36,28 @@ export async function shopBackend(
   servers: readonly NamedPort[] = [],
 ): Promise<Shop> {
   const lbId: string = (await ok('POST', '/load-balancers', { name: 'shop', allowedNetworks: ['127.0.0.0/8'] })).id;
-  const beId: string = (
-    await ok('POST', '/backends', {
-      loadBalancerId: lbId,
-      name: 'web',
-      mode: 'http',
-      algorithm: 'round-robin',
-      healthCheck: { enabled: false },
-      ...fields,
-    })
+  const { id: beId, ids } = await addBackend(ok, lbId, 'web', { algorithm: 'round-robin', ...fields }, servers);
+  return { lbId, beId, ids };
+}
+
+/**
+ * Creates backend `name` of `loadBalancerId` (http, checks off; `fields` add to or replace
+ * those) holding `servers` (`serverBody`); answers its id and each server's id by its name.
+ */
+export async function addBackend(
+  ok: (method: string, path: string, body?: unknown) => Promise<Json>,
+  loadBalancerId: string,
+  name: string,
+  fields: Record<string, unknown> = {},
+  servers: readonly NamedPort[] = [],
+): Promise<{ id: string; ids: Map<string, string> }> {
+  const id: string = (
+    await ok('POST', '/backends', { loadBalancerId, name, mode: 'http', healthCheck: { enabled: false }, ...fields })
   ).id;
   const ids = new Map<string, string>();
   for (const s of servers)
-    ids.set(s.name, (await ok('POST', `/backends/${beId}/servers`, serverBody(s.name, s.port))).id);
-  return { lbId, beId, ids };
+    ids.set(s.name, (await ok('POST', `/backends/${id}/servers`, serverBody(s.name, s.port))).id);
+  return { id, ids };
 }
 
 /** A persistence suite's world: see `startPersistenceShop`. */
