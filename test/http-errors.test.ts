@@ -3,17 +3,8 @@ import net from 'node:net';
 import { describe, test } from 'node:test';
 import { FRONT_PROTOCOLS, frontClient, startFrontProxy } from './helpers/front-protocols.ts';
 import { waitFor } from './helpers/http-client.ts';
-import { rawExchange, startBackend, startProxy, startRawBackend } from './helpers/http-fixtures.ts';
+import { deadPort, rawExchange, startBackend, startProxy, startRawBackend } from './helpers/http-fixtures.ts';
 import { server } from './helpers/plane.ts';
-
-/** A port with nothing listening (bound then released). */
-async function deadPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 // Issue 12 point 1: our own answers, retries and pool behaviour, once per front protocol.
 for (const protocol of FRONT_PROTOCOLS) {

@@ -7,7 +7,7 @@ import { createUdpListener } from '../src/dataplane/udp/listener.ts';
 import { TERMINATIONS, type Termination } from '../src/runtime/terminations.ts';
 import { FRONT_PROTOCOLS, startFrontProxy } from './helpers/front-protocols.ts';
 import { waitFor } from './helpers/http-client.ts';
-import { rawExchange, startBackend, startRawBackend } from './helpers/http-fixtures.ts';
+import { deadPort, rawExchange, startBackend, startRawBackend } from './helpers/http-fixtures.ts';
 import { backend, baseConfig, freePort, frontend, makePlane, server } from './helpers/plane.ts';
 
 /**
@@ -19,14 +19,6 @@ import { backend, baseConfig, freePort, frontend, makePlane, server } from './he
  * This file covers the rest, and tcp / udp. connect-timeout (HTTP/1.1, HTTP/2, tcp) is in
  * connect-timeout.test.ts, against a loopback listener whose full accept queue drops SYNs.
  */
-
-async function deadPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 test('the reasons are the documented list', () => {
   const covered: Termination[] = [

@@ -119,6 +119,15 @@ export function rawExchange(port: number, bytes: string | Buffer, waitMs = 1000)
   return rawHttp(port, bytes, { waitMs });
 }
 
+/** A port with nothing listening on 127.0.0.1 (bound, then released): connecting is refused. */
+export async function deadPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
 /** A keep-alive http.Agent with one socket, to prove connection reuse. */
 export function oneSocketAgent(): http.Agent {
   return new http.Agent({ keepAlive: true, maxSockets: 1 });
