@@ -3,7 +3,8 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { type Json, startTestFulcrum, TOKEN, type TestFulcrum } from './helpers/fulcrum.ts';
+import { Api, ApiError } from '../console/src/lib/api.ts';
+import { type Json, startTestFulcrum, type TestFulcrum, TOKEN } from './helpers/fulcrum.ts';
 import { waitFor } from './helpers/http-client.ts';
 import { shopBackend } from './helpers/shop.ts';
 import { TestPki } from './tls-pki.ts';
@@ -252,6 +253,28 @@ describe('safe concurrent edits: ETag and If-Match (issue 15 point 6)', () => {
     assert.equal(del.status, 200);
     const again = await call(f, 'DELETE', `/backends/${beId}/servers/${srvId}`, undefined, { 'if-match': '"3"' });
     assert.equal(again.status, 404);
+  });
+
+  it("the console's client sends If-Match and reads the 412's current version", async () => {
+    const api = new Api(`${f.url}/api/v1`, (input, init) =>
+      fetch(input, {
+        ...init,
+        headers: { ...(init?.headers as Record<string, string>), authorization: `Bearer ${TOKEN}` },
+      }),
+    );
+    const s = (
+      await api.change<Json>('POST', `/backends/${beId}/servers`, { name: 's2', address: '127.0.0.1', port: 10 })
+    ).resource;
+    const path = `/backends/${beId}/servers/${s.id}`;
+    const first = await api.change<Json>('PATCH', path, { weight: 2 }, s.version);
+    assert.equal(first.resource.version, 2);
+    await assert.rejects(api.change('PATCH', path, { weight: 3 }, s.version), (e: unknown) => {
+      assert.ok(e instanceof ApiError);
+      assert.equal(e.status, 412);
+      assert.equal(e.currentVersion, 2);
+      return true;
+    });
+    assert.equal((await api.get<Json>(path)).weight, 2);
   });
 
   it('keeps versions across a restart (the store keeps them)', async () => {

@@ -18,7 +18,9 @@ export interface DeleteRequest {
   /** Red confirm button; default true. */
   danger?: boolean;
   /** A change other than DELETE that takes the thing out of service (a drain is a PATCH `{ enabled: false }`). */
-  change?: { method: 'PATCH'; body: unknown };
+  change?: { method: 'PATCH' | 'POST'; body: unknown; path?: string };
+  /** Sends `If-Match` with this version (412 when the resource changed since it was shown). */
+  ifMatch?: number;
   /** Called once the API accepted, after the dialog closed, with the configuration version the change is live in. */
   done: (configVersion: number | null) => void;
 }
@@ -41,7 +43,12 @@ export function useConfirmDelete(): { ask: (request: DeleteRequest) => void; dia
     setBusy(true);
     setError(null);
     try {
-      const answer = await api.change(r.change?.method ?? 'DELETE', r.path, r.change?.body);
+      const answer = await api.change(
+        r.change?.method ?? 'DELETE',
+        r.change?.path ?? r.path,
+        r.change?.body,
+        r.ifMatch,
+      );
       close();
       r.done(answer.configVersion);
     } catch (e) {

@@ -3,12 +3,16 @@
  * Server Type, Backend Server (inventory) or Custom IP, Port, Weight, Zone, Passive,
  * SSL Offload, Server Certificate (CA). API errors appear beside the field they name.
  */
+import { useState } from 'react';
 import { ServerTypes } from '../../../src/config/model.ts';
-import { useForm } from '../hooks.ts';
+import { useForm, useServices } from '../hooks.ts';
+import { ApiError } from '../lib/api.ts';
 import {
+  movesServer,
   newServerValues,
   ServerFields,
   ServerTypePresets,
+  serverChanges,
   serverPayload,
   serverValues,
   suggestServerPort,
@@ -35,12 +39,50 @@ function typeHint(t: ServerType): string {
 }
 
 export function ServerDialog({ backend, server, instances, certificates, zones, onClose, onSaved }: ServerDialogProps) {
+  const { api } = useServices();
   const form = useForm(() => (server ? serverValues(server) : newServerValues(backend)));
   const { values } = form;
   const byInstance = values.source === 'instance';
-  const { busy, upsert } = useSave(form, (err) =>
-    applyApiError(form, err, ServerFields, { address: byInstance ? 'instanceId' : 'address' }),
-  );
+  /** A 412 on save (issue 15 point 6): the server as it is now and what changed since the dialog opened. */
+  const [conflict, setConflict] = useState<{ current: Server | null; changes: string[] } | null>(null);
+  const [reapplying, setReapplying] = useState(false);
+  const serversPath = `/backends/${encodeURIComponent(backend.id)}/servers`;
+  const path = server ? `${serversPath}/${encodeURIComponent(server.id)}` : serversPath;
+  const { busy, upsert } = useSave(form, (err) => {
+    if (server && err.code === 'precondition_failed') {
+      api.get<Server>(path).then(
+        (current) => setConflict({ current, changes: serverChanges(server, current) }),
+        () => setConflict({ current: null, changes: ['the server was removed'] }),
+      );
+      return;
+    }
+    applyApiError(form, err, ServerFields, { address: byInstance ? 'instanceId' : 'address' });
+  });
+  /** Sends the operator's changes again on top of the server as it is now. */
+  const reapply = async () => {
+    if (!conflict?.current) return;
+    setReapplying(true);
+    try {
+      const r = await api.change<Server>(
+        'PATCH',
+        path,
+        serverPayload(values, server).payload,
+        conflict.current.version,
+      );
+      onSaved(r.resource, r.configVersion, false);
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'precondition_failed') {
+        const current = await api.get<Server>(path).catch(() => null);
+        setConflict(current ? { current, changes: serverChanges(server as Server, current) } : null);
+      } else {
+        setConflict(null);
+        if (err instanceof ApiError) applyApiError(form, err, ServerFields);
+        else form.setFormError(String(err));
+      }
+    } finally {
+      setReapplying(false);
+    }
+  };
   const cas = certificates.filter((c) => c.kind === 'ca');
 
   const onType = (t: string) => {
@@ -60,15 +102,17 @@ export function ServerDialog({ backend, server, instances, certificates, zones, 
 
   const submit = (e: React.FormEvent) => {
     e.preventDefault();
-    const servers = `/backends/${encodeURIComponent(backend.id)}/servers`;
+    setConflict(null);
     void upsert<Server>({
       prepared: serverPayload(values, server),
       editing: !!server,
-      path: server ? `${servers}/${encodeURIComponent(server.id)}` : servers,
+      path,
       onSaved,
       onUnchanged: onClose,
+      ...(server?.version !== undefined ? { ifMatch: server.version } : {}),
     });
   };
+  const moving = !!server && movesServer(serverPayload(values, server).payload);
 
   const backendPort = backend.port ? `empty = the backend's port ${backend.port}` : 'the port the server listens on';
   return (
@@ -86,6 +130,22 @@ export function ServerDialog({ backend, server, instances, certificates, zones, 
     >
       <form id="server-form" noValidate onSubmit={submit} className="grid-form">
         <FormError message={form.formError} />
+        {conflict ? (
+          <div className="form-error wide-field" role="alert" data-conflict>
+            <p>
+              {server?.name} changed while this dialog was open
+              {conflict.current ? ` (now version ${conflict.current.version ?? '?'})` : ''}:
+            </p>
+            <ul>
+              {conflict.changes.length ? conflict.changes.map((c) => <li key={c}>{c}</li>) : <li>its status only</li>}
+            </ul>
+            {conflict.current ? (
+              <button type="button" onClick={() => void reapply()} disabled={reapplying}>
+                Reapply my changes
+              </button>
+            ) : null}
+          </div>
+        ) : null}
         <p className="muted wide-field">
           Backend <strong>{backend.name}</strong> ({backend.mode}, {backend.algorithm})
         </p>
@@ -177,6 +237,37 @@ export function ServerDialog({ backend, server, instances, certificates, zones, 
           label="SSL Offload"
           hint="TLS ends at the load balancer; the server gets plain traffic"
         />
+        <TextField
+          form={form}
+          path="description"
+          label="Description"
+          hint="optional, for people (at most 1024 characters)"
+        />
+        <TextField
+          form={form}
+          path="tags"
+          label="Tags"
+          placeholder="env=prod, canary"
+          hint="key or key=value, separated by commas; at most 32"
+        />
+        <TextField
+          form={form}
+          path="healthCheck.port"
+          label="Check Port"
+          type="number"
+          hint="empty = the backend check's port, else the server's"
+        />
+        <CheckField
+          form={form}
+          path="healthCheck.enabled"
+          label="Health Checks"
+          hint="off: this server is never checked and counts as healthy"
+        />
+        {moving ? (
+          <p className="muted wide-field" data-moving>
+            The server is checked at once at its new address; traffic resumes when the check passes.
+          </p>
+        ) : null}
       </form>
     </Dialog>
   );

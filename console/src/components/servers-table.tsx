@@ -7,9 +7,10 @@
 import { useMemo, useState } from 'react';
 import { useCertificates, useInstances } from '../data.ts';
 import { useLoad, useNow, useServices, useStatsTick } from '../hooks.ts';
+import { query } from '../lib/api.ts';
 import { affectsBackend } from '../lib/events.ts';
 import { endpoint, formatRate, healthLabel, healthTooltip, stateLabel } from '../lib/format.ts';
-import { ServerTypePresets } from '../lib/server-form.ts';
+import { formatShare, ServerTypePresets } from '../lib/server-form.ts';
 import type { Backend, Server } from '../lib/types.ts';
 import { useConfirmDelete } from './confirm-delete.tsx';
 import { ServerDialog } from './server-dialog.tsx';
@@ -18,10 +19,11 @@ import { Badge, DataTable, LoadState, RowActions } from './ui.tsx';
 type Pending = { kind: 'add' } | { kind: 'update'; server: Server } | null;
 
 /** Loads the backend's servers, refreshing live; exported for pages that need the list too. */
-export function useServers(backendId: string) {
+export function useServers(backendId: string, tag = '') {
   return useLoad(
-    (api, signal) => api.list<Server>(`/backends/${encodeURIComponent(backendId)}/servers`, signal),
-    [backendId],
+    (api, signal) =>
+      api.list<Server>(`/backends/${encodeURIComponent(backendId)}/servers${query({ tag: tag.trim() })}`, signal),
+    [backendId, tag],
     { refreshOn: (e) => affectsBackend(e, backendId), everyMs: 2000 },
   );
 }
@@ -37,7 +39,8 @@ const stateTone: Record<string, string> = {
 
 export function ServersTable({ backend }: { backend: Backend }) {
   const { api, live, notify, can } = useServices();
-  const servers = useServers(backend.id);
+  const [tag, setTag] = useState('');
+  const servers = useServers(backend.id, tag);
   const instances = useInstances();
   const certs = useCertificates();
   useStatsTick();
@@ -77,7 +80,8 @@ export function ServersTable({ backend }: { backend: Backend }) {
       confirmLabel: 'Drain',
       danger: false,
       path: serverPath(s),
-      change: { method: 'PATCH', body: { enabled: false } },
+      change: { method: 'POST', path: `${serverPath(s)}/drain`, body: {} },
+      ...(s.version !== undefined ? { ifMatch: s.version } : {}),
       done: (v) => {
         notify(`Server ${s.name} is draining: open connections may finish for up to ${drainSeconds} s.${version(v)}`);
         servers.reload();
@@ -94,6 +98,7 @@ export function ServersTable({ backend }: { backend: Backend }) {
       ),
       confirmLabel: 'Remove',
       path: serverPath(s),
+      ...(s.version !== undefined ? { ifMatch: s.version } : {}),
       done: (v) => {
         notify(`Server ${s.name} removed; open connections drain for up to ${drainSeconds} s.${version(v)}`);
         servers.reload();
@@ -110,8 +115,22 @@ export function ServersTable({ backend }: { backend: Backend }) {
           </button>
         ) : null}
       </div>
+      <label className="tag-filter">
+        Tag{' '}
+        <input
+          type="search"
+          value={tag}
+          placeholder="env=prod, canary"
+          aria-label="Filter servers by tag"
+          onChange={(e) => setTag(e.target.value)}
+        />
+      </label>
       <LoadState loading={servers.loading && !servers.data} error={servers.error} what="servers" />
-      {servers.data && list.length === 0 ? <p className="muted">No servers yet. Add one to send traffic.</p> : null}
+      {servers.data && list.length === 0 ? (
+        <p className="muted">
+          {tag.trim() ? `No server has the tags ${tag}.` : 'No servers yet. Add one to send traffic.'}
+        </p>
+      ) : null}
       {list.length > 0 ? (
         <DataTable
           className="data servers-table"
@@ -135,11 +154,24 @@ export function ServersTable({ backend }: { backend: Backend }) {
             const { state, slowStartFactor: factor } = s.status;
             return (
               <tr key={s.id} data-server={s.name}>
-                <th scope="row">{s.name}</th>
+                <th scope="row" title={s.description || undefined}>
+                  {s.name}
+                  {s.tags?.length ? (
+                    <span className="tags">
+                      {s.tags.map((t) => (
+                        <Badge key={t} tone="info">
+                          {t}
+                        </Badge>
+                      ))}
+                    </span>
+                  ) : null}
+                </th>
                 <td>{ServerTypePresets[s.serverType]?.label ?? s.serverType}</td>
                 <td className="mono">{endpoint(s.address, s.port, backend.port)}</td>
                 <td>{s.zone ?? '—'}</td>
-                <td className="num">{s.weight}</td>
+                <td className="num" data-col="weight" title="share of new requests now">
+                  {s.weight} <span className="share">{formatShare(s.status.expectedShare)}</span>
+                </td>
                 <td>{s.passive ? 'yes' : 'no'}</td>
                 <td>{s.sslOffload ? 'yes' : 'no'}</td>
                 <td data-col="health" title={healthTooltip(s, now)}>

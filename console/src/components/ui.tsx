@@ -302,6 +302,8 @@ export interface Upsert<T> {
   onUnchanged: () => void;
   /** Called after the errors found before sending are shown beside their fields. */
   onInvalid?: () => void;
+  /** An update sends `If-Match` with this version (the resource's as the form was opened; 412 when it moved on). */
+  ifMatch?: number;
 }
 
 /**
@@ -347,7 +349,7 @@ export function useSave(
     }
     await save(async () => {
       const r = u.editing
-        ? await api.change<T>('PATCH', u.path, payload)
+        ? await api.change<T>('PATCH', u.path, payload, u.ifMatch)
         : await api.change<T>('POST', u.path, { ...payload, ...u.create });
       u.onSaved(r.resource, r.configVersion, !u.editing);
     });

@@ -10,6 +10,8 @@ export class ApiError extends Error {
   readonly code: string;
   /** The request field the error is about (e.g. `port`), or null when it is about the whole request. */
   readonly field: string | null;
+  /** 412 `precondition_failed`: the version the resource is at now (null when it was deleted). */
+  currentVersion: number | null | undefined;
   constructor(status: number, code: string, message: string, field: string | null) {
     super(message);
     this.name = 'ApiError';
@@ -48,7 +50,12 @@ export function toApiError(status: number, body: unknown): ApiError {
   } else if (typeof body === 'string' && body.trim()) {
     message = body.trim().slice(0, 300);
   }
-  return new ApiError(status, code, message, field);
+  const err = new ApiError(status, code, message, field);
+  if (body && typeof body === 'object') {
+    const e = (body as { error?: { currentVersion?: unknown } }).error;
+    if (e && (typeof e.currentVersion === 'number' || e.currentVersion === null)) err.currentVersion = e.currentVersion;
+  }
+  return err;
 }
 
 /** `/healthCheck/port`, `body.healthCheck.port`, `healthCheck[port]` → `healthCheck.port`. */
@@ -93,6 +100,8 @@ export function unwrapList<T>(body: unknown): T[] {
 export interface RequestOptions {
   body?: unknown;
   signal?: AbortSignal;
+  /** Sends `If-Match: "<version>"`: the change goes through only while the resource is at it (else 412). */
+  ifMatch?: number;
 }
 
 /**
@@ -115,6 +124,7 @@ export class Api {
     const headers: Record<string, string> = { accept: 'application/json' };
     const init: RequestInit = { method, headers, credentials: 'same-origin' };
     if (opts.signal) init.signal = opts.signal;
+    if (opts.ifMatch !== undefined) headers['if-match'] = `"${opts.ifMatch}"`;
     if (opts.body !== undefined) {
       headers['content-type'] = 'application/json';
       init.body = JSON.stringify(opts.body);
@@ -145,9 +155,16 @@ export class Api {
     return unwrapList<T>(await this.get<unknown>(path, signal));
   }
 
-  /** A change (POST, PATCH, DELETE) answered with the resource and configVersion. */
-  async change<T>(method: 'POST' | 'PATCH' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<ChangeResult<T>> {
-    return splitChange<T>(await this.request<unknown>(method, path, body === undefined ? {} : { body }));
+  /** A change (POST, PATCH, DELETE) answered with the resource and configVersion; `ifMatch` sends If-Match. */
+  async change<T>(
+    method: 'POST' | 'PATCH' | 'PUT' | 'DELETE',
+    path: string,
+    body?: unknown,
+    ifMatch?: number,
+  ): Promise<ChangeResult<T>> {
+    const opts: RequestOptions = body === undefined ? {} : { body };
+    if (ifMatch !== undefined) opts.ifMatch = ifMatch;
+    return splitChange<T>(await this.request<unknown>(method, path, opts));
   }
 
   /**

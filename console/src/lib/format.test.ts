@@ -41,6 +41,8 @@ describe('format', () => {
       activeConnections: 0,
       reason: null,
       lastCheck: null,
+      expectedShare: 1,
+      drainDeadline: null,
     } as const;
     assert.equal(stateLabel({ status: st }), 'active');
     assert.equal(stateLabel({ status: { ...st, state: 'disabled', reason: 'disabled' } }), 'disabled');
@@ -57,6 +59,8 @@ describe('format', () => {
         activeConnections: 0,
         reason: 'failed-checks',
         lastCheck: { at: '2025-01-10T11:59:55Z', ok: false, reason: 'connect-refused', latencyMs: 1.2 },
+        expectedShare: 0,
+        drainDeadline: null,
       },
     } as const;
     assert.deepEqual(healthLabel(bad), { health: 'unhealthy', reason: 'connect-refused' });
@@ -68,7 +72,15 @@ describe('format', () => {
     assert.match(healthTooltip(first, now), /Health: unknown\nReason: initial-check\nLast check: none yet/);
   });
   it('summarises health (S9)', () => {
-    const st = { state: 'active', slowStartFactor: 1, activeConnections: 0, reason: null, lastCheck: null } as const;
+    const st = {
+      state: 'active',
+      slowStartFactor: 1,
+      activeConnections: 0,
+      reason: null,
+      lastCheck: null,
+      expectedShare: 0,
+      drainDeadline: null,
+    } as const;
     const s = healthSummary([
       { status: { ...st, health: 'healthy' } },
       { status: { ...st, health: 'unhealthy' } },

@@ -104,6 +104,10 @@ const SPECS: readonly FieldSpec[] = [
   { path: 'passive', kind: 'bool' },
   { path: 'sslOffload', kind: 'bool' },
   { path: 'caCertificateId', kind: 'optText' },
+  { path: 'description', kind: 'text' },
+  { path: 'tags', kind: 'list' },
+  { path: 'healthCheck.port', kind: 'optInt' },
+  { path: 'healthCheck.enabled', kind: 'bool' },
 ];
 
 /** The dialog's field paths (API error `field`s shown beside these inputs). */
@@ -125,6 +129,10 @@ export function newServerValues(backend?: Pick<StoredBackend, 'port' | 'healthCh
     passive: false,
     sslOffload: false,
     caCertificateId: '',
+    description: '',
+    tags: '',
+    'healthCheck.port': '',
+    'healthCheck.enabled': true,
   };
 }
 
@@ -155,6 +163,11 @@ export function serverPayload(
     if (payload.zone === null) delete payload.zone; // let the instance's zone apply
     if (payload.caCertificateId === null) delete payload.caCertificateId;
     if (!byInstance) delete payload.instanceId;
+    // Defaults stay out of a new server's body (issue 15 fields).
+    if (payload.description === '') delete payload.description;
+    if (Array.isArray(payload.tags) && payload.tags.length === 0) delete payload.tags;
+    const hc = payload.healthCheck as { port?: unknown; enabled?: unknown } | undefined;
+    if (hc && hc.port === null && hc.enabled === true) delete payload.healthCheck;
     return { payload, errors };
   }
   const before = toPayload(SPECS, serverValues(original)).payload;
@@ -164,4 +177,54 @@ export function serverPayload(
   // Switching to an inventory instance: the address follows the instance.
   if (byInstance) delete diff.address;
   return { payload: diff, errors };
+}
+
+/** An expected share (0–1, `status.expectedShare`) as the console shows it beside the weight: `33 %`. */
+export function formatShare(share: number | undefined): string {
+  return `${Math.round((share ?? 0) * 100)} %`;
+}
+
+/** How the console names a server field in a conflict (412) summary. */
+const FieldLabels: Record<string, string> = {
+  name: 'name',
+  serverType: 'type',
+  instanceId: 'backend server',
+  address: 'address',
+  port: 'port',
+  weight: 'weight',
+  zone: 'zone',
+  passive: 'passive',
+  sslOffload: 'SSL offload',
+  caCertificateId: 'server certificate',
+  description: 'description',
+  tags: 'tags',
+  'healthCheck.port': 'check port',
+  'healthCheck.enabled': 'checks on',
+  enabled: 'enabled',
+};
+
+function shown(v: unknown): string {
+  if (v === null || v === undefined || v === '') return '—';
+  if (Array.isArray(v)) return v.length ? v.join(', ') : '—';
+  return String(v);
+}
+
+/**
+ * What changed on a server between the version a dialog was opened on and the current one
+ * (a 412 on save, issue 15 point 6), one `label: before → now` line per field that differs.
+ */
+export function serverChanges(before: StoredServer, now: StoredServer): string[] {
+  const out: string[] = [];
+  for (const path of Object.keys(FieldLabels)) {
+    const a = path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], before);
+    const b = path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], now);
+    if (JSON.stringify(a ?? null) !== JSON.stringify(b ?? null))
+      out.push(`${FieldLabels[path]}: ${shown(a)} → ${shown(b)}`);
+  }
+  return out;
+}
+
+/** True when an update moves the server (address or port): it is checked again at once before traffic resumes. */
+export function movesServer(payload: Record<string, unknown>): boolean {
+  return 'address' in payload || 'port' in payload || 'instanceId' in payload;
 }
