@@ -29,6 +29,8 @@ export interface BackendDialogProps {
   certificates: readonly Certificate[];
   onClose: () => void;
   onSaved: (b: Backend, configVersion: number | null, created: boolean) => void;
+  /** The mode a new backend starts with (the frontend dialog passes its protocol's). */
+  initialMode?: Mode;
 }
 
 const d = (path: string, mode: Mode) => {
@@ -36,8 +38,15 @@ const d = (path: string, mode: Mode) => {
   return v === undefined ? undefined : `default ${v}`;
 };
 
-export function BackendDialog({ loadBalancerId, backend, certificates, onClose, onSaved }: BackendDialogProps) {
-  const form = useForm(() => (backend ? backendValues(backend) : newBackendValues('http')));
+export function BackendDialog({
+  loadBalancerId,
+  backend,
+  certificates,
+  onClose,
+  onSaved,
+  initialMode,
+}: BackendDialogProps) {
+  const form = useForm(() => (backend ? backendValues(backend) : newBackendValues(initialMode ?? 'http')));
   const { busy, upsert } = useSave(form, BackendFields);
   const [preset, setPreset] = useState('');
   const v = form.values;

@@ -19,6 +19,7 @@ import {
   sniRows,
 } from '../lib/frontend-form.ts';
 import type { Backend, Certificate, Frontend, LoadBalancer } from '../lib/types.ts';
+import { BackendDialog } from './backend-dialog.tsx';
 import { CheckField, Dialog, FormError, FormFooter, SelectField, TextField, useSave } from './ui.tsx';
 
 export interface FrontendDialogProps {
@@ -39,6 +40,10 @@ export function FrontendDialog({
   onSaved,
 }: FrontendDialogProps) {
   const form = useForm(() => (frontend ? frontendValues(frontend) : newFrontendValues()));
+  // "Create or select a backend" (issue 16): a backend created from here is chosen at once.
+  const [creatingBackend, setCreatingBackend] = useState(false);
+  const [created, setCreated] = useState<Backend[]>([]);
+  backends = [...backends, ...created.filter((c) => !backends.some((b) => b.id === c.id))];
   const [certIds, setCertIds] = useState<string[]>(() => [...(frontend?.certificateIds ?? [])]);
   const [rules, setRules] = useState<RuleRow[]>(() => (frontend ? ruleRows(frontend) : []));
   const [sni, setSni] = useState<SniRow[]>(() => (frontend ? sniRows(frontend) : []));
@@ -126,6 +131,21 @@ export function FrontendDialog({
       </small>
     ) : null;
 
+  if (creatingBackend) {
+    return (
+      <BackendDialog
+        loadBalancerId={loadBalancer.id}
+        certificates={certificates}
+        initialMode={protocol === 'tcp' || protocol === 'udp' ? protocol : 'http'}
+        onClose={() => setCreatingBackend(false)}
+        onSaved={(b) => {
+          setCreated((list) => [...list, b]);
+          form.setMany({ defaultBackendId: b.id });
+          setCreatingBackend(false);
+        }}
+      />
+    );
+  }
   return (
     <Dialog
       wide
@@ -178,6 +198,11 @@ export function FrontendDialog({
               ...usable.map((b) => ({ value: b.id, label: b.name })),
             ]}
           />
+          <div className="field">
+            <button type="button" onClick={() => setCreatingBackend(true)}>
+              Create backend…
+            </button>
+          </div>
           <CheckField form={form} path="enabled" label="Enabled" />
           <TextField form={form} path="maxConnections" label="Max connections" type="number" hint="0 = unlimited" />
           <TextField

@@ -1,4 +1,5 @@
 /** Create / edit a load balancer (S6, S7): name, description, allowed networks, server quota, IP as backend. */
+import { useState } from 'react';
 import { useForm } from '../hooks.ts';
 import {
   LoadBalancerFields,
@@ -7,7 +8,7 @@ import {
   newLoadBalancerValues,
 } from '../lib/frontend-form.ts';
 import type { LoadBalancer } from '../lib/types.ts';
-import { CheckField, Dialog, FormError, FormFooter, TextField, useSave } from './ui.tsx';
+import { CheckField, Confirm, Dialog, FormError, FormFooter, TextField, useSave } from './ui.tsx';
 
 export interface LoadBalancerDialogProps {
   loadBalancer?: LoadBalancer;
@@ -18,8 +19,11 @@ export interface LoadBalancerDialogProps {
 export function LoadBalancerDialog({ loadBalancer, onClose, onSaved }: LoadBalancerDialogProps) {
   const form = useForm(() => (loadBalancer ? loadBalancerValues(loadBalancer) : newLoadBalancerValues()));
   const { busy, upsert } = useSave(form, LoadBalancerFields);
-  const submit = (e: React.FormEvent) => {
-    e.preventDefault();
+  // IP as backend is one-way (S7): turning it on asks first, saying it cannot be undone (issue 16).
+  const [confirming, setConfirming] = useState(false);
+  const turningOn = form.values.ipAsBackend === true && loadBalancer?.ipAsBackend !== true;
+  const save = () => {
+    setConfirming(false);
     void upsert<LoadBalancer>({
       prepared: loadBalancerPayload(form.values, loadBalancer),
       editing: !!loadBalancer,
@@ -28,6 +32,29 @@ export function LoadBalancerDialog({ loadBalancer, onClose, onSaved }: LoadBalan
       onUnchanged: onClose,
     });
   };
+  const submit = (e: React.FormEvent) => {
+    e.preventDefault();
+    if (turningOn) setConfirming(true);
+    else save();
+  };
+  if (confirming) {
+    return (
+      <Confirm
+        title="Turn on IP as backend?"
+        message={
+          <p>
+            This cannot be undone: once IP as backend is on, it can never be turned off for this load balancer. Any IPv4
+            address may then be a server, and only tcp, http and https frontends are allowed.
+          </p>
+        }
+        confirmLabel="Turn on IP as backend"
+        danger
+        busy={busy}
+        onConfirm={save}
+        onCancel={() => setConfirming(false)}
+      />
+    );
+  }
   return (
     <Dialog
       title={loadBalancer ? `Edit load balancer ${loadBalancer.name}` : 'Create load balancer'}

@@ -30,16 +30,18 @@ describe('server type defaults (issue point 6)', () => {
     mysql.healthCheck.type = 'mysql';
     assert.equal(suggestServerPort('database', mysql), 3306);
     mysql.port = 3307;
-    assert.equal(suggestServerPort('database', mysql), 3307);
+    assert.equal(suggestServerPort('database', mysql), null, "empty: the server follows the backend's port");
     assert.equal(usualPort('postgres'), 5432);
     assert.equal(usualPort('tcp'), null);
   });
-  it('starts an empty dialog with weight 1 (S1) and the backend port', () => {
+  it('starts an empty dialog with weight 1 (S1) and the port empty when the backend has one (it follows it)', () => {
     const b = defaultBackend('b', 'l', 'web', 'http');
     b.port = 9000;
     const v = newServerValues(b);
     assert.equal(v.weight, '1');
-    assert.equal(v.port, '9000');
+    assert.equal(v.port, '');
+    assert.equal(serverPayload({ ...v, name: 'w', address: '10.0.0.1' }).payload.port, null);
+    assert.equal(newServerValues(defaultBackend('b', 'l', 'web', 'http')).port, '80');
     assert.equal(v.serverType, 'web');
     assert.equal(v.source, 'custom');
     assert.equal(newServerValues(defaultBackend('b', 'l', 't', 'tcp')).serverType, 'other');

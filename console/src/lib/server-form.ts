@@ -73,15 +73,16 @@ export function usualPort(check: HealthCheckType): number | null {
 }
 
 /**
- * The port to suggest in the dialog for a server type: the backend's default port (F3) when
- * set, else the usual port of the backend's health check when it names a service (mysql →
- * 3306), else the type's usual port.
+ * The port to suggest in the dialog for a server type: none when the backend has a default
+ * port (F3: the field stays empty, so the server follows later changes of the backend's port;
+ * issue 16), else the usual port of the backend's health check when it names a service
+ * (mysql → 3306), else the type's usual port.
  */
 export function suggestServerPort(
   type: ServerType,
   backend?: Pick<StoredBackend, 'port' | 'healthCheck'> | null,
 ): number | null {
-  if (backend?.port) return backend.port;
+  if (backend?.port) return null;
   const check = backend?.healthCheck?.type;
   if (check && check !== 'tcp' && check !== 'udp') {
     const p = usualPort(check);
