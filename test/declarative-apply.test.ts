@@ -6,6 +6,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { get, namedHttpServer, removeDir, startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
 import { freePort } from './helpers/plane.ts';
+import { shopYaml } from './helpers/shop.ts';
 
 /**
  * `fulcrum apply` / `fulcrum export` end to end (SPEC C4, API.md appendix): the whole product
@@ -53,20 +54,18 @@ describe('fulcrum apply and export (C4)', () => {
   });
 
   /** The test's file: two servers (weight of `two` given), one http frontend. */
-  const shop = (o: { weightTwo?: number; withTwo?: boolean; extra?: string } = {}) => `# the shop
-loadBalancers:
-  - name: shop
-    allowedNetworks: [127.0.0.0/8]
-    backends:
-      - name: web
-        mode: http
-        algorithm: weighted-round-robin
-        healthCheck: { enabled: false }
-        servers:
-          - { name: one, serverType: web, address: 127.0.0.1, port: ${one.port} }
-${o.withTwo === false ? '' : `          - { name: two, serverType: web, address: 127.0.0.1, port: ${two.port}, weight: ${o.weightTwo ?? 1} }\n`}    frontends:
-      - { name: www, protocol: http, port: ${fePort}, backend: web }
-${o.extra ?? ''}`;
+  const shop = (o: { weightTwo?: number; withTwo?: boolean; extra?: string } = {}) =>
+    `# the shop\n${shopYaml({
+      algorithm: 'weighted-round-robin',
+      servers: [
+        `{ name: one, serverType: web, address: 127.0.0.1, port: ${one.port} }`,
+        ...(o.withTwo === false
+          ? []
+          : [`{ name: two, serverType: web, address: 127.0.0.1, port: ${two.port}, weight: ${o.weightTwo ?? 1} }`]),
+      ],
+      frontends: [`{ name: www, protocol: http, port: ${fePort}, backend: web }`],
+      extra: o.extra,
+    })}`;
   const write = (name: string, text: string): string => {
     const p = path.join(dir, name);
     writeFileSync(p, text);

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { after, before, describe, type TestContext, test } from 'node:test';
 import { get, namedHttpServer, removeDir, startTestFulcrum } from './helpers/fulcrum.ts';
 import { freePort } from './helpers/plane.ts';
+import { shopYaml } from './helpers/shop.ts';
 
 /**
  * `fulcrum serve --config FILE` (API.md "Starting it", SPEC C4): the file is applied through
@@ -27,17 +28,11 @@ describe('serve --config (C4)', () => {
     writeFileSync(p, text);
     return p;
   };
-  const good = () => `
-loadBalancers:
-  - name: shop
-    allowedNetworks: [127.0.0.0/8]
-    backends:
-      - name: web
-        mode: http
-        healthCheck: { enabled: false }
-        servers: [{ name: one, address: 127.0.0.1, port: ${backend.port} }]
-    frontends: [{ name: www, protocol: http, port: ${fePort}, backend: web }]
-`;
+  const good = () =>
+    shopYaml({
+      servers: [`{ name: one, address: 127.0.0.1, port: ${backend.port} }`],
+      frontends: [`{ name: www, protocol: http, port: ${fePort}, backend: web }`],
+    });
 
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'fulcrum-decl-serve-'));

@@ -60,6 +60,26 @@ export async function addBackend(
   return { id, ids };
 }
 
+/**
+ * The declarative file (YAML) of the same shop: load balancer `shop` (127.0.0.0/8) with backend
+ * `web` (http, `algorithm` when given, checks off) holding `servers`, then `frontends`, each a
+ * YAML flow mapping (`{ name: one, address: 127.0.0.1, port: 8080 }`) on a line of its own, and
+ * `extra` (more frontends) after them.
+ */
+export function shopYaml(o: { algorithm?: string; servers: string[]; frontends: string[]; extra?: string }): string {
+  const items = (indent: string, list: string[]) => list.map((x) => `${indent}- ${x}\n`).join('');
+  return `loadBalancers:
+  - name: shop
+    allowedNetworks: [127.0.0.0/8]
+    backends:
+      - name: web
+        mode: http
+${o.algorithm === undefined ? '' : `        algorithm: ${o.algorithm}\n`}        healthCheck: { enabled: false }
+        servers:
+${items('          ', o.servers)}    frontends:
+${items('      ', o.frontends)}${o.extra ?? ''}`;
+}
+
 /** A persistence suite's world: see `startPersistenceShop`. */
 export interface PersistenceShop extends Shop {
   f: TestFulcrum;
