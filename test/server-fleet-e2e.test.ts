@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { Api, ApiError } from '../console/src/lib/api.ts';
 import { type Json, startTestFulcrum, type TestFulcrum, TOKEN } from './helpers/fulcrum.ts';
 import { waitFor } from './helpers/http-client.ts';
@@ -275,6 +277,30 @@ describe('safe concurrent edits: ETag and If-Match (issue 15 point 6)', () => {
       return true;
     });
     assert.equal((await api.get<Json>(path)).weight, 2);
+  });
+
+  it('the CLI `server update --if-match` sends If-Match: a stale version is refused naming the current one', async () => {
+    const ROOT = fileURLToPath(new URL('..', import.meta.url));
+    const cli = (...args: string[]) =>
+      new Promise<{ code: number; out: string; err: string }>((resolve) => {
+        execFile(
+          `${ROOT}node_modules/.bin/node`,
+          [`${ROOT}src/cli/main.ts`, ...args, '--url', f.url, '--token', TOKEN, '-o', 'json'],
+          { timeout: 15_000, env: { ...process.env, FULCRUM_TOKEN: '', FULCRUM_ADMIN_TOKEN: '' } },
+          (err, out, errOut) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out, err: errOut }),
+        );
+      });
+    const s = await f.ok('POST', `/backends/${beId}/servers`, { name: 's3', address: '127.0.0.1', port: 11 });
+    const ok = await cli('server', 'update', `shop/web/s3`, 'weight=4', '--if-match', '1');
+    assert.equal(ok.code, 0, ok.err);
+    assert.equal(JSON.parse(ok.out).version, 2);
+    const stale = await cli('server', 'update', `shop/web/s3`, 'weight=5', '--if-match', '1');
+    assert.notEqual(stale.code, 0);
+    assert.match(stale.err, /version 2/);
+    const bad = await cli('server', 'update', `shop/web/s3`, 'weight=5', '--if-match', 'x');
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.err, /--if-match/);
+    assert.equal((await f.ok('GET', `/backends/${beId}/servers/${s.id}`)).weight, 4);
   });
 
   it('keeps versions across a restart (the store keeps them)', async () => {

@@ -77,8 +77,16 @@ export class ApiClient {
     this.url = url.replace(/\/+$/, '');
     this.#token = token;
   }
-  /** Calls the API; answers the JSON body (undefined when empty or not JSON); throws ApiRefusal on 4xx/5xx. */
-  async call<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+  /**
+   * Calls the API; answers the JSON body (undefined when empty or not JSON); throws ApiRefusal on
+   * 4xx/5xx. `headers` adds header fields (e.g. `if-match`, issue 15 point 6).
+   */
+  async call<T = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<T> {
     let r: Response;
     let text: string;
     try {
@@ -87,6 +95,7 @@ export class ApiClient {
         headers: {
           authorization: `Bearer ${this.#token}`,
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...headers,
         },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(CALL_TIMEOUT_MS),

@@ -163,18 +163,35 @@ function serverCommands(program: Command): void {
     );
   examples(output(client(server.command('update <server> <fields...>'))), [
     'fulcrum server update shop/web/web-3 weight=3 port=8081',
+    'fulcrum server update shop/web/web-3 weight=3 --if-match 4',
     '# the older form, a backend and a server, ids or names:',
     'fulcrum server update shop/web web-3 weight=3',
   ])
     .description('change fields of a server (LB/BACKEND/SERVER, or BACKEND SERVER): weight=3 port=8081')
+    .option(
+      '--if-match <version>',
+      'change it only while the server is at this version (its ETag, `version` in -o json); else 412 naming the version it is at',
+    )
     .action(
-      action(async (words: string, more: string[], o: Flags) => {
+      action(async (words: string, more: string[], o: Flags & { ifMatch?: string }) => {
         const { ref, serverRef, pairs } = serverAndFields([words, ...more]);
         const body = fields(pairs);
         if (Object.keys(body).length === 0) throw new UsageError('nothing to change: give field=value pairs');
+        const headers: Record<string, string> = {};
+        if (o.ifMatch !== undefined) {
+          const v = o.ifMatch.replace(/^W\//, '').replace(/^"|"$/g, '');
+          if (!/^\d{1,15}$/.test(v))
+            throw new UsageError(`--if-match: must be a version number such as 3, not "${o.ifMatch}"`);
+          headers['if-match'] = `"${v}"`;
+        }
         const r = resolver(o);
         const s = await r.server(ref, serverRef);
-        const answer = await r.api.call<Res>('PATCH', `/backends/${s.backend.id}/servers/${s.server.id}`, body);
+        const answer = await r.api.call<Res>(
+          'PATCH',
+          `/backends/${s.backend.id}/servers/${s.server.id}`,
+          body,
+          headers,
+        );
         printServer(s, answer, 'updated', o.output);
       }),
     );
