@@ -62,7 +62,7 @@ function reasonOf(err: unknown): string {
   const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
   if (e?.name === 'TimeoutError') return 'no answer within the timeout';
   const c = e?.cause;
-  if (c?.code) return c.message && !c.message.startsWith(c.code) ? `${c.code} (${c.message})` : c.code;
+  if (c?.code) return !c.message ? c.code : c.message.includes(c.code) ? c.message : `${c.code} (${c.message})`;
   return c?.message ?? e?.message ?? String(err);
 }
 

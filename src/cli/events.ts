@@ -127,8 +127,11 @@ function printer(names: EventNames, format: Format): (e: Event) => void {
 async function readSse(body: ReadableStream<Uint8Array>, on: (id: string | undefined, data: string) => Promise<void>) {
   const decoder = new TextDecoder();
   let buf = '';
-  for await (const chunk of body) {
-    buf += decoder.decode(chunk, { stream: true });
+  const reader = body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    buf += decoder.decode(value, { stream: true });
     for (let end = buf.indexOf('\n\n'); end >= 0; end = buf.indexOf('\n\n')) {
       const block = buf.slice(0, end);
       buf = buf.slice(end + 2);
