@@ -353,4 +353,14 @@ describe('fulcrum CLI: names, tables, outputs, exit codes (issue 16)', () => {
     assert.equal(r.code, 0);
     assert.match(r.stdout, /Examples:\n {2}\$ fulcrum server drain shop\/web\/web-3\n/);
   });
+
+  test("README's CLI reference is the --help of today's commands", () => {
+    const root = path.resolve(import.meta.dirname, '..');
+    const check = spawnSync(process.execPath, ['src/cli/reference.ts', '--check', 'README.md'], {
+      cwd: root,
+      encoding: 'utf8',
+      env: childEnv({}),
+    });
+    assert.equal(check.status, 0, check.stderr);
+  });
 });

@@ -53,9 +53,9 @@ export function helpText(cmd: Command, width = 100): string {
 
 /** The CLI reference in Markdown: every command's `--help`, in order. */
 export function cliReference(program: Command): string {
-  const parts = allCommands(program)
-    .filter(({ cmd }) => cmd !== program)
-    .map(({ name, cmd }) => `#### \`${name}\`\n\n\`\`\`text\n${helpText(cmd).trimEnd()}\n\`\`\``);
+  const parts = allCommands(program).map(
+    ({ name, cmd }) => `#### \`${name}\`\n\n\`\`\`text\n${helpText(cmd).trimEnd()}\n\`\`\``,
+  );
   return `${parts.join('\n\n')}\n`;
 }
 

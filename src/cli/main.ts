@@ -39,6 +39,13 @@ export function buildProgram(): Command {
     .showHelpAfterError('(add --help for usage and examples)')
     // Usage errors exit 2 (ExitCode.usage), not commander's 1; runCli maps them.
     .exitOverride();
+  program.addHelpText(
+    'after',
+    `
+Resources are named by a path of names, LB/BACKEND/SERVER (or LB/FRONTEND), or by id.
+Exit codes: 0 ok, 1 the API refused (the line names field and rule), 2 usage or file error,
+3 the API cannot be reached, 4 a name matches no resource or several.`,
+  );
   examples(program, [
     'fulcrum serve --api 0.0.0.0:8080',
     'fulcrum get servers shop/web',
