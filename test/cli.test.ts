@@ -364,3 +364,38 @@ describe('fulcrum CLI: names, tables, outputs, exit codes (issue 16)', () => {
     assert.equal(check.status, 0, check.stderr);
   });
 });
+
+describe('fulcrum serve logs (issue 16): JSON when not a terminal, pretty with --log-format pretty', () => {
+  /** Starts `serve` on an ephemeral port; answers its standard output once it says "fulcrum started". */
+  async function serveOutput(args: string[], t: { after(fn: () => void): unknown }): Promise<string> {
+    const dir = mkdtempSync(path.join(tmpdir(), 'fulcrum-cli-log-'));
+    const child = spawn(
+      process.execPath,
+      [CLI, 'serve', '--api', '127.0.0.1:0', '--data-dir', dir, '--no-console', ...args],
+      { env: childEnv({ FULCRUM_ADMIN_TOKEN: 'cli-log-token-0123456789' }) },
+    );
+    t.after(() => {
+      child.kill('SIGKILL');
+      removeDir(dir);
+    });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    await waitFor(() => out.includes('fulcrum started'), 20_000, 'fulcrum started');
+    return out;
+  }
+
+  test('default on a pipe: one JSON object per line', async (t) => {
+    const out = await serveOutput([], t);
+    const first = JSON.parse(out.split('\n')[0]!);
+    assert.equal(first.svc, 'fulcrum');
+  });
+
+  test('--log-format pretty: readable lines with the level and message', async (t) => {
+    const out = await serveOutput(['--log-format', 'pretty'], t);
+    assert.doesNotMatch(out, /^\{/m);
+    assert.match(out, /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: fulcrum started/m);
+    assert.doesNotMatch(out, /\x1b\[/, 'no colour on a pipe');
+  });
+});
