@@ -5,7 +5,15 @@ import { exportYaml } from '../declarative/export.ts';
 import { formatPlan, stepTitle } from '../declarative/format.ts';
 import { DeclarativeFileError, parseDeclarative, readDeclarativeFile } from '../declarative/parse.ts';
 import { applyPlanToState, type Plan, type PlanStep, planApply, resolveIds } from '../declarative/plan.ts';
-import { ApiClient, type ApiRefusal, consoleOutput, ExitCode, type Output, refusalText } from './api-client.ts';
+import {
+  ApiClient,
+  type ApiRefusal,
+  consoleOutput,
+  ExitCode,
+  exitCodeOf,
+  type Output,
+  refusalText,
+} from './api-client.ts';
 
 /**
  * `fulcrum apply` and `fulcrum export`, the CLI side of the declarative configuration (SPEC C4,
@@ -172,7 +180,7 @@ export async function runApply(options: ApplyOptions, io: Output = consoleOutput
       return ExitCode.fileError;
     }
     io.err(`fulcrum: cannot read the current configuration from ${options.url}: ${refusalText(err as Error)}`);
-    return ExitCode.refused;
+    return exitCodeOf(err);
   }
   io.out(`Plan for ${options.file} against ${options.url}${options.prune ? ' (with --prune)' : ''}:`);
   for (const line of formatPlan(plan)) io.out(line);
@@ -212,6 +220,6 @@ export async function runExport(options: { url: string; token: string }, io: Out
     return ExitCode.ok;
   } catch (err) {
     io.err(`fulcrum: cannot read the configuration from ${options.url}: ${refusalText(err as Error)}`);
-    return ExitCode.refused;
+    return exitCodeOf(err);
   }
 }
