@@ -51,8 +51,9 @@ export interface StartOptions {
   /** How often this node catches up with the store and sends its heartbeat (ms, default 2000). */
   syncIntervalMs?: number;
   /**
-   * `--reuse-port`: http frontends bind with SO_REUSEPORT, so several nodes on one machine
-   * share a frontend's address and port (the kernel spreads connections). Default off.
+   * `--reuse-port`: frontends (http, https, tcp, udp) bind with SO_REUSEPORT, so several nodes
+   * on one machine share a frontend's address and port (the kernel spreads connections and
+   * udp flows). Default off.
    */
   reusePort?: boolean;
   /** The admin token; default FULCRUM_ADMIN_TOKEN, else generated into the data dir. */
@@ -171,9 +172,13 @@ export async function startFulcrum(options: StartOptions = {}): Promise<RunningF
           chooser: persistenceChooser(persistence, () => clock.now()),
           reusePort: options.reusePort,
         }),
-        https: httpsListenerFactory({ secretKey, chooser: persistenceChooser(persistence, () => clock.now()) }),
-        tcp: tcpListenerFactory({ persistence }),
-        udp: udpListenerFactory({ persistence }),
+        https: httpsListenerFactory({
+          secretKey,
+          chooser: persistenceChooser(persistence, () => clock.now()),
+          reusePort: options.reusePort,
+        }),
+        tcp: tcpListenerFactory({ persistence, reusePort: options.reusePort }),
+        udp: udpListenerFactory({ persistence, reusePort: options.reusePort }),
       },
       log,
       { accessLog },
