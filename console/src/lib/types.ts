@@ -4,7 +4,7 @@
  * the answers with their live `status` from the functions that build them
  * (`src/control/views.ts`), certificates from `src/certificates/service.ts`, lookup rows from
  * `src/control/control-plane.ts`, events from `src/store/types.ts` and nodes from
- * `src/control/cluster.ts`.
+ * `src/control/cluster.ts`; Explain's answer from `src/runtime/explain.ts`.
  *
  * Every import here is `import type`: it is erased at build time, so no server code reaches
  * the console bundle.
@@ -46,6 +46,14 @@ export type LookupHit = Omit<ServerLookup, 'server'> & { server: Server };
 
 /** An event as the list and the live stream send it (health transitions, drains, changes), with its id. */
 export type FulcrumEvent = StoredEvent;
+
+/** Explain's answer (`GET /frontends|backends/{id}/explain`, issue 16): routing, persistence, servers, next. */
+export type {
+  CandidateView,
+  Explanation,
+  RuleTrial,
+  ServerExplanation,
+} from '../../../src/runtime/explain.ts';
 
 /** A node sharing the store as `GET /nodes` lists it: name, applied version, last heartbeat, `live` or `stale`. */
 export type NodeView = ClusterNode;

@@ -1,9 +1,10 @@
 /**
  * A backend's page: its settings, per-zone health and warnings (S9, S10), the servers table,
- * statistics and events.
+ * the Explain panel (issue 16), statistics and events.
  */
 import { useState } from 'react';
 import { BackendDialog } from '../components/backend-dialog.tsx';
+import { ExplainPanel } from '../components/explain-panel.tsx';
 import { ServersTable, useServers } from '../components/servers-table.tsx';
 import { Statistics } from '../components/statistics.tsx';
 import { Timeline } from '../components/timeline.tsx';
@@ -137,6 +138,7 @@ export function BackendPage({ id }: { id: string }) {
       <BackendFacts b={b} />
       <ZoneStatus b={b} />
       <ServersTable backend={b} />
+      <ExplainPanel kind="backend" id={b.id} />
       <h2>Statistics</h2>
       <Statistics servers={list} historyOf={{ backendId: b.id }} />
       <h2>Events</h2>

@@ -1,5 +1,9 @@
-/** A frontend's page: listening status (F5), settings and the servers table of its default backend. */
+/**
+ * A frontend's page: listening status (F5), settings, the servers table of its default backend
+ * and the Explain panel (issue 16).
+ */
 import { useState } from 'react';
+import { ExplainPanel } from '../components/explain-panel.tsx';
 import { FrontendDialog } from '../components/frontend-dialog.tsx';
 import { ListenStatus } from '../components/listen-status.tsx';
 import { ServersTable } from '../components/servers-table.tsx';
@@ -91,6 +95,7 @@ export function FrontendPage({ id }: { id: string }) {
       ) : (
         <p className="muted">Choose a default backend to add servers here.</p>
       )}
+      <ExplainPanel kind="frontend" id={f.id} protocol={f.protocol} />
       {editing && lb ? (
         <FrontendDialog
           loadBalancer={lb}
