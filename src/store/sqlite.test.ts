@@ -80,7 +80,12 @@ describe('SqliteStore (C2)', () => {
       const again = SqliteStore.open(dir);
       const state = await again.load();
       assert.equal(state.version, 3);
-      assert.deepEqual(state.loadBalancers, [lb('a', 'A2')], 'update kept, delete applied, stale change absent');
+      // The per-resource version (issue 15, ETag): 1 when created, 2 after its update.
+      assert.deepEqual(
+        state.loadBalancers,
+        [{ ...lb('a', 'A2'), version: 2 }],
+        'update kept, delete applied, stale change absent',
+      );
       assert.equal((await again.listAudit({})).length, 3);
       assert.deepEqual(
         (await again.listAudit({})).map((a) => a.configVersion),
