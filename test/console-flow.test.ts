@@ -89,6 +89,8 @@ describe('web console end to end', { timeout: 180_000 }, () => {
     await shot(page, 'console-02-create-backend');
     await be.getByRole('button', { name: 'Create backend' }).click();
     await page.locator('tr[data-backend="web"]').waitFor();
+    // the step that follows Create Backend (issue 16); Skip leaves the backend without servers
+    await page.getByRole('dialog', { name: 'Add servers to web' }).getByRole('button', { name: 'Skip' }).click();
 
     await page.getByRole('link', { name: 'Frontends' }).click();
     await page.getByRole('button', { name: 'Create frontend' }).click();
@@ -168,7 +170,8 @@ describe('web console end to end', { timeout: 180_000 }, () => {
     assert.equal(servers[0].weight, 5);
     const audit = await product.api('GET', '/audit?limit=1');
     assert.equal(audit[0].configVersion, version, 'the version shown is the change that set weight 5');
-    await page.locator('tr[data-server="web-1"] td.num').first().getByText('5', { exact: true }).waitFor();
+    // the weight cell reads the weight, then the expected share (issue 15): `5 100 %`
+    await page.locator('tr[data-server="web-1"] td.num', { hasText: /^5 \d+ %$/ }).waitFor();
     await shot(page, 'console-06-updated');
   });
 

@@ -3,6 +3,7 @@
  * Events, Statistics; create, edit and delete its frontends and backends, with confirmation.
  */
 import { type ReactNode, useState } from 'react';
+import { AddServersDialog } from '../components/add-servers-dialog.tsx';
 import { BackendDialog } from '../components/backend-dialog.tsx';
 import { useConfirmDelete } from '../components/confirm-delete.tsx';
 import { FrontendDialog } from '../components/frontend-dialog.tsx';
@@ -23,6 +24,7 @@ type Pending =
   | { kind: 'edit-frontend'; frontend: Frontend }
   | { kind: 'new-backend' }
   | { kind: 'edit-backend'; backend: Backend }
+  | { kind: 'add-servers'; backend: Backend }
   | null;
 
 export function LoadBalancerPage({ id, tab }: { id: string; tab: LbTab }) {
@@ -273,7 +275,21 @@ export function LoadBalancerPage({ id, tab }: { id: string; tab: LbTab }) {
           backend={pending.kind === 'edit-backend' ? pending.backend : undefined}
           certificates={certs.data ?? []}
           onClose={() => setPending(null)}
-          onSaved={(b, v, created) => done(`Backend ${b.name} ${created ? 'created' : 'saved'}.`, v)}
+          onSaved={(b, v, created) => {
+            done(`Backend ${b.name} ${created ? 'created' : 'saved'}.`, v);
+            // issue 16: a new backend's servers are added as the next step (Skip leaves it without)
+            if (created) setPending({ kind: 'add-servers', backend: b });
+          }}
+        />
+      ) : null}
+      {pending?.kind === 'add-servers' ? (
+        <AddServersDialog
+          backend={pending.backend}
+          onClose={() => {
+            setPending(null);
+            data.reload();
+          }}
+          onDone={(names, v) => done(`Added ${names.join(', ')} to backend ${pending.backend.name}.`, v)}
         />
       ) : null}
       {remove.dialog}
