@@ -236,6 +236,7 @@ export function AddServersDialog({ backend, onClose, onDone }: AddServersDialogP
               {rows.length > 1 ? (
                 <button
                   type="button"
+                  className="remove-row"
                   aria-label={`Remove server ${n + 1}`}
                   onClick={() => setRows((rs) => rs.filter((x) => x.key !== r.key))}
                 >
