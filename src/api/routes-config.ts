@@ -21,6 +21,7 @@ import {
   ServerResource,
   withVersion,
 } from '../config/schemas.ts';
+import { MAX_BATCH_ITEMS, type ServerBatch } from '../control/batch.ts';
 import type { Changed, IfMatch } from '../control/control-plane.ts';
 import {
   backendShares,
@@ -31,6 +32,7 @@ import {
   serverView,
 } from '../control/views.ts';
 import type { ApiContext } from './context.ts';
+import { validatorCompiler } from './errors.ts';
 import { addEtagHook, ifMatchOf } from './etag.ts';
 
 type Body = Record<string, unknown>;
@@ -58,6 +60,39 @@ function tagsOf(q: Record<string, unknown>): string[] {
     .filter((t) => t !== '');
 }
 const ServerParams = Type.Object({ id: IdSchema, serverId: IdSchema });
+
+const batchList = (items: TSchema, what: string) =>
+  Type.Optional(Type.Array(items, { maxItems: MAX_BATCH_ITEMS, description: what }));
+/** `POST /backends/{id}/servers/batch` as documented (/openapi.json): each item has the single-server rules. */
+const ServerBatchBody = Type.Object(
+  {
+    add: batchList(ServerCreate, 'servers to add, each as `POST …/servers` takes it'),
+    update: batchList(
+      Type.Intersect([Type.Object({ id: IdSchema }), ServerPatch]),
+      'server PATCHes, each with the `id` of the server',
+    ),
+    remove: batchList(IdSchema, 'ids of servers to remove (they drain, S3)'),
+    drain: batchList(IdSchema, 'ids of servers to drain (disabled; open connections finish)'),
+  },
+  {
+    additionalProperties: false,
+    description: `at most ${MAX_BATCH_ITEMS} items in all; each server id at most once`,
+  },
+);
+/**
+ * What Fastify checks of a batch before the change: its envelope. The items are checked by the
+ * batch itself (control/batch.ts), so that a refusal names every failing item with its index.
+ */
+const ServerBatchEnvelope = Type.Object(
+  {
+    add: batchList(Type.Object({}), 'servers to add'),
+    update: batchList(Type.Object({}), 'server PATCHes with their id'),
+    remove: batchList(IdSchema, 'ids of servers to remove'),
+    drain: batchList(IdSchema, 'ids of servers to drain'),
+  },
+  { additionalProperties: false },
+);
+const envelopeCheck = validatorCompiler({ schema: ServerBatchEnvelope, httpPart: 'body', method: 'POST', url: '' });
 const errors = {
   400: ErrorSchema,
   401: ErrorSchema,
@@ -307,6 +342,41 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): voi
     async (req: Req, reply) => {
       const r = await cp.createServer(ctx.actor(req), req.params.id, req.body);
       return reply.code(201).send({ ...srvView(r.resource), configVersion: r.configVersion });
+    },
+  );
+  app.post(
+    '/backends/:id/servers/batch',
+    {
+      config: operator,
+      schema: schema(
+        SRV,
+        'Add, update, drain and remove servers as ONE change (one configVersion) or none: a refusal names every failing item (`details[].index`, `field` such as `add[2].port`)',
+        {
+          params: IdParams,
+          body: ServerBatchBody,
+          ok: Type.Object({
+            configVersion: Type.Integer(),
+            added: Type.Array(ServerResource),
+            updated: Type.Array(ServerResource),
+            drained: Type.Array(ServerResource),
+            removed: Type.Array(ServerResource),
+          }),
+        },
+      ),
+      // The documented body is not what Fastify checks: items are judged one by one by the batch.
+      validatorCompiler: (route) => (route.httpPart === 'body' ? envelopeCheck : validatorCompiler(route)),
+    },
+    async (req: Req) => {
+      const r = await cp.serversBatch(ctx.actor(req), req.params.id, (req.body ?? {}) as ServerBatch);
+      const { added, updated, drained, removed } = r.resource;
+      const shares = backendShares(req.params.id, plane);
+      return {
+        configVersion: r.configVersion,
+        added: added.map((s) => srvView(s, shares)),
+        updated: updated.map((s) => srvView(s, shares)),
+        drained: drained.map((s) => srvView(s, shares)),
+        removed: removed.map((s) => serverView(s, plane, true)),
+      };
     },
   );
   app.get(

@@ -10,21 +10,24 @@ import type {
   ResourceOf,
   Server,
 } from '../config/model.ts';
+import { normalizeNewNames } from '../config/names.ts';
 import {
   buildBackend,
   buildFrontend,
   buildInstance,
   buildLoadBalancer,
   buildServer,
+  followInstances,
   mergeBackend,
   mergePatch,
   mergeServer,
 } from '../config/resources.ts';
 import { compile } from '../config/snapshot.ts';
-import { validateConfig } from '../config/validate.ts';
+import { validateChange, validateConfig } from '../config/validate.ts';
 import { FulcrumError, invalid } from '../core/errors.ts';
 import { type Logger, silentLogger } from '../core/log.ts';
 import { type ConfigStore, staleVersionError } from '../store/types.ts';
+import { applyServerBatch, checkServerInput, type ServerBatch, type ServerBatchResult } from './batch.ts';
 import { NodeSync, type NodeView } from './cluster.ts';
 import { EventHub } from './events.ts';
 import { type Actor, type Changed, type ChangeFn, ChangePipeline } from './pipeline.ts';
@@ -91,6 +94,7 @@ export class ControlPlane {
   readonly events: EventHub;
   readonly log: Logger;
   readonly #pipeline: ChangePipeline;
+  readonly #guard: AddressGuard;
   #cluster: NodeSync | undefined;
 
   private constructor(store: ConfigStore, plane: DataPlanePort, log: Logger, state: ConfigState, guard: AddressGuard) {
@@ -98,6 +102,7 @@ export class ControlPlane {
     this.plane = plane;
     this.log = log;
     this.events = new EventHub(store, log);
+    this.#guard = guard;
     this.#pipeline = new ChangePipeline({ store, plane, events: this.events, log, guard, state });
   }
 
@@ -218,6 +223,32 @@ export class ControlPlane {
    */
   change<T>(actor: Actor, action: string, fn: ChangeFn<T>): Promise<Changed<T>> {
     return this.#pipeline.run(actor, action, fn);
+  }
+
+  /**
+   * Runs `fn` like `change` but commits nothing (`POST /apply?dryRun=true`): the draft is
+   * judged by the rules a change is judged by (instances followed, new names in NFC,
+   * `validateChange`, `validateConfig` with the address guard), then dropped. Answers the
+   * result at the current configVersion, or throws the refusal the change would get.
+   */
+  async preview<T>(actor: Actor, action: string, fn: ChangeFn<T>): Promise<Changed<T>> {
+    const done = Symbol('preview');
+    let result: { value: T } | undefined;
+    try {
+      await this.change(actor, action, (draft) => {
+        const before = this.state as ConfigState;
+        const facts = fn(draft);
+        followInstances(draft);
+        normalizeNewNames(before, draft);
+        validateChange(before, draft);
+        validateConfig(draft, { guard: this.#guard, before });
+        result = { value: facts.result };
+        throw done; // nothing is stored: the pipeline drops the draft
+      });
+    } catch (err) {
+      if (err !== done || !result) throw err;
+    }
+    return { resource: result!.value, configVersion: this.version };
   }
 
   #create<K extends ResourceKind>(
@@ -373,13 +404,7 @@ export class ControlPlane {
       if (!draft.backends.some((b) => b.id === backendId)) {
         throw new FulcrumError('not_found', `id: no backend with id "${backendId}"`, 'id');
       }
-      this.#checkInstanceAddress(draft, body);
-      if ((body.instanceId === undefined || body.instanceId === null) && body.address === undefined) {
-        throw invalid(
-          'address',
-          'address: is required (an IPv4 address) unless instanceId names an inventory instance',
-        );
-      }
+      checkServerInput(draft, body, true);
       return buildServer(body, backendId, draft);
     });
   }
@@ -392,7 +417,7 @@ export class ControlPlane {
       (cur, draft) => {
         if (cur.backendId !== backendId)
           throw new FulcrumError('not_found', `id: backend "${backendId}" has no server "${id}"`, 'id');
-        this.#checkInstanceAddress(draft, patch);
+        checkServerInput(draft, patch, false);
         return { ...mergeServer(cur, patch), id, backendId };
       },
       ifMatch,
@@ -445,6 +470,16 @@ export class ControlPlane {
       // A timeout no drain used (the change was refused) is forgotten.
       if (timeoutSeconds !== undefined) runtime.setDrainTimeout(id, undefined);
     }
+  }
+
+  /**
+   * POST /backends/{id}/servers/batch (issue 15 point 1): adds, updates, drains and removes
+   * servers of one backend as ONE change (one configVersion, one snapshot, one audit row
+   * `servers-batch backend/<id>`), or refuses it whole naming every failing item
+   * (control/batch.ts). Drained servers are disabled and drain as with the drain action.
+   */
+  serversBatch(actor: Actor, backendId: string, batch: ServerBatch): Promise<Changed<ServerBatchResult>> {
+    return this.change(actor, 'servers-batch', (draft) => applyServerBatch(draft, backendId, batch, this.#guard));
   }
 
   // ---------- instances ----------
@@ -521,18 +556,6 @@ export class ControlPlane {
   #needLoadBalancer(draft: ConfigState, id: unknown): void {
     if (typeof id !== 'string' || !draft.loadBalancers.some((l) => l.id === id)) {
       throw invalid('loadBalancerId', `loadBalancerId: no load balancer with id "${String(id)}"`);
-    }
-  }
-
-  #checkInstanceAddress(draft: ConfigState, body: Body): void {
-    if (typeof body.instanceId !== 'string') return;
-    const inst = draft.instances.find((i) => i.id === body.instanceId);
-    if (!inst) throw invalid('instanceId', `instanceId: no instance with id "${body.instanceId}"`);
-    if (body.address !== undefined && body.address !== inst.privateIp) {
-      throw invalid(
-        'address',
-        `address: must be left out or equal ${inst.privateIp}, the IP of instance "${inst.name}"`,
-      );
     }
   }
 
