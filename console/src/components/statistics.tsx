@@ -59,7 +59,11 @@ export function Statistics({
   });
   const latest = h.latest;
   return (
-    <section className="statistics" aria-label="Statistics">
+    <section
+      className="statistics"
+      aria-label="Statistics"
+      data-history-points={ids.reduce((most, id) => Math.max(most, h.pastSize(id)), 0)}
+    >
       <p className="muted">
         The last 10 minutes as the API kept them (per second), then sampled every 2 seconds while this page is open;{' '}
         {h.size} live sample{h.size === 1 ? '' : 's'} kept.
