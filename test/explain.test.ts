@@ -298,6 +298,8 @@ describe('explain (issue 16): why a server is out of rotation; parameters; roles
     );
     // an open request on `slow`, then delete it: it drains
     await waitFor(async () => byName(await ask(), 'slow').eligible, 8000, 'slow healthy');
+    // the passive server too has passed its checks (it stands by, healthy), or it could not take over below
+    await waitFor(async () => byName(await ask(), 'standby').health === 'healthy', 8000, 'standby healthy');
     await f.ok('PATCH', `/backends/${be}/servers/${ids[0]}`, { enabled: false });
     await f.ok('PATCH', `/backends/${be}/servers/${ids[2]}`, { enabled: false });
     const pending = send(port, '/').catch(() => undefined);
