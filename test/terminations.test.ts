@@ -33,6 +33,8 @@ test('the reasons are the documented list', () => {
     'response-timeout',
     'bad-response',
     'no-server',
+    'queue-full', // queue.test.ts
+    'queue-timeout', // queue.test.ts
     'retried',
   ];
   assert.deepEqual([...TERMINATIONS].sort(), [...covered].sort());

@@ -53,7 +53,7 @@ export class BaseBalancer implements Balancer {
     const t = this.now();
     if (this.el.refresh(t) === 0) return undefined;
     let s = this.select(ctx, t, advance);
-    if (s && !s.isAvailable(t)) {
+    if (s && (!s.isAvailable(t) || s.atLimit(t))) {
       // A change nobody told us about: rebuild now rather than send traffic to it.
       this.el.invalidate();
       if (this.el.refresh(t) === 0) return undefined;
@@ -99,7 +99,7 @@ export class BaseBalancer implements Balancer {
     const table = this.maglev();
     const h = hashClientKey(key);
     let s = this.#hashWalk(table, h, exclude, t);
-    if (s && !s.isAvailable(t)) {
+    if (s && (!s.isAvailable(t) || s.atLimit(t))) {
       this.el.invalidate();
       if (this.el.refresh(t) === 0) return undefined;
       s = this.#hashWalk(this.maglev(), h, exclude, t);

@@ -10,7 +10,8 @@ export const MAX_CACHE_MS = 1000;
  * H4–H7, SS1).
  *
  * A server is eligible when `s.isAvailable(now)` (enabled, not draining, health ok, not
- * ejected, weight > 0). Active (non-passive) servers are preferred; only when no active
+ * ejected, weight > 0) and it is not at its `maxConnections` (`s.atLimit(now)`, issue 15
+ * point 4; the runtime invalidates the list when a server reaches or leaves its limit). Active (non-passive) servers are preferred; only when no active
  * server is available does the list hold the available passive servers instead (S5), and
  * it returns to the actives on the first rebuild after one is available again.
  *
@@ -62,12 +63,17 @@ export class Eligibility {
     let n = 0;
     let total = 0;
     let passive = false;
-    for (let pass = 0; pass < 2 && n === 0; pass++) {
+    let tier = 0;
+    for (let pass = 0; pass < 2 && tier === 0; pass++) {
       passive = pass === 1;
       for (let i = 0; i < this.all.length; i++) {
         const s = this.all[i]!;
         if (s.ejectedUntil > now && s.ejectedUntil < next) next = s.ejectedUntil;
         if (s.spec.passive !== passive || !s.isAvailable(now)) continue;
+        // An available server at its maxConnections keeps its tier (S5: passives are for
+        // when no active is available, not when actives are busy) but is not picked.
+        tier++;
+        if (s.atLimit(now)) continue;
         const w = s.effectiveWeight(now);
         if (w < s.spec.weight && now + SLOW_START_REFRESH_MS < next) next = now + SLOW_START_REFRESH_MS;
         if (n >= this.count || this.list[n] !== s) membershipChanged = true;
@@ -83,7 +89,7 @@ export class Eligibility {
     this.weights.length = n;
     this.count = n;
     this.totalWeight = total;
-    this.passiveTier = passive && n > 0;
+    this.passiveTier = passive && tier > 0;
     if (membershipChanged) this.membershipVersion++;
     if (weightsChanged) this.weightsVersion++;
     this.#nextCheckAt = next;

@@ -1,5 +1,6 @@
 import type {
   Backend,
+  BackendQueue,
   BackendTimeouts,
   BackendTls,
   FrontendTimeouts,
@@ -30,7 +31,13 @@ export const Defaults = {
   maxRequestBodyBytes: 0, // unlimited
   minRequestBodyBytesPerSecond: 0, // off
   retries: 2, // backend, HTTP
+  maxConnections: 0, // server, unlimited
 } as const;
+
+/** A backend's queue: off (`maxLength` 0), 10 s wait when turned on. */
+export function defaultBackendQueue(): Required<BackendQueue> {
+  return { maxLength: 0, timeoutSeconds: 10 };
+}
 
 export function defaultFrontendTimeouts(): FrontendTimeouts {
   return { requestHeaderSeconds: 10, clientIdleSeconds: 60 };

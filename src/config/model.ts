@@ -198,6 +198,16 @@ export interface Backend {
   outlierDetection: OutlierDetection;
   /** HTTP: attempts on other servers for a request no server has seen, or an idempotent one cut before any answer (default 2). */
   retries?: number;
+  /** FIFO queue for when every eligible server is at its `maxConnections` (issue 15 point 4; default off). */
+  queue?: BackendQueue;
+}
+
+/** A backend's queue (HAProxy `maxqueue` + `timeout queue`, NGINX Plus `queue`). */
+export interface BackendQueue {
+  /** Requests (tcp: connections) that may wait; 0 = no queue: 503 (tcp: close) at once. */
+  maxLength: number;
+  /** Longest wait before 503 (tcp: close) with reason `queue-timeout` (default 10). */
+  timeoutSeconds?: number;
 }
 
 /** A backend server (S1). Either `instanceId` or a custom `address`; the address follows the instance. */
@@ -214,6 +224,8 @@ export interface Server {
   /** null = the backend's port (F3). */
   port: number | null;
   weight: number;
+  /** Concurrent requests (tcp: connections) on this node; 0 = unlimited (default; issue 15 point 4). */
+  maxConnections?: number;
   zone: string | null;
   passive: boolean;
   sslOffload: boolean;

@@ -168,6 +168,15 @@ const outlierFields = {
   maxEjectionPercent: int(0, 100),
 };
 const backendTimeoutsFields = { connectSeconds: int(1, 300), responseSeconds: int(1, 86400) };
+const queueFields = {
+  maxLength: int(0, 1_000_000, {
+    description:
+      'requests (tcp: connections) that may wait when every server is at its maxConnections; 0 = no queue (503 / close at once)',
+  }),
+  timeoutSeconds: int(1, 3600, {
+    description: 'longest wait in the queue before 503 (tcp: close), reason queue-timeout',
+  }),
+};
 
 export const HealthCheckSchema = full(healthCheckFields, ['http', 'mysql', 'postgres', 'udp']);
 export const PersistenceSchema = full(persistenceFields, ['cookieName']);
@@ -250,6 +259,10 @@ const backendFields = {
   maxFlows: int(1, 10_000_000),
   outlierDetection: full(outlierFields),
   retries: int(0, 10, { description: 'HTTP: attempts on other servers for a request no server has seen (default 2)' }),
+  queue: full(queueFields, ['timeoutSeconds'], {
+    description:
+      'FIFO queue for when every eligible server is at its maxConnections (default { maxLength: 0 (off), timeoutSeconds: 10 })',
+  }),
 };
 
 const serverFields = {
@@ -265,6 +278,10 @@ const serverFields = {
   }),
   port: nullable(PortSchema),
   weight: int(0, 100),
+  maxConnections: int(0, 10_000_000, {
+    description:
+      'concurrent requests (tcp: connections) this server takes on this node; at the limit it is not picked and new ones wait in the backend queue (default 0 = unlimited)',
+  }),
   zone: nullable(Type.String({ minLength: 1, maxLength: 64 })),
   passive: Type.Boolean(),
   sslOffload: Type.Boolean(),
@@ -294,7 +311,7 @@ const serverFields = {
   ),
 };
 /** Server fields added in the second wave (optional in stored documents; defaults in resources.ts and views). */
-const serverOptional = ['description', 'tags', 'healthCheck'];
+const serverOptional = ['description', 'tags', 'healthCheck', 'maxConnections'];
 
 const instanceFields = {
   name: NameSchema,
@@ -386,7 +403,7 @@ export const BackendResource = full(
       healthy: Type.Integer(),
     }),
   },
-  [...idOptional, 'retries'],
+  [...idOptional, 'retries', 'queue'],
 );
 export const ServerResource = full(
   { ...id, backendId: IdSchema, ...serverFields, address: Type.String(), status: ServerStatusSchema },

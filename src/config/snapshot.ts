@@ -1,4 +1,4 @@
-import { Defaults } from './defaults.ts';
+import { Defaults, defaultBackendQueue } from './defaults.ts';
 import type {
   Algorithm,
   Backend,
@@ -41,6 +41,8 @@ export interface ServerSpec {
   /** `address:port` (IPv6 in brackets): a change of it resets health (issue 3 point 3). */
   readonly endpoint: string;
   readonly weight: number;
+  /** Concurrent requests (tcp: connections) on this node; 0 = unlimited (issue 15 point 4). */
+  readonly maxConnections: number;
   readonly zone: string | null;
   readonly passive: boolean;
   readonly sslOffload: boolean;
@@ -71,6 +73,8 @@ export interface BackendSpec {
   readonly maxFlows: number;
   /** HTTP retries on other servers (`retries`, default 2). */
   readonly retries: number;
+  /** FIFO queue when every eligible server is at its limit: `maxLength` 0 = off (issue 15 point 4). */
+  readonly queue: { readonly maxLength: number; readonly timeoutMs: number };
   readonly servers: readonly ServerSpec[];
   /** The raw backend document, for consumers that need a field not lifted above. */
   readonly config: Readonly<Backend>;
@@ -180,6 +184,7 @@ export function compile(config: ConfigState): Snapshot {
       port,
       endpoint: endpointOf(address, port),
       weight: s.weight,
+      maxConnections: s.maxConnections ?? Defaults.maxConnections,
       zone: s.zone ?? inst?.zone ?? null,
       passive: s.passive,
       sslOffload: s.sslOffload,
@@ -212,6 +217,7 @@ export function compile(config: ConfigState): Snapshot {
       udpTimeoutMs: b.udpTimeoutSeconds * 1000,
       maxFlows: b.maxFlows,
       retries: b.retries ?? Defaults.retries,
+      queue: queueOf(b),
       servers: serversByBackend.get(b.id) ?? [],
       config: structuredClone(b),
     });
@@ -275,4 +281,11 @@ export function compile(config: ConfigState): Snapshot {
     for (const v of m.values()) deepFreeze(v);
   }
   return Object.freeze({ version: config.version, frontends, backends, servers, certificates });
+}
+
+/** A backend's queue with its defaults, in ms. */
+function queueOf(b: Backend): { maxLength: number; timeoutMs: number } {
+  const d = defaultBackendQueue();
+  const q = b.queue;
+  return { maxLength: q?.maxLength ?? d.maxLength, timeoutMs: (q?.timeoutSeconds ?? d.timeoutSeconds) * 1000 };
 }

@@ -493,7 +493,8 @@ function keeps(backend: PersistenceBackend, s: ServerRuntime, req: PersistenceRe
 /**
  * Why `s` cannot keep this session (P3, S4, S5), as a stable code, or null when it keeps it:
  * `excluded` (a failed connect), `disabled`, `draining`, `unhealthy`, `ejected` (see
- * `canKeepSession`; weight 0 keeps, S4), `passive` (an active server is available again, S5).
+ * `canKeepSession`; weight 0 keeps, S4), `at-limit` (at its `maxConnections`), `passive` (an
+ * active server is available again, S5).
  * Reads the balancer with `peek` when it has one, so asking does not move a rotation.
  */
 export function lostBecause(
@@ -509,6 +510,8 @@ export function lostBecause(
     if (!s.healthOk) return 'unhealthy';
     return 'ejected';
   }
+  // At its maxConnections (issue 15 point 4): the balancer picks a server with room, or the request waits.
+  if (s.atLimit(now)) return 'at-limit';
   if (!s.spec.passive) return null;
   const b = backend.balancer;
   const ctx = { clientAddress: req.clientAddress };

@@ -2,6 +2,7 @@ import type { BackendSpec, ServerSpec, Snapshot } from '../config/snapshot.ts';
 import { type Clock, realClock } from '../core/clock.ts';
 import type { Balancer, BalancerFactory } from './balancer.ts';
 import type { EventSink, FulcrumEvent } from './events.ts';
+import { ServerQueue } from './queue.ts';
 import { type Closeable, ServerRuntime } from './server-runtime.ts';
 
 /** Live state of one backend: its current spec, its servers' runtimes and its balancer. Stable across swaps. */
@@ -15,10 +16,34 @@ export class BackendRuntime {
   requests = 0;
   /** Requests or connections refused because no server was available (503 / closed). */
   noServer = 0;
-  constructor(spec: BackendSpec, balancer: Balancer) {
+  /** Requests (tcp: connections) waiting for a server slot (issue 15 point 4). */
+  readonly queue: ServerQueue;
+  constructor(spec: BackendSpec, balancer: Balancer, clock: Clock = realClock) {
     this.id = spec.id;
     this.spec = spec;
     this.balancer = balancer;
+    this.queue = new ServerQueue(clock, () => pumpQueue(this));
+  }
+
+  /**
+   * True when a request that found no server is one for the queue: some available server of
+   * the backend is only at its limit (none available → `no-server`). The queue then takes it
+   * or refuses it (`queue-full`, also when the queue is off).
+   */
+  queueable(now: number): boolean {
+    for (const s of this.servers) if (s.isAvailable(now) && s.atLimit(now)) return true;
+    return false;
+  }
+}
+
+/** Serves waiters of `brt`'s queue from servers the balancer finds room on. */
+function pumpQueue(brt: BackendRuntime): void {
+  const q = brt.queue;
+  for (let w = q.peek(); w !== undefined; w = q.peek()) {
+    const rt = brt.balancer.pick(w.pick);
+    if (rt === undefined) return;
+    q.shift();
+    w.serve(rt);
   }
 }
 
@@ -105,7 +130,7 @@ export class Runtime {
       const signature = backendSignature(backend);
       let brt = this.backends.get(backend.id);
       if (!brt) {
-        brt = new BackendRuntime(backend, this.#factory(backend, servers, this.#now));
+        brt = new BackendRuntime(backend, this.#factory(backend, servers, this.#now), this.clock);
         brt.signature = signature;
         this.backends.set(backend.id, brt);
       } else if (brt.signature !== signature) {
@@ -115,7 +140,11 @@ export class Runtime {
       brt.spec = backend;
       brt.servers = servers;
     }
-    for (const id of this.backends.keys()) if (!snapshot.backends.has(id)) this.backends.delete(id);
+    for (const [id, brt] of this.backends) {
+      if (snapshot.backends.has(id)) continue;
+      this.backends.delete(id);
+      brt.queue.clear();
+    }
   }
 
   #startSlowStartIfNew(rt: ServerRuntime, previous: Snapshot | undefined, backend: BackendSpec, now: number): void {
@@ -253,6 +282,8 @@ export class Runtime {
     rt.activeConnections++;
     rt.totalConnections++;
     rt.connections.add(c);
+    // At its limit the server leaves the eligible list (issue 15 point 4).
+    if (rt.spec.maxConnections > 0 && rt.atLimit(this.clock.now())) this.invalidate(rt);
   }
 
   /** Data plane: a connection to `rt` closed; ends a drain when it was the last one. */
@@ -260,6 +291,27 @@ export class Runtime {
     if (!rt.connections.delete(c)) return;
     rt.activeConnections--;
     if (rt.draining && rt.activeConnections === 0) this.#endDrain(rt, false);
+    else if (rt.spec.maxConnections > 0) this.#slotFreed(rt);
+  }
+
+  /**
+   * A server with a limit has one request less: the oldest waiter of its backend's queue
+   * takes the slot at once (FIFO, no pick); with nobody waiting, the server may be eligible
+   * again.
+   */
+  #slotFreed(rt: ServerRuntime): void {
+    const brt = this.backends.get(rt.spec.backendId);
+    if (brt === undefined) return;
+    const now = this.clock.now();
+    if (brt.queue.length > 0 && !rt.spec.passive && rt.isAvailable(now) && !rt.atLimit(now)) {
+      const w = brt.queue.shift();
+      if (w !== undefined) {
+        w.serve(rt);
+        return;
+      }
+    }
+    if (rt.activeConnections + 1 >= rt.connectionLimit(now)) brt.balancer.invalidate();
+    if (brt.queue.length > 0) pumpQueue(brt);
   }
 
   /**

@@ -136,6 +136,24 @@ export class ServerRuntime {
     return Math.max(0.1, Math.min(1, 0.1 + (0.9 * Math.max(0, elapsed)) / durationMs));
   }
 
+  /**
+   * The concurrent requests (tcp: connections) this server takes now (issue 15 point 4):
+   * `maxConnections` scaled by the slow-start ramp, `ceil(limit × factor)` and at least 1;
+   * 0 = unlimited.
+   */
+  connectionLimit(now: number): number {
+    const max = this.spec.maxConnections;
+    if (!(max > 0)) return 0;
+    const f = this.slowStartFactor(now);
+    return f >= 1 ? max : Math.max(1, Math.ceil(max * f));
+  }
+
+  /** True when the server holds as many requests as its `connectionLimit`: not eligible for a pick. */
+  atLimit(now: number): boolean {
+    const max = this.spec.maxConnections;
+    return max > 0 && this.activeConnections >= this.connectionLimit(now);
+  }
+
   /** The weight the balancers use: configured weight × slow-start factor (HAProxy's effective weight). */
   effectiveWeight(now: number): number {
     return this.spec.weight * this.slowStartFactor(now);

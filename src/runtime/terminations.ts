@@ -15,6 +15,9 @@
  * - `response-timeout`: the server did not answer in time → 504;
  * - `bad-response`: the server's answer broke the protocol (or a 101 that was not asked for) → 502;
  * - `no-server`: no server of the backend was available → 503;
+ * - `queue-full`: every available server was at its `maxConnections` and the backend's queue
+ *   was full (or off) → 503 (tcp: close) (issue 15 point 4);
+ * - `queue-timeout`: waited in the backend's queue past its `timeoutSeconds` → 503 (tcp: close);
  * - `retried`: the request succeeded after `retries` attempts on other servers.
  */
 export const TERMINATIONS = [
@@ -29,6 +32,8 @@ export const TERMINATIONS = [
   'response-timeout',
   'bad-response',
   'no-server',
+  'queue-full',
+  'queue-timeout',
   'retried',
 ] as const;
 

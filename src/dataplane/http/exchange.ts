@@ -1,5 +1,6 @@
 import type { PickContext } from '../../balancer/types.ts';
 import type { BackendSpec, FrontendSpec } from '../../config/snapshot.ts';
+import type { QueueWaiter } from '../../runtime/queue.ts';
 import type { BackendRuntime } from '../../runtime/runtime.ts';
 import type { Closeable, ServerRuntime } from '../../runtime/server-runtime.ts';
 import type { Termination } from '../../runtime/terminations.ts';
@@ -29,6 +30,12 @@ import { serverAnswered } from './server-answer.ts';
  * RetryBudget); so is an idempotent request (RFC 9110 §9.2.2) whose server closed before any
  * response byte, while its body is replayable (≤ 64 KiB). A reused keep-alive connection that
  * turns out closed is retried once on a fresh connection to the same server, not counted.
+ *
+ * Limits and queue (issue 15 point 4): a server at its `maxConnections` is not picked; when
+ * every available server is at its limit and the backend has a queue, the exchange waits in
+ * it (`X_QUEUED`, the request body not read) until a server frees a slot (`serve`), or is
+ * answered 503 with `queue-full` / `queue-timeout`. Each request (HTTP/2: each stream)
+ * counts once against the limit from connect to the end of its answer.
  */
 
 /** What the exchange needs from the client side (one implementation per front protocol). */
@@ -66,6 +73,7 @@ const X_CONNECT = 1;
 const X_SENDING = 2; // request going up and/or answer coming down
 const X_TUNNEL = 3;
 const X_DONE = 4;
+const X_QUEUED = 5; // waiting in the backend's queue for a server slot
 
 /** Request body bytes kept to replay on another connection (retry). */
 const MAX_RETAINED_BODY = 64 * 1024;
@@ -105,7 +113,7 @@ export function upgradeMatches(offered: string | null, asked: string): boolean {
  * requests; each HTTP/2 stream has its own). Drive it with `begin` → `dispatch` → set
  * `headOut` → `requestBody`* → `requestEnd` / `connect`, or `answer` for our own answers.
  */
-export class Exchange implements UpstreamOwner, ChooseRequest, Closeable {
+export class Exchange implements UpstreamOwner, ChooseRequest, Closeable, QueueWaiter {
   readonly frontend: HttpFrontend;
   readonly client: ExchangeClient;
   readonly clientAddress: string;
@@ -137,6 +145,10 @@ export class Exchange implements UpstreamOwner, ChooseRequest, Closeable {
   bspec: BackendSpec | undefined;
   brt: BackendRuntime | undefined;
   rt: ServerRuntime | null = null;
+  // QueueWaiter (set by the backend's queue)
+  queuedAt = 0;
+  queueDeadline = 0;
+  queued = false;
 
   #up: UpstreamConn | null = null;
   #upPaused = false;
@@ -174,7 +186,7 @@ export class Exchange implements UpstreamOwner, ChooseRequest, Closeable {
 
   /** True while a server answer is expected or streaming (not idle, not done). */
   get active(): boolean {
-    return this.state === X_CONNECT || this.state === X_SENDING;
+    return this.state === X_CONNECT || this.state === X_SENDING || this.state === X_QUEUED;
   }
 
   /** True once the server's final head was received. */
@@ -248,6 +260,15 @@ export class Exchange implements UpstreamOwner, ChooseRequest, Closeable {
     this.pick.exclude = undefined;
     const rt = this.frontend.chooser.choose(brt, this);
     if (rt === undefined) {
+      const q = (bspec as BackendSpec).queue;
+      if (brt.queueable(ctx.runtime.clock.now())) {
+        if (brt.queue.offer(this, q.maxLength, q.timeoutMs)) {
+          this.state = X_QUEUED;
+          return true;
+        }
+        this.answer(503, !this.reqDone, 'queue-full');
+        return false;
+      }
       brt.noServer++;
       this.answer(503, !this.reqDone, 'no-server');
       return false;
@@ -258,7 +279,25 @@ export class Exchange implements UpstreamOwner, ChooseRequest, Closeable {
 
   /** Connects to the chosen server (pooled connection first) and sends `headOut` and the body so far. */
   connect(): void {
+    if (this.state === X_QUEUED) return; // `serve` connects when a slot frees
     this.#connectTo(this.rt as ServerRuntime, false);
+  }
+
+  /** QueueWaiter: a slot of `rt` is this exchange's. */
+  serve(rt: ServerRuntime): void {
+    if (this.state !== X_QUEUED) return;
+    this.#connectTo(rt, false);
+  }
+
+  /** QueueWaiter: waited past the backend's queue timeout → 503. */
+  expire(): void {
+    if (this.state !== X_QUEUED) return;
+    this.answer(503, !this.reqDone, 'queue-timeout');
+  }
+
+  /** Leaves the backend's queue (the client went away or the request was refused meanwhile). */
+  #leaveQueue(): void {
+    if (this.queued) this.brt?.queue.cancel(this);
   }
 
   /**
@@ -280,7 +319,7 @@ export class Exchange implements UpstreamOwner, ChooseRequest, Closeable {
       if (!this.#resHeadDone) this.#rearm();
       return up.dead ? true : up.socket.write(wire);
     }
-    if (this.state === X_CONNECT || this.state === X_IDLE) {
+    if (this.state === X_CONNECT || this.state === X_IDLE || this.state === X_QUEUED) {
       (this.#pending ??= []).push(wire);
       return this.state === X_IDLE;
     }
@@ -295,6 +334,7 @@ export class Exchange implements UpstreamOwner, ChooseRequest, Closeable {
 
   /** The request body (a declared length) exceeds `maxRequestBodyBytes`: 413 before forwarding anything. */
   #tooLarge(): void {
+    this.#leaveQueue();
     this.#dropUpstream(false);
     this.#releaseServer();
     if (!this.#resHeadDone) this.answer(413, true, 'body-too-large');
@@ -360,6 +400,7 @@ export class Exchange implements UpstreamOwner, ChooseRequest, Closeable {
       return;
     }
     if (this.state !== X_TUNNEL) this.#terminate('client-aborted');
+    this.#leaveQueue();
     this.#dropUpstream(false);
     this.#releaseServer();
     this.#end(true);
@@ -373,6 +414,7 @@ export class Exchange implements UpstreamOwner, ChooseRequest, Closeable {
   abort(reason: Termination): void {
     if (this.state === X_DONE || this.state === X_IDLE) return;
     this.#terminate(reason);
+    this.#leaveQueue();
     this.#dropUpstream(false);
     this.#releaseServer();
     this.#end(true);
@@ -387,6 +429,7 @@ export class Exchange implements UpstreamOwner, ChooseRequest, Closeable {
    * `refused` for everything but 502/504), ends the exchange and writes its log line.
    */
   answer(status: number, close: boolean, reason: Termination): void {
+    this.#leaveQueue();
     const counters = this.frontend.ctx.counters;
     counters.responses[(status / 100) | 0]!++;
     if (status !== 502 && status !== 504) counters.refused++;
@@ -455,10 +498,10 @@ export class Exchange implements UpstreamOwner, ChooseRequest, Closeable {
 
   // ---------------------------------------------------------------- upstream side
 
-  #connectTo(rt: ServerRuntime, fresh: boolean): void {
+  #connectTo(rt: ServerRuntime, fresh: boolean, holding = false): void {
     const frontend = this.frontend;
     this.rt = rt;
-    frontend.ctx.runtime.connectionOpened(rt, this);
+    if (!holding) frontend.ctx.runtime.connectionOpened(rt, this);
     const up = fresh ? undefined : frontend.pool.acquire(rt);
     if (up !== undefined) {
       up.owner = this;
@@ -738,8 +781,8 @@ export class Exchange implements UpstreamOwner, ChooseRequest, Closeable {
     if (!wasConnecting && !timedOut && this.#reused && nothingBack && !this.#staleRetried && replayable) {
       this.#staleRetried = true;
       this.#requeueSent();
-      ctx.runtime.connectionClosed(rt, this);
-      this.#connectTo(rt, true);
+      // the request keeps its slot on the server (a release here would hand it to a waiter)
+      this.#connectTo(rt, true, true);
       return;
     }
     rt.failures++;

@@ -1,6 +1,8 @@
 import net from 'node:net';
+import type { PickContext } from '../../balancer/types.ts';
 import type { FrontendSpec } from '../../config/snapshot.ts';
 import { PersistenceManager } from '../../persistence/choose.ts';
+import type { QueueWaiter } from '../../runtime/queue.ts';
 import type { BackendRuntime } from '../../runtime/runtime.ts';
 import type { ServerRuntime } from '../../runtime/server-runtime.ts';
 import type { Termination } from '../../runtime/terminations.ts';
@@ -13,7 +15,7 @@ import type { ListenerContext, ListenerFactory, ProtocolListener } from '../type
  * A proxied TCP connection: client socket ↔ server socket. Registered with the server's
  * runtime while open so least-connections counts it and a drain can cut it (S3).
  */
-class TcpSession {
+class TcpSession implements QueueWaiter {
   readonly client: net.Socket;
   server: net.Socket | undefined;
   rt: ServerRuntime | undefined;
@@ -27,8 +29,18 @@ class TcpSession {
   termination: Termination | null = null;
   /** Connect attempts on another server. */
   retries = 0;
+  // QueueWaiter (issue 15 point 4): waiting in the backend's queue for a server slot
+  readonly pick: PickContext;
+  queuedAt = 0;
+  queueDeadline = 0;
+  queued = false;
+  /** The backend whose queue it waits in. */
+  queueBackend: BackendRuntime | undefined;
+  serve: (rt: ServerRuntime) => void = () => {};
+  expire: () => void = () => {};
   constructor(client: net.Socket) {
     this.client = client;
+    this.pick = { clientAddress: client.remoteAddress, exclude: undefined };
   }
   destroy(): void {
     this.client.destroy();
@@ -94,6 +106,7 @@ function tcpListener(
     if (session.closed) return;
     session.closed = true;
     sessions.delete(session);
+    if (session.queued) session.queueBackend?.queue.cancel(session);
     counters.activeConnections--;
     if (session.rt) runtime.connectionClosed(session.rt, session);
     const log = ctx.accessLog;
@@ -136,11 +149,18 @@ function tcpListener(
         ? persistence.choose(backend, { clientAddress, exclude }, ctx.clock.now()).server
         : backend.balancer.pick({ clientAddress, exclude });
     if (!rt) {
+      // every available server at its maxConnections: wait in the backend's queue (issue 15 point 4)
+      const q = backend.spec.queue;
+      if (exclude === undefined && backend.queueable(runtime.clock.now())) {
+        session.queueBackend = backend;
+        session.serve = (next) => connectTo(session, backend, next, attempt);
+        session.expire = () => refuse(session, 'queue-timeout');
+        if (backend.queue.offer(session, q.maxLength, q.timeoutMs)) return;
+        refuse(session, 'queue-full');
+        return;
+      }
       backend.noServer++;
-      counters.refused++;
-      terminate(session, 'no-server');
-      session.client.destroy();
-      finish(session);
+      refuse(session, 'no-server');
       return;
     }
     if (exclude !== undefined && rt === exclude && failed !== undefined) {
@@ -150,6 +170,20 @@ function tcpListener(
       finish(session);
       return;
     }
+    connectTo(session, backend, rt, attempt);
+  }
+
+  /** Ends `session` before it reached a server (no server, queue full or timed out). */
+  function refuse(session: TcpSession, reason: Termination): void {
+    counters.refused++;
+    terminate(session, reason);
+    session.client.destroy();
+    finish(session);
+  }
+
+  /** Connects the session to `rt` (chosen by the balancer, or a slot freed for the queue). */
+  function connectTo(session: TcpSession, backend: BackendRuntime, rt: ServerRuntime, attempt: number): void {
+    if (session.closed) return;
     if (attempt > 0) session.retries++;
     const s = rt.spec;
     // T2: a tcp backend with TLS enabled re-encrypts to servers without SSL offload.
