@@ -108,7 +108,9 @@ export function buildBackend(input: Body, id = newId('be')): Backend {
 
 /** A backend PATCH merged into `cur` (nested settings merge field by field); id and load balancer stay. */
 export function mergeBackend(cur: Backend, patch: Body): Backend {
-  const next = { ...mergePatch(cur, patch), id: cur.id, loadBalancerId: cur.loadBalancerId };
+  // completeBackend and fitHealthCheckTimeout edit nested settings: on a copy, since `cur`
+  // may be the current state's own (frozen in part by the snapshot) document.
+  const next = { ...mergePatch(structuredClone(cur), patch), id: cur.id, loadBalancerId: cur.loadBalancerId };
   return completeBackend(fitHealthCheckTimeout(next, patch));
 }
 
@@ -160,9 +162,12 @@ export function buildInstance(input: Body, id = newId('inst')): Instance {
 /** Makes every instance-bound server's address its instance's IP (a PATCH of privateIp moves them, S7). */
 export function followInstances(state: ConfigState): void {
   const ips = new Map(state.instances.map((i) => [i.id, i.privateIp]));
-  for (const s of state.servers) {
-    if (s.instanceId === null) continue;
+  if (ips.size === 0) return;
+  // A moved server is a new document: the state's documents may be shared with the state
+  // before the change (control/pipeline.ts), so they are replaced, never edited.
+  state.servers.forEach((s, i) => {
+    if (s.instanceId === null) return;
     const ip = ips.get(s.instanceId);
-    if (ip !== undefined) s.address = ip;
-  }
+    if (ip !== undefined && s.address !== ip) state.servers[i] = { ...s, address: ip };
+  });
 }

@@ -1,7 +1,7 @@
 import type { TSchema } from 'typebox';
 import { combineErrors, type FulcrumError, invalid } from '../core/errors.ts';
 import { type AddressGuard, backendAddressProblem, frontendBindProblem } from './address-guard.ts';
-import type { ConfigState } from './model.ts';
+import type { ConfigState, Server } from './model.ts';
 import { CertificateNameMaxLength, NameMaxLength, nameProblem, normalizeName } from './names.ts';
 import { StoredSchemas } from './schemas.ts';
 import { backendChangeProblems, backendRefs, backendRules, expectBodyProblem } from './validate-backend.ts';
@@ -145,7 +145,11 @@ export function validateConfig(c: ConfigState, ctx: ValidationContext = {}): voi
 }
 
 /** Every problem of a configuration, in report order (see validateConfig). */
-export function configProblems(c: ConfigState, ctx: ValidationContext = {}): FulcrumError[] {
+export function configProblems(
+  c: ConfigState,
+  ctx: ValidationContext = {},
+  serversPerLb?: ReadonlyMap<string, number>,
+): FulcrumError[] {
   const out: FulcrumError[] = [];
   const report: Report = (e) => {
     out.push(e);
@@ -180,7 +184,8 @@ export function configProblems(c: ConfigState, ctx: ValidationContext = {}): Ful
 
   backendRefs(c, ix, report);
   frontendRefs(c, ix, report);
-  loadBalancerQuota(ix.lbs, serverRefs(c, ix, report), report);
+  const counted = serverRefs(c, ix, report);
+  loadBalancerQuota(ix.lbs, serversPerLb ?? counted, report);
 
   const violations = writeViolations(c, ctx.guard);
   if (violations.length > 0) {
@@ -188,6 +193,80 @@ export function configProblems(c: ConfigState, ctx: ValidationContext = {}): Ful
     for (const v of violations) if (!kept.has(v.key)) report(v.error);
   }
   return out;
+}
+
+/** Above this many touched servers, a change is validated whole. */
+const IncrementalMaxServers = 256;
+
+/** A name as uniqueness compares it (NFC; ASCII is its own NFC form). */
+function nameKey(name: unknown): string {
+  if (typeof name !== 'string') return '';
+  return /^[\x00-\x7f]*$/.test(name) ? name : normalizeName(name);
+}
+
+/**
+ * The problems of a change, validated incrementally (issue 13 point 4): the same list, in
+ * the same order, as `configProblems(after, { guard, before })`, provided `before` itself has
+ * none (it passed validation) — at the cost of the touched resources, not of the whole
+ * configuration. Every resource except servers is judged whole (they are few); of the
+ * servers, only those `touched` holds plus those they could clash with (same backend and
+ * name, or same backend and endpoint) are judged, and the per-load-balancer quota counts
+ * every server. Answers undefined when the change touches load balancers, backends,
+ * instances or certificates (servers depend on them: the caller validates the whole
+ * configuration) or too many servers.
+ */
+export function changeConfigProblems(
+  before: ConfigState,
+  after: ConfigState,
+  touched: {
+    before: Readonly<Record<string, readonly { id: string }[]>>;
+    after: Readonly<Record<string, readonly { id: string }[]>>;
+  },
+  guard: AddressGuard | undefined,
+): FulcrumError[] | undefined {
+  for (const kind of ['loadBalancer', 'backend', 'instance', 'certificate']) {
+    if ((touched.before[kind]?.length ?? 0) > 0 || (touched.after[kind]?.length ?? 0) > 0) return undefined;
+  }
+  const tb = (touched.before.server ?? []) as readonly Server[];
+  const ta = (touched.after.server ?? []) as readonly Server[];
+  if (tb.length + ta.length > IncrementalMaxServers) return undefined;
+  const ports = new Map(after.backends.map((b) => [b.id, b.port]));
+  const endpointKey = (s: Server): string | undefined => {
+    const port = s.port ?? ports.get(s.backendId) ?? null;
+    return port === null ? undefined : `${s.backendId}\u0000${s.address}:${port}`;
+  };
+  const ids = new Set<string>();
+  const names = new Set<string>();
+  const endpoints = new Set<string>();
+  for (const s of [...tb, ...ta]) {
+    if (s === null || typeof s !== 'object') return undefined;
+    ids.add(s.id);
+    names.add(`${s.backendId}\u0000${nameKey(s.name)}`);
+    const e = endpointKey(s);
+    if (e !== undefined) endpoints.add(e);
+  }
+  const related = (list: readonly Server[]): Server[] =>
+    list.filter(
+      (s) =>
+        ids.has(s.id) ||
+        names.has(`${s.backendId}\u0000${nameKey(s.name)}`) ||
+        endpoints.has(endpointKey(s) ?? '\u0000'),
+    );
+  // S6: the quota counts every server whose backend and load balancer exist (serverRefs).
+  const lbOf = new Map(after.backends.map((b) => [b.id, b.loadBalancerId]));
+  const lbs = new Set(after.loadBalancers.map((l) => l.id));
+  const perBackend = new Map<string, number>();
+  for (const s of after.servers) perBackend.set(s.backendId, (perBackend.get(s.backendId) ?? 0) + 1);
+  const serversPerLb = new Map<string, number>();
+  for (const [backendId, n] of perBackend) {
+    const lb = lbOf.get(backendId);
+    if (lb !== undefined && lbs.has(lb)) serversPerLb.set(lb, (serversPerLb.get(lb) ?? 0) + n);
+  }
+  return configProblems(
+    { ...after, servers: related(after.servers) },
+    { guard, before: { ...before, servers: related(before.servers) } },
+    serversPerLb,
+  );
 }
 
 /**

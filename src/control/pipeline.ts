@@ -1,13 +1,13 @@
 import type { AddressGuard } from '../config/address-guard.ts';
-import { diffStates, listOf } from '../config/diff.ts';
+import { diffTouched, shallowDraft, type Touched, touched } from '../config/changes.ts';
 import type { ConfigState, ResourceKind } from '../config/model.ts';
-import { normalizeNewNames } from '../config/names.ts';
+import { normalizeName } from '../config/names.ts';
 import { followInstances } from '../config/resources.ts';
-import { compile } from '../config/snapshot.ts';
-import { validateChange, validateConfig } from '../config/validate.ts';
-import { FulcrumError } from '../core/errors.ts';
+import { compile, type Snapshot } from '../config/snapshot.ts';
+import { changeConfigProblems, validateChange, validateConfig } from '../config/validate.ts';
+import { combineErrors, FulcrumError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
-import { type ConfigStore, nextResourceVersion, ResourceKinds, type Upsert } from '../store/types.ts';
+import { type ConfigStore, nextResourceVersion, type Upsert } from '../store/types.ts';
 import type { EventHub } from './events.ts';
 import type { DataPlanePort } from './ports.ts';
 
@@ -56,18 +56,29 @@ function auditDoc(kind: ResourceKind, doc: unknown): unknown {
 }
 
 /**
- * Gives each resource of `draft` its own version as the store keeps it (issue 15 point 6):
- * written ones (`upserts`) 1 when created, the previous + 1 when changed; the others keep the
- * previous one (a document rebuilt whole, e.g. by a declarative plan, comes without it).
+ * Gives each resource a change touched its own version as the store keeps it (issue 15
+ * point 6): written ones (`upserts`) 1 when created, the previous + 1 when changed; the others
+ * keep the previous one (a document rebuilt whole, e.g. by a declarative plan, comes without
+ * it). Untouched documents are the state's own and keep theirs.
  */
-function stampVersions(before: ConfigState, draft: ConfigState, upserts: readonly Upsert[]): void {
-  const written = new Set(upserts.map((u) => `${u.kind}/${u.doc.id}`));
-  for (const kind of ResourceKinds) {
-    const prev = new Map((listOf(before, kind) as { id: string; version?: number }[]).map((d) => [d.id, d.version]));
-    for (const d of listOf(draft, kind) as { id: string; version?: number }[]) {
+function stampVersions(t: Touched, upserts: readonly Upsert[]): void {
+  const written = new Set(upserts.map((u) => u.doc as unknown));
+  for (const kind of Object.keys(t.after) as (keyof Touched['after'])[]) {
+    const prev = new Map((t.before[kind] as { id: string; version?: number }[]).map((d) => [d.id, d.version]));
+    for (const d of t.after[kind] as { id: string; version?: number }[]) {
       const had = prev.has(d.id) ? (prev.get(d.id) ?? 1) : undefined;
-      if (written.has(`${kind}/${d.id}`)) d.version = nextResourceVersion(had ?? 0);
-      else if (had !== undefined) d.version = had;
+      if (written.has(d)) d.version = nextResourceVersion(had ?? 0);
+      else if (had !== undefined && d.version !== had) d.version = had;
+    }
+  }
+}
+
+/** New names are stored in NFC (config/names.ts): only documents a change touched can be new. */
+function normalizeTouchedNames(t: Touched): void {
+  for (const kind of Object.keys(t.after) as (keyof Touched['after'])[]) {
+    const old = new Map((t.before[kind] as { id: string; name?: unknown }[]).map((d) => [d.id, d.name]));
+    for (const d of t.after[kind] as { id: string; name?: unknown }[]) {
+      if (typeof d.name === 'string' && old.get(d.id) !== d.name) d.name = normalizeName(d.name);
     }
   }
 }
@@ -88,6 +99,10 @@ export class ChangePipeline {
   readonly #log: Logger;
   readonly #guard: AddressGuard;
   #state: ConfigState;
+  /** The state last validated whole or change by change: it has no problem, so the next change may be validated incrementally. */
+  #validated: ConfigState | undefined;
+  /** The snapshot compiled from `#state`, reused in part by the next change's (incremental compile). */
+  #snapshot: Snapshot | undefined;
   #chain: Promise<unknown> = Promise.resolve();
 
   constructor(options: {
@@ -152,8 +167,15 @@ export class ChangePipeline {
       );
     }
     this.#state = next;
+    this.#snapshot = snapshot;
     this.#log.info({ configVersion: next.version, from: current }, 'configuration of the store applied');
     return next.version;
+  }
+
+  /** The snapshot of `after`: compiled whole for now. */
+  #compile(_before: ConfigState, after: ConfigState, _t: Touched): Snapshot {
+    void this.#snapshot;
+    return compile(after);
   }
 
   /** How many times a change is recomputed when other nodes committed first (C5); then `conflict`. */
@@ -178,18 +200,29 @@ export class ChangePipeline {
 
   async #changeOnce<T>(actor: Actor, action: string, fn: ChangeFn<T>): Promise<Changed<T>> {
     const before = this.#state;
-    const draft = structuredClone(before);
+    // Issue 13 point 4: the draft shares the state's documents (a change replaces them), so
+    // what the change touched is found by reference and only that is validated, diffed and
+    // compiled again.
+    const draft = shallowDraft(before);
     const facts = fn(draft);
     followInstances(draft);
-    normalizeNewNames(before, draft);
+    let t = touched(before, draft);
+    normalizeTouchedNames(t);
     validateChange(before, draft);
-    validateConfig(draft, { guard: this.#guard, before });
-    const { upserts, deletes } = diffStates(before, draft);
+    const problems = this.#validated === before ? changeConfigProblems(before, draft, t, this.#guard) : undefined;
+    if (problems) {
+      const err = combineErrors(problems);
+      if (err) throw err;
+    } else {
+      validateConfig(draft, { guard: this.#guard, before });
+    }
+    const { upserts, deletes } = diffTouched(t);
     // A change that changes nothing (an empty PATCH, a re-apply) is answered at the current version.
     if (upserts.length === 0 && deletes.length === 0) return { resource: facts.result, configVersion: before.version };
     draft.version = before.version + 1;
-    stampVersions(before, draft, upserts);
-    const snapshot = compile(draft);
+    stampVersions(t, upserts);
+    t = touched(before, draft);
+    const snapshot = this.#compile(before, draft, t);
     const at = new Date(this.#plane.runtime.clock.now()).toISOString();
     const resource = `${facts.kind === 'config' ? 'config' : AuditPath[facts.kind]}/${facts.id}`;
     const version = await this.#store.commit({
@@ -208,6 +241,8 @@ export class ChangePipeline {
     });
     draft.version = version;
     this.#state = draft;
+    this.#validated = draft;
+    this.#snapshot = snapshot;
     try {
       await this.#plane.apply(snapshot);
     } catch (err) {

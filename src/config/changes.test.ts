@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { diffTouched, shallowDraft, touched } from './changes.ts';
+import { diffStates } from './diff.ts';
+import { type ConfigState, emptyConfig, type Server } from './model.ts';
+import { buildBackend, buildFrontend, buildLoadBalancer, buildServer, mergeServer } from './resources.ts';
+import { changeConfigProblems, configProblems } from './validate.ts';
+
+/** A small deterministic PRNG, so a failure can be replayed. */
+function rng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 2 ** 32;
+  };
+}
+
+function base(servers: number, maxServers: number): ConfigState {
+  const c = emptyConfig();
+  c.loadBalancers.push(buildLoadBalancer({ name: 'lb', allowedNetworks: ['10.0.0.0/8'], maxServers }, 'lb1'));
+  c.backends.push(buildBackend({ loadBalancerId: 'lb1', name: 'web', mode: 'http', port: 80 }, 'b1'));
+  c.backends.push(buildBackend({ loadBalancerId: 'lb1', name: 'api', mode: 'http', port: null }, 'b2'));
+  c.frontends.push(
+    buildFrontend({ loadBalancerId: 'lb1', name: 'www', protocol: 'http', port: 8080, defaultBackendId: 'b1' }, 'f1'),
+  );
+  for (let i = 0; i < servers; i++) {
+    const b = i % 3 === 0 ? 'b2' : 'b1';
+    c.servers.push(buildServer({ name: `s${i}`, address: `10.0.0.${i + 1}`, port: 80 + (i % 2) }, b, c, `s${i}`));
+  }
+  return c;
+}
+
+/** One random server change: often a clash (same name, same endpoint), a bad value, a quota overflow. */
+function randomChange(draft: ConfigState, r: () => number, n: number): void {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
+  const names = ['s1', 's2', 's3', 'new', 'S1', 'é', 'e\u0301', 'a/b', ''];
+  const addresses = ['10.0.0.1', '10.0.0.2', '10.0.0.3', '192.168.1.1', '127.0.0.1', '10.0.0.300', '10.0.0.9'];
+  const ports = [80, 81, null, 0, 443];
+  const steps = 1 + Math.floor(r() * 3);
+  for (let k = 0; k < steps; k++) {
+    const what = r();
+    if (what < 0.35 && draft.servers.length > 0) {
+      const i = Math.floor(r() * draft.servers.length);
+      const patch: Record<string, unknown> = {};
+      if (r() < 0.5) patch.name = pick(names);
+      if (r() < 0.5) patch.address = pick(addresses);
+      if (r() < 0.4) patch.port = pick(ports);
+      if (r() < 0.3) patch.weight = pick([1, 50, -1, 1000]);
+      draft.servers[i] = mergeServer(draft.servers[i] as Server, patch);
+    } else if (what < 0.7) {
+      const body = { name: pick(names), address: pick(addresses), port: pick(ports) };
+      draft.servers.push(buildServer(body, pick(['b1', 'b2', 'nope']), draft, `n${n}-${k}`));
+    } else if (what < 0.85 && draft.servers.length > 0) {
+      draft.servers.splice(Math.floor(r() * draft.servers.length), 1);
+    } else {
+      const f = draft.frontends[0];
+      if (f) draft.frontends[0] = { ...f, port: pick([8080, 8081, 70000]) };
+    }
+  }
+}
+
+describe('incremental validation and diff (issue 13 point 4)', () => {
+  it('answers the same problems and diff as the whole configuration, on many random changes', () => {
+    const r = rng(13);
+    let compared = 0;
+    let refused = 0;
+    for (let n = 0; n < 600; n++) {
+      const before = base(2 + Math.floor(r() * 8), 4 + Math.floor(r() * 12));
+      if (configProblems(before).length > 0) continue;
+      const after = shallowDraft(before);
+      randomChange(after, r, n);
+      const t = touched(before, after);
+      const whole = configProblems(after, { before });
+      const part = changeConfigProblems(before, after, t, undefined);
+      assert.ok(part, 'a server or frontend change is validated incrementally');
+      assert.deepEqual(
+        part.map((e) => [e.code, e.field, e.message]),
+        whole.map((e) => [e.code, e.field, e.message]),
+        `change ${n}`,
+      );
+      assert.deepEqual(diffTouched(t), diffStates(before, after), `diff of change ${n}`);
+      compared++;
+      if (whole.length > 0) refused++;
+    }
+    assert.ok(refused > 100, `${refused} changes refused`);
+    assert.ok(compared > 500, `${compared} changes compared`);
+  });
+
+  it('leaves changes of backends, load balancers, instances and certificates to the whole validation', () => {
+    const before = base(3, 10);
+    const after = shallowDraft(before);
+    after.backends[0] = { ...(after.backends[0] as ConfigState['backends'][0]), port: 8080 };
+    assert.equal(changeConfigProblems(before, after, touched(before, after), undefined), undefined);
+  });
+
+  it('finds a one-server change among many by reference', () => {
+    const before = base(2000, 5000);
+    const after = shallowDraft(before);
+    after.servers[1000] = mergeServer(after.servers[1000] as Server, { weight: 7 });
+    const t = touched(before, after);
+    assert.equal(t.after.server.length, 1);
+    assert.deepEqual(diffTouched(t), diffStates(before, after));
+  });
+});
