@@ -105,6 +105,8 @@ export function BackendDialog({
       create: { loadBalancerId },
       onSaved,
       onUnchanged: onClose,
+      // If-Match (issue 15): a backend changed meanwhile answers 412 instead of being overwritten.
+      ...(backend?.version !== undefined ? { ifMatch: backend.version } : {}),
     });
   };
 

@@ -81,6 +81,8 @@ export function FrontendDialog({
       onSaved,
       onUnchanged: onClose,
       onInvalid: revealError,
+      // If-Match (issue 15): a frontend changed meanwhile answers 412 instead of being overwritten.
+      ...(frontend?.version !== undefined ? { ifMatch: frontend.version } : {}),
     });
   };
 

@@ -39,7 +39,7 @@ export function InstanceDialog({
       : payload;
     await save(async () => {
       const r = instance
-        ? await api.change<Instance>('PATCH', `/instances/${encodeURIComponent(instance.id)}`, body)
+        ? await api.change<Instance>('PATCH', `/instances/${encodeURIComponent(instance.id)}`, body, instance.version)
         : await api.change<Instance>('POST', '/instances', body);
       notify(
         `Instance ${r.resource.name ?? ''} saved.${r.configVersion !== null ? ` Configuration version ${r.configVersion}.` : ''}`,

@@ -30,6 +30,8 @@ export function LoadBalancerDialog({ loadBalancer, onClose, onSaved }: LoadBalan
       path: loadBalancer ? `/load-balancers/${encodeURIComponent(loadBalancer.id)}` : '/load-balancers',
       onSaved,
       onUnchanged: onClose,
+      // If-Match (issue 15): a load balancer changed meanwhile answers 412 instead of being overwritten.
+      ...(loadBalancer?.version !== undefined ? { ifMatch: loadBalancer.version } : {}),
     });
   };
   const submit = (e: React.FormEvent) => {
