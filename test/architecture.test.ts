@@ -24,8 +24,8 @@ const ALLOWED: Record<string, readonly string[]> = {
   store: ['core', 'config', 'runtime'],
   // control → {store, config}; the data plane only through ports.ts, whose types live in runtime/.
   control: ['core', 'config', 'runtime', 'store'],
-  // api → control → {store, config}; never the data plane.
-  api: ['core', 'config', 'control', 'store', 'certificates'],
+  // api → control → {store, config}; never the data plane. `POST /apply` reads the file format (declarative/).
+  api: ['core', 'config', 'control', 'store', 'certificates', 'declarative'],
   // declarative/ is the file format only (cli → declarative → config).
   declarative: ['core', 'config'],
   // cli/ reaches a running Fulcrum through its HTTP client; `serve` starts main.ts.

@@ -22,6 +22,7 @@ import { browserCheck } from './browser-guard.ts';
 import type { ApiContext } from './context.ts';
 import { errorHandler, sendError, validatorCompiler } from './errors.ts';
 import { Metrics } from './metrics.ts';
+import { registerApplyRoutes } from './routes-apply.ts';
 import { registerConfigRoutes } from './routes-config.ts';
 import { registerOpsRoutes } from './routes-ops.ts';
 import { installWaitAll } from './wait-all.ts';
@@ -303,6 +304,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   // Each group of routes is a Fastify plugin (its own encapsulated context) under /api/v1.
   const groups: ((api: FastifyInstance, ctx: ApiContext) => void | Promise<void>)[] = [
     registerConfigRoutes,
+    registerApplyRoutes,
     registerOpsRoutes,
     ...(options.extraRoutes ?? []),
   ];

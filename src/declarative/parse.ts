@@ -256,6 +256,17 @@ export function parseDeclarative(text: string, source: string): DeclarativeFile 
       `${source}: YAML aliases expand to too many nodes (more than ${MAX_YAML_ALIAS_COUNT} alias expansions); refused as a possible alias bomb`,
     );
   }
+  return checkDeclarative(value, source);
+}
+
+/**
+ * Checks a declarative document already read into a value (JSON.parse of a JSON body, `POST
+ * /api/v1/apply`), as `parseDeclarative` does after the YAML: the schema of every entry,
+ * the name rule, duplicate names, one form per reference. Throws DeclarativeFileError naming
+ * the path (`SOURCE: loadBalancers[0].backends[1].servers[2].port: …`).
+ */
+export function checkDeclarative(value: unknown, source: string): DeclarativeFile {
+  if (value === null || value === undefined) value = {};
   if (typeof value !== 'object' || Array.isArray(value)) {
     throw new DeclarativeFileError(`${source}: must be a mapping with instances and loadBalancers`);
   }
