@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import type http from 'node:http';
 import net from 'node:net';
 import { describe, test } from 'node:test';
+import { Metrics } from '../src/api/metrics.ts';
 import type { ConfigState } from '../src/config/model.ts';
+import type { EventHub } from '../src/control/events.ts';
+import { StatsCollector } from '../src/control/stats.ts';
 import { createTcpListener } from '../src/dataplane/tcp/listener.ts';
 import { FRONT_PROTOCOLS, startFrontProxy } from './helpers/front-protocols.ts';
 import { waitFor } from './helpers/http-client.ts';
@@ -140,6 +143,35 @@ for (const protocol of FRONT_PROTOCOLS) {
         const q = p.runtime.backends.get('be')!.queue;
         assert.deepEqual([q.full, q.timeouts, q.served, q.length], [1, 1, 0, 0]);
         assert.equal(a.max, 1);
+        // /stats and /metrics
+        const stats = new StatsCollector(p.plane, () => p.config);
+        const v = stats.view();
+        const bq = v.backends.find((x) => x.id === 'be')!.queue;
+        assert.deepEqual(
+          { ...bq, waitMsAvg: 0, waitMsMax: 0, waitMsTotal: 0 },
+          {
+            maxLength: 1,
+            timeoutSeconds: 1,
+            length: 0,
+            peakLength: 1,
+            queued: 1,
+            served: 0,
+            timeouts: 1,
+            full: 1,
+            waitMsAvg: 0,
+            waitMsMax: 0,
+            waitMsTotal: 0,
+          },
+        );
+        const s0 = v.servers.find((x) => x.id === 's0')!;
+        assert.deepEqual([s0.maxConnections, s0.connectionLimit], [1, 1]);
+        assert.equal(v.frontends.find((x) => x.id === 'fe')!.terminations['queue-timeout'], 1);
+        const text = await new Metrics(stats, { dropped: 0 } as unknown as EventHub, { processMetrics: false }).text();
+        assert.match(text, /fulcrum_backend_queue_timeouts_total\{[^}]*backend_id="be"[^}]*\} 1/);
+        assert.match(text, /fulcrum_backend_queue_full_total\{[^}]*\} 1/);
+        assert.match(text, /fulcrum_backend_queue_length\{[^}]*\} 0/);
+        assert.match(text, /fulcrum_server_connection_limit\{[^}]*server_id="s0"[^}]*\} 1/);
+        assert.match(text, /fulcrum_frontend_terminations_total\{[^}]*reason="queue-full"[^}]*\} 1/);
       } finally {
         await p.close();
         await a.backend.close();

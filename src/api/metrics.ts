@@ -45,11 +45,21 @@ export class Metrics {
     counter('fulcrum_backend_requests_total', 'requests sent to the servers', be);
     counter('fulcrum_backend_no_server_total', 'requests or connections refused because no server was available', be);
     counter('fulcrum_backend_responses_total', 'responses by status class', [...be, 'class']);
+    // issue 15 point 4: the queue for servers at their maxConnections
+    gauge('fulcrum_backend_queue_length', 'requests (tcp: connections) waiting for a server slot', be);
+    gauge('fulcrum_backend_queue_max_length', 'queue.maxLength configured (0 = no queue)', be);
+    counter('fulcrum_backend_queue_total', 'requests (tcp: connections) that entered the queue', be);
+    counter('fulcrum_backend_queue_served_total', 'waiters served by a freed slot', be);
+    counter('fulcrum_backend_queue_timeouts_total', 'waiters refused after queue.timeoutSeconds (queue-timeout)', be);
+    counter('fulcrum_backend_queue_full_total', 'requests refused because the queue was full or off (queue-full)', be);
+    counter('fulcrum_backend_queue_wait_seconds_total', 'time the served waiters spent in the queue', be);
+    gauge('fulcrum_backend_queue_wait_seconds_max', 'longest wait of a served waiter', be);
     gauge('fulcrum_server_healthy', '1 healthy, 0 unhealthy, -1 unknown (H4-H6)', sv);
     gauge('fulcrum_server_slow_start_factor', 'slow-start share from 0 to 1 (SS1)', sv);
     gauge('fulcrum_server_weight', 'configured weight (S4)', sv);
     gauge('fulcrum_server_state', '1 for the server state it is in', [...sv, 'state']);
     gauge('fulcrum_server_connections_active', 'open connections', sv);
+    gauge('fulcrum_server_connection_limit', 'maxConnections in force now, slow start included (0 = unlimited)', sv);
     counter('fulcrum_server_connections_total', 'connections opened', sv);
     counter('fulcrum_server_requests_total', 'requests sent (P4)', sv);
     counter('fulcrum_server_bytes_in_total', 'bytes received from the server', sv);
@@ -95,6 +105,15 @@ export class Metrics {
       inc('fulcrum_backend_no_server_total', l, b.noServer);
       for (const [cls, n] of Object.entries(b.responses))
         inc('fulcrum_backend_responses_total', { ...l, class: cls }, n);
+      const q = b.queue;
+      g.fulcrum_backend_queue_length!.set(l, q.length);
+      g.fulcrum_backend_queue_max_length!.set(l, q.maxLength);
+      inc('fulcrum_backend_queue_total', l, q.queued);
+      inc('fulcrum_backend_queue_served_total', l, q.served);
+      inc('fulcrum_backend_queue_timeouts_total', l, q.timeouts);
+      inc('fulcrum_backend_queue_full_total', l, q.full);
+      inc('fulcrum_backend_queue_wait_seconds_total', l, q.waitMsTotal / 1000);
+      g.fulcrum_backend_queue_wait_seconds_max!.set(l, q.waitMsMax / 1000);
     }
     for (const s of v.servers) {
       const l = { server_id: s.id, server: s.name, backend_id: s.backendId };
@@ -103,6 +122,7 @@ export class Metrics {
       g.fulcrum_server_weight!.set(l, s.weight);
       g.fulcrum_server_state!.set({ ...l, state: s.state }, 1);
       g.fulcrum_server_connections_active!.set(l, s.activeConnections);
+      g.fulcrum_server_connection_limit!.set(l, s.connectionLimit);
       inc('fulcrum_server_connections_total', l, s.totalConnections);
       inc('fulcrum_server_requests_total', l, s.requests);
       inc('fulcrum_server_bytes_in_total', l, s.bytesIn);

@@ -1,4 +1,5 @@
 import type { ConfigState } from '../config/model.ts';
+import type { BackendRuntime } from '../runtime/runtime.ts';
 import type { ServerRuntime } from '../runtime/server-runtime.ts';
 import { newTerminationCounts } from '../runtime/terminations.ts';
 import { ttfbHistogramOf, ttfbQuantile } from '../runtime/ttfb-histogram.ts';
@@ -65,6 +66,39 @@ class Series {
       connections: this.#data.map((d) => d.connections),
     };
   }
+}
+
+/** A backend's queue in /stats (issue 15 point 4): settings, length now and since start, waits in ms. */
+export interface QueueView {
+  maxLength: number;
+  timeoutSeconds: number;
+  length: number;
+  peakLength: number;
+  queued: number;
+  served: number;
+  timeouts: number;
+  full: number;
+  waitMsAvg: number;
+  waitMsMax: number;
+  waitMsTotal: number;
+}
+
+function queueView(brt: BackendRuntime | undefined): QueueView {
+  const q = brt?.queue;
+  const served = q?.served ?? 0;
+  return {
+    maxLength: brt?.spec.queue.maxLength ?? 0,
+    timeoutSeconds: (brt?.spec.queue.timeoutMs ?? 0) / 1000,
+    length: q?.length ?? 0,
+    peakLength: q?.peakLength ?? 0,
+    queued: q?.queued ?? 0,
+    served,
+    timeouts: q?.timeouts ?? 0,
+    full: q?.full ?? 0,
+    waitMsAvg: served > 0 ? Math.round(((q?.waitMsTotal ?? 0) / served) * 10) / 10 : 0,
+    waitMsMax: q?.maxWaitMs ?? 0,
+    waitMsTotal: q?.waitMsTotal ?? 0,
+  };
 }
 
 function responsesOf(r: readonly number[]): ResponsesView {
@@ -239,6 +273,9 @@ export class StatsCollector {
         reason: srt ? outOfRotationReason(srt, now) : 'not-applied',
         slowStartFactor: srt ? Math.round(srt.slowStartFactor(now) * 1000) / 1000 : 1,
         activeConnections: srt?.activeConnections ?? 0,
+        // issue 15 point 4: the configured limit (0 = unlimited) and the one in force now (slow start scales it)
+        maxConnections: s.maxConnections ?? 0,
+        connectionLimit: srt ? srt.connectionLimit(now) : (s.maxConnections ?? 0),
         totalConnections: srt?.totalConnections ?? 0,
         requests: srt?.requests ?? 0,
         bytesIn: srt?.bytesIn ?? 0,
@@ -271,6 +308,8 @@ export class StatsCollector {
         bytesIn: t.bytesIn,
         bytesOut: t.bytesOut,
         noServer: brt?.noServer ?? 0,
+        // issue 15 point 4: requests (tcp: connections) waiting for a server at its maxConnections
+        queue: queueView(brt),
         responses: responsesOf(t.responses),
         requestsPerSecond: this.#rate(`be:${b.id}`).requests,
       };
