@@ -115,13 +115,14 @@ describe('fulcrum CLI: names, tables, outputs, exit codes (issue 16)', () => {
     const r = await cli(['get', 'servers', 'shop/web']);
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trimEnd().split('\n');
-    assert.match(lines[0]!, /^NAME\s+ADDRESS\s+WEIGHT\s+HEALTH\s+STATE\s+CONNECTIONS$/);
+    assert.match(lines[0]!, /^NAME\s+ADDRESS\s+WEIGHT\s+SHARE\s+HEALTH\s+STATE\s+CONNECTIONS$/);
     assert.equal(lines.length, 4);
-    assert.match(lines[3]!, /^web-3\s+127\.0\.0\.1:9003\s+3\s+\S+\s+active\s+0$/);
+    // weights 1:2:3 → expected shares 17 / 33 / 50 % (issue 15; checks are off, every server is available)
+    assert.match(lines[3]!, /^web-3\s+127\.0\.0\.1:9003\s+3\s+50 %\s+\S+\s+active\s+0$/);
     assert.doesNotMatch(r.stdout, /\x1b\[/, 'no colour on a pipe');
     // -o wide adds columns; the ids are there.
     const wide = await cli(['get', 'servers', 'shop/web', '-o', 'wide']);
-    assert.match(wide.stdout.split('\n')[0]!, /TYPE\s+ZONE\s+PASSIVE.*\bID$/);
+    assert.match(wide.stdout.split('\n')[0]!, /TYPE\s+ZONE\s+TAGS\s+PASSIVE.*\bID$/);
     assert.ok(wide.stdout.includes(ids['web-1']!));
     // FORCE_COLOR colours health and state; NO_COLOR alone keeps it plain.
     const coloured = await cli(['get', 'servers', 'shop/web'], { FORCE_COLOR: '1' });

@@ -45,17 +45,24 @@ function healthRatio(healthy: number, servers: number): { text: string; color: C
   return { text: `${healthy}/${servers} healthy`, color };
 }
 
-/** The columns of a server table (the console's): name, address:port, weight, health, state, connections. */
+/** A server's expected share of new requests (0–1, issue 15) as the console shows it: `33 %`. */
+function shareText(share: unknown): string {
+  return typeof share === 'number' && Number.isFinite(share) ? `${Math.round(share * 100)} %` : '-';
+}
+
+/** The columns of a server table (the console's): name, address:port, weight and share, health, state, connections. */
 export function serverColumns(backendOf: (s: Res) => Res | undefined, withBackend: boolean): Column<Res>[] {
   const cols: Column<Res>[] = [
     { header: 'name', cell: (s) => s.name },
     { header: 'address', cell: (s) => `${s.address}:${s.port ?? backendOf(s)?.port ?? '?'}` },
     { header: 'weight', cell: (s) => String(s.weight), num: true },
+    { header: 'share', cell: (s) => shareText(s.status?.expectedShare), num: true },
     { header: 'health', cell: (s) => s.status?.health ?? '-', color: (s) => healthColor(s.status?.health) },
     { header: 'state', cell: (s) => s.status?.state ?? '-', color: (s) => stateColor(s.status?.state) },
     { header: 'connections', cell: (s) => String(s.status?.activeConnections ?? 0), num: true },
     { header: 'type', cell: (s) => s.serverType, wide: true },
     { header: 'zone', cell: (s) => dash(s.zone), wide: true },
+    { header: 'tags', cell: (s) => (Array.isArray(s.tags) && s.tags.length > 0 ? s.tags.join(',') : '-'), wide: true },
     { header: 'passive', cell: (s) => (s.passive ? 'yes' : 'no'), wide: true },
     { header: 'slow start', cell: (s) => dash(s.status?.slowStartFactor), wide: true, num: true },
     { header: 'reason', cell: (s) => dash(s.status?.reason), wide: true },
