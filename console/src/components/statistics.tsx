@@ -7,7 +7,7 @@ import { useEffect, useState } from 'react';
 import { useServices, useStatsTick } from '../hooks.ts';
 import { query } from '../lib/api.ts';
 import { formatBytes, formatRate } from '../lib/format.ts';
-import { describeTerminations, type HistoryAnswer } from '../lib/stats.ts';
+import { describeQueue, describeTerminations, type HistoryAnswer } from '../lib/stats.ts';
 import { Chart } from './chart.tsx';
 import { DataTable } from './ui.tsx';
 
@@ -85,6 +85,7 @@ export function Statistics({
           ...['Req/s', 'Requests', 'Active', '2xx', '3xx', '4xx', '5xx', 'Bytes in', 'Bytes out'].map(
             (label) => ({ label, num: true }) as const,
           ),
+          'Queue (its backend)',
           'Ended early (why)',
         ]}
         rows={[
@@ -101,13 +102,19 @@ export function Statistics({
               </th>
               <td className="num">{s.group === 'servers' ? formatRate(h.serverRate(s.id)) : '—'}</td>
               <td className="num">{c?.requests ?? 0}</td>
-              <td className="num">{c?.activeConnections ?? 0}</td>
+              <td className="num">
+                {c?.activeConnections ?? 0}
+                {c?.connectionLimit ? <span className="muted"> / {c.connectionLimit}</span> : null}
+              </td>
               <td className="num">{c?.responses[2] ?? 0}</td>
               <td className="num">{c?.responses[3] ?? 0}</td>
               <td className="num">{c?.responses[4] ?? 0}</td>
               <td className="num">{c?.responses[5] ?? 0}</td>
               <td className="num">{formatBytes(c?.bytesIn ?? 0)}</td>
               <td className="num">{formatBytes(c?.bytesOut ?? 0)}</td>
+              <td className="queue">
+                {s.group === 'servers' && c?.backendId ? describeQueue(latest?.backends.get(c.backendId)?.queue) : '—'}
+              </td>
               <td className="terminations">{describeTerminations(c?.terminations)}</td>
             </tr>
           );

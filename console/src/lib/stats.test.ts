@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { describeTerminations, readResponses, readStats, StatsHistory } from './stats.ts';
+import { describeQueue, describeTerminations, readResponses, readStats, StatsHistory } from './stats.ts';
 
 describe('stats reading (O1, P4)', () => {
   it('reads responses in every shape', () => {
@@ -96,5 +96,28 @@ describe('termination reasons (issue 12 point 2)', () => {
     assert.equal(describeTerminations(t), 'retried 5 · bad-response 3 · connect-refused 3');
     assert.equal(describeTerminations({}), 'none');
     assert.equal(describeTerminations(undefined), 'none');
+  });
+
+  it('queue of a backend and limit of a server (issue 15 point 4)', () => {
+    const s = readStats(
+      {
+        backends: [
+          {
+            id: 'b1',
+            queue: { maxLength: 100, length: 3, served: 80, timeouts: 2, full: 1, waitMsAvg: 120.4, waitMsMax: 310 },
+          },
+          { id: 'b2', queue: { maxLength: 0, length: 0, served: 0, timeouts: 0, full: 0, waitMsAvg: 0, waitMsMax: 0 } },
+        ],
+        servers: [{ id: 's1', backendId: 'b1', activeConnections: 10, connectionLimit: 10 }],
+      },
+      0,
+    );
+    assert.equal(s.servers.get('s1')?.connectionLimit, 10);
+    assert.equal(
+      describeQueue(s.backends.get('b1')?.queue),
+      '3 waiting · 120 ms avg wait (max 310) · 2 timed out · 1 refused full',
+    );
+    assert.equal(describeQueue(s.backends.get('b2')?.queue), 'off');
+    assert.equal(describeQueue(undefined), '—');
   });
 });

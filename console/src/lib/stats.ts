@@ -21,6 +21,21 @@ export interface Counters {
   bytesOut: number;
   /** Requests and connections that ended other than normally, by reason (`connect-refused`, …). */
   terminations: Record<string, number>;
+  /** Servers: the maxConnections in force now (slow start scales it); 0 or absent = unlimited. */
+  connectionLimit?: number;
+  /** Backends: the queue for servers at their limit (issue 15 point 4). */
+  queue?: QueueCounters;
+}
+
+/** A backend's queue as /stats gives it. */
+export interface QueueCounters {
+  maxLength: number;
+  length: number;
+  served: number;
+  timeouts: number;
+  full: number;
+  waitMsAvg: number;
+  waitMsMax: number;
 }
 
 /** One poll of /stats. */
@@ -108,7 +123,35 @@ export function readCounters(id: string, o: Record<string, unknown>): Counters {
   };
   if (typeof o.name === 'string') c.name = o.name;
   if (typeof o.backendId === 'string') c.backendId = o.backendId;
+  if (typeof o.connectionLimit === 'number') c.connectionLimit = o.connectionLimit;
+  const q = o.queue;
+  if (q && typeof q === 'object') {
+    const r = q as Record<string, unknown>;
+    c.queue = {
+      maxLength: num(r.maxLength),
+      length: num(r.length),
+      served: num(r.served),
+      timeouts: num(r.timeouts),
+      full: num(r.full),
+      waitMsAvg: num(r.waitMsAvg),
+      waitMsMax: num(r.waitMsMax),
+    };
+  }
   return c;
+}
+
+/**
+ * A backend's queue in one line for the statistics table: `3 waiting · 120 ms avg wait ·
+ * 2 timed out · 1 full`; `off` when it has no queue and never refused, '—' when unknown.
+ */
+export function describeQueue(q: QueueCounters | undefined): string {
+  if (!q) return '—';
+  if (q.maxLength === 0 && q.full === 0) return 'off';
+  const parts = [`${q.length} waiting`];
+  if (q.served > 0) parts.push(`${Math.round(q.waitMsAvg)} ms avg wait (max ${Math.round(q.waitMsMax)})`);
+  if (q.timeouts > 0) parts.push(`${q.timeouts} timed out`);
+  if (q.full > 0) parts.push(`${q.full} refused full`);
+  return parts.join(' · ');
 }
 
 function readGroup(
