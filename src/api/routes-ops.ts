@@ -156,7 +156,7 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ApiContext): void {
       schema: {
         tags: ['observability'],
         summary:
-          'Counters per frontend, backend and server (O1, P4) with health and slow-start factor, and per-second series over the last 5 minutes',
+          'Counters per frontend, backend and server (O1, P4) with health and slow-start factor, each backend queue (length, waits, queue-timeout, queue-full) and server connection limit, and per-second series over the last 5 minutes',
         response: { 200: Type.Object({}, { additionalProperties: true }), ...errors },
       },
     },
