@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { diffTouched, shallowDraft, touched } from './changes.ts';
+import { compileChange } from './compile-incremental.ts';
 import { diffStates } from './diff.ts';
 import { type ConfigState, emptyConfig, type Server } from './model.ts';
-import { buildBackend, buildFrontend, buildLoadBalancer, buildServer, mergeServer } from './resources.ts';
+import { buildBackend, buildFrontend, buildLoadBalancer, buildServer, mergeBackend, mergeServer } from './resources.ts';
+import { compile, type Snapshot } from './snapshot.ts';
 import { changeConfigProblems, configProblems } from './validate.ts';
 
 /** A small deterministic PRNG, so a failure can be replayed. */
@@ -102,5 +104,72 @@ describe('incremental validation and diff (issue 13 point 4)', () => {
     const t = touched(before, after);
     assert.equal(t.after.server.length, 1);
     assert.deepEqual(diffTouched(t), diffStates(before, after));
+  });
+});
+
+/** A snapshot as plain data, maps as entry lists (order counts). */
+function plain(s: Snapshot): unknown {
+  return JSON.parse(
+    JSON.stringify(
+      { version: s.version, f: [...s.frontends], b: [...s.backends], s: [...s.servers], c: [...s.certificates] },
+      (_k, v) => (v === undefined ? null : v),
+    ),
+  );
+}
+
+describe('incremental compile (issue 13 point 4)', () => {
+  it('builds the same snapshot as compile() on many random changes, reusing what did not change', () => {
+    const r = rng(7);
+    let incremental = 0;
+    for (let n = 0; n < 400; n++) {
+      const before = base(3 + Math.floor(r() * 10), 1000);
+      before.frontends.push(
+        buildFrontend(
+          {
+            loadBalancerId: 'lb1',
+            name: 'api',
+            protocol: 'http',
+            port: 8081,
+            defaultBackendId: 'b2',
+            rules: [{ match: { pathPrefix: '/x' }, backendId: 'b1' }],
+          },
+          'f2',
+        ),
+      );
+      const previous = compile(before);
+      const after = shallowDraft(before);
+      randomChange(after, r, n);
+      if (r() < 0.3) after.backends[1] = mergeBackend(after.backends[1] as ConfigState['backends'][0], { port: 9000 });
+      if (r() < 0.1) after.backends.push(buildBackend({ loadBalancerId: 'lb1', name: `x${n}`, port: 1 }, `bx${n}`));
+      after.version = before.version + 1;
+      const t = touched(before, after);
+      const next = compileChange(before, previous, after, t);
+      if (!next) continue;
+      incremental++;
+      assert.deepEqual(plain(next), plain(compile(after)), `change ${n}`);
+      for (const [id, spec] of next.servers) {
+        const touchedIds = new Set([...t.after.server, ...t.before.server].map((d) => d.id));
+        if (!touchedIds.has(id) && t.after.backend.length === 0) assert.equal(spec, previous.servers.get(id), id);
+      }
+    }
+    assert.ok(incremental > 300, `${incremental} incremental compiles`);
+  });
+
+  it('reuses unchanged backends and frontends by reference', () => {
+    const before = base(1000, 5000);
+    before.backends.push(buildBackend({ loadBalancerId: 'lb1', name: 'other', port: 80 }, 'b3'));
+    const previous = compile(before);
+    const after = shallowDraft(before);
+    after.servers[10] = mergeServer(after.servers[10] as Server, { weight: 9 });
+    after.version = 1;
+    const next = compileChange(before, previous, after, touched(before, after));
+    assert.ok(next);
+    const changed = (after.servers[10] as Server).backendId;
+    assert.equal(next.backends.get('b3'), previous.backends.get('b3'));
+    assert.notEqual(next.backends.get(changed), previous.backends.get(changed));
+    assert.equal(next.servers.get('s11'), previous.servers.get('s11'));
+    assert.equal(next.servers.get('s10')?.weight, 9);
+    assert.equal(next.frontends.get('f1')?.defaultBackend, next.backends.get('b1'));
+    assert.deepEqual(plain(next), plain(compile(after)));
   });
 });

@@ -1,5 +1,6 @@
 import type { AddressGuard } from '../config/address-guard.ts';
 import { diffTouched, shallowDraft, type Touched, touched } from '../config/changes.ts';
+import { compileChange } from '../config/compile-incremental.ts';
 import type { ConfigState, ResourceKind } from '../config/model.ts';
 import { normalizeName } from '../config/names.ts';
 import { followInstances } from '../config/resources.ts';
@@ -172,10 +173,10 @@ export class ChangePipeline {
     return next.version;
   }
 
-  /** The snapshot of `after`: compiled whole for now. */
-  #compile(_before: ConfigState, after: ConfigState, _t: Touched): Snapshot {
-    void this.#snapshot;
-    return compile(after);
+  /** The snapshot of `after`: from the previous one when it can (incremental compile), else whole. */
+  #compile(before: ConfigState, after: ConfigState, t: Touched): Snapshot {
+    const previous = this.#snapshot;
+    return (previous && compileChange(before, previous, after, t)) ?? compile(after);
   }
 
   /** How many times a change is recomputed when other nodes committed first (C5); then `conflict`. */
