@@ -1,5 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { emptyConfig } from '../src/config/model.ts';
+import { compile } from '../src/config/snapshot.ts';
+import { validateConfig } from '../src/config/validate.ts';
+import { exportYaml } from '../src/declarative/export.ts';
+import { parseDeclarative } from '../src/declarative/parse.ts';
+import { applyPlanToState, planApply } from '../src/declarative/plan.ts';
 import { addFrontFrontend } from './helpers/front-protocols.ts';
 import { type Json, startTestFulcrum, type TestFulcrum, TOKEN } from './helpers/fulcrum.ts';
 import { startBackend } from './helpers/http-fixtures.ts';
@@ -88,5 +94,39 @@ describe('maxConnections and queue through the API (issue 15 point 4)', () => {
     for (const word of ['maxConnections', 'queue-timeout', 'timeoutSeconds', 'at its maxConnections']) {
       assert.ok(json.includes(word), word);
     }
+  });
+});
+
+describe('maxConnections and queue in the declarative file (issue 15 point 4)', () => {
+  const FILE = `
+loadBalancers:
+  - name: shop
+    allowedNetworks: [10.0.0.0/8]
+    backends:
+      - name: web
+        mode: http
+        queue: { maxLength: 100, timeoutSeconds: 5 }
+        servers:
+          - { name: web-1, address: 10.0.0.11, port: 8080, maxConnections: 10 }
+          - { name: web-2, address: 10.0.0.12, port: 8080 }
+`;
+
+  it('applies, exports back (defaults left out) and refuses a bad value naming it', () => {
+    const draft = emptyConfig();
+    applyPlanToState(draft, planApply(parseDeclarative(FILE, 'f.yaml'), draft, { prune: false }));
+    validateConfig(draft);
+    const b = draft.backends[0]!;
+    assert.deepEqual(b.queue, { maxLength: 100, timeoutSeconds: 5 });
+    assert.equal(draft.servers.find((s) => s.name === 'web-1')?.maxConnections, 10);
+    const snap = compile({ ...draft, version: 1 });
+    assert.deepEqual(snap.backends.get(b.id)?.queue, { maxLength: 100, timeoutMs: 5000 });
+    assert.equal([...snap.servers.values()].find((s) => s.name === 'web-2')?.maxConnections, 0);
+    const yaml = exportYaml(draft, 'test');
+    assert.match(yaml, /maxConnections: 10/);
+    assert.match(yaml, /maxLength: 100/);
+    assert.throws(
+      () => parseDeclarative(FILE.replace('maxConnections: 10', 'maxConnections: -1'), 'f.yaml'),
+      /maxConnections/,
+    );
   });
 });
