@@ -11,7 +11,8 @@ import { shopYaml } from './helpers/shop.ts';
 /**
  * `fulcrum apply` / `fulcrum export` end to end (SPEC C4, API.md appendix): the whole product
  * in this process, the CLI as a child process talking to its API, a real backend server and
- * real HTTP traffic through the frontend the file creates.
+ * real HTTP traffic through the frontend the file creates. `apply` sends the file to `POST
+ * /api/v1/apply`: the whole plan is one change (issue 15 point 1).
  */
 
 const CLI = path.resolve(import.meta.dirname, '../src/cli/main.ts');
@@ -102,12 +103,20 @@ describe('fulcrum apply and export (C4)', () => {
     assert.deepEqual(await t.ok('GET', '/load-balancers'), []);
   });
 
-  test('apply creates everything and traffic flows through the frontend to the servers', async () => {
+  test('apply creates everything as one change and traffic flows through the frontend to the servers', async () => {
     const r = await apply(write('shop.yaml', shop()));
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /✓ create load balancer "shop" \(configVersion 1\)/);
-    assert.match(r.stdout, /Applied 5 changes \(configVersion 5\)\./);
-    assert.equal(version(), 5);
+    assert.match(r.stdout, /\+ create load balancer "shop"/);
+    assert.match(
+      r.stdout,
+      /5 changes: 5 to create, 0 to update, 0 to delete\.\nApplied 5 changes as one \(configVersion 1\)\./,
+    );
+    assert.equal(version(), 1);
+    const audit = await t.ok('GET', '/audit');
+    assert.deepEqual(
+      audit.map((a: { action: string; resource: string }) => `${a.action} ${a.resource}`),
+      ['apply config/apply'],
+    );
     const [fe] = await t.ok('GET', '/frontends');
     assert.equal(fe.status.listening, true);
     const seen = await traffic(8);
@@ -118,7 +127,7 @@ describe('fulcrum apply and export (C4)', () => {
     const r = await apply(path.join(dir, 'shop.yaml'));
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /No changes: the configuration already matches the file\./);
-    assert.equal(version(), 5);
+    assert.equal(version(), 1);
   });
 
   test('changing a weight updates only that server (configVersion + 1)', async () => {
@@ -129,7 +138,7 @@ describe('fulcrum apply and export (C4)', () => {
       r.stdout,
       /~ update server "shop\/web\/two"\n {4}weight: 1 → 3\n1 change: 0 to create, 1 to update, 0 to delete\./,
     );
-    assert.equal(version(), 6);
+    assert.equal(version(), 2);
     const now = await servers();
     assert.equal(now.find((s) => s.name === 'two')?.weight, 3);
     // Server one is untouched; only its expected share moves with two's weight (issue 15 point 5).
@@ -141,8 +150,8 @@ describe('fulcrum apply and export (C4)', () => {
     );
     assert.deepEqual(await t.ok('GET', '/load-balancers'), before.lbs);
     const audit = await t.ok('GET', '/audit');
-    assert.equal(audit[0].action, 'update');
-    assert.match(audit[0].resource, /^server\//);
+    assert.equal(audit[0].action, 'apply');
+    assert.deepEqual(audit[0].after.changes, ['update server "shop/web/two"']);
   });
 
   test('without --prune a server missing from the file stays; with --prune it is removed', async () => {
@@ -152,10 +161,10 @@ describe('fulcrum apply and export (C4)', () => {
     assert.match(keep.stdout, /No changes/);
     const dry = await apply(file, '--prune', '--dry-run');
     assert.match(dry.stdout, /- delete server "shop\/web\/two"\n1 change: 0 to create, 0 to update, 1 to delete\./);
-    assert.equal(version(), 6);
+    assert.equal(version(), 2);
     const r = await apply(file, '--prune');
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(version(), 7);
+    assert.equal(version(), 3);
     assert.deepEqual(
       (await servers()).map((s) => s.name),
       ['one'],
@@ -190,10 +199,10 @@ describe('fulcrum apply and export (C4)', () => {
     const missing = await apply(path.join(dir, 'nope.yaml'));
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /nope\.yaml: cannot read/);
-    assert.equal(version(), 7);
+    assert.equal(version(), 3);
   });
 
-  test('a plan a rule refuses (F2) is refused before any change (exit 1)', async () => {
+  test('a plan a rule refuses (F2) is refused whole (exit 1)', async () => {
     const text = shop({
       withTwo: false,
       extra: `      - { name: tcp, protocol: tcp, port: ${fePort + 1}, backend: web }\n`,
@@ -202,24 +211,20 @@ describe('fulcrum apply and export (C4)', () => {
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(
       r.stderr,
-      /refused before any change: rule: defaultBackendId: a tcp frontend needs a tcp backend, backend "web" has mode http/,
+      /refused as a whole, nothing was changed: 409 rule: defaultBackendId: a tcp frontend needs a tcp backend, backend "web" has mode http/,
     );
-    assert.equal(version(), 7);
+    assert.equal(version(), 3);
   });
 
-  test('a refusal by the API stops the apply and says what was already applied', async () => {
+  test('an apply the API refuses changes nothing, not even the parts it would allow', async () => {
     const ops = await t.ok('POST', '/tokens', { name: 'ops', role: 'operator' });
-    // An operator may change servers but not create frontends: the weight change goes through, the frontend is refused.
-    const text = shop({ withTwo: false, extra: '' })
-      .replace(`port: ${one.port} }`, `port: ${one.port}, weight: 4 }`)
-      .replace(/\n$/, `\n      - { name: extra, protocol: http, port: ${fePort + 2}, backend: web }\n`);
+    // An operator may change servers but not apply a document (admin): the weight change does not go through either.
+    const text = shop({ withTwo: false, extra: '' }).replace(`port: ${one.port} }`, `port: ${one.port}, weight: 4 }`);
     const r = await cli(['apply', '-f', write('ops.yaml', text), '--url', t.fulcrum.apiUrl, '--token', ops.token]);
     assert.equal(r.code, 1, r.stdout + r.stderr);
-    assert.match(r.stdout, /✓ update server "shop\/web\/one" \(configVersion 8\)/);
-    assert.match(r.stderr, /✗ create frontend "shop\/extra" refused: 403 forbidden: /);
-    assert.match(r.stderr, /Applied 1 of 2 changes before the refusal: update server "shop\/web\/one"\./);
-    assert.equal(version(), 8);
-    assert.equal((await t.ok('GET', '/frontends')).length, 1);
+    assert.match(r.stderr, /refused as a whole, nothing was changed: 403 forbidden: /);
+    assert.equal(version(), 3);
+    assert.equal((await servers()).find((s) => s.name === 'one')?.weight, 1);
   });
 
   test('instances by name: created first, then a server that names one', async () => {
@@ -231,15 +236,11 @@ describe('fulcrum apply and export (C4)', () => {
     )}`;
     const r = await apply(write('inst.yaml', text));
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(
-      r.stdout.split('\n').filter((l) => l.startsWith('✓')),
-      [
-        '✓ create instance "vm-1" (configVersion 9)',
-        '✓ update server "shop/web/one" (configVersion 10)',
-        '✓ create server "shop/web/three" (configVersion 11)',
-      ],
+    assert.match(
+      r.stdout,
+      /\+ create instance "vm-1"[\s\S]*\+ create server "shop\/web\/three"\n {4}port: \d+\n {4}instanceId: "vm-1"\n/,
     );
-    assert.match(r.stdout, /~ update server "shop\/web\/one"\n {4}weight: 4 → 1\n/);
+    assert.match(r.stdout, /Applied 2 changes as one \(configVersion 4\)\./);
     const three = (await servers()).find((s) => s.name === 'three') as unknown as {
       instanceId: string;
       address: string;
@@ -260,6 +261,60 @@ describe('fulcrum apply and export (C4)', () => {
     const r = await apply(write('export.yaml', ex.stdout), '--prune');
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /No changes: the configuration already matches the file\./);
-    assert.equal(version(), 11);
+    assert.equal(version(), 4);
+  });
+
+  /** The configuration as it is now: server one, and three following instance vm-1; ports as given. */
+  const fleet = (onePort: number, threePort: number) =>
+    `instances:\n  - { name: vm-1, privateIp: 127.0.0.1, zone: az1, os: linux }\n${shop({ withTwo: false }).replace(
+      `port: ${one.port} }\n`,
+      `port: ${onePort} }\n          - { name: three, instance: vm-1, port: ${threePort} }\n`,
+    )}`;
+
+  test('two servers swap ports: refused by step-by-step calls, applied as one change', async () => {
+    const [b] = await t.ok('GET', '/backends');
+    const first = (await servers()).find((s) => s.name === 'one') as unknown as { id: string };
+    // The first call of a step-by-step apply would make two servers share an endpoint.
+    const step = await t.api('PATCH', `/backends/${b.id}/servers/${first.id}`, { port: two.port });
+    assert.equal(step.status, 409);
+    const r = await apply(write('swap.yaml', fleet(two.port, one.port)));
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /~ update server "shop\/web\/one"\n {4}port: \d+ → \d+\n~ update server "shop\/web\/three"/);
+    assert.match(r.stdout, /Applied 2 changes as one \(configVersion 5\)/);
+    const ports = (await servers()) as unknown as { name: string; port: number }[];
+    assert.deepEqual(
+      ports.map((s) => [s.name, s.port]),
+      [
+        ['one', two.port],
+        ['three', one.port],
+      ],
+    );
+    assert.deepEqual(new Set(await traffic(6)), new Set(['one', 'two']));
+  });
+
+  test("a frontend takes a pruned frontend's port: refused step by step, applied as one change", async () => {
+    const other = await freePort();
+    const now = fleet(two.port, one.port);
+    const both = now.replace(/\n$/, `\n      - { name: api, protocol: http, port: ${other}, backend: web }\n`);
+    const first = await apply(write('two-fronts.yaml', both));
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+    const v = version();
+    const www = ((await t.ok('GET', '/frontends')) as { id: string; name: string }[]).find((f) => f.name === 'www');
+    // The first call of a step-by-step apply (the update comes before the delete) is refused.
+    const step = await t.api('PATCH', `/frontends/${www?.id}`, { port: other });
+    assert.equal(step.status, 409);
+    const moved = now.replace(`port: ${fePort}, backend: web }`, `port: ${other}, backend: web }`);
+    const r = await apply(write('moved.yaml', moved), '--prune');
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /~ update frontend "shop\/www"\n {4}port: \d+ → \d+\n- delete frontend "shop\/api"\n/);
+    assert.equal(version(), v + 1);
+    const fronts = (await t.ok('GET', '/frontends')) as { name: string; port: number }[];
+    assert.deepEqual(
+      fronts.map((f) => [f.name, f.port]),
+      [['www', other]],
+    );
+    const seen = new Set<string>();
+    for (let i = 0; i < 6; i++) seen.add((await get(`http://127.0.0.1:${other}/`)).body);
+    assert.deepEqual(seen, new Set(['one', 'two']));
   });
 });

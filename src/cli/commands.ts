@@ -419,10 +419,10 @@ export function registerClientCommands(program: Command): void {
     'fulcrum apply -f shop.yaml --prune',
   ])
     .description(
-      'make the configuration match a declarative file: prints the plan (a diff), then applies it; exit 0 ok, 1 refused, 2 file error, 3 API unreachable',
+      'make the configuration match a declarative file: sends it to POST /api/v1/apply, which applies the whole plan as one change or refuses it whole, and prints the plan (a diff); exit 0 ok, 1 refused, 2 file error, 3 API unreachable',
     )
     .requiredOption('-f, --file <file>', 'the configuration file (YAML or JSON)')
-    .option('--dry-run', 'print the plan and check it; change nothing')
+    .option('--dry-run', 'print the plan and check it by every rule of the server; change nothing')
     .option(
       '--prune',
       "also delete frontends, backends and servers of the file's load balancers that the file does not name",
