@@ -11,7 +11,7 @@ import { certificateRoutes } from './api/routes-certificates.ts';
 import { registerExplainRoutes } from './api/routes-explain.ts';
 import { createBalancer } from './balancer/registry.ts';
 import { loadSealedSecret, loadSecretKey } from './certificates/secret.ts';
-import { type ApiEndpoint, parseNetworkList } from './config/address-guard.ts';
+import { type ApiEndpoint, addressGuard, parseNetworkList } from './config/address-guard.ts';
 import type { Snapshot } from './config/snapshot.ts';
 import { ControlPlane } from './control/control-plane.ts';
 import type { DataPlanePort } from './control/ports.ts';
@@ -29,6 +29,7 @@ import { udpListenerFactory } from './dataplane/udp/listener.ts';
 import { HealthService } from './health/service.ts';
 import { PersistenceManager } from './persistence/choose.ts';
 import { persistenceChooser } from './persistence/http-chooser.ts';
+import { DnsResolution } from './runtime/dns.ts';
 import { Runtime } from './runtime/runtime.ts';
 import { applyConfigFile } from './start-config.ts';
 import { openStore, parseStoreUrl } from './store/open.ts';
@@ -80,6 +81,10 @@ export interface StartOptions {
    * multicast…; config/address-guard.ts). Never settable through the API. A bad CIDR stops the start.
    */
   allowBackendNetworks?: readonly string[];
+  /** `--resolver IP:port`: the DNS server for servers' host names (default: the system's; src/runtime/dns.ts). */
+  resolver?: string;
+  /** How long a host name's last good address is kept while the resolver fails (ms; default 300 s). */
+  dnsHoldMs?: number;
   /** Failed authentications allowed per client address per minute before 429 (default 20). */
   authFailuresPerMinute?: number;
   /** PEM files of a certificate chain and its key: the API and console are served over HTTPS. */
@@ -186,18 +191,37 @@ export async function startFulcrum(options: StartOptions = {}): Promise<RunningF
     // T3: https/tls checks trust what requests trust (CA bundle, SNI, verify).
     const tlsOptionsFor = backendTrust.healthOptions(() => runtime.snapshot);
     const health = new HealthService({ runtime, clock, log, tlsOptionsFor });
-    // The control plane applies snapshots through this port; health checks follow each one.
-    const port_: DataPlanePort = {
+    // Servers by host name (issue 15 point 2): snapshots reach the plane with names resolved.
+    let control: ControlPlane | undefined;
+    const instanceIpsOf = new WeakMap<object, Set<string>>();
+    const dns = new DnsResolution({
+      runtime,
       async apply(snapshot: Snapshot) {
         await plane.apply(snapshot);
         health.sync(snapshot);
       },
+      guard: addressGuard(parseNetworkList(options.allowBackendNetworks ?? []), () => apiEndpoint),
+      policy: (id) => {
+        const state = control?.state;
+        const lb = state?.loadBalancers.find((l) => l.id === id);
+        if (!state || !lb) return undefined;
+        let instanceIps = instanceIpsOf.get(state);
+        if (!instanceIps) instanceIpsOf.set(state, (instanceIps = new Set(state.instances.map((i) => i.privateIp))));
+        return { ipAsBackend: lb.ipAsBackend, allowedNetworks: lb.allowedNetworks, instanceIps };
+      },
+      resolver: options.resolver,
+      holdMs: options.dnsHoldMs,
+      log,
+    });
+    // The control plane applies snapshots through this port; health checks follow each one.
+    const port_: DataPlanePort = {
+      apply: (snapshot: Snapshot) => dns.apply(snapshot),
       status: (id) => plane.status(id),
       runtime,
       counters: plane.counters,
       explain: createExplainer(runtime, persistence),
     };
-    const control = await ControlPlane.start({
+    control = await ControlPlane.start({
       store,
       plane: port_,
       log,
@@ -213,6 +237,7 @@ export async function startFulcrum(options: StartOptions = {}): Promise<RunningF
         );
       } catch (err) {
         health.stop();
+        dns.stop();
         await plane.close(0);
         await control.close();
         throw err;
@@ -274,6 +299,8 @@ export async function startFulcrum(options: StartOptions = {}): Promise<RunningF
           );
           await app.close();
           health.stop();
+          dns.stop();
+          dns.stop();
           await plane.close(drainMs);
           await control.close();
           await store.close();

@@ -354,9 +354,12 @@ describe('S7 IP as backend', () => {
     const s = await ok('POST', url(), { name: 'inv', address: '192.168.5.10', port: 9090 });
     await ok('DELETE', `${url()}/${s.id}`);
   });
-  it('refuses IPv6 and host names as custom addresses with 400', async () => {
+  it('refuses IPv6 and what is not a host name as custom addresses with 400', async () => {
     await refused('POST', url(), { name: 'x', address: '::1' }, 400, 'invalid', 'address');
-    await refused('POST', url(), { name: 'x', address: 'web.example.com' }, 400, 'invalid', 'address');
+    await refused('POST', url(), { name: 'x', address: 'web_1.example.com' }, 400, 'invalid', 'address');
+    // A host name is taken (issue 15 point 2): S7 applies to each address it resolves to (test/dns-e2e.test.ts).
+    const s = await ok('POST', url(), { name: 'named', address: 'web.example.com', port: 9091 });
+    await ok('DELETE', `${url()}/${s.id}`);
   });
   it('refuses allowed networks that are not IPv4 CIDRs', async () => {
     await refused(

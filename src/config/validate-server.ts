@@ -1,18 +1,25 @@
 import { invalid } from '../core/errors.ts';
 import { cidrContains, isIpAddress, parseCidr4 } from '../core/net.ts';
 import { parseIPv4Strict } from './address-guard.ts';
+import { isHostName } from './host-name.ts';
 import type { ConfigState, Instance, Server } from './model.ts';
 import { conflict, type Indexes, type Report, rule, type Violation } from './validate-common.ts';
 
 /** Servers and instances: their own rules, references, the allowed networks (S7), duplicate endpoints. */
 
-/** Rules of a server on its own beyond its fields' schemas: a custom address is an IPv4 dotted quad (S1, S7). */
+/**
+ * Rules of a server on its own beyond its fields' schemas: a custom address is an IPv4 dotted
+ * quad (S1, S7) or a host name (issue 15 point 2; resolved at run time, src/runtime/dns.ts).
+ */
 export function serverRules(s: Server, report: Report): void {
-  if (s.instanceId === null && (typeof s.address !== 'string' || parseIPv4Strict(s.address) === undefined)) {
+  if (
+    s.instanceId === null &&
+    (typeof s.address !== 'string' || (parseIPv4Strict(s.address) === undefined && !isHostName(s.address)))
+  ) {
     report(
       invalid(
         'address',
-        `address: must be an IPv4 address in dotted-quad form such as 10.0.0.11 (four decimal numbers 0–255 without leading zeros; custom IPs are IPv4 only), got "${s.address}"`,
+        `address: must be an IPv4 address in dotted-quad form such as 10.0.0.11 (four decimal numbers 0–255 without leading zeros; custom IPs are IPv4 only) or a host name such as api-1.internal (RFC 1123, at most 253 characters), got "${s.address}"`,
       ),
     );
   }
@@ -66,6 +73,8 @@ export function serverRefs(c: ConfigState, ix: Indexes, report: Report): Map<str
     }
     // S7: a custom address is an instance's IP or inside the allowed networks, unless ipAsBackend.
     if (lb.ipAsBackend) continue;
+    // A host name is checked against the allowed networks and the guard at every resolution (src/runtime/dns.ts).
+    if (parseIPv4Strict(s.address) === undefined) continue;
     const known = c.instances.some((i) => i.privateIp === s.address);
     if (known) continue;
     const inNetwork = lb.allowedNetworks.some((n) => {

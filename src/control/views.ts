@@ -68,6 +68,7 @@ export function outOfRotationReason(rt: ServerRuntime, now: number): string | nu
   if (!rt.spec.enabled) return 'disabled';
   if (rt.draining) return rt.removed ? 'removed' : 'draining';
   if (rt.isEjected(now)) return 'ejected';
+  if (rt.dnsProblem !== null) return rt.dnsProblem;
   if (!rt.healthOk) return rt.healthReason ?? (rt.health === 'unknown' ? 'initial-check' : 'failed-checks');
   if (rt.spec.weight === 0) return 'weight-zero';
   return null;

@@ -242,6 +242,8 @@ export class HealthService {
     // Fixed rate: the next probe is due one (jittered) interval after this one started.
     this.#schedule(e, e.intervalMs * (1 + (this.#random() - 0.5) * 2 * PERIOD_JITTER));
     if (e.inflight) return; // the previous probe has not finished (cannot happen with timeout ≤ interval)
+    // A host name without a usable address (src/runtime/dns.ts): never probe the name itself.
+    if (e.rt.dnsProblem !== null) return;
     const startedAt = this.#clock.now();
     let result: ProbeResult;
     if (!e.target) {

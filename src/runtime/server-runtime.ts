@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { BackendSpec, ServerSpec } from '../config/snapshot.ts';
 import { newTerminationCounts, type TerminationCounts } from './terminations.ts';
 
@@ -59,6 +60,12 @@ export class ServerRuntime {
   slowStartFrom = 0;
   /** SS6: once the ramp has ended, never again. */
   slowStartDone = false;
+  /**
+   * Why a server whose address is a host name has no usable address now (issue 15 point 2,
+   * src/runtime/dns.ts): `dns-pending`, `dns-failed`, `dns-refused`; null otherwise. Such a
+   * server takes no traffic and is not probed.
+   */
+  dnsProblem: string | null = null;
   /** EWMA of time to first byte in ms (least-response-time). */
   ewmaTtfbMs = 0;
 
@@ -79,6 +86,8 @@ export class ServerRuntime {
     this.id = spec.id;
     this.spec = spec;
     this.backend = backend;
+    // A host name not yet resolved (src/runtime/dns.ts sets it from here on): no traffic, no probe.
+    if (spec.instanceId === null && isIP(spec.address) === 0) this.dnsProblem = 'dns-pending';
     if (!this.checked) {
       this.health = 'healthy'; // H5
       this.healthReason = null;
@@ -105,12 +114,21 @@ export class ServerRuntime {
    * health ok, not ejected, weight above 0 (S3, S4, S5, H4–H7).
    */
   isAvailable(now: number): boolean {
-    return this.spec.enabled && !this.draining && this.spec.weight > 0 && this.healthOk && !(this.ejectedUntil > now);
+    return (
+      this.spec.enabled &&
+      !this.draining &&
+      this.spec.weight > 0 &&
+      this.healthOk &&
+      !(this.ejectedUntil > now) &&
+      this.dnsProblem === null
+    );
   }
 
   /** May keep a persisted client (S4: weight 0 keeps its sessions; P3: not when unhealthy/disabled/draining). */
   canKeepSession(now: number): boolean {
-    return this.spec.enabled && !this.draining && this.healthOk && !(this.ejectedUntil > now);
+    return (
+      this.spec.enabled && !this.draining && this.healthOk && !(this.ejectedUntil > now) && this.dnsProblem === null
+    );
   }
 
   /** API state (API.md): disabled / draining / slow-start / passive / active. */

@@ -1,0 +1,317 @@
+import { Resolver } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { type AddressGuard, backendAddressProblem, parseIPv4Strict } from '../config/address-guard.ts';
+import type { BackendSpec, ServerSpec, Snapshot } from '../config/snapshot.ts';
+import { endpointOf } from '../config/snapshot.ts';
+import { type Clock, realClock } from '../core/clock.ts';
+import { cidrContains, parseCidr4 } from '../core/net.ts';
+import type { Runtime } from './runtime.ts';
+import type { ServerRuntime } from './server-runtime.ts';
+
+/**
+ * Servers by DNS name (issue 15 point 2). A server whose address is a host name is resolved
+ * here, asynchronously, with a `node:dns` Resolver (never the thread-pool `lookup`; `fulcrum
+ * serve --resolver IP:port` points it at one DNS server, else the system's servers), and the
+ * data plane runs on a snapshot whose server specs carry the resolved address: requests
+ * never wait for DNS, and a changed address is an address change (the Runtime resets health,
+ * the health service probes the new endpoint at once).
+ *
+ * - A records only (custom addresses are IPv4, S7), re-resolved at the records' smallest TTL
+ *   bounded to 5–300 s, every 5 s while it fails, and early (at most every 5 s) while a
+ *   server of the name fails its checks or its connections.
+ * - Every resolved address passes the same rules as a literal one (DNS rebinding): the address
+ *   guard (link-local, metadata, …, the admin API's own address and port) and, unless the load
+ *   balancer has `ipAsBackend`, its allowed networks or an inventory instance's IP. A server
+ *   keeps its current address while the answer still holds it, else takes the first
+ *   acceptable one in order.
+ * - When the resolver fails, the last good answer is kept for `holdMs` (default 300 s).
+ * - No usable address: `rt.dnsProblem` (the status reason) is `dns-pending` (no answer yet),
+ *   `dns-failed` (resolver failing and nothing held) or `dns-refused` (every answer refused);
+ *   such a server takes no traffic and is not probed.
+ */
+
+/** What the rules for a resolved address need of the server's load balancer (S7). */
+export interface DnsPolicy {
+  readonly ipAsBackend: boolean;
+  readonly allowedNetworks: readonly string[];
+  /** Inventory instances' IPs (a custom address equal to one is allowed, S7). */
+  readonly instanceIps: ReadonlySet<string>;
+}
+
+export interface DnsResolutionOptions {
+  readonly runtime: Runtime;
+  /** Applies a (rewritten) snapshot to the data plane and the health checks. */
+  readonly apply: (snapshot: Snapshot) => Promise<void>;
+  readonly guard: AddressGuard;
+  /** The S7 rules of a load balancer by id; undefined while unknown (the name is then pending). */
+  readonly policy: (loadBalancerId: string) => DnsPolicy | undefined;
+  /** `IP:port` of the DNS server (`--resolver`); the system's servers when absent. */
+  readonly resolver?: string;
+  readonly clock?: Clock;
+  readonly log?: { info(o: object, m: string): void; warn(o: object, m: string): void };
+  /** How long the last good answer is kept while the resolver fails (ms; default 300 s). */
+  readonly holdMs?: number;
+  /** TTL bounds (s; default 5 and 300). */
+  readonly minTtlSeconds?: number;
+  readonly maxTtlSeconds?: number;
+  /** How often due names and changes are looked at (ms; default 500). */
+  readonly tickMs?: number;
+  /** Per-query timeout (ms; default 2000). */
+  readonly queryTimeoutMs?: number;
+}
+
+interface NameState {
+  readonly name: string;
+  /** Last good answer, in answer order. */
+  addresses: string[];
+  /** ms epoch of the last good answer; 0 = never. */
+  goodAt: number;
+  /** Last failure's text; null after a good answer. */
+  error: string | null;
+  /** ms epoch of the last query start; 0 = never. */
+  lastAt: number;
+  nextAt: number;
+  inflight: boolean;
+}
+
+/** A hostname server's outcome: the address it runs on, or why it has none. */
+interface Outcome {
+  readonly address: string | null;
+  readonly problem: string | null;
+  readonly message?: string;
+}
+
+/** True when `address` is a host name (not an IP literal). */
+export function isNameAddress(address: string): boolean {
+  return isIP(address) === 0;
+}
+
+/** A Resolver for `IP:port` (or the system's servers), with bounded timeouts. */
+export function createResolver(server: string | undefined, timeoutMs = 2000): Resolver {
+  const r = new Resolver({ timeout: timeoutMs, tries: 2 });
+  if (server) r.setServers([server]);
+  return r;
+}
+
+export class DnsResolution {
+  readonly #o: DnsResolutionOptions;
+  readonly #clock: Clock;
+  readonly #resolver: Resolver;
+  readonly #names = new Map<string, NameState>();
+  /** What each hostname server runs on now, by server id (what was last applied). */
+  #applied = new Map<string, Outcome>();
+  #original: Snapshot | undefined;
+  #chain: Promise<void> = Promise.resolve();
+  #pending = false;
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  constructor(options: DnsResolutionOptions) {
+    this.#o = options;
+    this.#clock = options.clock ?? realClock;
+    this.#resolver = createResolver(options.resolver, options.queryTimeoutMs);
+    this.#timer = setInterval(() => this.#tick(), options.tickMs ?? 500);
+    this.#timer.unref();
+  }
+
+  /** Applies a snapshot from the control plane: host names replaced by what they resolve to. */
+  apply(snapshot: Snapshot): Promise<void> {
+    this.#original = snapshot;
+    const wanted = new Set<string>();
+    for (const s of snapshot.servers.values())
+      if (s.instanceId === null && isNameAddress(s.address)) wanted.add(s.address);
+    for (const name of this.#names.keys()) if (!wanted.has(name)) this.#names.delete(name);
+    for (const name of wanted) {
+      if (this.#names.has(name)) continue;
+      const st: NameState = { name, addresses: [], goodAt: 0, error: null, lastAt: 0, nextAt: 0, inflight: false };
+      this.#names.set(name, st);
+      this.#resolve(st);
+    }
+    return this.#reapply();
+  }
+
+  /** Stops the timer; answers in flight are ignored. */
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer) clearInterval(this.#timer);
+  }
+
+  /** The outcome for one server spec with the answers held now. */
+  #outcome(spec: ServerSpec, now: number): Outcome {
+    const st = this.#names.get(spec.address);
+    if (!st) return { address: null, problem: 'dns-pending' };
+    const held = st.goodAt > 0 && (st.error === null || now - st.goodAt <= (this.#o.holdMs ?? 300_000));
+    if (!held) {
+      return st.error === null
+        ? { address: null, problem: 'dns-pending' }
+        : { address: null, problem: 'dns-failed', message: st.error };
+    }
+    const policy = this.#o.policy(spec.loadBalancerId);
+    if (!policy) return { address: null, problem: 'dns-pending' };
+    const ok: string[] = [];
+    let firstProblem: string | undefined;
+    for (const a of st.addresses) {
+      const problem = this.#refusal(a, spec, policy);
+      if (problem === undefined) ok.push(a);
+      else firstProblem ??= problem;
+    }
+    if (ok.length === 0) {
+      return {
+        address: null,
+        problem: 'dns-refused',
+        message: `${spec.address} resolves to no usable address: ${firstProblem ?? 'empty answer'}`,
+      };
+    }
+    const current = this.#applied.get(spec.id)?.address;
+    return { address: current && ok.includes(current) ? current : (ok[0] as string), problem: null };
+  }
+
+  /** Why a resolved address may not be this server's (the same rules as a literal address). */
+  #refusal(address: string, spec: ServerSpec, policy: DnsPolicy): string | undefined {
+    if (parseIPv4Strict(address) === undefined) return `${address} is not an IPv4 address`;
+    const guarded = backendAddressProblem(address, spec.port, this.#o.guard);
+    if (guarded) return guarded;
+    if (policy.ipAsBackend || policy.instanceIps.has(address)) return undefined;
+    const inNetwork = policy.allowedNetworks.some((n) => {
+      const c = parseCidr4(n);
+      return c !== undefined && cidrContains(c, address);
+    });
+    return inNetwork
+      ? undefined
+      : `${address} is neither an inventory instance's IP nor inside the load balancer's allowed networks (${policy.allowedNetworks.join(', ') || 'none'})`;
+  }
+
+  /** Outcomes of every hostname server of the original snapshot. */
+  #outcomes(now: number): Map<string, Outcome> {
+    const out = new Map<string, Outcome>();
+    if (!this.#original) return out;
+    for (const s of this.#original.servers.values()) {
+      if (s.instanceId === null && isNameAddress(s.address)) out.set(s.id, this.#outcome(s, now));
+    }
+    return out;
+  }
+
+  #changed(next: Map<string, Outcome>): boolean {
+    if (next.size !== this.#applied.size) return true;
+    for (const [id, o] of next) {
+      const a = this.#applied.get(id);
+      if (!a || a.address !== o.address || a.problem !== o.problem) return true;
+    }
+    return false;
+  }
+
+  /** Applies the original snapshot rewritten with the outcomes now; one at a time, the last wins. */
+  #reapply(): Promise<void> {
+    this.#pending = true;
+    this.#chain = this.#chain.then(async () => {
+      if (!this.#pending || !this.#original || this.#stopped) return;
+      this.#pending = false;
+      const now = this.#clock.now();
+      const outcomes = this.#outcomes(now);
+      const rt = this.#o.runtime;
+      // Servers losing their address stop taking traffic before the plane changes.
+      for (const [id, o] of outcomes) {
+        const r = rt.servers.get(id);
+        if (r && o.problem !== null) this.#setProblem(r, o.problem);
+      }
+      this.#log(outcomes);
+      this.#applied = outcomes;
+      await this.#o.apply(rewrite(this.#original, outcomes));
+      for (const r of rt.servers.values()) this.#setProblem(r, outcomes.get(r.id)?.problem ?? null);
+    });
+    return this.#chain;
+  }
+
+  #setProblem(r: ServerRuntime, problem: string | null): void {
+    if (r.dnsProblem === problem) return;
+    r.dnsProblem = problem;
+    this.#o.runtime.invalidate(r);
+  }
+
+  #log(next: Map<string, Outcome>): void {
+    const log = this.#o.log;
+    if (!log) return;
+    for (const [id, o] of next) {
+      const before = this.#applied.get(id);
+      if (before && before.address === o.address && before.problem === o.problem) continue;
+      const name = this.#original?.servers.get(id)?.address;
+      if (o.problem === null) log.info({ serverId: id, name, address: o.address }, 'server host name resolved');
+      else
+        log.warn(
+          { serverId: id, name, reason: o.problem, message: o.message },
+          'server host name has no usable address',
+        );
+    }
+  }
+
+  #tick(): void {
+    if (this.#stopped) return;
+    const now = this.#clock.now();
+    const minMs = (this.#o.minTtlSeconds ?? 5) * 1000;
+    for (const st of this.#names.values()) {
+      if (st.inflight) continue;
+      if (now >= st.nextAt || (now - st.lastAt >= minMs && this.#failing(st.name))) this.#resolve(st);
+    }
+    // Hold times running out, load balancer rules changed since the last apply.
+    if (this.#original && this.#changed(this.#outcomes(now))) void this.#reapply().catch(() => {});
+  }
+
+  /** True while a server of this name fails its checks or its connections (re-resolve early). */
+  #failing(name: string): boolean {
+    for (const id of this.#applied.keys()) {
+      const spec = this.#original?.servers.get(id);
+      if (spec?.address !== name) continue;
+      const r = this.#o.runtime.servers.get(id);
+      if (r && (r.health === 'unhealthy' || r.consecutiveFailures > 0)) return true;
+    }
+    return false;
+  }
+
+  #resolve(st: NameState): void {
+    const now = this.#clock.now();
+    st.inflight = true;
+    st.lastAt = now;
+    const minS = this.#o.minTtlSeconds ?? 5;
+    const maxS = this.#o.maxTtlSeconds ?? 300;
+    this.#resolver.resolve4(st.name, { ttl: true }).then(
+      (records) => {
+        st.inflight = false;
+        if (this.#stopped || this.#names.get(st.name) !== st) return;
+        const ttl = Math.min(maxS, Math.max(minS, Math.min(...records.map((r) => r.ttl), maxS)));
+        st.addresses = records.map((r) => r.address);
+        st.goodAt = this.#clock.now();
+        st.error = null;
+        st.nextAt = st.goodAt + ttl * 1000;
+        if (this.#changed(this.#outcomes(st.goodAt))) void this.#reapply().catch(() => {});
+      },
+      (err: NodeJS.ErrnoException) => {
+        st.inflight = false;
+        if (this.#stopped || this.#names.get(st.name) !== st) return;
+        st.error = `${err.code ?? 'error'}: ${err.message}`;
+        st.nextAt = this.#clock.now() + minS * 1000;
+        if (this.#changed(this.#outcomes(this.#clock.now()))) void this.#reapply().catch(() => {});
+      },
+    );
+  }
+}
+
+/** The snapshot with each hostname server's address (and endpoint) replaced by its outcome's. */
+export function rewrite(snapshot: Snapshot, outcomes: ReadonlyMap<string, Outcome>): Snapshot {
+  if (outcomes.size === 0) return snapshot;
+  const servers = new Map<string, ServerSpec>();
+  for (const [id, s] of snapshot.servers) {
+    const o = outcomes.get(id);
+    if (!o || o.address === null) servers.set(id, s);
+    else servers.set(id, Object.freeze({ ...s, address: o.address, endpoint: endpointOf(o.address, s.port) }));
+  }
+  const backends = new Map<string, BackendSpec>();
+  for (const [id, b] of snapshot.backends) {
+    if (!b.servers.some((s) => outcomes.has(s.id))) backends.set(id, b);
+    else
+      backends.set(
+        id,
+        Object.freeze({ ...b, servers: Object.freeze(b.servers.map((s) => servers.get(s.id) ?? s)) as ServerSpec[] }),
+      );
+  }
+  return Object.freeze({ ...snapshot, servers, backends });
+}

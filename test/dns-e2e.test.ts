@@ -1,0 +1,303 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import dgram from 'node:dgram';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
+import { waitFor } from './helpers/http-client.ts';
+import { addFrontend } from './helpers/persistence-support.ts';
+
+/**
+ * Issue 15 point 2, servers by DNS name, against a real DNS server: Debian's dnsmasq on a
+ * loopback port (installed by .ci/run), answering from a hosts file the test rewrites (SIGHUP
+ * re-reads it) while requests flow.
+ */
+
+const DNSMASQ = ['/usr/sbin/dnsmasq', '/usr/bin/dnsmasq'].find((p) => existsSync(p)) ?? 'dnsmasq';
+
+/** A free UDP port on 127.0.0.1 (bound then released). */
+async function freeUdpPort(): Promise<number> {
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** dnsmasq answering only from `hosts` (a file of `IP name` lines) on 127.0.0.1:port. */
+class Dnsmasq {
+  readonly dir = mkdtempSync(path.join(tmpdir(), 'fulcrum-dns-'));
+  readonly hosts = path.join(this.dir, 'hosts');
+  port = 0;
+  #child: ChildProcess | undefined;
+
+  write(lines: Record<string, string>): void {
+    writeFileSync(
+      this.hosts,
+      `${Object.entries(lines)
+        .map(([name, ip]) => `${ip} ${name}`)
+        .join('\n')}\n`,
+      {
+        mode: 0o644,
+      },
+    );
+  }
+
+  async start(): Promise<void> {
+    chmodSync(this.dir, 0o755); // dnsmasq may drop to nobody before it reads the file again
+    if (this.port === 0) this.port = await freeUdpPort();
+    const child = spawn(
+      DNSMASQ,
+      [
+        '--keep-in-foreground',
+        '--conf-file=/dev/null',
+        `--port=${this.port}`,
+        '--listen-address=127.0.0.1',
+        '--bind-interfaces',
+        '--no-resolv',
+        '--no-hosts',
+        `--addn-hosts=${this.hosts}`,
+        '--local-ttl=1',
+        '--pid-file=',
+        ...(process.getuid?.() === 0 ? ['--user=root'] : []),
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    this.#child = child;
+    let err = '';
+    child.stderr?.on('data', (d) => {
+      err += String(d);
+    });
+    // Ready when a query is answered.
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`dnsmasq exited ${child.exitCode}: ${err}`);
+        const { Resolver } = await import('node:dns/promises');
+        const r = new Resolver({ timeout: 200, tries: 1 });
+        r.setServers([`127.0.0.1:${this.port}`]);
+        return r.resolve4('ready.test').then(
+          () => true,
+          () => false,
+        );
+      },
+      5000,
+      'dnsmasq answering',
+    );
+  }
+
+  reload(): void {
+    this.#child?.kill('SIGHUP');
+  }
+
+  async stop(): Promise<void> {
+    const c = this.#child;
+    this.#child = undefined;
+    if (!c || c.exitCode !== null) return;
+    const gone = new Promise<void>((r) => c.once('exit', () => r()));
+    c.kill('SIGTERM');
+    await gone;
+  }
+
+  async close(): Promise<void> {
+    await this.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** An HTTP server on `address:port` answering `name`. */
+async function named(name: string, address: string, port = 0) {
+  const srv = http.createServer((req, res) => {
+    req.resume();
+    res.end(name);
+  });
+  await new Promise<void>((r, j) => {
+    srv.once('error', j);
+    srv.listen(port, address, () => r());
+  });
+  return {
+    port: (srv.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((r) => {
+        srv.closeAllConnections();
+        srv.close(() => r());
+      }),
+  };
+}
+
+/** GETs the frontend until `stop()`, one request at a time; counts answers by body and failures. */
+function traffic(port: number) {
+  const seen = new Map<string, number>();
+  const failures: string[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      try {
+        const r = await fetch(`http://127.0.0.1:${port}/`);
+        const body = await r.text();
+        if (r.status !== 200) failures.push(`${r.status} ${body.slice(0, 80)}`);
+        else seen.set(body, (seen.get(body) ?? 0) + 1);
+      } catch (err) {
+        failures.push(String(err));
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })();
+  return {
+    seen,
+    failures,
+    stop: async () => {
+      running = false;
+      await loop;
+    },
+  };
+}
+
+describe('servers by DNS name, resolved by a real DNS server (dnsmasq)', { timeout: 90_000 }, () => {
+  const dns = new Dnsmasq();
+  let f: TestFulcrum;
+  let lbId: string;
+  let beId: string;
+  let front: number;
+  let port: number;
+  const closers: (() => Promise<void>)[] = [];
+
+  before(async () => {
+    dns.write({ 'ready.test': '127.0.0.1', 'api.test': '127.0.0.2' });
+    await dns.start();
+    f = await startTestFulcrum({ resolver: `127.0.0.1:${dns.port}`, dnsHoldMs: 8000 });
+    lbId = (await f.ok('POST', '/load-balancers', { name: 'shop', allowedNetworks: ['127.0.0.0/8'] })).id;
+    beId = (
+      await f.ok('POST', '/backends', {
+        loadBalancerId: lbId,
+        name: 'web',
+        mode: 'http',
+        algorithm: 'round-robin',
+        healthCheck: { enabled: true, type: 'tcp', intervalSeconds: 1, timeoutSeconds: 1, rise: 1, fall: 1 },
+      })
+    ).id;
+    // The same port on two loopback addresses: the name moves from one to the other.
+    const a = await named('a', '127.0.0.2');
+    port = a.port;
+    const b = await named('b', '127.0.0.3', port);
+    const fixed = await named('fixed', '127.0.0.1');
+    closers.push(a.close, b.close, fixed.close);
+    await f.ok('POST', `/backends/${beId}/servers`, {
+      name: 'fixed',
+      serverType: 'web',
+      address: '127.0.0.1',
+      port: fixed.port,
+    });
+    front = await addFrontend(f.ok, lbId, 'www', beId);
+  });
+
+  after(async () => {
+    await f?.close();
+    for (const c of closers) await c();
+    await dns.close();
+  });
+
+  const server = async (id: string) => f.ok('GET', `/backends/${beId}/servers/${id}`);
+
+  it('takes a host name as a server address and refuses what is not one', async () => {
+    for (const bad of ['bad_name.test', '-x.test', 'a..test', '127.1', `${'a'.repeat(64)}.test`, 'x\u0001.test']) {
+      const r = await f.api('POST', `/backends/${beId}/servers`, {
+        name: 'bad',
+        serverType: 'web',
+        address: bad,
+        port,
+      });
+      assert.equal(r.status, 400, `${bad}: ${JSON.stringify(r.body)}`);
+    }
+  });
+
+  it('sends traffic to the resolved address and follows a changed record with no failed request', async () => {
+    const s = await f.ok('POST', `/backends/${beId}/servers`, {
+      name: 'named',
+      serverType: 'web',
+      address: 'api.test',
+      port,
+    });
+    assert.equal(s.address, 'api.test');
+    await waitFor(async () => (await server(s.id)).status.reason === null, 8000, 'the named server in rotation');
+    const t = traffic(front);
+    try {
+      await waitFor(() => (t.seen.get('a') ?? 0) > 5, 5000, 'traffic on 127.0.0.2');
+      dns.write({ 'ready.test': '127.0.0.1', 'api.test': '127.0.0.3' });
+      dns.reload();
+      // TTL 1 s is bounded to 5 s: the new address within a re-resolution and a check.
+      await waitFor(() => (t.seen.get('b') ?? 0) > 5, 15_000, 'traffic on 127.0.0.3 after the record changed');
+      const before = t.seen.get('a') ?? 0;
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(t.seen.get('a') ?? 0, before, 'nothing more to the old address');
+    } finally {
+      await t.stop();
+    }
+    assert.deepEqual(t.failures, []);
+    assert.ok((t.seen.get('fixed') ?? 0) > 0);
+  });
+
+  it('never uses a resolved address the guard or the allowed networks refuse (DNS rebinding)', async () => {
+    dns.write({
+      'ready.test': '127.0.0.1',
+      'api.test': '127.0.0.3',
+      'meta.test': '169.254.169.254',
+      'self.test': '127.0.0.1',
+      'outside.test': '10.9.9.9',
+    });
+    dns.reload();
+    const meta = await f.ok('POST', `/backends/${beId}/servers`, {
+      name: 'meta',
+      serverType: 'web',
+      address: 'meta.test',
+      port: 80,
+    });
+    // The admin API's own address and port, by name.
+    const self = await f.ok('POST', `/backends/${beId}/servers`, {
+      name: 'self',
+      serverType: 'web',
+      address: 'self.test',
+      port: f.port,
+    });
+    const outside = await f.ok('POST', `/backends/${beId}/servers`, {
+      name: 'outside',
+      serverType: 'web',
+      address: 'outside.test',
+      port: 80,
+    });
+    for (const s of [meta, self, outside]) {
+      await waitFor(async () => (await server(s.id)).status.reason === 'dns-refused', 5000, `${s.name} refused`);
+    }
+    const t = traffic(front);
+    await new Promise((r) => setTimeout(r, 500));
+    await t.stop();
+    assert.deepEqual(t.failures, []);
+    assert.deepEqual([...t.seen.keys()].sort(), ['b', 'fixed']);
+    for (const s of [meta, self, outside]) await f.ok('DELETE', `/backends/${beId}/servers/${s.id}`);
+  });
+
+  it('keeps the last good address while the resolver is down, then says dns-failed', async () => {
+    const list = (await f.ok('GET', `/backends/${beId}/servers`)) as { items?: { id: string; name: string }[] };
+    const items = Array.isArray(list) ? list : (list.items ?? []);
+    const named = items.find((s: { name: string }) => s.name === 'named');
+    assert.ok(named);
+    await dns.stop();
+    const t = traffic(front);
+    try {
+      // Past a TTL (5 s): the resolver fails, the held address keeps serving.
+      await new Promise((r) => setTimeout(r, 6000));
+      assert.equal((await server(named.id)).status.reason, null);
+      assert.ok((t.seen.get('b') ?? 0) > 5);
+      await waitFor(async () => (await server(named.id)).status.reason === 'dns-failed', 15_000, 'dns-failed');
+    } finally {
+      await t.stop();
+    }
+    assert.deepEqual(t.failures, []);
+    // The resolver back: the name is used again.
+    await dns.start();
+    await waitFor(async () => (await server(named.id)).status.reason === null, 15_000, 'back in rotation');
+  });
+});
