@@ -212,6 +212,14 @@ export function ServerDialog({ backend, server, instances, certificates, zones, 
           type="number"
           hint="0–100, default 1; 0 = no new requests"
         />
+        <TextField
+          form={form}
+          path="maxConnections"
+          label="Max connections"
+          type="number"
+          placeholder="unlimited"
+          hint="requests (tcp: connections) at once on this node; at the limit new ones wait in the backend's queue; empty or 0 = unlimited"
+        />
         <TextField form={form} path="zone" label="Zone" list="zone-list" placeholder="az1" hint="optional" />
         <datalist id="zone-list">
           {zones.map((z) => (

@@ -105,6 +105,19 @@ describe('server payload (S1, S2)', () => {
       sslOffload: true,
     });
   });
+  it('maxConnections: empty or 0 is unlimited, left out of a new server (issue 15 point 4)', () => {
+    const base = { ...newServerValues(), name: 'x', address: '1.2.3.4' };
+    assert.equal('maxConnections' in serverPayload(base).payload, false);
+    assert.equal(serverPayload({ ...base, maxConnections: '10' }).payload.maxConnections, 10);
+    const v = serverValues(server);
+    assert.equal(v.maxConnections, '');
+    assert.deepEqual(serverPayload({ ...v, maxConnections: '10' }, server).payload, { maxConnections: 10 });
+    const limited: StoredServer = { ...server, maxConnections: 10 };
+    assert.deepEqual(serverPayload({ ...serverValues(limited), maxConnections: '' }, limited).payload, {
+      maxConnections: 0,
+    });
+    assert.equal(serverPayload({ ...v, maxConnections: 'ten' }, server).errors.maxConnections !== undefined, true);
+  });
   it('switches an update between inventory and custom IP', () => {
     const toInst = serverPayload({ ...serverValues(server), source: 'instance', instanceId: 'i-9' }, server).payload;
     assert.deepEqual(toInst, { instanceId: 'i-9' });

@@ -101,6 +101,7 @@ const SPECS: readonly FieldSpec[] = [
   { path: 'address', kind: 'text' },
   { path: 'port', kind: 'optInt' },
   { path: 'weight', kind: 'int' },
+  { path: 'maxConnections', kind: 'optInt' },
   { path: 'zone', kind: 'optText' },
   { path: 'passive', kind: 'bool' },
   { path: 'sslOffload', kind: 'bool' },
@@ -126,6 +127,7 @@ export function newServerValues(backend?: Pick<StoredBackend, 'port' | 'healthCh
     address: '',
     port: port === null ? '' : String(port),
     weight: String(Defaults.weight),
+    maxConnections: '',
     zone: '',
     passive: false,
     sslOffload: false,
@@ -154,6 +156,7 @@ export function serverPayload(
 ): { payload: Record<string, unknown>; errors: FieldErrors } {
   const byInstance = values.source === 'instance';
   const { payload, errors } = toPayload(SPECS, values, (p) => (byInstance ? p === 'address' : p === 'instanceId'));
+  if (payload.maxConnections === null) payload.maxConnections = 0; // empty = unlimited
   if (byInstance) {
     if (!payload.instanceId) errors.instanceId = 'choose a backend server from the inventory';
   } else {
@@ -167,11 +170,13 @@ export function serverPayload(
     // Defaults stay out of a new server's body (issue 15 fields).
     if (payload.description === '') delete payload.description;
     if (Array.isArray(payload.tags) && payload.tags.length === 0) delete payload.tags;
+    if (payload.maxConnections === 0) delete payload.maxConnections;
     const hc = payload.healthCheck as { port?: unknown; enabled?: unknown } | undefined;
     if (hc && hc.port === null && hc.enabled === true) delete payload.healthCheck;
     return { payload, errors };
   }
   const before = toPayload(SPECS, serverValues(original)).payload;
+  if (before.maxConnections === null) before.maxConnections = 0;
   if (original.instanceId) delete before.address;
   else before.instanceId = null;
   const diff = changedOnly(payload, before);
@@ -193,6 +198,7 @@ const FieldLabels: Record<string, string> = {
   address: 'address',
   port: 'port',
   weight: 'weight',
+  maxConnections: 'max connections',
   zone: 'zone',
   passive: 'passive',
   sslOffload: 'SSL offload',
