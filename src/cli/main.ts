@@ -1,5 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { parseNetworkList } from '../config/address-guard.ts';
+import { parseResolverAddress } from '../config/host-name.ts';
 import { parseHostPort } from '../core/net.ts';
 import { ExitCode, exitCodeOf, refusalText } from './api-client.ts';
 import { registerClientCommands } from './commands.ts';
@@ -19,6 +20,15 @@ function hostPort(value: string): string {
 function networkList(value: string): string[] {
   try {
     return parseNetworkList(value).map((c) => c.text);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+/** `--resolver IP:port`: checked here so a bad value is a usage error naming the flag. */
+function resolverAddress(value: string): string {
+  try {
+    return parseResolverAddress(value);
   } catch (err) {
     throw new InvalidArgumentError((err as Error).message);
   }
@@ -83,6 +93,11 @@ Exit codes: 0 ok, 1 the API refused (the line names field and rule), 2 usage or 
       networkList,
     )
     .option(
+      '--resolver <ip:port>',
+      "the DNS server that resolves servers' host names (default: the system's resolvers)",
+      resolverAddress,
+    )
+    .option(
       '--auth-failures-per-minute <n>',
       'failed authentications allowed per client address per minute, then 429',
       positiveInt('--auth-failures-per-minute'),
@@ -104,6 +119,7 @@ Exit codes: 0 ok, 1 the API refused (the line names field and rule), 2 usage or 
         config: o.config,
         accessLog: o.accessLog,
         allowBackendNetworks: o.allowBackendNetworks,
+        resolver: o.resolver,
         authFailuresPerMinute: o.authFailuresPerMinute,
         apiCert: o.apiCert,
         apiKey: o.apiKey,

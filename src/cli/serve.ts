@@ -23,6 +23,8 @@ export interface ServeFlags {
   accessLog?: string;
   /** `--allow-backend-networks CIDR,…`: addresses the address guard lets through (issue 10). */
   allowBackendNetworks?: string[];
+  /** `--resolver IP:port`: the DNS server for servers' host names (issue 15 point 2). */
+  resolver?: string;
   /** `--auth-failures-per-minute N`: failed authentications per client per minute before 429. */
   authFailuresPerMinute?: number;
   /** `--api-cert FILE`, `--api-key FILE`: the API over HTTPS. */
@@ -60,6 +62,7 @@ export async function serve(flags: ServeFlags): Promise<void> {
     configFile: flags.config,
     accessLog: flags.accessLog,
     allowBackendNetworks: flags.allowBackendNetworks,
+    resolver: flags.resolver,
     authFailuresPerMinute: flags.authFailuresPerMinute,
     apiCert: flags.apiCert,
     apiKey: flags.apiKey,
