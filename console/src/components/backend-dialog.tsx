@@ -378,6 +378,23 @@ export function BackendDialog({
           {numberField('outlierDetection.maxEjectionSeconds', 'Max ejection time (seconds)', !odOn)}
           {numberField('outlierDetection.maxEjectionPercent', 'Max ejected servers (%)', !odOn, (x) => `0–100, ${x}`)}
         </fieldset>
+
+        <fieldset className="grid-form">
+          <legend>Queue (servers at their max connections)</legend>
+          {numberField(
+            'queue.maxLength',
+            'Queue length',
+            false,
+            (x) =>
+              `${x} = off; when every server is at its max connections, this many requests (tcp: connections) wait, first come first served`,
+          )}
+          {numberField(
+            'queue.timeoutSeconds',
+            'Queue timeout (seconds)',
+            false,
+            (x) => `1–3600, ${x}; a request waiting longer gets 503 (tcp: closed)`,
+          )}
+        </fieldset>
       </form>
     </Dialog>
   );

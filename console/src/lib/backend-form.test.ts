@@ -119,6 +119,22 @@ describe('backend payload', () => {
     const bad = backendPayload({ ...backendValues(b), 'outlierDetection.maxEjectionPercent': 'half' }, b).errors;
     assert.deepEqual(bad, { 'outlierDetection.maxEjectionPercent': 'maxEjectionPercent must be a whole number' });
   });
+  it('edits the queue with its defaults, left out of a new backend while off (issue 15 point 4)', () => {
+    const v = newBackendValues('http');
+    assert.deepEqual([v['queue.maxLength'], v['queue.timeoutSeconds']], ['0', '10']);
+    assert.equal('queue' in backendPayload({ ...v, name: 'web' }).payload, false);
+    assert.deepEqual(backendPayload({ ...v, name: 'web', 'queue.maxLength': '100' }).payload.queue, {
+      maxLength: 100,
+      timeoutSeconds: 10,
+    });
+    const b = { ...defaultBackend('b1', 'l1', 'web', 'http'), queue: { maxLength: 5 } };
+    const own = backendValues(b);
+    assert.deepEqual([own['queue.maxLength'], own['queue.timeoutSeconds']], ['5', '10']);
+    assert.deepEqual(backendPayload(own, b).payload, {}, 'nothing changed: nothing sent');
+    assert.deepEqual(backendPayload({ ...own, 'queue.timeoutSeconds': '3' }, b).payload, {
+      queue: { maxLength: 5, timeoutSeconds: 3 },
+    });
+  });
   it('offers what the mode allows (F2, P2, H1)', () => {
     assert.deepEqual(persistenceTypes('tcp'), ['none', 'source-ip']);
     assert.ok(persistenceTypes('http').includes('cookie'));

@@ -2,7 +2,7 @@
  * The backend dialog's logic (SPEC F2, F3, H1–H5, H7, P1–P2, SS1–SS6, T2–T3, S3, U1; seed 003):
  * every field with its default, the slow-start rules, form values ↔ payload.
  */
-import { defaultBackend } from '../../../src/config/defaults.ts';
+import { defaultBackend, defaultBackendQueue } from '../../../src/config/defaults.ts';
 import {
   changedOnly,
   type FieldErrors,
@@ -55,6 +55,8 @@ const SPECS: readonly FieldSpec[] = [
   { path: 'outlierDetection.baseEjectionSeconds', kind: 'int' },
   { path: 'outlierDetection.maxEjectionSeconds', kind: 'int' },
   { path: 'outlierDetection.maxEjectionPercent', kind: 'int' },
+  { path: 'queue.maxLength', kind: 'int' },
+  { path: 'queue.timeoutSeconds', kind: 'int' },
 ];
 
 /** The dialog's field paths (API error `field`s shown beside these inputs). */
@@ -70,7 +72,7 @@ const CHECK_SETTINGS: Record<string, HealthCheckType[]> = {
 
 /** Default values of every field for a mode (from src/config/defaults.ts, the one source). */
 export function backendDefaults(mode: Mode): FormValues {
-  const b = defaultBackend('', '', '', mode);
+  const b = { ...defaultBackend('', '', '', mode), queue: defaultBackendQueue() };
   const v = valuesFrom(SPECS, b);
   // Settings of the other check types, so switching the type shows sensible values.
   v['healthCheck.http.method'] ||= 'GET';
@@ -86,7 +88,7 @@ export function backendDefaults(mode: Mode): FormValues {
 
 /** The default shown beside a field ("default 5"); undefined when the field has none. */
 export function defaultHint(path: string, mode: Mode = 'http'): string | undefined {
-  const v = getPath(defaultBackend('', '', '', mode), path);
+  const v = getPath({ ...defaultBackend('', '', '', mode), queue: defaultBackendQueue() }, path);
   if (v === undefined || v === null || v === '') return undefined;
   if (typeof v === 'boolean') return v ? 'on' : 'off';
   return String(v);
@@ -113,6 +115,7 @@ export function backendValues(backend: StoredBackend): FormValues {
     // keep the defaults for sub-settings the backend does not have
     if (sub && getPath(backend, sub.slice(0, -1)) === undefined) continue;
     if (k === 'persistence.cookieName' && val === '') continue;
+    if (k.startsWith('queue.') && val === '') continue; // absent: the queue's defaults
     v[k] = val;
   }
   return v;
@@ -192,6 +195,10 @@ export function backendPayload(
     return false;
   };
   const { payload, errors } = toPayload(SPECS, values, skip);
+  // The queue (issue 15 point 4) stays out of a new backend's body while it is off and at its defaults.
+  const q = payload.queue as { maxLength?: unknown; timeoutSeconds?: unknown } | undefined;
+  const dq = defaultBackendQueue();
+  if (!original && q && q.maxLength === dq.maxLength && q.timeoutSeconds === dq.timeoutSeconds) delete payload.queue;
   if (!original) return { payload, errors };
   const before = toPayload(SPECS, backendValues(original), skip).payload;
   return { payload: changedOnly(payload, before), errors };
