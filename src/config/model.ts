@@ -105,6 +105,8 @@ export interface Frontend {
   redirectToHttps: boolean;
   /** HTTP: CIDRs whose X-Forwarded-For / Forwarded / X-Real-IP are kept (default none: always replaced). */
   trustedProxies?: string[];
+  /** http, https, tcp: each connection starts with a PROXY header from one of `trustedProxies` (default false). */
+  acceptProxyProtocol?: boolean;
   /** HTTP: Upgrade protocols tunnelled after a matching 101 (default ["websocket"]; h2c never). */
   allowedUpgrades?: string[];
   /** HTTP: merge duplicate slashes of the path before routing and forwarding (default true). */
@@ -139,6 +141,8 @@ export interface HealthCheck {
   mysql?: { user: string };
   postgres?: { user: string; database: string };
   udp?: { send: string; expect?: string };
+  /** Send the backend's `proxyProtocol` header (LOCAL / UNKNOWN) before the check (issue 15 point 3; default false). */
+  proxyProtocol?: boolean;
 }
 
 /** Persistence (P1, P2). `timeoutSeconds`: idle time after which the session ends (0 = browser session for cookies). */
@@ -200,6 +204,8 @@ export interface Backend {
   retries?: number;
   /** FIFO queue for when every eligible server is at its `maxConnections` (issue 15 point 4; default off). */
   queue?: BackendQueue;
+  /** tcp, http: a PROXY protocol header first on each server connection (issue 15 point 3; default null = off). */
+  proxyProtocol?: 'v1' | 'v2' | null;
 }
 
 /** A backend's queue (HAProxy `maxqueue` + `timeout queue`, NGINX Plus `queue`). */

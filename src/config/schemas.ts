@@ -142,6 +142,10 @@ const healthCheckFields = {
   mysql: full({ user: Type.String({ minLength: 1, maxLength: 64 }) }),
   postgres: full({ user: Type.String({ minLength: 1, maxLength: 64 }), database: Type.String({ maxLength: 64 }) }),
   udp: full({ send: Type.String({ maxLength: 1024 }), expect: Type.String({ maxLength: 1024 }) }, ['expect']),
+  proxyProtocol: Type.Boolean({
+    description:
+      "send the backend's PROXY header (LOCAL / UNKNOWN: no client) before the check, for servers that require it (default false)",
+  }),
 };
 const persistenceFields = {
   type: oneOf(PersistenceTypes),
@@ -178,7 +182,7 @@ const queueFields = {
   }),
 };
 
-export const HealthCheckSchema = full(healthCheckFields, ['http', 'mysql', 'postgres', 'udp']);
+export const HealthCheckSchema = full(healthCheckFields, ['http', 'mysql', 'postgres', 'udp', 'proxyProtocol']);
 export const PersistenceSchema = full(persistenceFields, ['cookieName']);
 
 // ---------- resources ----------
@@ -213,8 +217,16 @@ const frontendFields = {
   redirectToHttps: Type.Boolean({ description: 'http only: redirect every request to the https twin (308)' }),
   trustedProxies: Type.Array(
     Type.String({ minLength: 2, maxLength: 64, 'x-rule': 'must be an IPv4 or IPv6 CIDR such as 10.0.0.0/8' }),
-    { maxItems: 256, description: 'HTTP: proxies whose X-Forwarded-For/Forwarded/X-Real-IP are kept (default none)' },
+    {
+      maxItems: 256,
+      description:
+        'HTTP: proxies whose X-Forwarded-For/Forwarded/X-Real-IP are kept; with acceptProxyProtocol, the only sources allowed, each sending a PROXY header (default none)',
+    },
   ),
+  acceptProxyProtocol: Type.Boolean({
+    description:
+      'http, https, tcp: every connection starts with a PROXY protocol header (v1 or v2) from one of trustedProxies, whose address becomes the client address; others are closed (reason bad-request). Default false',
+  }),
   allowedUpgrades: Type.Array(
     Type.String({
       minLength: 1,
@@ -237,6 +249,7 @@ const frontendFields = {
 /** Frontend fields added in the second wave (optional in stored documents; defaults in snapshot.ts). */
 const frontendOptional = [
   'trustedProxies',
+  'acceptProxyProtocol',
   'allowedUpgrades',
   'mergeSlashes',
   'maxRequestBodyBytes',
@@ -263,6 +276,12 @@ const backendFields = {
     description:
       'FIFO queue for when every eligible server is at its maxConnections (default { maxLength: 0 (off), timeoutSeconds: 10 })',
   }),
+  proxyProtocol: nullable(
+    oneOf(['v1', 'v2'], {
+      description:
+        "tcp, http: send a PROXY protocol header (v1 text, v2 binary) first on each server connection, carrying the client's address; HTTP connections to such servers are not pooled across clients (default null = off)",
+    }),
+  ),
 };
 
 const serverFields = {
@@ -403,7 +422,7 @@ export const BackendResource = full(
       healthy: Type.Integer(),
     }),
   },
-  [...idOptional, 'retries', 'queue'],
+  [...idOptional, 'retries', 'queue', 'proxyProtocol'],
 );
 export const ServerResource = full(
   { ...id, backendId: IdSchema, ...serverFields, address: Type.String(), status: ServerStatusSchema },

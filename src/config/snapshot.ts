@@ -75,6 +75,8 @@ export interface BackendSpec {
   readonly retries: number;
   /** FIFO queue when every eligible server is at its limit: `maxLength` 0 = off (issue 15 point 4). */
   readonly queue: { readonly maxLength: number; readonly timeoutMs: number };
+  /** PROXY protocol header sent first on each server connection; null = none (issue 15 point 3). */
+  readonly proxyProtocol: 'v1' | 'v2' | null;
   readonly servers: readonly ServerSpec[];
   /** The raw backend document, for consumers that need a field not lifted above. */
   readonly config: Readonly<Backend>;
@@ -125,6 +127,8 @@ export interface FrontendSpec {
   readonly maxRequestBodyBytes: number;
   /** HTTP: CIDRs (IPv4/IPv6) of proxies whose forwarding fields are kept. */
   readonly trustedProxies: readonly string[];
+  /** Connections must start with a PROXY header from `trustedProxies` (issue 15 point 3). */
+  readonly acceptProxyProtocol: boolean;
   /** HTTP: lower-case Upgrade protocols that may be tunnelled (never `h2c`). */
   readonly allowedUpgrades: readonly string[];
   /** HTTP: merge duplicate slashes in the path (RFC 3986 §6 normalisation beyond). */
@@ -218,6 +222,7 @@ export function compile(config: ConfigState): Snapshot {
       maxFlows: b.maxFlows,
       retries: b.retries ?? Defaults.retries,
       queue: queueOf(b),
+      proxyProtocol: b.proxyProtocol ?? null,
       servers: serversByBackend.get(b.id) ?? [],
       config: structuredClone(b),
     });
@@ -270,6 +275,7 @@ export function compile(config: ConfigState): Snapshot {
       minRequestBodyBytesPerSecond: f.minRequestBodyBytesPerSecond ?? Defaults.minRequestBodyBytesPerSecond,
       maxRequestBodyBytes: f.maxRequestBodyBytes ?? Defaults.maxRequestBodyBytes,
       trustedProxies: f.trustedProxies ?? [],
+      acceptProxyProtocol: f.acceptProxyProtocol === true,
       allowedUpgrades: (f.allowedUpgrades ?? Defaults.allowedUpgrades)
         .map((u) => u.toLowerCase())
         .filter((u) => u !== 'h2c'),

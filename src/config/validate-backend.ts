@@ -64,6 +64,9 @@ export function backendRules(b: Backend, report: Report): void {
   if (hc.type === 'postgres' && !hc.postgres) {
     report(invalid('healthCheck.postgres', 'healthCheck.postgres: is required with a postgres check'));
   }
+  if (b.proxyProtocol != null && b.mode === 'udp') {
+    report(rule('proxyProtocol', 'proxyProtocol: applies to tcp and http backends, this one is udp'));
+  }
   if (hc.type === 'udp' && b.mode !== 'udp') {
     report(rule('healthCheck.type', `a udp health check needs a udp backend, this one is ${b.mode}`));
   }

@@ -255,6 +255,8 @@ export class StatsCollector {
         defaultBackendHits: c?.ruleHits[f.rules.length] ?? 0,
         // U1: UDP flows evicted because the flow table was full.
         flowsEvicted: c?.flowsEvicted ?? 0,
+        // issue 15 point 3: connections closed for a missing, malformed or untrusted PROXY header
+        proxyProtocolRefused: c?.proxyProtocolRefused ?? 0,
         // issue 12: requests and connections that ended other than normally, by reason; client socket errors
         terminations: { ...(c?.terminations ?? newTerminationCounts()) },
         clientErrors: c?.clientErrors ?? 0,

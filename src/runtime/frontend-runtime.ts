@@ -21,6 +21,8 @@ export class FrontendRuntime {
   refused = 0;
   /** UDP frontends (U1): flows evicted, oldest idle first, because the flow table was full (`maxFlows`). */
   flowsEvicted = 0;
+  /** Connections closed for a missing, malformed or untrusted PROXY header (issue 15 point 3; also in `refused`). */
+  proxyProtocolRefused = 0;
   /** Requests and connections that ended other than normally, by reason (issue 12). */
   readonly terminations: TerminationCounts = newTerminationCounts();
   /** Client socket errors (resets, TLS alerts after the handshake, …): counted, never swallowed. */

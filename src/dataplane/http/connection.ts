@@ -1,4 +1,5 @@
 import type net from 'node:net';
+import { type ClientEndpoints, socketEndpoints } from '../proxy-protocol.ts';
 import { redirect308, reply } from './answers.ts';
 import { Exchange, type ExchangeClient } from './exchange.ts';
 import { dropField, fieldValue, forwardedLines, isHopByHop, isTrustedProxy } from './forward-headers.ts';
@@ -27,6 +28,8 @@ const COALESCE_BYTES = 16 * 1024;
 export interface ServeOptions {
   /** The client connection arrived over TLS: `X-Forwarded-Proto: https`. */
   https?: boolean;
+  /** The client's endpoints from a PROXY header (issue 15 point 3): its address is the client address. */
+  proxied?: ClientEndpoints;
 }
 
 /**
@@ -40,7 +43,7 @@ export function serveHttpConnection(
   frontend: HttpFrontend,
   options: ServeOptions = {},
 ): HttpConnection {
-  return new HttpConnection(socket, frontend, options.https === true);
+  return new HttpConnection(socket, frontend, options.https === true, options.proxied);
 }
 
 // connection states
@@ -88,12 +91,13 @@ export class HttpConnection implements FrontConnection, ExchangeClient {
   readonly #reqFramer = new BodyFramer();
   readonly #tout = targetOut();
 
-  constructor(socket: net.Socket, frontend: HttpFrontend, https: boolean) {
+  constructor(socket: net.Socket, frontend: HttpFrontend, https: boolean, proxied?: ClientEndpoints) {
     this.socket = socket;
     this.frontend = frontend;
     this.https = https;
-    this.clientAddress = unmapV4(socket.remoteAddress);
+    this.clientAddress = unmapV4(proxied?.sourceAddress ?? socket.remoteAddress);
     this.x = new Exchange(frontend, this, this.clientAddress, 'http/1.1', https);
+    this.x.proxyEndpoints = proxied ?? socketEndpoints(socket);
     this.#reqFramer.stripExtensions = true;
     const counters = frontend.ctx.counters;
     counters.activeConnections++;

@@ -4,6 +4,7 @@ import type { QueueWaiter } from '../../runtime/queue.ts';
 import type { BackendRuntime } from '../../runtime/runtime.ts';
 import type { Closeable, ServerRuntime } from '../../runtime/server-runtime.ts';
 import type { Termination } from '../../runtime/terminations.ts';
+import { type ClientEndpoints, encodeProxyHeader } from '../proxy-protocol.ts';
 import type { HttpFrontend } from './frontend.ts';
 import { BodyFramer, Framing, findHeadEnd, type HttpHead, MAX_RESPONSE_HEAD, parseHead } from './parser.ts';
 import { UpstreamConn, type UpstreamOwner } from './pool.ts';
@@ -150,6 +151,8 @@ export class Exchange implements UpstreamOwner, ChooseRequest, Closeable, QueueW
   queueDeadline = 0;
   queued = false;
 
+  /** The client connection's endpoints for a PROXY header to servers (issue 15 point 3), set by the client side. */
+  proxyEndpoints: ClientEndpoints | null = null;
   #up: UpstreamConn | null = null;
   #upPaused = false;
   #pending: Buffer[] | null = null;
@@ -502,7 +505,16 @@ export class Exchange implements UpstreamOwner, ChooseRequest, Closeable, QueueW
     const frontend = this.frontend;
     this.rt = rt;
     if (!holding) frontend.ctx.runtime.connectionOpened(rt, this);
-    const up = fresh ? undefined : frontend.pool.acquire(rt);
+    // issue 15 point 3: a connection that sent a PROXY header serves only its own client connection
+    const pp = (this.bspec as BackendSpec).proxyProtocol;
+    const e = this.proxyEndpoints;
+    const proxyKey =
+      pp === null
+        ? null
+        : e === null
+          ? pp
+          : `${pp} ${e.sourceAddress} ${e.sourcePort} ${e.destinationAddress} ${e.destinationPort}`;
+    const up = fresh ? undefined : frontend.pool.acquire(rt, proxyKey);
     if (up !== undefined) {
       up.owner = this;
       this.#up = up;
@@ -512,7 +524,8 @@ export class Exchange implements UpstreamOwner, ChooseRequest, Closeable, QueueW
     this.state = X_CONNECT;
     this.deadline = frontend.now + (this.bspec as BackendSpec).connectTimeoutMs;
     if (!this.reqDone) this.client.pauseRequest();
-    this.#up = new UpstreamConn(rt, frontend.pool, this);
+    const header = pp === null ? null : encodeProxyHeader(pp, e);
+    this.#up = new UpstreamConn(rt, frontend.pool, this, header, proxyKey);
   }
 
   onUpstreamConnect(u: UpstreamConn): void {

@@ -15,7 +15,7 @@ export function poolFor(ctx: ListenerContext): UpstreamPool {
   if (!p) {
     pools.set(ctx.runtime, (p = new UpstreamPool(ctx.clock)));
     const runtime = ctx.runtime;
-    p.connectTls = (rt) => backendTrust.connect(runtime, rt); // T2, T3
+    p.connectTls = (rt, proxyHeader) => backendTrust.connect(runtime, rt, proxyHeader); // T2, T3
     p.wantsTls = (rt) => BackendTrust.usesTls(rt.backend, rt.spec);
   }
   return p;

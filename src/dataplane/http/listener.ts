@@ -1,8 +1,10 @@
 import net from 'node:net';
 import type { FrontendSpec } from '../../config/snapshot.ts';
 import { listenFrontend } from '../listen.ts';
+import { type ClientEndpoints, readProxyHeader } from '../proxy-protocol.ts';
 import type { ListenerContext, ListenerFactory, ProtocolListener } from '../types.ts';
-import { HttpFrontend, serveHttpConnection } from './connection.ts';
+import { HttpFrontend, serveHttpConnection, unmapV4 } from './connection.ts';
+import { isTrustedProxy } from './forward-headers.ts';
 import type { ServerChooser } from './route.ts';
 
 export { HttpConnection, HttpFrontend, type ServeOptions, serveHttpConnection } from './connection.ts';
@@ -34,7 +36,12 @@ class HttpListener implements ProtocolListener {
         socket.destroy();
         return;
       }
-      serveHttpConnection(socket, frontend);
+      if (frontend.spec.acceptProxyProtocol)
+        acceptProxied(socket, frontend, (proxied) => {
+          serveHttpConnection(socket, frontend, proxied === null ? {} : { proxied });
+          socket.resume();
+        });
+      else serveHttpConnection(socket, frontend);
     });
   }
 
@@ -69,6 +76,49 @@ class HttpListener implements ProtocolListener {
     this.frontend.stop();
     await stopped;
   }
+}
+
+/**
+ * `acceptProxyProtocol` (issue 15 point 3): only a source in `trustedProxies` may connect, and
+ * it must open with a valid PROXY header, read within the request head timeout; otherwise the
+ * connection is closed and counted (`refused`, `proxyProtocolRefused`, termination bad-request).
+ * `then` gets the endpoints the header names, or null for LOCAL / UNKNOWN (the socket's own).
+ */
+export function acceptProxied(
+  socket: net.Socket,
+  frontend: HttpFrontend,
+  then: (proxied: ClientEndpoints | null) => void,
+): void {
+  const spec = frontend.spec;
+  const counters = frontend.ctx.counters;
+  const refuse = (): void => {
+    counters.refused++;
+    counters.proxyProtocolRefused++;
+    counters.terminations['bad-request']++;
+    socket.destroy();
+  };
+  socket.on('error', () => {});
+  if (!isTrustedProxy(spec, unmapV4(socket.remoteAddress))) {
+    refuse();
+    return;
+  }
+  readProxyHeader(socket, spec.requestHeaderTimeoutMs, (info) => {
+    if (info === null) {
+      refuse();
+      return;
+    }
+    const src = info.source;
+    then(
+      src === null
+        ? null
+        : {
+            sourceAddress: src.sourceAddress,
+            sourcePort: src.sourcePort,
+            destinationAddress: src.destinationAddress,
+            destinationPort: src.destinationPort,
+          },
+    );
+  });
 }
 
 /** Options of every listener a factory builds. */

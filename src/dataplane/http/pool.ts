@@ -36,15 +36,33 @@ export class UpstreamConn {
   /** Opened over TLS (T2): not reused once the server's TLS mode differs (sslOffload / tls.enabled changed). */
   readonly secure: boolean;
 
-  constructor(rt: ServerRuntime, pool: UpstreamPool, owner: UpstreamOwner) {
+  /**
+   * PROXY protocol (issue 15 point 3): the version and client connection its header described,
+   * or null. Such a connection is reused only for requests of that same client connection.
+   */
+  readonly proxyKey: string | null;
+
+  constructor(
+    rt: ServerRuntime,
+    pool: UpstreamPool,
+    owner: UpstreamOwner,
+    proxyHeader: Buffer | null = null,
+    proxyKey: string | null = null,
+  ) {
     this.rt = rt;
     this.pool = pool;
     this.owner = owner;
     this.endpoint = rt.spec.endpoint;
+    this.proxyKey = proxyKey;
     // Backend TLS (T2): the pool's hook opens a TLS socket, or null for plain TCP.
-    const secure = pool.connectTls === null ? null : pool.connectTls(rt);
+    const secure = pool.connectTls === null ? null : pool.connectTls(rt, proxyHeader);
     this.secure = secure !== null;
-    const s = secure ?? net.connect({ host: rt.spec.address, port: rt.spec.port, noDelay: true });
+    let s: net.Socket;
+    if (secure !== null) s = secure;
+    else {
+      s = net.connect({ host: rt.spec.address, port: rt.spec.port, noDelay: true });
+      if (proxyHeader !== null) s.write(proxyHeader); // first, before any request
+    }
     this.socket = s;
     s.on(secure === null ? 'connect' : 'secureConnect', () => {
       this.connected = true;
@@ -94,7 +112,7 @@ export class UpstreamPool {
    * Backend TLS hook (T2, T3): opens a TLS connection to a server (emitting `secureConnect`),
    * or returns null to connect in plain TCP. Null hook = always plain.
    */
-  connectTls: ((rt: ServerRuntime) => tls.TLSSocket | null) | null = null;
+  connectTls: ((rt: ServerRuntime, proxyHeader: Buffer | null) => tls.TLSSocket | null) | null = null;
   /** Whether new connections to `rt` use TLS now (pairs with `connectTls`); a pooled connection of the other mode is closed. */
   wantsTls: ((rt: ServerRuntime) => boolean) | null = null;
   readonly #idle = new Map<string, UpstreamConn[]>();
@@ -113,21 +131,27 @@ export class UpstreamPool {
     return this.#size;
   }
 
-  /** A live idle connection to `rt` at its current endpoint, or undefined. Stale ones are closed on the way. */
-  acquire(rt: ServerRuntime): UpstreamConn | undefined {
+  /**
+   * A live idle connection to `rt` at its current endpoint whose `proxyKey` is `proxyKey`
+   * (PROXY protocol: the same client connection; null = none sent), or undefined. Stale ones
+   * are closed on the way.
+   */
+  acquire(rt: ServerRuntime, proxyKey: string | null = null): UpstreamConn | undefined {
     const list = this.#idle.get(rt.id);
     if (list === undefined) return undefined;
-    while (list.length > 0) {
-      const c = list.pop() as UpstreamConn;
-      this.#size--;
-      c.idle = false;
-      if (
+    for (let i = list.length - 1; i >= 0; i--) {
+      const c = list[i] as UpstreamConn;
+      const stale =
         c.dead ||
         rt.draining ||
         rt.removed ||
         c.endpoint !== rt.spec.endpoint ||
-        (this.wantsTls !== null && c.secure !== this.wantsTls(rt))
-      ) {
+        (this.wantsTls !== null && c.secure !== this.wantsTls(rt));
+      if (!stale && c.proxyKey !== proxyKey) continue;
+      list.splice(i, 1);
+      this.#size--;
+      c.idle = false;
+      if (stale) {
         c.destroy();
         continue;
       }

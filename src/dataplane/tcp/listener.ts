@@ -6,7 +6,9 @@ import type { QueueWaiter } from '../../runtime/queue.ts';
 import type { BackendRuntime } from '../../runtime/runtime.ts';
 import type { ServerRuntime } from '../../runtime/server-runtime.ts';
 import type { Termination } from '../../runtime/terminations.ts';
+import { isTrustedProxy } from '../http/forward-headers.ts';
 import { listenFrontend } from '../listen.ts';
+import { type ClientEndpoints, encodeProxyHeader, readProxyHeader, socketEndpoints } from '../proxy-protocol.ts';
 import { backendTrust } from '../tls/backend.ts';
 import { matchSniRule, readClientHello } from '../tls/passthrough.ts';
 import type { ListenerContext, ListenerFactory, ProtocolListener } from '../types.ts';
@@ -38,14 +40,25 @@ class TcpSession implements QueueWaiter {
   queueBackend: BackendRuntime | undefined;
   serve: (rt: ServerRuntime) => void = () => {};
   expire: () => void = () => {};
+  /** The client's address: the socket's peer, or the one a PROXY header gave (issue 15 point 3). */
+  clientAddress: string;
+  /** The client connection's endpoints as a PROXY header sent to servers describes them. */
+  endpoints: ClientEndpoints | null;
   constructor(client: net.Socket) {
     this.client = client;
-    this.pick = { clientAddress: client.remoteAddress, exclude: undefined };
+    this.clientAddress = unmap(client.remoteAddress);
+    this.endpoints = socketEndpoints(client);
+    this.pick = { clientAddress: this.clientAddress, exclude: undefined };
   }
   destroy(): void {
     this.client.destroy();
     this.server?.destroy();
   }
+}
+
+function unmap(addr: string | undefined): string {
+  if (addr === undefined) return '';
+  return addr.startsWith('::ffff:') && addr.indexOf('.') > 0 ? addr.slice(7) : addr;
 }
 
 /**
@@ -116,7 +129,7 @@ function tcpListener(
         at: new Date().toISOString(),
         kind: 'tcp',
         frontend: spec.name,
-        client: c.remoteAddress ?? '',
+        client: session.clientAddress,
         backend: session.backendName,
         server: session.rt?.spec.name ?? null,
         bytesIn: c.bytesRead,
@@ -142,7 +155,7 @@ function tcpListener(
     failed?: Termination,
   ): void {
     session.backendName = backend.spec.name;
-    const clientAddress = session.client.remoteAddress;
+    const clientAddress = session.clientAddress;
     // P1: source-ip persistence keeps a client on its server; otherwise the balancer decides.
     const rt =
       backend.spec.persistence.type === 'source-ip'
@@ -187,8 +200,16 @@ function tcpListener(
     if (attempt > 0) session.retries++;
     const s = rt.spec;
     // T2: a tcp backend with TLS enabled re-encrypts to servers without SSL offload.
-    const secure = backendTrust.connect(runtime, rt);
-    const upstream = secure ?? net.connect({ host: s.address, port: s.port, allowHalfOpen: true, noDelay: true });
+    // issue 15 point 3: a PROXY header first, so the server sees the client's address
+    const pp = backend.spec.proxyProtocol;
+    const header = pp === null ? null : encodeProxyHeader(pp, session.endpoints);
+    const secure = backendTrust.connect(runtime, rt, header);
+    let upstream: net.Socket;
+    if (secure !== null) upstream = secure;
+    else {
+      upstream = net.connect({ host: s.address, port: s.port, allowHalfOpen: true, noDelay: true });
+      if (header !== null) upstream.write(header);
+    }
     session.server = upstream;
     session.rt = rt;
     runtime.connectionOpened(rt, session);
@@ -284,6 +305,44 @@ function tcpListener(
       session.server?.destroy();
       finish(session);
     });
+    if (current.acceptProxyProtocol) {
+      // issue 15 point 3: only trusted proxies, and each must open with a valid PROXY header
+      const badHeader = (): void => {
+        counters.refused++;
+        counters.proxyProtocolRefused++;
+        terminate(session, 'bad-request');
+        client.destroy();
+      };
+      if (!isTrustedProxy(current, session.clientAddress)) {
+        badHeader();
+        return;
+      }
+      readProxyHeader(client, current.requestHeaderTimeoutMs, (info) => {
+        if (info === null) {
+          badHeader();
+          return;
+        }
+        if (info.source !== null) {
+          const src = info.source;
+          session.clientAddress = unmap(src.sourceAddress);
+          session.pick.clientAddress = session.clientAddress;
+          session.endpoints = {
+            sourceAddress: src.sourceAddress,
+            sourcePort: src.sourcePort,
+            destinationAddress: src.destinationAddress,
+            destinationPort: src.destinationPort,
+          };
+        }
+        route(current, session);
+      });
+      return;
+    }
+    route(current, session);
+  });
+
+  /** Picks the session's backend (by SNI with TLS passthrough) and connects it. */
+  function route(current: FrontendSpec, session: TcpSession): void {
+    const client = session.client;
     if (current.tlsPassthrough) {
       // T4: route by the ClientHello's SNI without decrypting; the bytes read are replayed.
       readClientHello(client, current.requestHeaderTimeoutMs, (hello, serverName) => {
@@ -313,7 +372,7 @@ function tcpListener(
       return;
     }
     connect(session, backend, 0);
-  });
+  }
 
   let stopped: Promise<void> | undefined;
   const stopAccepting = (): Promise<void> =>

@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import net, { isIP } from 'node:net';
 import tls from 'node:tls';
 import type { Certificate } from '../../config/model.ts';
 import type { BackendSpec, ServerSpec, Snapshot } from '../../config/snapshot.ts';
@@ -83,7 +83,7 @@ export class BackendTrust {
    * when the server is reached in plain TCP (TLS off, or SSL offload). Listen for
    * `secureConnect`. Keeps the session for resumption on the next connection.
    */
-  connect(runtime: Runtime, rt: ServerRuntime): tls.TLSSocket | null {
+  connect(runtime: Runtime, rt: ServerRuntime, preamble: Buffer | null = null): tls.TLSSocket | null {
     const backend = rt.backend;
     const spec = rt.spec;
     if (!BackendTrust.usesTls(backend, spec)) return null;
@@ -91,12 +91,20 @@ export class BackendTrust {
     const opts = this.options(backend, spec, certs);
     const sessionKey = `${spec.id}\u0000${spec.endpoint}\u0000${opts.servername ?? ''}`;
     const session = this.#sessions.get(sessionKey);
+    // a PROXY protocol header (issue 15 point 3) goes first, in clear, before the handshake
+    let raw: net.Socket | undefined;
+    if (preamble !== null) {
+      raw = net.connect({ host: spec.address, port: spec.port, noDelay: true });
+      raw.write(preamble);
+    }
     const socket = tls.connect({
       ...opts,
       host: spec.address,
       port: spec.port,
+      ...(raw !== undefined ? { socket: raw } : {}),
       ...(session !== undefined ? { session } : {}),
     });
+    raw?.once('error', (err) => socket.destroy(err));
     socket.setNoDelay(true);
     socket.on('session', (s: Buffer) => {
       if (this.#sessions.size >= MAX_SESSIONS && !this.#sessions.has(sessionKey)) this.#sessions.clear();
