@@ -333,3 +333,38 @@ describe('maxConnections and the queue over tcp', () => {
     }
   });
 });
+
+// Slow start scales the limit on the real plane: a server joining with maxConnections 5 at
+// the start of a 20-minute ramp (factor 0.1, still below 0.2 for 2 minutes) takes
+// ceil(5 × factor) = 1 request at a time.
+test('slow start scales maxConnections on a joining server (http/1.1)', async () => {
+  const order: string[] = [];
+  const a = await slowBackend(150, order);
+  const b = await slowBackend(150, order);
+  const p = await startFrontProxy('http/1.1', [a.backend.port], {
+    backend: {
+      algorithm: 'weighted-round-robin',
+      slowStart: { enabled: true, durationSeconds: 1200 },
+      queue: { maxLength: 100, timeoutSeconds: 10 },
+    },
+    extra: limited(10),
+  });
+  try {
+    const c = structuredClone(p.config);
+    c.servers.push({ ...c.servers[0]!, id: 's1', name: 's1', port: b.backend.port, maxConnections: 5 });
+    await p.apply(c);
+    const s1 = p.runtime.servers.get('s1')!;
+    assert.equal(s1.connectionLimit(p.runtime.clock.now()), 1);
+    const statuses = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => p.request({ path: `/${i}` }).then((r) => r.status)),
+    );
+    assert.deepEqual(new Set(statuses), new Set([200]));
+    assert.equal(a.max, 10, 'the full server: its whole limit');
+    assert.equal(b.max, 1, 'the ramping server: ceil(5 × 0.1)');
+    console.log(`[queue slow start] 30 clients: max concurrent ${a.max} (full) / ${b.max} (ramping, maxConnections 5, factor 0.1)`);
+  } finally {
+    await p.close();
+    await a.backend.close();
+    await b.backend.close();
+  }
+});
