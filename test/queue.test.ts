@@ -361,7 +361,9 @@ test('slow start scales maxConnections on a joining server (http/1.1)', async ()
     assert.deepEqual(new Set(statuses), new Set([200]));
     assert.equal(a.max, 10, 'the full server: its whole limit');
     assert.equal(b.max, 1, 'the ramping server: ceil(5 × 0.1)');
-    console.log(`[queue slow start] 30 clients: max concurrent ${a.max} (full) / ${b.max} (ramping, maxConnections 5, factor 0.1)`);
+    console.log(
+      `[queue slow start] 30 clients: max concurrent ${a.max} (full) / ${b.max} (ramping, maxConnections 5, factor 0.1)`,
+    );
   } finally {
     await p.close();
     await a.backend.close();
