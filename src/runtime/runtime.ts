@@ -11,8 +11,6 @@ export class BackendRuntime {
   spec: BackendSpec;
   servers: ServerRuntime[] = [];
   balancer: Balancer;
-  /** Signature of the spec and its servers, to rebuild the balancer only when they changed. */
-  signature = '';
   requests = 0;
   /** Requests or connections refused because no server was available (503 / closed). */
   noServer = 0;
@@ -91,12 +89,20 @@ export class Runtime {
     this.backends.get(s.spec.backendId)?.balancer.invalidate();
   }
 
-  /** Applies a new snapshot to the live state. Idempotent for the same snapshot. */
+  /**
+   * Applies a new snapshot to the live state. Idempotent for the same snapshot. Issue 13
+   * point 4: a backend whose spec is the previous snapshot's own object (incremental compile,
+   * config/compile-incremental.ts) did not change, nor did its servers: only the backends
+   * that changed are visited, so a one-server change costs the size of its backend, not of
+   * the whole configuration.
+   */
   reconcile(snapshot: Snapshot): void {
     const now = this.clock.now();
     const previous = this.snapshot;
     this.snapshot = snapshot;
-    for (const spec of snapshot.servers.values()) {
+    const changed = previous ? changedBackends(previous, snapshot) : undefined;
+    const serverSpecs = changed ? changed.now.flatMap((b) => b.servers) : snapshot.servers.values();
+    for (const spec of serverSpecs) {
       const backend = snapshot.backends.get(spec.backendId);
       if (!backend) continue;
       let rt = this.servers.get(spec.id);
@@ -118,24 +124,23 @@ export class Runtime {
         this.#update(rt, spec, backend, now);
       }
     }
-    for (const [id, rt] of this.servers) {
-      if (snapshot.servers.has(id)) continue;
+    const removedIds = changed ? changed.removed : [...this.servers.keys()];
+    for (const id of removedIds) {
+      const rt = this.servers.get(id);
+      if (!rt || snapshot.servers.has(id)) continue;
       this.servers.delete(id);
       rt.removed = true;
       this.drainingRemoved.set(id, rt);
       this.#startDrain(rt, now);
     }
-    for (const backend of snapshot.backends.values()) {
+    for (const backend of changed ? changed.now : snapshot.backends.values()) {
       const servers = backend.servers.map((s) => this.servers.get(s.id) as ServerRuntime);
-      const signature = backendSignature(backend);
       let brt = this.backends.get(backend.id);
       if (!brt) {
         brt = new BackendRuntime(backend, this.#factory(backend, servers, this.#now), this.clock);
-        brt.signature = signature;
         this.backends.set(backend.id, brt);
-      } else if (brt.signature !== signature) {
+      } else if (!sameBalancing(brt.spec, backend)) {
         brt.balancer = this.#factory(backend, servers, this.#now);
-        brt.signature = signature;
       }
       brt.spec = backend;
       brt.servers = servers;
@@ -337,6 +342,36 @@ export class Runtime {
   }
 }
 
-function backendSignature(b: BackendSpec): string {
-  return JSON.stringify([b.config, b.servers]);
+/**
+ * The backends of `next` that are not the previous snapshot's own objects, and the ids of the
+ * servers the previous snapshot's changed or removed backends held that may have gone. Only
+ * these need reconciling (the others are the same objects, so are their servers).
+ * Undefined when the removed servers are several: they are then found in the order of the
+ * live servers, as before (drain events keep their order).
+ */
+function changedBackends(previous: Snapshot, next: Snapshot): { now: BackendSpec[]; removed: string[] } | undefined {
+  if (previous === next) return { now: [], removed: [] };
+  const now: BackendSpec[] = [];
+  for (const b of next.backends.values()) if (previous.backends.get(b.id) !== b) now.push(b);
+  const removed: string[] = [];
+  for (const b of previous.backends.values()) {
+    if (next.backends.get(b.id) === b) continue;
+    for (const s of b.servers) if (!next.servers.has(s.id)) removed.push(s.id);
+  }
+  // Servers outside any backend's list (none after compile) would be missed: then visit all.
+  if (removed.length > 1 || now.length > 1) return undefined;
+  return { now, removed };
+}
+
+/** Whether a backend's balancer can stay: the same settings and the same servers (by content). */
+function sameBalancing(a: BackendSpec, b: BackendSpec): boolean {
+  if (a === b) return true;
+  if (a.config !== b.config && JSON.stringify(a.config) !== JSON.stringify(b.config)) return false;
+  if (a.servers.length !== b.servers.length) return false;
+  for (let i = 0; i < a.servers.length; i++) {
+    const x = a.servers[i];
+    const y = b.servers[i];
+    if (x !== y && JSON.stringify(x) !== JSON.stringify(y)) return false;
+  }
+  return true;
 }
