@@ -6,9 +6,12 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { compile } from '../src/config/snapshot.ts';
 import { createHttpListener } from '../src/dataplane/http/listener.ts';
 import { encodeProxyV1, encodeProxyV2, readProxyHeader } from '../src/dataplane/proxy-protocol.ts';
 import { createTcpListener } from '../src/dataplane/tcp/listener.ts';
+import { healthChecks } from '../src/health/registry.ts';
+import { buildTarget } from '../src/health/target.ts';
 import { waitFor } from './helpers/http-client.ts';
 import { backend, baseConfig, freePort, frontend, makePlane, server } from './helpers/plane.ts';
 
@@ -106,6 +109,7 @@ describe('PROXY protocol (issue 15 point 3)', () => {
   let echo: Awaited<ReturnType<typeof xffEcho>>;
   const peerSeen: string[] = [];
   let peer: net.Server;
+  let peerPort = 0;
 
   before(async () => {
     for (const k of [
@@ -134,7 +138,7 @@ describe('PROXY protocol (issue 15 point 3)', () => {
       });
     });
     await new Promise<void>((r) => peer.listen(0, '127.0.0.1', r));
-    const peerPort = (peer.address() as net.AddressInfo).port;
+    peerPort = (peer.address() as net.AddressInfo).port;
 
     const c = baseConfig();
     c.backends.push(
@@ -332,5 +336,40 @@ listen tcp
     assert.equal(await raw(ports.fAcceptTcp as number, 'hello\r\n'), '');
     assert.equal(tcpCounters.proxyProtocolRefused - tcpBefore, 1);
     assert.equal(peerSeen.includes('invalid'), false);
+  });
+
+  /** Probes `port` with a `type` check of a backend sending `pp`, the check asking for the header or not. */
+  async function check(type: 'http' | 'tcp', pp: 'v1' | 'v2', port: number, withHeader: boolean) {
+    const b = backend('b1', type === 'http' ? 'http' : 'tcp', { proxyProtocol: pp });
+    b.healthCheck = {
+      ...b.healthCheck,
+      enabled: true,
+      type,
+      timeoutSeconds: 2,
+      proxyProtocol: withHeader,
+      ...(type === 'http' ? { http: { method: 'GET', path: '/', expectedCodes: '200' } } : {}),
+    };
+    const c = baseConfig();
+    c.backends.push(b);
+    c.servers.push(server('s1', 'b1', port));
+    const snap = compile(c);
+    const target = buildTarget(snap.backends.get('b1')!, snap.servers.get('s1')!);
+    return healthChecks[type].probe(target, AbortSignal.timeout(2000));
+  }
+
+  test('health checks with healthCheck.proxyProtocol send LOCAL (v2) / UNKNOWN (v1)', async () => {
+    const seen = peerSeen.length;
+    assert.equal((await check('tcp', 'v2', peerPort, true)).ok, true);
+    assert.equal((await check('tcp', 'v1', peerPort, true)).ok, true);
+    await waitFor(() => peerSeen.length >= seen + 2, 2000);
+    assert.deepEqual(peerSeen.slice(seen, seen + 2), ['local', 'local']);
+  });
+
+  test('nginx proxy_protocol: an http check passes with the header, fails without', { skip: noNginx }, async () => {
+    const v1 = await check('http', 'v1', ports.ngV1 as number, true);
+    assert.equal(v1.ok, true, v1.message);
+    const v2 = await check('http', 'v2', ports.ngV2 as number, true);
+    assert.equal(v2.ok, true, v2.message);
+    assert.equal((await check('http', 'v2', ports.ngV2 as number, false)).ok, false);
   });
 });

@@ -1,7 +1,7 @@
 import { type ClientRequest, request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { performance } from 'node:perf_hooks';
-import { MAX_ANSWER_BYTES, reasonOfError } from './probe-socket.ts';
+import { MAX_ANSWER_BYTES, probeConnect, reasonOfError } from './probe-socket.ts';
 import type { HealthCheck, ProbeResult, ProbeTarget, ReasonCode } from './types.ts';
 
 /**
@@ -51,6 +51,11 @@ function probeHttp(target: ProbeTarget, signal: AbortSignal, secure: boolean): P
       headers,
       agent: false as const,
       ...(secure ? target.tls : undefined),
+      // issue 15 point 3: a PROXY header first on the check's connection
+      // (without an agent: Node uses `createConnection` only then)
+      ...(target.proxyHeader !== undefined
+        ? { agent: undefined, createConnection: () => probeConnect(target, secure) }
+        : {}),
     };
     try {
       req = (secure ? httpsRequest : httpRequest)(options);

@@ -67,6 +67,25 @@ export interface Conversation {
 const EMPTY = Buffer.alloc(0);
 
 /**
+ * Opens the probe's connection: plain TCP, or TLS with `target.tls` when `useTls`. With
+ * `target.proxyHeader` (issue 15 point 3) the PROXY header goes first, before any TLS handshake.
+ */
+export function probeConnect(target: ProbeTarget, useTls: boolean): Socket {
+  const header = target.proxyHeader;
+  if (header === undefined) {
+    return useTls
+      ? tlsConnect({ ...target.tls, host: target.address, port: target.port })
+      : netConnect({ host: target.address, port: target.port });
+  }
+  const raw = netConnect({ host: target.address, port: target.port });
+  raw.write(header);
+  if (!useTls) return raw;
+  const secure = tlsConnect({ ...target.tls, host: target.address, port: target.port, socket: raw });
+  raw.once('error', (err) => secure.destroy(err));
+  return secure;
+}
+
+/**
  * Connects to `target` (plain TCP, or TLS with `target.tls` when `useTls`), runs the
  * conversation and resolves with a ProbeResult; never rejects. On a decision the socket is
  * ended cleanly (after `farewell`), on failure or abort it is destroyed. Aborting `signal`
@@ -86,9 +105,7 @@ export function converse(
     }
     let done = false;
     let received: Buffer = EMPTY;
-    const socket: Socket = useTls
-      ? tlsConnect({ ...target.tls, host: target.address, port: target.port })
-      : netConnect({ host: target.address, port: target.port });
+    const socket: Socket = probeConnect(target, useTls);
     const finish = (d: Decision, graceful: boolean): void => {
       if (done) return;
       done = true;

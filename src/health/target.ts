@@ -90,5 +90,14 @@ export function buildTarget(
       : {}),
     ...(http ? { http } : {}),
     ...(udp ? { udp } : {}),
+    ...(hc.proxyProtocol === true && backend.proxyProtocol !== null && type !== 'udp'
+      ? { proxyHeader: backend.proxyProtocol === 'v1' ? PROXY_V1_UNKNOWN : PROXY_V2_LOCAL }
+      : {}),
   };
 }
+
+/** The PROXY headers of a check (no client): v1 `UNKNOWN`, v2 `LOCAL` (haproxy's proxy-protocol.txt). */
+const PROXY_V1_UNKNOWN = Buffer.from('PROXY UNKNOWN\r\n', 'latin1');
+const PROXY_V2_LOCAL = Buffer.from([
+  0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a, 0x20, 0x00, 0x00, 0x00,
+]);

@@ -20,12 +20,21 @@ export const tcpCheck: HealthCheck = {
         return;
       }
       const socket: Socket = connect(target.port, target.address);
+      // issue 15 point 3: a server that requires a PROXY header gets it (LOCAL / UNKNOWN), then a FIN
+      const header = target.proxyHeader;
+      if (header !== undefined) socket.write(header);
       const done = (r: ProbeResult): void => {
         signal.removeEventListener('abort', onAbort);
         socket.removeListener('connect', onConnect);
         // A connected probe ends with RST, as HAProxy's checks do: no FIN exchange and no
         // TIME_WAIT left behind per probe (1,000 probes a second would pile them up).
-        if (r.ok) socket.resetAndDestroy();
+        if (r.ok && header !== undefined) {
+          socket.on('error', () => {});
+          socket.setTimeout(1000, () => socket.destroy());
+          socket.resume();
+          socket.on('end', () => socket.destroy());
+          socket.end();
+        } else if (r.ok) socket.resetAndDestroy();
         else socket.destroy();
         resolve(r);
       };

@@ -79,6 +79,8 @@ export interface ProbeTarget {
     readonly codes: CodeMatcher;
     readonly body: BodyMatcher | undefined;
   };
+  /** PROXY protocol (issue 15 point 3): the header sent first (v1 UNKNOWN / v2 LOCAL), when the check asks for it. */
+  readonly proxyHeader?: Buffer;
   /** udp: the payload to send and the bytes the reply must contain (empty = any reply). */
   readonly udp?: { readonly send: Buffer; readonly expect: Buffer | undefined };
 }
