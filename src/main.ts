@@ -220,6 +220,7 @@ export async function startFulcrum(options: StartOptions = {}): Promise<RunningF
       runtime,
       counters: plane.counters,
       explain: createExplainer(runtime, persistence),
+      discovered: (backendId) => dns.discovered(backendId),
     };
     control = await ControlPlane.start({
       store,

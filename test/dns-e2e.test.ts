@@ -33,6 +33,8 @@ class Dnsmasq {
   readonly dir = mkdtempSync(path.join(tmpdir(), 'fulcrum-dns-'));
   readonly hosts = path.join(this.dir, 'hosts');
   port = 0;
+  /** `--srv-host` values (`_http._tcp.x.test,target,port,priority,weight`); a change needs a restart. */
+  srv: string[] = [];
   #child: ChildProcess | undefined;
 
   write(lines: Record<string, string>): void {
@@ -63,6 +65,7 @@ class Dnsmasq {
         `--addn-hosts=${this.hosts}`,
         '--local-ttl=1',
         '--pid-file=',
+        ...this.srv.map((x) => `--srv-host=${x}`),
         ...(process.getuid?.() === 0 ? ['--user=root'] : []),
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
@@ -299,5 +302,113 @@ describe('servers by DNS name, resolved by a real DNS server (dnsmasq)', { timeo
     // The resolver back: the name is used again.
     await dns.start();
     await waitFor(async () => (await server(named.id)).status.reason === null, 15_000, 'back in rotation');
+  });
+});
+
+describe('discovery by DNS SRV records (dnsmasq)', { timeout: 90_000 }, () => {
+  const dns = new Dnsmasq();
+  let f: TestFulcrum;
+  let beId: string;
+  let front: number;
+  const apps: Record<string, { port: number; close: () => Promise<void> }> = {};
+
+  before(async () => {
+    apps.a1 = await named('a1', '127.0.0.4');
+    apps.a2 = await named('a2', '127.0.0.5');
+    apps.a3 = await named('a3', '127.0.0.6');
+    dns.write({ 'ready.test': '127.0.0.1', 'a1.test': '127.0.0.4', 'a2.test': '127.0.0.5', 'a3.test': '127.0.0.6' });
+    dns.srv = [`_http._tcp.api.test,a1.test,${apps.a1.port},0,10`, `_http._tcp.api.test,a2.test,${apps.a2.port},0,20`];
+    await dns.start();
+    // No --resolver: the backend names its own DNS server.
+    f = await startTestFulcrum({ dnsHoldMs: 30_000 });
+    const lbId = (await f.ok('POST', '/load-balancers', { name: 'shop', allowedNetworks: ['127.0.0.0/8'] })).id;
+    beId = (
+      await f.ok('POST', '/backends', {
+        loadBalancerId: lbId,
+        name: 'api',
+        mode: 'http',
+        algorithm: 'round-robin',
+        healthCheck: { enabled: true, type: 'tcp', intervalSeconds: 1, timeoutSeconds: 1, rise: 1, fall: 1 },
+        discovery: { type: 'dns-srv', name: '_http._tcp.api.test', resolver: `127.0.0.1:${dns.port}` },
+      })
+    ).id;
+    front = await addFrontend(f.ok, lbId, 'www', beId);
+  });
+
+  after(async () => {
+    await f?.close();
+    for (const a of Object.values(apps)) await a.close();
+    await dns.close();
+  });
+
+  const list = async () =>
+    (await f.ok('GET', `/backends/${beId}/servers`)) as {
+      name: string;
+      discovered?: boolean;
+      weight: number;
+      port: number;
+      address: string;
+      status: { reason: string | null; state: string };
+    }[];
+
+  it('refuses a discovery source that is not an SRV name or IP:port', async () => {
+    const lbId = (await f.ok('GET', `/backends/${beId}`)).loadBalancerId;
+    for (const discovery of [
+      { type: 'dns-srv', name: 'bad name' },
+      { type: 'dns-srv', name: '_http._tcp.api.test', resolver: 'dns.test:53' },
+      { type: 'consul', name: 'x' },
+    ]) {
+      const r = await f.api('POST', '/backends', { loadBalancerId: lbId, name: 'bad', mode: 'http', discovery });
+      assert.equal(r.status, 400, JSON.stringify(r.body));
+    }
+  });
+
+  it('lists the discovered servers with SRV port and weight, and sends traffic to them', async () => {
+    await waitFor(
+      async () => (await list()).filter((s) => s.discovered && s.status.reason === null).length === 2,
+      10_000,
+      'two discovered servers in rotation',
+    );
+    const servers = await list();
+    const byName = new Map(servers.map((s) => [s.address, s]));
+    assert.equal(byName.get('a1.test')?.port, apps.a1!.port);
+    assert.equal(byName.get('a1.test')?.weight, 10);
+    assert.equal(byName.get('a2.test')?.weight, 20);
+    assert.ok(servers.every((s) => s.discovered === true));
+    const t = traffic(front);
+    await waitFor(() => (t.seen.get('a1') ?? 0) > 3 && (t.seen.get('a2') ?? 0) > 3, 5000, 'traffic on both');
+    await t.stop();
+    assert.deepEqual(t.failures, []);
+  });
+
+  it('follows the records as they change while traffic flows: added, removed with drain', async () => {
+    const t = traffic(front);
+    try {
+      await waitFor(() => (t.seen.get('a2') ?? 0) > 3, 5000, 'traffic');
+      // a1 leaves, a3 joins; dnsmasq restarts to read its command line again (the hold keeps the last answer).
+      dns.srv = [
+        `_http._tcp.api.test,a2.test,${apps.a2!.port},0,20`,
+        `_http._tcp.api.test,a3.test,${apps.a3!.port},0,30`,
+      ];
+      await dns.stop();
+      await dns.start();
+      await waitFor(() => (t.seen.get('a3') ?? 0) > 3, 15_000, 'traffic on the added a3');
+      await waitFor(
+        async () => !(await list()).some((s) => s.address === 'a1.test' && s.status.state !== 'draining'),
+        5000,
+        'a1 gone or draining',
+      );
+      const before = t.seen.get('a1') ?? 0;
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(t.seen.get('a1') ?? 0, before, 'nothing new to the removed a1');
+    } finally {
+      await t.stop();
+    }
+    assert.deepEqual(t.failures, []);
+    const names = (await list())
+      .filter((s) => s.discovered)
+      .map((s) => s.address)
+      .sort();
+    assert.deepEqual(names, ['a2.test', 'a3.test']);
   });
 });

@@ -26,6 +26,7 @@ import type { Changed, IfMatch } from '../control/control-plane.ts';
 import {
   backendShares,
   backendView,
+  discoveredViews,
   drainingRemovedViews,
   frontendView,
   hasTags,
@@ -325,7 +326,8 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): voi
         .list('server', (s) => s.backendId === req.params.id && (tags.length === 0 || hasTags(s, tags)))
         .map((s) => srvView(s, shares));
       if (tags.length > 0) return live;
-      return [...live, ...drainingRemovedViews(req.params.id, plane)]; // S3: deleted, still draining
+      const found = discoveredViews(req.params.id, plane, shares); // issue 15 point 2: from SRV records
+      return [...live, ...found, ...drainingRemovedViews(req.params.id, plane)]; // S3: deleted, still draining
     },
   );
   app.post(

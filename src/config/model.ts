@@ -206,6 +206,15 @@ export interface Backend {
   queue?: BackendQueue;
   /** tcp, http: a PROXY protocol header first on each server connection (issue 15 point 3; default null = off). */
   proxyProtocol?: 'v1' | 'v2' | null;
+  /** Servers discovered from DNS SRV records (issue 15 point 2; default null = none; src/runtime/dns.ts). */
+  discovery?: BackendDiscovery | null;
+}
+
+/** A backend's discovery source: SRV records of `name`, asked of `resolver` (`IP:port`) or the process's. */
+export interface BackendDiscovery {
+  type: 'dns-srv';
+  name: string;
+  resolver?: string | null;
 }
 
 /** A backend's queue (HAProxy `maxqueue` + `timeout queue`, NGINX Plus `queue`). */

@@ -282,6 +282,24 @@ const backendFields = {
         "tcp, http: send a PROXY protocol header (v1 text, v2 binary) first on each server connection, carrying the client's address; HTTP connections to such servers are not pooled across clients (default null = off)",
     }),
   ),
+  discovery: nullable(
+    full(
+      {
+        type: oneOf(['dns-srv']),
+        name: Type.String({
+          minLength: 1,
+          maxLength: 254,
+          'x-rule': 'must be an SRV name such as _http._tcp.api.internal',
+        }),
+        resolver: nullable(Type.String({ maxLength: 64, 'x-rule': 'must be IP:port such as 10.0.0.2:53' })),
+      },
+      ['resolver'],
+      {
+        description:
+          "servers discovered from DNS SRV records (issue 15 point 2): one server per record (target's A address, the record's port and weight, backups for higher priorities), followed as the records change (removed ones drain); listed with discovered: true. resolver: this source's DNS server, else fulcrum serve --resolver (default null = none)",
+      },
+    ),
+  ),
 };
 
 const serverFields = {
@@ -290,10 +308,10 @@ const serverFields = {
   instanceId: nullable(IdSchema),
   address: Type.String({
     minLength: 1,
-    maxLength: 64,
-    'x-rule': 'must be an IPv4 address',
+    maxLength: 254,
+    'x-rule': 'must be an IPv4 address or a host name',
     description:
-      "IPv4 dotted quad (10.0.0.11); never unspecified, link-local, multicast, reserved/broadcast or cloud metadata (409; --allow-backend-networks lifts this at start), nor the admin API's own address and port",
+      "IPv4 dotted quad (10.0.0.11) or host name (api-1.internal, RFC 1123, at most 253 characters: resolved off the request path at the record's TTL, 5–300 s, every resolved address checked like a literal one; status reason dns-pending, dns-failed or dns-refused); never unspecified, link-local, multicast, reserved/broadcast or cloud metadata (409; --allow-backend-networks lifts this at start), nor the admin API's own address and port",
   }),
   port: nullable(PortSchema),
   weight: int(0, 100),
@@ -422,11 +440,18 @@ export const BackendResource = full(
       healthy: Type.Integer(),
     }),
   },
-  [...idOptional, 'retries', 'queue', 'proxyProtocol'],
+  [...idOptional, 'retries', 'queue', 'proxyProtocol', 'discovery'],
 );
 export const ServerResource = full(
-  { ...id, backendId: IdSchema, ...serverFields, address: Type.String(), status: ServerStatusSchema },
-  [...idOptional, ...serverOptional],
+  {
+    ...id,
+    backendId: IdSchema,
+    ...serverFields,
+    address: Type.String(),
+    status: ServerStatusSchema,
+    discovered: Type.Boolean({ description: "found by the backend's discovery source; read-only" }),
+  },
+  [...idOptional, ...serverOptional, 'discovered'],
 );
 export const InstanceResource = full({ ...id, ...instanceFields }, idOptional);
 

@@ -1,6 +1,7 @@
 import { combineErrors, type FulcrumError, invalid } from '../core/errors.ts';
 import { compileLinearRegex, splitSlashPattern } from '../core/linear-regex.ts';
 import { expectedCodesProblem } from './expected-codes.ts';
+import { isSrvName, parseResolverAddress } from './host-name.ts';
 import type { Backend, ConfigState, Mode, Persistence } from './model.ts';
 import { checkSchema } from './schema-errors.ts';
 import { PersistenceSchema } from './schemas.ts';
@@ -66,6 +67,18 @@ export function backendRules(b: Backend, report: Report): void {
   }
   if (b.proxyProtocol != null && b.mode === 'udp') {
     report(rule('proxyProtocol', 'proxyProtocol: applies to tcp and http backends, this one is udp'));
+  }
+  if (b.discovery) {
+    if (!isSrvName(b.discovery.name))
+      report(invalid('discovery.name', 'discovery.name: must be an SRV name such as _http._tcp.api.internal'));
+    if (b.discovery.resolver != null) {
+      try {
+        parseResolverAddress(b.discovery.resolver);
+      } catch {
+        report(invalid('discovery.resolver', 'discovery.resolver: must be IP:port such as 10.0.0.2:53'));
+      }
+    }
+    if (b.mode === 'udp') report(rule('discovery', 'discovery: applies to http and tcp backends, this one is udp'));
   }
   if (hc.type === 'udp' && b.mode !== 'udp') {
     report(rule('healthCheck.type', `a udp health check needs a udp backend, this one is ${b.mode}`));

@@ -1,4 +1,4 @@
-import type { Snapshot } from '../config/snapshot.ts';
+import type { ServerSpec, Snapshot } from '../config/snapshot.ts';
 import type { Clock } from '../core/clock.ts';
 import type { EventSink } from '../runtime/events.ts';
 import type { Explainer } from '../runtime/explain.ts';
@@ -37,4 +37,6 @@ export interface DataPlanePort {
   readonly counters: ReadonlyMap<string, FrontendRuntime>;
   /** Explain (issue 16): where a client's next request goes and why, without traffic; absent in bare test planes. */
   readonly explain?: Explainer;
+  /** Servers a backend's discovery source found (issue 15 point 2, src/runtime/dns.ts); absent in bare test planes. */
+  readonly discovered?: (backendId: string) => readonly ServerSpec[];
 }

@@ -140,6 +140,35 @@ export function serverView(
 }
 
 /**
+ * Servers the backend's discovery source found (issue 15 point 2): read-only, `discovered: true`,
+ * `address` the SRV target's name, with their live status.
+ */
+export function discoveredViews(
+  backendId: string,
+  plane: DataPlanePort,
+  shares?: ReadonlyMap<string, number>,
+): (Server & { status: ServerStatusView; discovered: true })[] {
+  return (plane.discovered?.(backendId) ?? []).map((spec) => {
+    const server: Server = {
+      id: spec.id,
+      backendId,
+      name: spec.name,
+      serverType: spec.serverType,
+      instanceId: null,
+      address: spec.address,
+      port: spec.port,
+      weight: spec.weight,
+      zone: null,
+      passive: spec.passive,
+      sslOffload: false,
+      caCertificateId: null,
+      enabled: true,
+    };
+    return { ...serverView(server, plane, false, shares), discovered: true as const };
+  });
+}
+
+/**
  * Servers deleted from backend `backendId` that are still draining (S3: open connections
  * finish until the drain timeout, then the server disappears). Built from the runtime's last
  * spec (the resolved address and port), with status `draining`, reason `removed`.

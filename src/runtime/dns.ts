@@ -74,11 +74,57 @@ interface NameState {
   inflight: boolean;
 }
 
+/** A backend's discovery source (API.md second wave: `discovery: { type: "dns-srv", name, resolver? }`). */
+export interface DiscoverySource {
+  readonly type: 'dns-srv';
+  readonly name: string;
+  /** `IP:port` of the DNS server for this backend; the process's resolver when absent. */
+  readonly resolver?: string | null;
+}
+
+/** One SRV record with its target's A answer. */
+interface SrvEntry {
+  readonly target: string;
+  readonly port: number;
+  readonly priority: number;
+  readonly weight: number;
+  readonly addresses: readonly string[];
+}
+
+interface SrvState {
+  readonly key: string;
+  readonly source: DiscoverySource;
+  entries: SrvEntry[];
+  goodAt: number;
+  error: string | null;
+  lastAt: number;
+  nextAt: number;
+  inflight: boolean;
+}
+
+/** The discovery source a backend names, if any (read from its document: `backend.config.discovery`). */
+export function discoveryOf(b: BackendSpec): DiscoverySource | undefined {
+  const d = (b.config as { discovery?: DiscoverySource | null }).discovery;
+  return d && d.type === 'dns-srv' && typeof d.name === 'string' ? d : undefined;
+}
+
+/** The stable id of a discovered server: its backend, SRV target and port. */
+export function discoveredServerId(backendId: string, target: string, port: number): string {
+  return `${backendId}~${target.toLowerCase().replace(/\.$/, '')}~${port}`;
+}
+
+/** SRV weight (0–65535) as a server weight (1–100): 0 is the smallest share, not none (RFC 2782). */
+export function srvWeight(w: number): number {
+  return Math.max(1, Math.min(100, Math.round(w)));
+}
+
 /** A hostname server's outcome: the address it runs on, or why it has none. */
 interface Outcome {
   readonly address: string | null;
   readonly problem: string | null;
   readonly message?: string;
+  /** A discovered server's spec (SRV), added to its backend. */
+  readonly spec?: ServerSpec;
 }
 
 /** True when `address` is a host name (not an IP literal). */
@@ -98,6 +144,11 @@ export class DnsResolution {
   readonly #clock: Clock;
   readonly #resolver: Resolver;
   readonly #names = new Map<string, NameState>();
+  /** SRV discovery by `resolver|name`. */
+  readonly #srv = new Map<string, SrvState>();
+  readonly #resolvers = new Map<string, Resolver>();
+  /** Discovered servers of the last apply, by id (what `#outcomes` judges like named servers). */
+  #discovered = new Map<string, ServerSpec>();
   /** What each hostname server runs on now, by server id (what was last applied). */
   #applied = new Map<string, Outcome>();
   #original: Snapshot | undefined;
@@ -127,7 +178,117 @@ export class DnsResolution {
       this.#names.set(name, st);
       this.#resolve(st);
     }
+    const sources = new Set<string>();
+    for (const b of snapshot.backends.values()) {
+      const d = discoveryOf(b);
+      if (!d) continue;
+      const key = srvKey(d);
+      sources.add(key);
+      if (this.#srv.has(key)) continue;
+      const st: SrvState = {
+        key,
+        source: d,
+        entries: [],
+        goodAt: 0,
+        error: null,
+        lastAt: 0,
+        nextAt: 0,
+        inflight: false,
+      };
+      this.#srv.set(key, st);
+      this.#resolveSrv(st);
+    }
+    for (const key of this.#srv.keys()) if (!sources.has(key)) this.#srv.delete(key);
     return this.#reapply();
+  }
+
+  /** The discovered servers of every backend with a discovery source, from the answers held now. */
+  #discover(now: number): Map<string, ServerSpec> {
+    const out = new Map<string, ServerSpec>();
+    if (!this.#original) return out;
+    const hold = this.#o.holdMs ?? 300_000;
+    for (const b of this.#original.backends.values()) {
+      const d = discoveryOf(b);
+      if (!d) continue;
+      const st = this.#srv.get(srvKey(d));
+      if (!st || st.goodAt === 0 || (st.error !== null && now - st.goodAt > hold)) continue;
+      const best = Math.min(...st.entries.map((e) => e.priority));
+      for (const e of st.entries) {
+        const id = discoveredServerId(b.id, e.target, e.port);
+        if (out.has(id)) continue;
+        const name = `${e.target.replace(/\.$/, '')}:${e.port}`;
+        out.set(id, {
+          id,
+          backendId: b.id,
+          loadBalancerId: b.loadBalancerId,
+          name,
+          serverType: 'other',
+          instanceId: null,
+          address: e.target,
+          port: e.port,
+          endpoint: name,
+          weight: srvWeight(e.weight),
+          maxConnections: 0,
+          zone: null,
+          // RFC 2782: the lowest priority takes the traffic; higher ones are backups.
+          passive: e.priority > best,
+          sslOffload: false,
+          caCertificateId: null,
+          enabled: true,
+          os: null,
+          healthCheck: { port: null, enabled: true },
+        });
+      }
+    }
+    return out;
+  }
+
+  /** Discovered servers by backend id, as the last apply had them (for the API). */
+  discovered(backendId: string): ServerSpec[] {
+    return [...this.#discovered.values()].filter((s) => s.backendId === backendId);
+  }
+
+  #resolverFor(server: string | null | undefined): Resolver {
+    if (!server) return this.#resolver;
+    let r = this.#resolvers.get(server);
+    if (!r) this.#resolvers.set(server, (r = createResolver(server, this.#o.queryTimeoutMs)));
+    return r;
+  }
+
+  #resolveSrv(st: SrvState): void {
+    st.inflight = true;
+    st.lastAt = this.#clock.now();
+    const minS = this.#o.minTtlSeconds ?? 5;
+    const r = this.#resolverFor(st.source.resolver);
+    const done = (error: string | null, entries?: SrvEntry[]) => {
+      st.inflight = false;
+      if (this.#stopped || this.#srv.get(st.key) !== st) return;
+      const now = this.#clock.now();
+      st.error = error;
+      if (entries) {
+        st.entries = entries;
+        st.goodAt = now;
+      }
+      // SRV answers carry no TTL through node:dns: looked at again at the lower bound.
+      st.nextAt = now + minS * 1000;
+      this.#maybeReapply();
+    };
+    r.resolveSrv(st.source.name).then(
+      async (records) => {
+        const entries = await Promise.all(
+          records.map(async (rec): Promise<SrvEntry> => {
+            const addresses = await r.resolve4(rec.name).catch(() => [] as string[]);
+            return { target: rec.name, port: rec.port, priority: rec.priority, weight: rec.weight, addresses };
+          }),
+        );
+        done(null, entries);
+      },
+      (err: NodeJS.ErrnoException) => done(`${err.code ?? 'error'}: ${err.message}`),
+    );
+  }
+
+  #maybeReapply(): void {
+    if (this.#original && this.#changed(this.#outcomes(this.#clock.now()))) void this.#reapply().catch(() => {});
   }
 
   /** Stops the timer; answers in flight are ignored. */
@@ -137,20 +298,27 @@ export class DnsResolution {
   }
 
   /** The outcome for one server spec with the answers held now. */
-  #outcome(spec: ServerSpec, now: number): Outcome {
-    const st = this.#names.get(spec.address);
-    if (!st) return { address: null, problem: 'dns-pending' };
-    const held = st.goodAt > 0 && (st.error === null || now - st.goodAt <= (this.#o.holdMs ?? 300_000));
-    if (!held) {
-      return st.error === null
-        ? { address: null, problem: 'dns-pending' }
-        : { address: null, problem: 'dns-failed', message: st.error };
+  #outcome(spec: ServerSpec, now: number, srvAddresses?: readonly string[]): Outcome {
+    let addresses: readonly string[];
+    if (srvAddresses) {
+      if (srvAddresses.length === 0) return { address: null, problem: 'dns-failed', message: 'no A record' };
+      addresses = srvAddresses;
+    } else {
+      const st = this.#names.get(spec.address);
+      if (!st) return { address: null, problem: 'dns-pending' };
+      const held = st.goodAt > 0 && (st.error === null || now - st.goodAt <= (this.#o.holdMs ?? 300_000));
+      if (!held) {
+        return st.error === null
+          ? { address: null, problem: 'dns-pending' }
+          : { address: null, problem: 'dns-failed', message: st.error };
+      }
+      addresses = st.addresses;
     }
     const policy = this.#o.policy(spec.loadBalancerId);
     if (!policy) return { address: null, problem: 'dns-pending' };
     const ok: string[] = [];
     let firstProblem: string | undefined;
-    for (const a of st.addresses) {
+    for (const a of addresses) {
       const problem = this.#refusal(a, spec, policy);
       if (problem === undefined) ok.push(a);
       else firstProblem ??= problem;
@@ -188,6 +356,14 @@ export class DnsResolution {
     for (const s of this.#original.servers.values()) {
       if (s.instanceId === null && isNameAddress(s.address)) out.set(s.id, this.#outcome(s, now));
     }
+    const discovered = this.#discover(now);
+    for (const s of discovered.values()) {
+      const b = this.#original.backends.get(s.backendId);
+      const d = b && discoveryOf(b);
+      const entry =
+        d && this.#srv.get(srvKey(d))?.entries.find((e) => discoveredServerId(s.backendId, e.target, e.port) === s.id);
+      out.set(s.id, { ...this.#outcome(s, now, entry?.addresses ?? []), spec: s });
+    }
     return out;
   }
 
@@ -196,6 +372,7 @@ export class DnsResolution {
     for (const [id, o] of next) {
       const a = this.#applied.get(id);
       if (!a || a.address !== o.address || a.problem !== o.problem) return true;
+      if (o.spec && (a.spec?.weight !== o.spec.weight || a.spec?.passive !== o.spec.passive)) return true;
     }
     return false;
   }
@@ -216,6 +393,7 @@ export class DnsResolution {
       }
       this.#log(outcomes);
       this.#applied = outcomes;
+      this.#discovered = new Map([...outcomes].flatMap(([id, o]) => (o.spec ? [[id, o.spec] as const] : [])));
       await this.#o.apply(rewrite(this.#original, outcomes));
       for (const r of rt.servers.values()) this.#setProblem(r, outcomes.get(r.id)?.problem ?? null);
     });
@@ -252,6 +430,7 @@ export class DnsResolution {
       if (st.inflight) continue;
       if (now >= st.nextAt || (now - st.lastAt >= minMs && this.#failing(st.name))) this.#resolve(st);
     }
+    for (const st of this.#srv.values()) if (!st.inflight && now >= st.nextAt) this.#resolveSrv(st);
     // Hold times running out, load balancer rules changed since the last apply.
     if (this.#original && this.#changed(this.#outcomes(now))) void this.#reapply().catch(() => {});
   }
@@ -298,20 +477,31 @@ export class DnsResolution {
 /** The snapshot with each hostname server's address (and endpoint) replaced by its outcome's. */
 export function rewrite(snapshot: Snapshot, outcomes: ReadonlyMap<string, Outcome>): Snapshot {
   if (outcomes.size === 0) return snapshot;
+  const resolved = (s: ServerSpec, o: Outcome | undefined): ServerSpec =>
+    !o || o.address === null ? s : Object.freeze({ ...s, address: o.address, endpoint: endpointOf(o.address, s.port) });
   const servers = new Map<string, ServerSpec>();
-  for (const [id, s] of snapshot.servers) {
-    const o = outcomes.get(id);
-    if (!o || o.address === null) servers.set(id, s);
-    else servers.set(id, Object.freeze({ ...s, address: o.address, endpoint: endpointOf(o.address, s.port) }));
+  for (const [id, s] of snapshot.servers) servers.set(id, resolved(s, outcomes.get(id)));
+  const added = new Map<string, ServerSpec[]>();
+  for (const [id, o] of outcomes) {
+    if (!o.spec || servers.has(id)) continue;
+    const spec = resolved(Object.freeze(o.spec), o);
+    servers.set(id, spec);
+    let list = added.get(spec.backendId);
+    if (!list) added.set(spec.backendId, (list = []));
+    list.push(spec);
   }
   const backends = new Map<string, BackendSpec>();
   for (const [id, b] of snapshot.backends) {
-    if (!b.servers.some((s) => outcomes.has(s.id))) backends.set(id, b);
-    else
-      backends.set(
-        id,
-        Object.freeze({ ...b, servers: Object.freeze(b.servers.map((s) => servers.get(s.id) ?? s)) as ServerSpec[] }),
-      );
+    const more = added.get(id) ?? [];
+    if (more.length === 0 && !b.servers.some((s) => outcomes.has(s.id))) backends.set(id, b);
+    else {
+      const list = [...b.servers.map((s) => servers.get(s.id) ?? s), ...more];
+      backends.set(id, Object.freeze({ ...b, servers: Object.freeze(list) as ServerSpec[] }));
+    }
   }
   return Object.freeze({ ...snapshot, servers, backends });
+}
+
+function srvKey(d: DiscoverySource): string {
+  return `${d.resolver ?? ''}|${d.name.toLowerCase()}`;
 }
