@@ -278,7 +278,17 @@ describe('web console: rules, frontend and backend settings, rotation, roles', {
         else {
           assert.deepEqual(
             seen.sort(),
-            ['Add Backend Server', 'Disable web-1', 'Drain web-1', 'Remove web-1', 'Update web-1'],
+            [
+              'Add Backend Server',
+              'Disable selected servers',
+              'Disable web-1',
+              'Drain selected servers',
+              'Drain web-1',
+              'Enable selected servers',
+              'Remove selected servers',
+              'Remove web-1',
+              'Update web-1',
+            ],
             'an operator sees server actions only',
           );
         }

@@ -120,9 +120,11 @@ describe('web console: inventory, certificates, database servers', { timeout: 18
     // issue 16: left empty, so the server follows the backend's port 5432 (and later changes of it)
     assert.equal(await dlg.getByLabel('Port', { exact: true }).inputValue(), '', "follows the backend's port");
     await dlg.getByRole('radio', { name: 'From the inventory' }).check();
+    // issue 15 point 1: the inventory is a list to pick one or several from
     await dlg
       .getByLabel('Backend Server', { exact: true })
-      .selectOption({ label: 'db-a — 127.0.0.1 (az2), Debian 12' });
+      .getByRole('checkbox', { name: 'db-a — 127.0.0.1 (az2), Debian 12' })
+      .check();
     assert.equal(await dlg.getByLabel('Name', { exact: true }).inputValue(), 'db-a', 'named after the instance');
     assert.equal(await dlg.getByLabel('Zone', { exact: true }).inputValue(), 'az2', "the instance's zone");
     assert.equal(await dlg.getByLabel('Server Type', { exact: true }).inputValue(), 'database');

@@ -2,11 +2,15 @@
  * "Add Backend Server" and "Update" dialog (SPEC S1, S2, C3; seeds 000 and 004): Name,
  * Server Type, Backend Server (inventory) or Custom IP, Port, Weight, Zone, Passive,
  * SSL Offload, Server Certificate (CA). API errors appear beside the field they name.
+ * Adding from the inventory, several instances may be picked at once: they are added as one
+ * batch (`POST …/servers/batch`, issue 15 point 1), one server per instance named after it,
+ * in one configuration version or not at all.
  */
 import { useState } from 'react';
 import { ServerTypes } from '../../../src/config/model.ts';
 import { useForm, useServices } from '../hooks.ts';
 import { ApiError } from '../lib/api.ts';
+import { batchProblems, instancesBatch } from '../lib/server-batch.ts';
 import {
   movesServer,
   newServerValues,
@@ -30,6 +34,8 @@ export interface ServerDialogProps {
   onClose: () => void;
   /** Called with the saved server and the configuration version it is live in. */
   onSaved: (server: Server, configVersion: number | null, created: boolean) => void;
+  /** Several instances added as one batch: the servers made and the configuration version they are live in. */
+  onSavedMany?: (servers: Server[], configVersion: number | null) => void;
 }
 
 /** What a server type means here: its usual port (the dialog suggests it while Port is untouched). */
@@ -38,7 +44,16 @@ function typeHint(t: ServerType): string {
   return p ? `usual port ${p}` : 'no usual port';
 }
 
-export function ServerDialog({ backend, server, instances, certificates, zones, onClose, onSaved }: ServerDialogProps) {
+export function ServerDialog({
+  backend,
+  server,
+  instances,
+  certificates,
+  zones,
+  onClose,
+  onSaved,
+  onSavedMany,
+}: ServerDialogProps) {
   const { api } = useServices();
   const form = useForm(() => (server ? serverValues(server) : newServerValues(backend)));
   const { values } = form;
@@ -46,6 +61,10 @@ export function ServerDialog({ backend, server, instances, certificates, zones, 
   /** A 412 on save (issue 15 point 6): the server as it is now and what changed since the dialog opened. */
   const [conflict, setConflict] = useState<{ current: Server | null; changes: string[] } | null>(null);
   const [reapplying, setReapplying] = useState(false);
+  /** Adding from the inventory: the instances picked (several make one batch). */
+  const [picked, setPicked] = useState<string[]>([]);
+  const several = !server && byInstance && picked.length > 1;
+  const [batchBusy, setBatchBusy] = useState(false);
   const serversPath = `/backends/${encodeURIComponent(backend.id)}/servers`;
   const path = server ? `${serversPath}/${encodeURIComponent(server.id)}` : serversPath;
   const { busy, upsert } = useSave(form, (err) => {
@@ -100,9 +119,44 @@ export function ServerDialog({ backend, server, instances, certificates, zones, 
     form.setMany(patch);
   };
 
+  const pick = (id: string, on: boolean) => {
+    const next = on ? [...picked.filter((x) => x !== id), id] : picked.filter((x) => x !== id);
+    setPicked(next);
+    form.set('instanceId', next[0] ?? '');
+    if (next.length === 1) onInstance(next[0] as string);
+  };
+  /** Several instances: one batch, each named and typed after its instance. */
+  const addSeveral = async () => {
+    const { payload, errors } = serverPayload(values);
+    delete errors.name;
+    if (Object.keys(errors).length) {
+      form.setErrors(errors);
+      return;
+    }
+    // The zone the first pick filled in is its own: each server takes its instance's unless the operator chose one.
+    if (!form.touched.has('zone')) delete payload.zone;
+    const chosen = picked.map((id) => instances.find((i) => i.id === id)).filter((i): i is Instance => !!i);
+    const body = instancesBatch(payload, chosen);
+    setBatchBusy(true);
+    form.setFormError(null);
+    try {
+      const r = await api.change<{ added: Server[] }>('POST', `${serversPath}/batch`, body);
+      onSavedMany?.(r.resource.added ?? [], r.configVersion);
+    } catch (err) {
+      const lines = err instanceof ApiError ? batchProblems(err, { add: chosen.map((i) => i.name) }) : [String(err)];
+      form.setFormError(`Nothing was added: ${lines.join('; ')}`);
+    } finally {
+      setBatchBusy(false);
+    }
+  };
+
   const submit = (e: React.FormEvent) => {
     e.preventDefault();
     setConflict(null);
+    if (several) {
+      void addSeveral();
+      return;
+    }
     void upsert<Server>({
       prepared: serverPayload(values, server),
       editing: !!server,
@@ -122,8 +176,8 @@ export function ServerDialog({ backend, server, instances, certificates, zones, 
       footer={
         <FormFooter
           formId="server-form"
-          submitLabel={server ? 'Update' : 'Add Server'}
-          busy={busy}
+          submitLabel={server ? 'Update' : several ? `Add ${picked.length} Servers` : 'Add Server'}
+          busy={busy || batchBusy}
           onCancel={onClose}
         />
       }
@@ -149,7 +203,13 @@ export function ServerDialog({ backend, server, instances, certificates, zones, 
         <p className="muted wide-field">
           Backend <strong>{backend.name}</strong> ({backend.mode}, {backend.algorithm})
         </p>
-        <TextField form={form} path="name" label="Name" hint="unique within the backend" />
+        {several ? (
+          <p className="muted wide-field" data-several>
+            {picked.length} servers, each named after its instance; the fields below apply to each.
+          </p>
+        ) : (
+          <TextField form={form} path="name" label="Name" hint="unique within the backend" />
+        )}
         <SelectField
           form={form}
           path="serverType"
@@ -181,7 +241,23 @@ export function ServerDialog({ backend, server, instances, certificates, zones, 
             Custom IP address
           </label>
         </fieldset>
-        {byInstance ? (
+        {byInstance && !server ? (
+          <fieldset className="wide-field instance-picks" aria-label="Backend Server">
+            <legend>Backend Servers (pick one or several)</legend>
+            {instances.length === 0 ? <p className="muted">The inventory is empty</p> : null}
+            {instances.map((i) => (
+              <label key={i.id}>
+                <input type="checkbox" checked={picked.includes(i.id)} onChange={(e) => pick(i.id, e.target.checked)} />{' '}
+                {`${i.name} — ${i.privateIp}${i.zone ? ` (${i.zone})` : ''}${i.os ? `, ${i.os}` : ''}`}
+              </label>
+            ))}
+            {form.errors.instanceId ? (
+              <p className="field-error" role="alert">
+                {form.errors.instanceId}
+              </p>
+            ) : null}
+          </fieldset>
+        ) : byInstance ? (
           <SelectField
             form={form}
             path="instanceId"

@@ -1,15 +1,18 @@
 /**
  * The servers table of a backend (issue point 5, 6; SPEC S1–S5, S9, H6, P4), with the
- * "Add Backend Server" button and per-row Update, Enable/Disable, Drain and Remove.
+ * "Add Backend Server" button and per-row Update, Enable/Disable, Drain and Remove. Rows can be
+ * selected: Drain, Disable, Enable, Remove and Set weight on the selection are each one batch
+ * (`POST …/servers/batch`, issue 15 point 1): one configuration version, or nothing changed.
  * Live: reloads on the backend's events and every 2 s (slow-start progress, connections);
  * requests per second come from the shared stats poll.
  */
 import { useMemo, useState } from 'react';
 import { useCertificates, useInstances } from '../data.ts';
 import { useLoad, useNow, useServices, useStatsTick } from '../hooks.ts';
-import { query } from '../lib/api.ts';
+import { ApiError, query } from '../lib/api.ts';
 import { affectsBackend } from '../lib/events.ts';
 import { endpoint, formatRate, healthLabel, healthTooltip, stateLabel } from '../lib/format.ts';
+import { ActionDone, actionBatch, type BatchAction, batchProblems } from '../lib/server-batch.ts';
 import { formatShare, ServerTypePresets } from '../lib/server-form.ts';
 import type { Backend, Server } from '../lib/types.ts';
 import { useConfirmDelete } from './confirm-delete.tsx';
@@ -52,6 +55,68 @@ export function ServersTable({ backend }: { backend: Backend }) {
   const drainSeconds = backend.drainTimeoutSeconds;
   const serverPath = (s: Server) => `/backends/${encodeURIComponent(backend.id)}/servers/${encodeURIComponent(s.id)}`;
   const version = (v: number | null) => (v === null ? '' : ` Live in configuration version ${v}.`);
+
+  // ---------- the selection and its batches ----------
+  const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
+  const [batchWeight, setBatchWeight] = useState('');
+  const [batchBusy, setBatchBusy] = useState(false);
+  const selectable = list.filter((s) => s.status.reason !== 'removed');
+  const chosen = selectable.filter((s) => selected.has(s.id));
+  const toggle = (id: string, on: boolean) =>
+    setSelected((cur) => {
+      const next = new Set(cur);
+      if (on) next.add(id);
+      else next.delete(id);
+      return next;
+    });
+  const batchPath = `/backends/${encodeURIComponent(backend.id)}/servers/batch`;
+  const plural = (n: number) => `${n} server${n === 1 ? '' : 's'}`;
+  const batchDone = (action: BatchAction, n: number, v: number | null) => {
+    notify(`${plural(n)} ${ActionDone[action]} in one change.${version(v)}`);
+    setSelected(new Set());
+    servers.reload();
+  };
+  /** Sends one batch for the selection; Drain and Remove ask first. */
+  const runBatch = async (action: BatchAction) => {
+    const targets = chosen.map((s) => ({ id: s.id, name: s.name }));
+    if (targets.length === 0) return;
+    const weight = action === 'weight' ? Number(batchWeight) : undefined;
+    if (action === 'weight' && (batchWeight.trim() === '' || !Number.isInteger(weight))) {
+      notify('Set weight: enter a whole number from 0 to 100.', 'error');
+      return;
+    }
+    const body = actionBatch(action, targets, weight);
+    const names = targets.map((t) => t.name);
+    if (action === 'drain' || action === 'remove') {
+      const verb = action === 'drain' ? 'Drain' : 'Remove';
+      confirm.ask({
+        title: `${verb} ${plural(targets.length)}?`,
+        message: (
+          <>
+            {names.join(', ')} will get no new connections
+            {action === 'remove' ? ` and be removed from ${backend.name}` : ''}. Open connections will be drained for{' '}
+            {drainSeconds} seconds, then closed. All of them change together, or none does.
+          </>
+        ),
+        confirmLabel: verb,
+        danger: action === 'remove',
+        path: batchPath,
+        change: { method: 'POST', path: batchPath, body },
+        done: (v) => batchDone(action, targets.length, v),
+      });
+      return;
+    }
+    setBatchBusy(true);
+    try {
+      const r = await api.change('POST', batchPath, body);
+      batchDone(action, targets.length, r.configVersion);
+    } catch (e) {
+      const why = e instanceof ApiError ? batchProblems(e, { update: names }).join('; ') : String(e);
+      notify(`Nothing changed: ${why}`, 'error');
+    } finally {
+      setBatchBusy(false);
+    }
+  };
 
   const setEnabled = async (s: Server, enabled: boolean) => {
     try {
@@ -131,10 +196,48 @@ export function ServersTable({ backend }: { backend: Backend }) {
           {tag.trim() ? `No server has the tags ${tag}.` : 'No servers yet. Add one to send traffic.'}
         </p>
       ) : null}
+      {can.changeServers && selectable.length > 0 ? (
+        <div className="selection-bar" role="toolbar" aria-label="Selected servers">
+          <label>
+            <input
+              type="checkbox"
+              aria-label="Select all servers"
+              checked={chosen.length === selectable.length}
+              onChange={(e) => setSelected(new Set(e.target.checked ? selectable.map((s) => s.id) : []))}
+            />{' '}
+            {chosen.length ? `${chosen.length} selected` : 'Select all'}
+          </label>
+          {(['drain', 'disable', 'enable', 'remove'] as const).map((a) => (
+            <button
+              key={a}
+              type="button"
+              className={a === 'remove' ? 'danger' : undefined}
+              aria-label={`${a[0]!.toUpperCase() + a.slice(1)} selected servers`}
+              disabled={chosen.length === 0 || batchBusy}
+              onClick={() => void runBatch(a)}
+            >
+              {a[0]!.toUpperCase() + a.slice(1)}
+            </button>
+          ))}
+          <input
+            type="number"
+            min={0}
+            max={100}
+            value={batchWeight}
+            placeholder="weight"
+            aria-label="Weight for the selected servers"
+            onChange={(e) => setBatchWeight(e.target.value)}
+          />
+          <button type="button" disabled={chosen.length === 0 || batchBusy} onClick={() => void runBatch('weight')}>
+            Set weight
+          </button>
+        </div>
+      ) : null}
       {list.length > 0 ? (
         <DataTable
           className="data servers-table"
           columns={[
+            can.changeServers && 'Select',
             'Name',
             'Type',
             'Address',
@@ -154,6 +257,17 @@ export function ServersTable({ backend }: { backend: Backend }) {
             const { state, slowStartFactor: factor } = s.status;
             return (
               <tr key={s.id} data-server={s.name}>
+                {can.changeServers ? (
+                  <td>
+                    <input
+                      type="checkbox"
+                      aria-label={`Select ${s.name}`}
+                      disabled={s.status.reason === 'removed'}
+                      checked={selected.has(s.id)}
+                      onChange={(e) => toggle(s.id, e.target.checked)}
+                    />
+                  </td>
+                ) : null}
                 <th scope="row" title={s.description || undefined}>
                   {s.name}
                   {s.tags?.length ? (
@@ -220,6 +334,11 @@ export function ServersTable({ backend }: { backend: Backend }) {
           certificates={certs.data ?? []}
           zones={zones}
           onClose={() => setPending(null)}
+          onSavedMany={(added, v) => {
+            setPending(null);
+            notify(`${plural(added.length)} added in one change.${version(v)}`);
+            servers.reload();
+          }}
           onSaved={(s, v, created) => {
             setPending(null);
             notify(

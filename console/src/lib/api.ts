@@ -12,6 +12,8 @@ export class ApiError extends Error {
   readonly field: string | null;
   /** 412 `precondition_failed`: the version the resource is at now (null when it was deleted). */
   currentVersion: number | null | undefined;
+  /** Every problem of the request (`error.details`: `field`, `rule`, `message`, `index` for a batch item). */
+  details: { field?: string; rule?: string; message?: string; index?: number }[] = [];
   constructor(status: number, code: string, message: string, field: string | null) {
     super(message);
     this.name = 'ApiError';
@@ -54,6 +56,8 @@ export function toApiError(status: number, body: unknown): ApiError {
   if (body && typeof body === 'object') {
     const e = (body as { error?: { currentVersion?: unknown } }).error;
     if (e && (typeof e.currentVersion === 'number' || e.currentVersion === null)) err.currentVersion = e.currentVersion;
+    const details = (e as { details?: unknown } | undefined)?.details;
+    if (Array.isArray(details)) err.details = details.filter((d) => d && typeof d === 'object');
   }
   return err;
 }
