@@ -130,7 +130,8 @@ function normaliseNames(source: string, root: { instances?: Fields[]; loadBalanc
 /**
  * Largest declarative file accepted, in bytes (4 MiB). The `yaml` package needs about 3 s and
  * 250 MB of memory per MiB of YAML, so a 50 MiB file ran the process out of memory (issue 10).
- * Also the body limit of `POST /api/v1/apply`.
+ * Also the body limit of a JSON `POST /api/v1/apply`; a YAML one may hold 1 MiB, as the API
+ * parses it on its event loop (api/routes-apply.ts).
  */
 export const MAX_DECLARATIVE_FILE_BYTES = 4 * 1024 * 1024;
 /**
