@@ -6,7 +6,7 @@ import { diffStates } from './diff.ts';
 import { type ConfigState, emptyConfig, type Server } from './model.ts';
 import { buildBackend, buildFrontend, buildLoadBalancer, buildServer, mergeBackend, mergeServer } from './resources.ts';
 import { compile, type Snapshot } from './snapshot.ts';
-import { changeConfigProblems, configProblems } from './validate.ts';
+import { advanceServerIndex, changeConfigProblems, configProblems } from './validate.ts';
 
 /** A small deterministic PRNG, so a failure can be replayed. */
 function rng(seed: number): () => number {
@@ -88,6 +88,31 @@ describe('incremental validation and diff (issue 13 point 4)', () => {
     }
     assert.ok(refused > 100, `${refused} changes refused`);
     assert.ok(compared > 500, `${compared} changes compared`);
+  });
+
+  it('stays equal over a chain of changes, the index following each accepted one', () => {
+    const r = rng(99);
+    let state = base(40, 60);
+    let accepted = 0;
+    for (let n = 0; n < 800; n++) {
+      const after = shallowDraft(state);
+      randomChange(after, r, n);
+      const t = touched(state, after);
+      const whole = configProblems(after, { before: state });
+      const part = changeConfigProblems(state, after, t, undefined);
+      assert.ok(part);
+      assert.deepEqual(
+        part.map((e) => e.message),
+        whole.map((e) => e.message),
+        `change ${n}`,
+      );
+      if (whole.length === 0) {
+        advanceServerIndex(state, after, t);
+        state = after;
+        accepted++;
+      }
+    }
+    assert.ok(accepted > 100, `${accepted} changes accepted`);
   });
 
   it('leaves changes of backends, load balancers, instances and certificates to the whole validation', () => {

@@ -218,10 +218,7 @@ function nameKey(name: unknown): string {
 export function changeConfigProblems(
   before: ConfigState,
   after: ConfigState,
-  touched: {
-    before: Readonly<Record<string, readonly { id: string }[]>>;
-    after: Readonly<Record<string, readonly { id: string }[]>>;
-  },
+  touched: TouchedDocs,
   guard: AddressGuard | undefined,
 ): FulcrumError[] | undefined {
   for (const kind of ['loadBalancer', 'backend', 'instance', 'certificate']) {
@@ -230,43 +227,129 @@ export function changeConfigProblems(
   const tb = (touched.before.server ?? []) as readonly Server[];
   const ta = (touched.after.server ?? []) as readonly Server[];
   if (tb.length + ta.length > IncrementalMaxServers) return undefined;
-  const ports = new Map(after.backends.map((b) => [b.id, b.port]));
-  const endpointKey = (s: Server): string | undefined => {
-    const port = s.port ?? ports.get(s.backendId) ?? null;
-    return port === null ? undefined : `${s.backendId}\u0000${s.address}:${port}`;
-  };
-  const ids = new Set<string>();
-  const names = new Set<string>();
-  const endpoints = new Set<string>();
+  if ([...tb, ...ta].some((s) => s === null || typeof s !== 'object')) return undefined;
+  const ix = serverIndex(before);
+  // The servers a touched one could clash with: same backend and name, same backend and endpoint.
+  const clash = new Set<Server>(tb);
   for (const s of [...tb, ...ta]) {
-    if (s === null || typeof s !== 'object') return undefined;
-    ids.add(s.id);
-    names.add(`${s.backendId}\u0000${nameKey(s.name)}`);
-    const e = endpointKey(s);
-    if (e !== undefined) endpoints.add(e);
+    for (const x of ix.names.get(nameKeyOf(s)) ?? []) clash.add(x);
+    const e = ix.endpointKeyOf(s);
+    if (e !== undefined) for (const x of ix.endpoints.get(e) ?? []) clash.add(x);
   }
-  const related = (list: readonly Server[]): Server[] =>
-    list.filter(
-      (s) =>
-        ids.has(s.id) ||
-        names.has(`${s.backendId}\u0000${nameKey(s.name)}`) ||
-        endpoints.has(endpointKey(s) ?? '\u0000'),
-    );
+  const gone = new Set<Server>(tb);
+  const inOrder = (docs: Iterable<Server>, list: readonly Server[]): Server[] =>
+    [...docs]
+      .map((d) => [list.indexOf(d), d] as const)
+      .sort((x, y) => x[0] - y[0])
+      .map(([, d]) => d);
+  const beforeRelated = inOrder(clash, before.servers);
+  const afterRelated = inOrder(new Set([...[...clash].filter((d) => !gone.has(d)), ...ta]), after.servers);
   // S6: the quota counts every server whose backend and load balancer exist (serverRefs).
+  const perBackend = new Map(ix.perBackend);
+  for (const s of tb) perBackend.set(s.backendId, (perBackend.get(s.backendId) ?? 0) - 1);
+  for (const s of ta) perBackend.set(s.backendId, (perBackend.get(s.backendId) ?? 0) + 1);
   const lbOf = new Map(after.backends.map((b) => [b.id, b.loadBalancerId]));
-  const lbs = new Set(after.loadBalancers.map((l) => l.id));
-  const perBackend = new Map<string, number>();
-  for (const s of after.servers) perBackend.set(s.backendId, (perBackend.get(s.backendId) ?? 0) + 1);
+  const lbs = new Map(after.loadBalancers.map((l) => [l.id, l]));
   const serversPerLb = new Map<string, number>();
   for (const [backendId, n] of perBackend) {
     const lb = lbOf.get(backendId);
     if (lb !== undefined && lbs.has(lb)) serversPerLb.set(lb, (serversPerLb.get(lb) ?? 0) + n);
   }
+  // The quota is reported in the order serverRefs meets the load balancers: with one over
+  // its quota (the state before had none), that order does not matter.
+  if ([...serversPerLb].filter(([id, n]) => n > (lbs.get(id)?.maxServers ?? Infinity)).length > 1) return undefined;
   return configProblems(
-    { ...after, servers: related(after.servers) },
-    { guard, before: { ...before, servers: related(before.servers) } },
+    { ...after, servers: afterRelated },
+    { guard, before: { ...before, servers: beforeRelated } },
     serversPerLb,
   );
+}
+
+/** What `changeConfigProblems` reads of config/changes.ts's Touched. */
+interface TouchedDocs {
+  before: Readonly<Record<string, readonly { id: string }[]>>;
+  after: Readonly<Record<string, readonly { id: string }[]>>;
+}
+
+/** The servers of a state by backend and name, by backend and endpoint, and counted by backend. */
+interface ServerIndex {
+  readonly ports: ReadonlyMap<string, number | null>;
+  readonly names: Map<string, Set<Server>>;
+  readonly endpoints: Map<string, Set<Server>>;
+  readonly perBackend: Map<string, number>;
+  endpointKeyOf(s: Server): string | undefined;
+}
+
+/** One index per servers array (a state's, kept as the next state's by `advanceServerIndex`). */
+const serverIndexes = new WeakMap<readonly Server[], ServerIndex>();
+
+function nameKeyOf(s: Server): string {
+  return `${s.backendId}\u0000${nameKey(s.name)}`;
+}
+
+function addTo(map: Map<string, Set<Server>>, key: string | undefined, s: Server): void {
+  if (key === undefined) return;
+  let set = map.get(key);
+  if (!set) map.set(key, (set = new Set()));
+  set.add(s);
+}
+
+function removeFrom(map: Map<string, Set<Server>>, key: string | undefined, s: Server): void {
+  if (key === undefined) return;
+  const set = map.get(key);
+  set?.delete(s);
+  if (set?.size === 0) map.delete(key);
+}
+
+/** The index of `state`'s servers: kept while the backends' ports are those it was built with. */
+function serverIndex(state: ConfigState): ServerIndex {
+  const kept = serverIndexes.get(state.servers);
+  if (
+    kept &&
+    kept.ports.size === state.backends.length &&
+    state.backends.every((b) => kept.ports.has(b.id) && kept.ports.get(b.id) === b.port)
+  ) {
+    return kept;
+  }
+  const ports = new Map(state.backends.map((b) => [b.id, b.port]));
+  const ix: ServerIndex = {
+    ports,
+    names: new Map(),
+    endpoints: new Map(),
+    perBackend: new Map(),
+    endpointKeyOf(s) {
+      const port = s.port ?? ports.get(s.backendId) ?? null;
+      return port === null ? undefined : `${s.backendId}\u0000${s.address}:${port}`;
+    },
+  };
+  for (const s of state.servers) {
+    addTo(ix.names, nameKeyOf(s), s);
+    addTo(ix.endpoints, ix.endpointKeyOf(s), s);
+    ix.perBackend.set(s.backendId, (ix.perBackend.get(s.backendId) ?? 0) + 1);
+  }
+  serverIndexes.set(state.servers, ix);
+  return ix;
+}
+
+/**
+ * Moves the index of `before`'s servers to `after`'s once a change validated by
+ * `changeConfigProblems` is committed, so the next change finds it at the cost of this one.
+ */
+export function advanceServerIndex(before: ConfigState, after: ConfigState, touched: TouchedDocs): void {
+  const ix = serverIndexes.get(before.servers);
+  if (!ix) return;
+  serverIndexes.delete(before.servers);
+  for (const s of (touched.before.server ?? []) as Server[]) {
+    removeFrom(ix.names, nameKeyOf(s), s);
+    removeFrom(ix.endpoints, ix.endpointKeyOf(s), s);
+    ix.perBackend.set(s.backendId, (ix.perBackend.get(s.backendId) ?? 0) - 1);
+  }
+  for (const s of (touched.after.server ?? []) as Server[]) {
+    addTo(ix.names, nameKeyOf(s), s);
+    addTo(ix.endpoints, ix.endpointKeyOf(s), s);
+    ix.perBackend.set(s.backendId, (ix.perBackend.get(s.backendId) ?? 0) + 1);
+  }
+  serverIndexes.set(after.servers, ix);
 }
 
 /**

@@ -5,7 +5,7 @@ import type { ConfigState, ResourceKind } from '../config/model.ts';
 import { normalizeName } from '../config/names.ts';
 import { followInstances } from '../config/resources.ts';
 import { compile, type Snapshot } from '../config/snapshot.ts';
-import { changeConfigProblems, validateChange, validateConfig } from '../config/validate.ts';
+import { advanceServerIndex, changeConfigProblems, validateChange, validateConfig } from '../config/validate.ts';
 import { combineErrors, FulcrumError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { type ConfigStore, nextResourceVersion, type Upsert } from '../store/types.ts';
@@ -244,6 +244,7 @@ export class ChangePipeline {
     this.#state = draft;
     this.#validated = draft;
     this.#snapshot = snapshot;
+    if (problems) advanceServerIndex(before, draft, t);
     try {
       await this.#plane.apply(snapshot);
     } catch (err) {
