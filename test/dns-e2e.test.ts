@@ -3,6 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
 import { waitFor } from './helpers/http-client.ts';
 import { addFrontend } from './helpers/persistence-support.ts';
+import { TestPki } from './tls-pki.ts';
 
 /**
  * Issue 15 point 2, servers by DNS name, against a real DNS server: Debian's dnsmasq on a
@@ -410,5 +412,53 @@ describe('discovery by DNS SRV records (dnsmasq)', { timeout: 90_000 }, () => {
       .map((s) => s.address)
       .sort();
     assert.deepEqual(names, ['a2.test', 'a3.test']);
+  });
+});
+
+describe('a TLS server by host name: SNI and the certificate check use the name', { timeout: 60_000 }, () => {
+  it('verifies a certificate that names only the host, for traffic and for https checks', async (t) => {
+    const pki = new TestPki();
+    t.after(() => pki.cleanup());
+    const ca = pki.ca('dns-test-ca');
+    const leaf = pki.leaf(ca, { cn: 'secure.test', sans: ['DNS:secure.test'] });
+    const seen: string[] = [];
+    const srv = https.createServer({ cert: leaf.certPem, key: leaf.keyPem }, (req, res) => {
+      seen.push(String((req.socket as import('node:tls').TLSSocket).servername));
+      res.end('secure');
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.7', r));
+    t.after(() => new Promise<void>((r) => srv.close(() => r())));
+    const dns = new Dnsmasq();
+    t.after(() => dns.close());
+    dns.write({ 'ready.test': '127.0.0.1', 'secure.test': '127.0.0.7' });
+    await dns.start();
+    const f = await startTestFulcrum({ resolver: `127.0.0.1:${dns.port}`, t });
+    const lbId = (await f.ok('POST', '/load-balancers', { name: 'shop', allowedNetworks: ['127.0.0.0/8'] })).id;
+    const caId = (await f.ok('POST', '/certificates', { name: 'ca', kind: 'ca', pem: ca.certPem })).id;
+    const beId = (
+      await f.ok('POST', '/backends', {
+        loadBalancerId: lbId,
+        name: 'sec',
+        mode: 'http',
+        tls: { enabled: true, caCertificateId: caId, sni: null, verify: true },
+        healthCheck: { enabled: true, type: 'https', intervalSeconds: 1, timeoutSeconds: 1, rise: 1, fall: 1 },
+      })
+    ).id;
+    const s = await f.ok('POST', `/backends/${beId}/servers`, {
+      name: 'secure',
+      serverType: 'web',
+      address: 'secure.test',
+      port: (srv.address() as AddressInfo).port,
+    });
+    await waitFor(
+      async () => (await f.ok('GET', `/backends/${beId}/servers/${s.id}`)).status.reason === null,
+      8000,
+      'the https check passes against the name',
+    );
+    const front = await addFrontend(f.ok, lbId, 'www', beId);
+    const r = await fetch(`http://127.0.0.1:${front}/`);
+    assert.equal(r.status, 200);
+    assert.equal(await r.text(), 'secure');
+    assert.ok(seen.length >= 2 && seen.every((n) => n === 'secure.test'), JSON.stringify(seen));
   });
 });

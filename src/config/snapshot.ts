@@ -37,6 +37,8 @@ export interface ServerSpec {
   readonly serverType: ServerType;
   readonly instanceId: string | null;
   readonly address: string;
+  /** The host name `address` was resolved from (issue 15 point 2, src/runtime/dns.ts): TLS SNI and certificate checks use it. */
+  readonly host?: string;
   readonly port: number;
   /** `address:port` (IPv6 in brackets): a change of it resets health (issue 3 point 3). */
   readonly endpoint: string;

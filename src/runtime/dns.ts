@@ -478,7 +478,9 @@ export class DnsResolution {
 export function rewrite(snapshot: Snapshot, outcomes: ReadonlyMap<string, Outcome>): Snapshot {
   if (outcomes.size === 0) return snapshot;
   const resolved = (s: ServerSpec, o: Outcome | undefined): ServerSpec =>
-    !o || o.address === null ? s : Object.freeze({ ...s, address: o.address, endpoint: endpointOf(o.address, s.port) });
+    !o || o.address === null
+      ? s
+      : Object.freeze({ ...s, address: o.address, host: s.address, endpoint: endpointOf(o.address, s.port) });
   const servers = new Map<string, ServerSpec>();
   for (const [id, s] of snapshot.servers) servers.set(id, resolved(s, outcomes.get(id)));
   const added = new Map<string, ServerSpec[]>();

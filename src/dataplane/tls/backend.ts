@@ -34,9 +34,9 @@ export class BackendTrust {
     return id === null ? undefined : certificates.get(id);
   }
 
-  /** SNI for a server: `tls.sni`, else its address unless an IP literal (RFC 6066 §3). */
+  /** SNI for a server: `tls.sni`, else its host name or address unless an IP literal (RFC 6066 §3). */
   static serverName(backend: BackendSpec, server: ServerSpec): string | undefined {
-    const sni = backend.tls.sni ?? server.address;
+    const sni = backend.tls.sni ?? server.host ?? server.address;
     return sni && isIP(sni) === 0 ? sni : undefined;
   }
 
