@@ -207,8 +207,10 @@ describe('POST /apply: a whole document as one change', () => {
     const pad = (n: number) => `# ${'x'.repeat(n)}\n`;
     const yaml = await post(pad(1024 * 1024) + shop(), 'application/yaml');
     assert.equal(yaml.status, 413);
+    assert.match(yaml.body.error.message, /a YAML document may hold at most 1 MiB .*send it as JSON/);
     const json = await post(`{"loadBalancers": []${' '.repeat(4 * 1024 * 1024)}}`, 'application/json');
     assert.equal(json.status, 413);
+    assert.match(json.body.error.message, /a JSON document may hold at most 4 MiB/);
     const bigJsonOk = await post(
       `{"loadBalancers": []${' '.repeat(2 * 1024 * 1024)}}`,
       'application/json',

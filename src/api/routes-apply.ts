@@ -12,7 +12,7 @@ import {
 import { applyPlanToState, NEW, type Plan, planApply } from '../declarative/plan.ts';
 import { DeclarativeFileSchema } from '../declarative/schema.ts';
 import type { ApiContext } from './context.ts';
-import { validatorCompiler } from './errors.ts';
+import { errorHandler, validatorCompiler } from './errors.ts';
 
 /**
  * `POST /api/v1/apply[?dryRun=true][&prune=true]` (issue 15 point 1, API.md second wave): a
@@ -128,6 +128,17 @@ export function registerApplyRoutes(app: FastifyInstance, ctx: ApiContext): void
     { parseAs: 'string', bodyLimit: APPLY_YAML_BODY_LIMIT_BYTES },
     (_req, body, done) => done(null, body),
   );
+  // A body above its limit is answered 413 naming the limit of its type; anything else as everywhere.
+  const otherwise = errorHandler(ctx.log);
+  app.setErrorHandler((error, req, reply) => {
+    if ((error as { code?: string }).code !== 'FST_ERR_CTP_BODY_TOO_LARGE')
+      return otherwise(error as Parameters<typeof otherwise>[0], req, reply);
+    const yaml = !String(req.headers['content-type'] ?? '').includes('json');
+    const message = yaml
+      ? `body: a YAML document may hold at most 1 MiB (${APPLY_YAML_BODY_LIMIT_BYTES} bytes); send it as JSON (application/json) for up to 4 MiB, as fulcrum apply does`
+      : `body: a JSON document may hold at most 4 MiB (${APPLY_JSON_BODY_LIMIT_BYTES} bytes), the declarative file limit`;
+    return reply.code(413).send({ error: { code: 'invalid', message, field: 'body' } });
+  });
   app.post(
     '/apply',
     {
