@@ -2,16 +2,19 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import tls from 'node:tls';
 import { compile } from '../src/config/snapshot.ts';
 import { createHttpListener } from '../src/dataplane/http/listener.ts';
 import { encodeProxyV1, encodeProxyV2, readProxyHeader } from '../src/dataplane/proxy-protocol.ts';
 import { createTcpListener } from '../src/dataplane/tcp/listener.ts';
 import { healthChecks } from '../src/health/registry.ts';
 import { buildTarget } from '../src/health/target.ts';
+import { type FrontProxy, frontCertificate, frontClient, startFrontProxy } from './helpers/front-protocols.ts';
 import { waitFor } from './helpers/http-client.ts';
 import { backend, baseConfig, freePort, frontend, makePlane, server } from './helpers/plane.ts';
 
@@ -371,5 +374,88 @@ listen tcp
     const v2 = await check('http', 'v2', ports.ngV2 as number, true);
     assert.equal(v2.ok, true, v2.message);
     assert.equal((await check('http', 'v2', ports.ngV2 as number, false)).ok, false);
+  });
+});
+
+describe('PROXY protocol on an https frontend: the header before the TLS handshake (issue 15 point 3)', () => {
+  let echo: Awaited<ReturnType<typeof xffEcho>>;
+  let p: FrontProxy;
+  let haPort = 0;
+  const hdir = mkdtempSync(join(tmpdir(), 'fulcrum-pp-tls-'));
+  let ha: ChildProcess | undefined;
+
+  before(async () => {
+    echo = await xffEcho();
+    p = await startFrontProxy('h2', [echo.port], {
+      frontend: { acceptProxyProtocol: true, trustedProxies: ['127.0.0.1/32'] },
+    });
+    haPort = await freePort();
+    if (noHaproxy) return;
+    writeFileSync(
+      join(hdir, 'haproxy.cfg'),
+      `defaults
+  mode tcp
+  timeout connect 2s
+  timeout client 10s
+  timeout server 10s
+listen tls
+  bind 127.0.0.1:${haPort}
+  server f 127.0.0.1:${p.port} send-proxy-v2
+`,
+    );
+    ha = spawn(HAPROXY, ['-db', '-f', join(hdir, 'haproxy.cfg')], { stdio: 'ignore' });
+    await listening(haPort);
+  });
+
+  after(async () => {
+    ha?.kill('SIGKILL');
+    echo?.close();
+    await p?.close();
+    rmSync(hdir, { recursive: true, force: true });
+  });
+
+  test('HAProxy send-proxy-v2 → https: HTTP/1.1 and HTTP/2 see the client address', { skip: noHaproxy }, async () => {
+    const body = await new Promise<string>((resolve, reject) => {
+      https
+        .get(
+          {
+            host: '127.0.0.1',
+            port: haPort,
+            path: '/',
+            agent: false,
+            ca: frontCertificate().ca,
+            servername: 'proxy.test',
+            localAddress: '127.0.0.41',
+          },
+          (res) => {
+            let b = '';
+            res.on('data', (d) => {
+              b += d;
+            });
+            res.on('end', () => resolve(b));
+          },
+        )
+        .on('error', reject);
+    });
+    assert.equal(body, 'xff=127.0.0.41\n');
+    const h2 = frontClient('h2', haPort);
+    try {
+      const a = await h2.request({ localAddress: '127.0.0.42' });
+      assert.equal(a.body, 'xff=127.0.0.42\n');
+    } finally {
+      h2.close();
+    }
+  });
+
+  test('https with acceptProxyProtocol: a bare TLS handshake (no header) is refused', async () => {
+    const before = p.plane.counters.get('fe')?.proxyProtocolRefused ?? 0;
+    const err = await new Promise<string>((resolve) => {
+      const s = tls.connect({ host: '127.0.0.1', port: p.port, ca: frontCertificate().ca, servername: 'proxy.test' });
+      s.on('secureConnect', () => resolve('handshake'));
+      s.on('error', (e) => resolve(e.message));
+      s.on('close', () => resolve('closed'));
+    });
+    assert.notEqual(err, 'handshake');
+    assert.equal((p.plane.counters.get('fe')?.proxyProtocolRefused ?? 0) - before, 1);
   });
 });

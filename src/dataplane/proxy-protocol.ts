@@ -295,6 +295,26 @@ export function encodeProxyHeader(version: 'v1' | 'v2', e: ClientEndpoints | nul
   return version === 'v1' ? encodeProxyV1(e) : encodeProxyV2(e);
 }
 
+/** PROXY headers received on open TLS connections, by the socket's peer `address|port` (HTTP/2 sessions look theirs up). */
+const proxiedPeers = new Map<string, ClientEndpoints>();
+
+/** Remembers the endpoints a PROXY header named for `socket` until it closes. */
+export function rememberProxied(socket: net.Socket, e: ClientEndpoints): void {
+  const key = `${socket.remoteAddress}|${socket.remotePort}`;
+  proxiedPeers.set(key, e);
+  socket.once('close', () => {
+    if (proxiedPeers.get(key) === e) proxiedPeers.delete(key);
+  });
+}
+
+/** The endpoints a PROXY header named for the connection of `socket`, if one did. */
+export function proxiedPeer(
+  socket: { readonly remoteAddress?: string | undefined; readonly remotePort?: number | undefined } | undefined,
+): ClientEndpoints | undefined {
+  if (socket === undefined || proxiedPeers.size === 0) return undefined;
+  return proxiedPeers.get(`${socket.remoteAddress}|${socket.remotePort}`);
+}
+
 /** The endpoints of an accepted socket (its peer as source, its local address as destination). */
 export function socketEndpoints(socket: net.Socket): ClientEndpoints | null {
   if (socket.remoteAddress === undefined || socket.localAddress === undefined) return null;

@@ -1,10 +1,12 @@
 import http2 from 'node:http2';
+import type net from 'node:net';
 import { h2Answer } from '../http/answers.ts';
 import { Exchange, type ExchangeClient } from '../http/exchange.ts';
 import { dropField, fieldValue, forwardedLines, isHopByHop, isTrustedProxy } from '../http/forward-headers.ts';
 import type { HttpFrontend } from '../http/frontend.ts';
 import type { HttpHead } from '../http/parser.ts';
 import { parseTarget, targetOut } from '../http/request-target.ts';
+import { proxiedPeer, socketEndpoints } from '../proxy-protocol.ts';
 import { ChunkedDecoder } from './chunked.ts';
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR, NGHTTP2_PROTOCOL_ERROR } = http2.constants;
@@ -79,9 +81,13 @@ export class H2Stream implements ExchangeClient {
     this.#frontend = frontend;
     this.#stream = stream;
     this.#session = session;
-    const remote = stream.session?.socket?.remoteAddress ?? '';
+    // issue 15 point 3: the address a PROXY header named, else the socket's peer
+    const proxied = proxiedPeer(stream.session?.socket);
+    const remote = proxied?.sourceAddress ?? stream.session?.socket?.remoteAddress ?? '';
     const clientAddress = remote.startsWith('::ffff:') && remote.indexOf('.') > 0 ? remote.slice(7) : remote;
     this.x = new Exchange(frontend, this, clientAddress, 'h2', true);
+    const sock = stream.session?.socket;
+    this.x.proxyEndpoints = proxied ?? (sock === undefined ? null : socketEndpoints(sock as net.Socket));
     const method = String(headers[':method'] ?? 'GET');
     const authority = String(headers[':authority'] ?? headers.host ?? '');
     const names: string[] = ['host'];

@@ -1,10 +1,13 @@
+import type net from 'node:net';
 import tls from 'node:tls';
 import type { Certificate } from '../../config/model.ts';
 import type { FrontendSpec } from '../../config/snapshot.ts';
 import { HttpFrontend, serveHttpConnection } from '../http/connection.ts';
+import { acceptProxied } from '../http/listener.ts';
 import type { ServerChooser } from '../http/route.ts';
 import { H2Server } from '../http2/server.ts';
 import { listenFrontend } from '../listen.ts';
+import { proxiedPeer, rememberProxied } from '../proxy-protocol.ts';
 import { SERVER_TLS_OPTIONS, ServerContexts, type SniTable, selectCredential } from '../tls/contexts.ts';
 import type { ListenerContext, ListenerFactory, ProtocolListener } from '../types.ts';
 
@@ -59,7 +62,24 @@ class HttpsListener implements ProtocolListener {
         return;
       }
       if (socket.alpnProtocol === 'h2') this.#h2.serve(socket);
-      else serveHttpConnection(socket, frontend, { https: true });
+      else {
+        const proxied = proxiedPeer(socket);
+        serveHttpConnection(socket, frontend, proxied === undefined ? { https: true } : { https: true, proxied });
+      }
+    });
+    // acceptProxyProtocol (issue 15 point 3): the PROXY header comes before the TLS handshake
+    const server = this.#server;
+    const handshake = server.listeners('connection') as ((raw: net.Socket) => void)[];
+    server.removeAllListeners('connection');
+    server.on('connection', (raw: net.Socket) => {
+      if (!frontend.spec.acceptProxyProtocol) {
+        for (const l of handshake) l.call(server, raw);
+        return;
+      }
+      acceptProxied(raw, frontend, (proxied) => {
+        if (proxied !== null) rememberProxied(raw, proxied);
+        for (const l of handshake) l.call(server, raw);
+      });
     });
     this.#server.on('tlsClientError', (err: NodeJS.ErrnoException, socket) => {
       ctx.counters.refused++;
