@@ -1,0 +1,147 @@
+// Benchmark (not a test), issue 13 points 4 and 5: does a change cost the same at 10 and at
+// 10,000 servers? Two Fulcrums run in this process, one with a backend of 10 servers and one
+// with a backend of 10,000; one-server PATCHes are sent to them in turn (interleaved, so a
+// busy machine slows both alike) and timed through the API, from request to answer. Then
+// the balancers' pick cost over 10 and over 10,000 servers, per algorithm, interleaved too.
+// Quote the ratios (10,000 vs 10), never the absolute figures (bench/RESULTS.md).
+//
+//   npm run bench:scale
+//   SCALE_CHANGES=100 SCALE_SERVERS=2000 node_modules/.bin/node bench/scale.ts   # quick look
+import { performance } from 'node:perf_hooks';
+import { balancerClasses, createBalancer } from '../src/balancer/registry.ts';
+import type { Algorithm } from '../src/config/model.ts';
+import { compile } from '../src/config/snapshot.ts';
+import { Runtime } from '../src/runtime/runtime.ts';
+import { startTestFulcrum, type TestFulcrum } from '../test/helpers/fulcrum.ts';
+import { backend, baseConfig, freePort, server } from '../test/helpers/plane.ts';
+
+const LARGE = Number(process.env.SCALE_SERVERS ?? 10_000);
+const SMALL = 10;
+const CHANGES = Number(process.env.SCALE_CHANGES ?? 300);
+const WARMUP = 30;
+
+function quantile(xs: readonly number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] as number;
+}
+
+function address(i: number): string {
+  return `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+}
+
+/** A Fulcrum with one load balancer, one http frontend and one backend of `n` servers (checks off). */
+async function fleet(n: number): Promise<{ t: TestFulcrum; backendId: string; serverIds: string[] }> {
+  const t = await startTestFulcrum();
+  const lb = await t.ok('POST', '/load-balancers', {
+    name: 'lb',
+    allowedNetworks: ['10.0.0.0/8'],
+    maxServers: n + 100,
+  });
+  const b = await t.ok('POST', '/backends', {
+    loadBalancerId: lb.id,
+    name: 'web',
+    mode: 'http',
+    port: 80,
+    healthCheck: { enabled: false },
+  });
+  await t.ok('POST', '/frontends', {
+    loadBalancerId: lb.id,
+    name: 'www',
+    protocol: 'http',
+    bindAddress: '127.0.0.1',
+    port: await freePort(),
+    defaultBackendId: b.id,
+  });
+  const serverIds: string[] = new Array(n);
+  let next = 0;
+  const worker = async () => {
+    while (next < n) {
+      const i = next++;
+      const s = await t.ok('POST', `/backends/${b.id}/servers`, { name: `s${i}`, address: address(i) });
+      serverIds[i] = s.id;
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  return { t, backendId: b.id, serverIds };
+}
+
+/** One one-server PATCH, timed from request to answer (ms). */
+async function change(f: Awaited<ReturnType<typeof fleet>>, i: number): Promise<number> {
+  const id = f.serverIds[(i * 7919) % f.serverIds.length] as string;
+  const start = performance.now();
+  await f.t.ok('PATCH', `/backends/${f.backendId}/servers/${id}`, { weight: 1 + (i % 100) });
+  return performance.now() - start;
+}
+
+async function changes(): Promise<void> {
+  const setup = performance.now();
+  const small = await fleet(SMALL);
+  const large = await fleet(LARGE);
+  console.log(`setup: ${((performance.now() - setup) / 1000).toFixed(1)} s (${LARGE} servers created through the API)`);
+  try {
+    for (let i = 0; i < WARMUP; i++) {
+      await change(small, i);
+      await change(large, i);
+    }
+    const a: number[] = [];
+    const b: number[] = [];
+    for (let i = 0; i < CHANGES; i++) {
+      a.push(await change(small, WARMUP + i));
+      b.push(await change(large, WARMUP + i));
+    }
+    const row = (name: string, xs: number[]) =>
+      `${name.padEnd(16)} p50 ${quantile(xs, 0.5).toFixed(2)} ms   p99 ${quantile(xs, 0.99).toFixed(2)} ms`;
+    console.log(`\none-server PATCH through the API, ${CHANGES} changes each, interleaved`);
+    console.log(row(`${SMALL} servers`, a));
+    console.log(row(`${LARGE} servers`, b));
+    console.log(
+      `ratio ${LARGE} vs ${SMALL}: p50 ${(quantile(b, 0.5) / quantile(a, 0.5)).toFixed(2)} ×, p99 ${(quantile(b, 0.99) / quantile(a, 0.99)).toFixed(2)} ×`,
+    );
+  } finally {
+    await small.t.close();
+    await large.t.close();
+  }
+}
+
+/** A live backend of `n` servers under `algorithm`, through compile and the Runtime. */
+function balancerOf(n: number, algorithm: Algorithm) {
+  const c = baseConfig({ allowedNetworks: ['10.0.0.0/8'], maxServers: n });
+  c.backends.push(backend('b', 'http', { algorithm, port: 80 }));
+  for (let i = 0; i < n; i++) c.servers.push(server(`s${i}`, 'b', 80, { address: address(i) }));
+  const runtime = new Runtime(createBalancer);
+  runtime.reconcile(compile(c));
+  return runtime.backends.get('b')?.balancer;
+}
+
+function picks(): void {
+  const PICKS = 200_000;
+  const ROUNDS = 5;
+  console.log(`\npick cost, ns per pick (median of ${ROUNDS} interleaved rounds of ${PICKS} picks)`);
+  const clients = Array.from({ length: 1024 }, (_, i) => `192.0.2.${i & 255}`);
+  for (const algorithm of Object.keys(balancerClasses) as Algorithm[]) {
+    const small = balancerOf(SMALL, algorithm);
+    const large = balancerOf(LARGE, algorithm);
+    if (!small || !large) continue;
+    const time = (bal: typeof small): number => {
+      const start = performance.now();
+      for (let i = 0; i < PICKS; i++) bal.pick({ clientAddress: clients[i & 1023] });
+      return ((performance.now() - start) * 1e6) / PICKS;
+    };
+    time(small);
+    time(large);
+    const a: number[] = [];
+    const b: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      a.push(time(small));
+      b.push(time(large));
+    }
+    const x = quantile(a, 0.5);
+    const y = quantile(b, 0.5);
+    console.log(
+      `${algorithm.padEnd(22)} ${SMALL}: ${x.toFixed(0).padStart(6)}   ${LARGE}: ${y.toFixed(0).padStart(6)}   ratio ${(y / x).toFixed(2)} ×`,
+    );
+  }
+}
+
+await changes();
+picks();
