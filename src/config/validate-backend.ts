@@ -66,7 +66,7 @@ export function backendRules(b: Backend, report: Report): void {
     report(invalid('healthCheck.postgres', 'healthCheck.postgres: is required with a postgres check'));
   }
   if (b.proxyProtocol != null && b.mode === 'udp') {
-    report(rule('proxyProtocol', 'proxyProtocol: applies to tcp and http backends, this one is udp'));
+    report(rule('proxyProtocol', 'applies to tcp and http backends, this one is udp'));
   }
   if (b.discovery) {
     if (!isSrvName(b.discovery.name))

@@ -40,16 +40,9 @@ export function frontendRules(f: Frontend, report: Report): void {
   if (f.acceptProxyProtocol === true) {
     // issue 15 point 3: the header is only believed from trustedProxies
     if (f.protocol === 'udp')
-      report(
-        rule('acceptProxyProtocol', 'acceptProxyProtocol: applies to http, https and tcp frontends, this one is udp'),
-      );
+      report(rule('acceptProxyProtocol', 'applies to http, https and tcp frontends, this one is udp'));
     else if ((f.trustedProxies ?? []).length === 0)
-      report(
-        rule(
-          'acceptProxyProtocol',
-          'acceptProxyProtocol: needs trustedProxies, the sources allowed to send the PROXY header',
-        ),
-      );
+      report(rule('acceptProxyProtocol', 'needs trustedProxies, the sources allowed to send the PROXY header'));
   }
   if (f.certificateIds.length > 0 && f.protocol !== 'https') {
     report(rule('certificateIds', `certificateIds: certificates apply to https frontends, this one is ${f.protocol}`));

@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
+import { freePort } from './helpers/plane.ts';
+
+describe('PROXY protocol fields through the API (issue 15 point 3)', () => {
+  let f: TestFulcrum;
+  let lb: string;
+  before(async () => {
+    f = await startTestFulcrum();
+    lb = (await f.ok('POST', '/load-balancers', { name: 'lb', allowedNetworks: ['127.0.0.0/8'] })).id;
+  });
+  after(() => f.close());
+
+  it('backend proxyProtocol v1/v2 and healthCheck.proxyProtocol are stored; others refused', async () => {
+    const plain = await f.ok('POST', '/backends', { loadBalancerId: lb, name: 'plain', mode: 'http' });
+    assert.equal(plain.proxyProtocol ?? null, null);
+    const b = await f.ok('POST', '/backends', {
+      loadBalancerId: lb,
+      name: 'pp',
+      mode: 'tcp',
+      proxyProtocol: 'v2',
+      healthCheck: { proxyProtocol: true },
+    });
+    assert.equal(b.proxyProtocol, 'v2');
+    assert.equal(b.healthCheck.proxyProtocol, true);
+    const patched = await f.ok('PATCH', `/backends/${b.id}`, { proxyProtocol: 'v1' });
+    assert.equal(patched.proxyProtocol, 'v1');
+    const bad = await f.api('POST', '/backends', {
+      loadBalancerId: lb,
+      name: 'bad',
+      mode: 'http',
+      proxyProtocol: 'v3',
+    });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error.field, 'proxyProtocol');
+    const udp = await f.api('POST', '/backends', { loadBalancerId: lb, name: 'u', mode: 'udp', proxyProtocol: 'v1' });
+    assert.equal(udp.status, 409);
+    assert.equal(udp.body.error.field, 'proxyProtocol');
+  });
+
+  it('frontend acceptProxyProtocol needs trustedProxies and a non-udp protocol', async () => {
+    const be = await f.ok('POST', '/backends', { loadBalancerId: lb, name: 'fe-be', mode: 'http' });
+    const base = { loadBalancerId: lb, protocol: 'http', defaultBackendId: be.id };
+    const alone = await f.api('POST', '/frontends', {
+      ...base,
+      name: 'a',
+      port: await freePort(),
+      acceptProxyProtocol: true,
+    });
+    assert.equal(alone.status, 409);
+    assert.equal(alone.body.error.field, 'acceptProxyProtocol');
+    const fe = await f.ok('POST', '/frontends', {
+      ...base,
+      name: 'b',
+      port: await freePort(),
+      acceptProxyProtocol: true,
+      trustedProxies: ['127.0.0.1/32'],
+    });
+    assert.equal(fe.acceptProxyProtocol, true);
+    const text = await (await fetch(`${f.url}/openapi.json`)).text();
+    assert.match(text, /acceptProxyProtocol/);
+    assert.match(text, /"v1","v2"/);
+  });
+});
