@@ -193,8 +193,9 @@ export function applyServerBatch(
   const current = new Map(draft.servers.map((s) => [s.id, s]));
   for (const m of made) m.server = current.get(m.server.id) ?? m.server;
 
+  const near = neighbours(draft, original, backendId);
   for (const m of made) {
-    const problems = serverProblems(draft, original, backendId, m.server, guard);
+    const problems = serverProblems(draft, backendId, m.server, guard, near);
     for (const p of problems) fail(m.list, m.index, p);
   }
   if (found.length > 0) throw refusal(found);
@@ -218,6 +219,33 @@ export function applyServerBatch(
   };
 }
 
+/** The servers of a backend by name (NFC) and by endpoint: those a server can clash with. */
+interface Neighbours {
+  byName: Map<string, Server[]>;
+  byEndpoint: Map<string, Server[]>;
+  endpoint: (s: Server) => string;
+  /** Each server as it was before the batch, by id. */
+  was: Map<string, Server>;
+}
+
+function neighbours(draft: ConfigState, original: readonly Server[], backendId: string): Neighbours {
+  const port = draft.backends.find((b) => b.id === backendId)?.port ?? null;
+  const endpoint = (x: Server) => `${x.address}:${x.port ?? port}`;
+  const byName = new Map<string, Server[]>();
+  const byEndpoint = new Map<string, Server[]>();
+  const add = (m: Map<string, Server[]>, k: string, x: Server) => {
+    const list = m.get(k);
+    if (list) list.push(x);
+    else m.set(k, [x]);
+  };
+  for (const x of draft.servers) {
+    if (x.backendId !== backendId) continue;
+    add(byName, normalizeName(String(x.name)), x);
+    add(byEndpoint, endpoint(x), x);
+  }
+  return { byName, byEndpoint, endpoint, was: new Map(original.map((x) => [x.id, x])) };
+}
+
 /**
  * The problems one server of a batch brings in: config/validate.ts's rules on the part of the
  * configuration it can clash with (its load balancer, backend, instance and certificate, and
@@ -227,22 +255,20 @@ export function applyServerBatch(
  */
 function serverProblems(
   draft: ConfigState,
-  original: readonly Server[],
   backendId: string,
   s: Server,
   guard: AddressGuard | undefined,
+  near: Neighbours,
 ): FulcrumError[] {
   const backend = draft.backends.find((b) => b.id === backendId)!;
   const lb = draft.loadBalancers.filter((l) => l.id === backend.loadBalancerId);
-  const endpoint = (x: Server) => `${x.address}:${x.port ?? backend.port}`;
-  const key = normalizeName(String(s.name));
-  const partners = draft.servers.filter(
-    (x) =>
-      x.backendId === backendId &&
-      x.id !== s.id &&
-      (normalizeName(String(x.name)) === key || endpoint(x) === endpoint(s)),
-  );
-  const was = new Map(original.map((x) => [x.id, x]));
+  const partners = [
+    ...new Set([
+      ...(near.byName.get(normalizeName(String(s.name))) ?? []),
+      ...(near.byEndpoint.get(near.endpoint(s)) ?? []),
+    ]),
+  ].filter((x) => x.id !== s.id);
+  const was = near.was;
   const part = (servers: readonly Server[]): ConfigState => ({
     version: draft.version,
     loadBalancers: lb,
