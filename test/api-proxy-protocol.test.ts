@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startTestFulcrum, type TestFulcrum } from './helpers/fulcrum.ts';
+import { startTestFulcrum, type TestFulcrum, TOKEN } from './helpers/fulcrum.ts';
 import { freePort } from './helpers/plane.ts';
 
 describe('PROXY protocol fields through the API (issue 15 point 3)', () => {
@@ -61,5 +61,32 @@ describe('PROXY protocol fields through the API (issue 15 point 3)', () => {
     const text = await (await fetch(`${f.url}/openapi.json`)).text();
     assert.match(text, /acceptProxyProtocol/);
     assert.match(text, /"v1","v2"/);
+  });
+
+  it('the declarative file carries the fields (POST /apply)', async () => {
+    const port = await freePort();
+    const yaml = `loadBalancers:
+  - name: pp-file
+    allowedNetworks: [127.0.0.0/8]
+    backends:
+      - name: web
+        mode: http
+        proxyProtocol: v2
+        healthCheck: { enabled: false, proxyProtocol: true }
+        servers:
+          - { name: one, address: 127.0.0.1, port: 9 }
+    frontends:
+      - { name: www, protocol: http, port: ${port}, backend: web, acceptProxyProtocol: true, trustedProxies: [127.0.0.1/32] }
+`;
+    const r = await fetch(`${f.url}/api/v1/apply`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/yaml' },
+      body: yaml,
+    });
+    assert.equal(r.status, 200, await r.text());
+    const backends = (await f.ok('GET', '/backends')) as { name: string; proxyProtocol?: string }[];
+    assert.equal(backends.find((b) => b.name === 'web')?.proxyProtocol, 'v2');
+    const frontends = (await f.ok('GET', '/frontends')) as { name: string; acceptProxyProtocol?: boolean }[];
+    assert.equal(frontends.find((x) => x.name === 'www')?.acceptProxyProtocol, true);
   });
 });
