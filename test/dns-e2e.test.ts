@@ -413,6 +413,31 @@ describe('discovery by DNS SRV records (dnsmasq)', { timeout: 90_000 }, () => {
       .sort();
     assert.deepEqual(names, ['a2.test', 'a3.test']);
   });
+
+  it('takes a weight override, drain and enable on a discovered server, and nothing else', async () => {
+    const a3 = (await list()).find((s) => s.address === 'a3.test') as unknown as { id: string };
+    const path = `/backends/${beId}/servers/${a3.id}`;
+    const refused = await f.api('PATCH', path, { port: 1 });
+    assert.equal(refused.status, 400, JSON.stringify(refused.body));
+    const w = await f.ok('PATCH', path, { weight: 55 });
+    assert.equal(w.weight, 55);
+    assert.equal(w.discovered, true);
+    const t = traffic(front);
+    try {
+      await waitFor(() => (t.seen.get('a3') ?? 0) > 2, 5000, 'traffic on a3');
+      const drained = await f.ok('POST', `${path}/drain`, {});
+      assert.equal(drained.enabled, false);
+      const before = t.seen.get('a3') ?? 0;
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(t.seen.get('a3') ?? 0, before, 'no new request to the drained a3');
+      assert.equal((await f.ok('GET', path)).enabled, false);
+      await f.ok('PATCH', path, { enabled: true });
+      await waitFor(() => (t.seen.get('a3') ?? 0) > before, 5000, 'a3 back in rotation');
+    } finally {
+      await t.stop();
+    }
+    assert.deepEqual(t.failures, []);
+  });
 });
 
 describe('a TLS server by host name: SNI and the certificate check use the name', { timeout: 60_000 }, () => {

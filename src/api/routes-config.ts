@@ -32,6 +32,7 @@ import {
   hasTags,
   serverView,
 } from '../control/views.ts';
+import { FulcrumError } from '../core/errors.ts';
 import type { ApiContext } from './context.ts';
 import { validatorCompiler } from './errors.ts';
 import { addEtagHook, ifMatchOf } from './etag.ts';
@@ -220,6 +221,11 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): voi
   const cp = ctx.control;
   const plane = cp.plane;
   const srvView = (x: Server, shares?: ReadonlyMap<string, number>) => serverView(x, plane, false, shares);
+  const discoveredView = (backendId: string, id: string) => {
+    const v = discoveredViews(backendId, plane).find((s) => s.id === id);
+    if (!v) throw new FulcrumError('not_found', `id: backend "${backendId}" has no server "${id}"`, 'id');
+    return v;
+  };
   addEtagHook(app);
 
   // ---------- load balancers, frontends, backends, instances: one shape of routes ----------
@@ -394,6 +400,8 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): voi
         // S3: a deleted server stays visible (state draining) until its drain ends.
         const draining = drainingRemovedViews(req.params.id, plane).find((s) => s.id === req.params.serverId);
         if (draining) return draining;
+        if (cp.isDiscovered(req.params.id, req.params.serverId))
+          return discoveredView(req.params.id, req.params.serverId);
         throw err;
       }
     },
@@ -409,6 +417,10 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): voi
       }),
     },
     async (req: Req) => {
+      if (cp.isDiscovered(req.params.id, req.params.serverId)) {
+        const r = await cp.overrideDiscovered(ctx.actor(req), req.params.id, req.params.serverId, req.body);
+        return { ...discoveredView(req.params.id, req.params.serverId), configVersion: r.configVersion };
+      }
       const r = await cp.updateServer(ctx.actor(req), req.params.id, req.params.serverId, req.body, ifMatchOf(req));
       return { ...srvView(r.resource), configVersion: r.configVersion };
     },
@@ -436,6 +448,16 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): voi
     },
     async (req: Req) => {
       const timeout = (req.body ?? {}).timeoutSeconds as number | undefined;
+      if (cp.isDiscovered(req.params.id, req.params.serverId)) {
+        const { id, serverId } = req.params;
+        if (timeout !== undefined) plane.runtime.setDrainTimeout(serverId, timeout * 1000);
+        try {
+          const r = await cp.overrideDiscovered(ctx.actor(req), id, serverId, { enabled: false }, undefined, 'drain');
+          return { ...discoveredView(id, serverId), configVersion: r.configVersion };
+        } finally {
+          if (timeout !== undefined) plane.runtime.setDrainTimeout(serverId, undefined);
+        }
+      }
       const r = await cp.drainServer(ctx.actor(req), req.params.id, req.params.serverId, timeout, ifMatchOf(req));
       return { ...srvView(r.resource), configVersion: r.configVersion };
     },

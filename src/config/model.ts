@@ -215,6 +215,11 @@ export interface BackendDiscovery {
   type: 'dns-srv';
   name: string;
   resolver?: string | null;
+  /**
+   * What operators set on discovered servers, by server id: a weight in place of the record's,
+   * `enabled: false` (disabled or drained). The rest of a discovered server is read-only.
+   */
+  overrides?: Record<string, { weight?: number; enabled?: boolean }>;
 }
 
 /** A backend's queue (HAProxy `maxqueue` + `timeout queue`, NGINX Plus `queue`). */

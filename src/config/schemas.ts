@@ -292,8 +292,17 @@ const backendFields = {
           'x-rule': 'must be an SRV name such as _http._tcp.api.internal',
         }),
         resolver: nullable(Type.String({ maxLength: 64, 'x-rule': 'must be IP:port such as 10.0.0.2:53' })),
+        overrides: Type.Record(
+          Type.String({ minLength: 1, maxLength: 64 }),
+          full({ weight: int(0, 100), enabled: Type.Boolean() }, ['weight', 'enabled']),
+          {
+            maxProperties: 10_000,
+            description:
+              'by discovered server id: weight in place of the SRV weight, enabled false (disabled, drained); set through the server routes',
+          },
+        ),
       },
-      ['resolver'],
+      ['resolver', 'overrides'],
       {
         description:
           "servers discovered from DNS SRV records (issue 15 point 2): one server per record (target's A address, the record's port and weight, backups for higher priorities), followed as the records change (removed ones drain); listed with discovered: true. resolver: this source's DNS server, else fulcrum serve --resolver (default null = none)",

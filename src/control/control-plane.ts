@@ -423,6 +423,49 @@ export class ControlPlane {
       ifMatch,
     );
   }
+  /** True when `id` is a server backend `backendId`'s discovery source found (issue 15 point 2). */
+  isDiscovered(backendId: string, id: string): boolean {
+    return (this.plane.discovered?.(backendId) ?? []).some((s) => s.id === id);
+  }
+
+  /**
+   * PATCH / drain of a discovered server (issue 15 point 2): only `weight` and `enabled` may be
+   * set; they are kept in the backend's `discovery.overrides` (one change of the backend).
+   */
+  overrideDiscovered(
+    actor: Actor,
+    backendId: string,
+    id: string,
+    patch: Body,
+    ifMatch?: IfMatch,
+    action = 'update',
+  ): Promise<Changed<Backend>> {
+    const readOnly = Object.keys(patch).filter((k) => k !== 'weight' && k !== 'enabled');
+    if (readOnly.length > 0) {
+      throw invalid(
+        readOnly[0]!,
+        `${readOnly[0]}: a discovered server follows its SRV record; only weight and enabled may be set`,
+      );
+    }
+    return this.#update(
+      actor,
+      'backend',
+      backendId,
+      (cur) => {
+        if (!cur.discovery)
+          throw new FulcrumError('not_found', `id: backend "${backendId}" has no server "${id}"`, 'id');
+        const overrides = { ...(cur.discovery.overrides ?? {}) };
+        const next = { ...(overrides[id] ?? {}) };
+        if (patch.weight !== undefined) next.weight = patch.weight as number;
+        if (patch.enabled !== undefined) next.enabled = patch.enabled as boolean;
+        overrides[id] = next;
+        return { ...cur, discovery: { ...cur.discovery, overrides } };
+      },
+      ifMatch,
+      action,
+    );
+  }
+
   /** DELETE /backends/{id}/servers/{serverId}: the server drains (S3). */
   deleteServer(actor: Actor, backendId: string, id: string, ifMatch?: IfMatch): Promise<Changed<Server>> {
     return this.#remove(

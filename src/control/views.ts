@@ -162,7 +162,7 @@ export function discoveredViews(
       passive: spec.passive,
       sslOffload: false,
       caCertificateId: null,
-      enabled: true,
+      enabled: spec.enabled,
     };
     return { ...serverView(server, plane, false, shares), discovered: true as const };
   });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Resolver } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { type AddressGuard, backendAddressProblem, parseIPv4Strict } from '../config/address-guard.ts';
@@ -80,6 +81,7 @@ export interface DiscoverySource {
   readonly name: string;
   /** `IP:port` of the DNS server for this backend; the process's resolver when absent. */
   readonly resolver?: string | null;
+  readonly overrides?: Readonly<Record<string, { readonly weight?: number; readonly enabled?: boolean }>>;
 }
 
 /** One SRV record with its target's A answer. */
@@ -108,9 +110,10 @@ export function discoveryOf(b: BackendSpec): DiscoverySource | undefined {
   return d && d.type === 'dns-srv' && typeof d.name === 'string' ? d : undefined;
 }
 
-/** The stable id of a discovered server: its backend, SRV target and port. */
+/** The stable id of a discovered server, from its backend, SRV target and port (`srv-` and 16 hex digits). */
 export function discoveredServerId(backendId: string, target: string, port: number): string {
-  return `${backendId}~${target.toLowerCase().replace(/\.$/, '')}~${port}`;
+  const key = `${backendId}|${target.toLowerCase().replace(/\.$/, '')}|${port}`;
+  return `srv-${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
 }
 
 /** SRV weight (0–65535) as a server weight (1–100): 0 is the smallest share, not none (RFC 2782). */
@@ -217,6 +220,7 @@ export class DnsResolution {
         const id = discoveredServerId(b.id, e.target, e.port);
         if (out.has(id)) continue;
         const name = `${e.target.replace(/\.$/, '')}:${e.port}`;
+        const over = d.overrides?.[id];
         out.set(id, {
           id,
           backendId: b.id,
@@ -227,14 +231,14 @@ export class DnsResolution {
           address: e.target,
           port: e.port,
           endpoint: name,
-          weight: srvWeight(e.weight),
+          weight: over?.weight ?? srvWeight(e.weight),
           maxConnections: 0,
           zone: null,
           // RFC 2782: the lowest priority takes the traffic; higher ones are backups.
           passive: e.priority > best,
           sslOffload: false,
           caCertificateId: null,
-          enabled: true,
+          enabled: over?.enabled ?? true,
           os: null,
           healthCheck: { port: null, enabled: true },
         });
@@ -372,7 +376,11 @@ export class DnsResolution {
     for (const [id, o] of next) {
       const a = this.#applied.get(id);
       if (!a || a.address !== o.address || a.problem !== o.problem) return true;
-      if (o.spec && (a.spec?.weight !== o.spec.weight || a.spec?.passive !== o.spec.passive)) return true;
+      if (
+        o.spec &&
+        (a.spec?.weight !== o.spec.weight || a.spec?.passive !== o.spec.passive || a.spec?.enabled !== o.spec.enabled)
+      )
+        return true;
     }
     return false;
   }
