@@ -487,3 +487,45 @@ describe('a TLS server by host name: SNI and the certificate check use the name'
     assert.ok(seen.length >= 2 && seen.every((n) => n === 'secure.test'), JSON.stringify(seen));
   });
 });
+
+describe('host names and discovery in the configuration file', { timeout: 30_000 }, () => {
+  it('applies a file with a server by name and a discovery source; a dead resolver says dns-failed', async (t) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'fulcrum-dns-file-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const file = path.join(dir, 'fulcrum.yaml');
+    writeFileSync(
+      file,
+      `loadBalancers:
+  - name: shop
+    allowedNetworks: [127.0.0.0/8]
+    backends:
+      - name: web
+        mode: http
+        healthCheck: { enabled: false }
+        servers:
+          - { name: named, serverType: web, address: api.internal, port: 8080 }
+      - name: found
+        mode: tcp
+        port: 9000
+        discovery: { type: dns-srv, name: _db._tcp.internal }
+`,
+    );
+    const dead = await freeUdpPort(); // nothing answers there
+    const f = await startTestFulcrum({ configFile: file, resolver: `127.0.0.1:${dead}`, t });
+    const backends = (await f.ok('GET', '/backends')) as { id: string; name: string; discovery?: unknown }[];
+    const web = backends.find((b) => b.name === 'web')!;
+    const found = backends.find((b) => b.name === 'found')!;
+    assert.deepEqual(found.discovery, { type: 'dns-srv', name: '_db._tcp.internal' });
+    const [named] = (await f.ok('GET', `/backends/${web.id}/servers`)) as {
+      address: string;
+      status: { reason: string };
+    }[];
+    assert.equal(named?.address, 'api.internal');
+    await waitFor(
+      async () => (await f.ok('GET', `/backends/${web.id}/servers`))[0].status.reason === 'dns-failed',
+      10_000,
+      'dns-failed with the resolver down',
+    );
+    assert.deepEqual(await f.ok('GET', `/backends/${found.id}/servers`), []);
+  });
+});
