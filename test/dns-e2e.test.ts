@@ -243,6 +243,11 @@ describe('servers by DNS name, resolved by a real DNS server (dnsmasq)', { timeo
     }
     assert.deepEqual(t.failures, []);
     assert.ok((t.seen.get('fixed') ?? 0) > 0);
+    const events = (await f.ok('GET', `/events?serverId=${s.id}&kind=dns`)) as { from: string; to: string }[];
+    assert.ok(
+      events.some((e) => e.from === '127.0.0.2' && e.to === '127.0.0.3'),
+      JSON.stringify(events),
+    );
   });
 
   it('never uses a resolved address the guard or the allowed networks refuse (DNS rebinding)', async () => {

@@ -414,19 +414,32 @@ export class DnsResolution {
     this.#o.runtime.invalidate(r);
   }
 
+  /** Logs each changed outcome and records it as a `dns` event (from/to: the address; reason: null or the problem). */
   #log(next: Map<string, Outcome>): void {
     const log = this.#o.log;
-    if (!log) return;
     for (const [id, o] of next) {
       const before = this.#applied.get(id);
       if (before && before.address === o.address && before.problem === o.problem) continue;
-      const name = this.#original?.servers.get(id)?.address;
-      if (o.problem === null) log.info({ serverId: id, name, address: o.address }, 'server host name resolved');
+      const spec = o.spec ?? this.#original?.servers.get(id);
+      const name = spec?.address;
+      if (o.problem === null) log?.info({ serverId: id, name, address: o.address }, 'server host name resolved');
       else
-        log.warn(
+        log?.warn(
           { serverId: id, name, reason: o.problem, message: o.message },
           'server host name has no usable address',
         );
+      // The first pending state of a new name is no news.
+      if (!before && o.problem === 'dns-pending') continue;
+      this.#o.runtime.emit({
+        kind: 'dns',
+        loadBalancerId: spec?.loadBalancerId ?? null,
+        backendId: spec?.backendId ?? null,
+        serverId: id,
+        from: before?.address ?? null,
+        to: o.address,
+        reason: o.problem,
+        detail: { name, ...(o.message ? { message: o.message } : {}) },
+      });
     }
   }
 
