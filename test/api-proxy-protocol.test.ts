@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { startTestFulcrum, type TestFulcrum, TOKEN } from './helpers/fulcrum.ts';
+import { waitFor } from './helpers/http-client.ts';
 import { freePort } from './helpers/plane.ts';
 
 describe('PROXY protocol fields through the API (issue 15 point 3)', () => {
@@ -58,6 +60,27 @@ describe('PROXY protocol fields through the API (issue 15 point 3)', () => {
       trustedProxies: ['127.0.0.1/32'],
     });
     assert.equal(fe.acceptProxyProtocol, true);
+    // an untrusted source is refused, counted in /stats and /metrics
+    await waitFor(async () => {
+      const fronts = (await f.ok('GET', '/frontends')) as { id: string; status: { listening: boolean } }[];
+      return fronts.find((x) => x.id === fe.id)?.status.listening === true;
+    }, 5000);
+    await new Promise<void>((resolve) => {
+      const c = net.connect({ host: '127.0.0.1', port: fe.port, localAddress: '127.0.0.50' });
+      c.on('connect', () => c.write('PROXY UNKNOWN\r\n'));
+      c.on('error', () => {});
+      c.on('close', () => resolve());
+    });
+    await waitFor(async () => {
+      const stats = await f.ok('GET', '/stats');
+      const row = (stats.frontends as { id: string; proxyProtocolRefused: number }[]).find((x) => x.id === fe.id);
+      return row?.proxyProtocolRefused === 1;
+    }, 5000);
+    const metrics = await (await fetch(`${f.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+    assert.match(
+      metrics,
+      new RegExp(`fulcrum_frontend_proxy_protocol_refused_total\\{frontend_id="${fe.id}"[^}]*\\} 1`),
+    );
     const text = await (await fetch(`${f.url}/openapi.json`)).text();
     assert.match(text, /acceptProxyProtocol/);
     assert.match(text, /"v1","v2"/);

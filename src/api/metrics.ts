@@ -39,6 +39,11 @@ export class Metrics {
       'reason',
     ]);
     counter('fulcrum_frontend_client_errors_total', 'client socket errors (resets, TLS alerts, …)', fe);
+    counter(
+      'fulcrum_frontend_proxy_protocol_refused_total',
+      'connections closed for a missing, malformed or untrusted PROXY header (acceptProxyProtocol)',
+      fe,
+    );
     gauge('fulcrum_backend_servers', 'servers configured', be);
     gauge('fulcrum_backend_servers_healthy', 'servers whose health allows traffic', be);
     gauge('fulcrum_backend_connections_active', 'open connections to the servers', be);
@@ -95,6 +100,7 @@ export class Metrics {
       for (const [reason, n] of Object.entries(f.terminations))
         inc('fulcrum_frontend_terminations_total', { ...l, reason }, n);
       inc('fulcrum_frontend_client_errors_total', l, f.clientErrors);
+      inc('fulcrum_frontend_proxy_protocol_refused_total', l, f.proxyProtocolRefused);
     }
     for (const b of v.backends) {
       const l = { backend_id: b.id, backend: b.name, load_balancer_id: b.loadBalancerId };
