@@ -338,6 +338,30 @@ export function BackendDialog({
           />
         </fieldset>
 
+        {mode !== 'udp' ? (
+          <fieldset className="grid-form">
+            <legend>PROXY protocol to the servers</legend>
+            <SelectField
+              form={form}
+              path="proxyProtocol"
+              label="Send a PROXY header"
+              options={[
+                { value: '', label: 'Off' },
+                { value: 'v1', label: 'Version 1 (text)' },
+                { value: 'v2', label: 'Version 2 (binary)' },
+              ]}
+              hint="default off; servers see the client's address (nginx: listen … proxy_protocol). HTTP connections that sent one are reused only for the same client connection"
+            />
+            <CheckField
+              form={form}
+              path="healthCheck.proxyProtocol"
+              label="Health checks send it too"
+              disabled={v.proxyProtocol === '' || !hcOn}
+              hint="default off; LOCAL (v2) or UNKNOWN (v1), for servers that require the header"
+            />
+          </fieldset>
+        ) : null}
+
         <fieldset className="grid-form">
           <legend>Timeouts</legend>
           {numberField('timeouts.connectSeconds', 'Connect timeout (seconds)')}

@@ -135,6 +135,22 @@ describe('backend payload', () => {
       queue: { maxLength: 5, timeoutSeconds: 3 },
     });
   });
+  it('edits the PROXY protocol, left out of a new backend while off (issue 15 point 3)', () => {
+    const v = newBackendValues('tcp');
+    assert.equal(v.proxyProtocol, '');
+    const plain = backendPayload({ ...v, name: 'db' }).payload;
+    assert.equal('proxyProtocol' in plain, false);
+    assert.equal('proxyProtocol' in (plain.healthCheck as object), false);
+    const on = backendPayload({ ...v, name: 'db', proxyProtocol: 'v2', 'healthCheck.proxyProtocol': true }).payload;
+    assert.equal(on.proxyProtocol, 'v2');
+    assert.equal((on.healthCheck as { proxyProtocol?: boolean }).proxyProtocol, true);
+    const b = { ...defaultBackend('b1', 'l1', 'web', 'http'), proxyProtocol: 'v1' as const };
+    const own = backendValues(b);
+    assert.equal(own.proxyProtocol, 'v1');
+    assert.deepEqual(backendPayload(own, b).payload, {}, 'nothing changed: nothing sent');
+    assert.deepEqual(backendPayload({ ...own, proxyProtocol: '' }, b).payload, { proxyProtocol: null });
+  });
+
   it('offers what the mode allows (F2, P2, H1)', () => {
     assert.deepEqual(persistenceTypes('tcp'), ['none', 'source-ip']);
     assert.ok(persistenceTypes('http').includes('cookie'));

@@ -57,6 +57,8 @@ const SPECS: readonly FieldSpec[] = [
   { path: 'outlierDetection.maxEjectionPercent', kind: 'int' },
   { path: 'queue.maxLength', kind: 'int' },
   { path: 'queue.timeoutSeconds', kind: 'int' },
+  { path: 'proxyProtocol', kind: 'optText' },
+  { path: 'healthCheck.proxyProtocol', kind: 'bool' },
 ];
 
 /** The dialog's field paths (API error `field`s shown beside these inputs). */
@@ -192,9 +194,16 @@ export function backendPayload(
     }
     if (p === 'persistence.cookieName') return persistence !== 'cookie' && persistence !== 'app-cookie';
     if (p === 'udpTimeoutSeconds' || p === 'maxFlows') return values.mode !== 'udp' && !original;
+    if (p === 'proxyProtocol' || p === 'healthCheck.proxyProtocol') return values.mode === 'udp';
     return false;
   };
   const { payload, errors } = toPayload(SPECS, values, skip);
+  // PROXY protocol (issue 15 point 3) stays out of a new backend's body while off.
+  if (!original) {
+    if (payload.proxyProtocol === null) delete payload.proxyProtocol;
+    const hc = payload.healthCheck as Record<string, unknown> | undefined;
+    if (hc?.proxyProtocol === false) delete hc.proxyProtocol;
+  }
   // The queue (issue 15 point 4) stays out of a new backend's body while it is off and at its defaults.
   const q = payload.queue as { maxLength?: unknown; timeoutSeconds?: unknown } | undefined;
   const dq = defaultBackendQueue();
