@@ -258,6 +258,23 @@ export function FrontendDialog({
             />
           </fieldset>
         ) : null}
+        {protocol !== 'udp' ? (
+          <fieldset className="grid-form">
+            <legend>Behind another proxy</legend>
+            <TextField
+              form={form}
+              path="trustedProxies"
+              label="Trusted proxies (CIDRs)"
+              hint="comma-separated, e.g. 10.0.0.0/8, ::1/128; http: their X-Forwarded-For is kept. Default none"
+            />
+            <CheckField
+              form={form}
+              path="acceptProxyProtocol"
+              label="Require a PROXY protocol header (v1 or v2) from the trusted proxies"
+              hint="its address becomes the client address; other sources and bad headers are closed. Default off"
+            />
+          </fieldset>
+        ) : null}
         {protocol === 'tcp' ? (
           <fieldset data-field="sniRules">
             <legend>TLS passthrough</legend>

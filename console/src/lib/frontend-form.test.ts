@@ -49,6 +49,25 @@ describe('frontend payload (F1, F4, T1)', () => {
     const https = frontendPayload({ ...v, protocol: 'https' }, ['c1'], []).payload;
     assert.deepEqual(https.certificateIds, ['c1']);
   });
+  it('sets trustedProxies and acceptProxyProtocol, left out of a new frontend while unset (issue 15 point 3)', () => {
+    const v = { ...newFrontendValues(), name: 'www', port: '8081', defaultBackendId: 'b1' };
+    const plain = frontendPayload(v, [], []).payload;
+    assert.equal('trustedProxies' in plain || 'acceptProxyProtocol' in plain, false);
+    const on = frontendPayload(
+      { ...v, protocol: 'tcp', trustedProxies: '10.0.0.0/8, ::1/128', acceptProxyProtocol: true },
+      [],
+      [],
+    ).payload;
+    assert.deepEqual([on.trustedProxies, on.acceptProxyProtocol], [['10.0.0.0/8', '::1/128'], true]);
+    const edited = frontendValues({ ...fe, trustedProxies: ['10.0.0.0/8'], acceptProxyProtocol: true });
+    assert.deepEqual([edited.trustedProxies, edited.acceptProxyProtocol], ['10.0.0.0/8', true]);
+    assert.deepEqual(
+      frontendPayload({ ...frontendValues(fe), acceptProxyProtocol: true }, [], ruleRows(fe), fe).payload,
+      {
+        acceptProxyProtocol: true,
+      },
+    );
+  });
   it('requires a port and a backend for each rule', () => {
     const { errors } = frontendPayload({ ...newFrontendValues(), name: 'x' }, [], [{ ...emptyRuleRow(), host: 'a' }]);
     assert.deepEqual(errors, { port: 'port is required', 'rules.0.backendId': 'choose a backend' });

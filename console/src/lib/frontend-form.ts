@@ -27,6 +27,8 @@ const FRONTEND_SPECS: readonly FieldSpec[] = [
   { path: 'timeouts.clientIdleSeconds', kind: 'int' },
   { path: 'redirectToHttps', kind: 'bool' },
   { path: 'tlsPassthrough', kind: 'bool' },
+  { path: 'trustedProxies', kind: 'list' },
+  { path: 'acceptProxyProtocol', kind: 'bool' },
 ];
 
 /**
@@ -99,6 +101,8 @@ export function newFrontendValues(): FormValues {
     'timeouts.clientIdleSeconds': String(t.clientIdleSeconds),
     redirectToHttps: false,
     tlsPassthrough: false,
+    trustedProxies: '',
+    acceptProxyProtocol: false,
   };
 }
 
@@ -250,6 +254,12 @@ export function frontendPayload(
   payload.redirectToHttps = protocol === 'http' && payload.redirectToHttps === true;
   payload.tlsPassthrough = protocol === 'tcp' && payload.tlsPassthrough === true;
   payload.sniRules = payload.tlsPassthrough ? sniPayload(sni) : [];
+  // issue 15 point 3: PROXY protocol from the trusted proxies (not udp); left out of a new frontend while unset
+  if (protocol === 'udp') payload.acceptProxyProtocol = false;
+  if (!original) {
+    if ((payload.trustedProxies as unknown[] | undefined)?.length === 0) delete payload.trustedProxies;
+    if (payload.acceptProxyProtocol === false) delete payload.acceptProxyProtocol;
+  }
   if (payload.tlsPassthrough) {
     sni.forEach((r, i) => {
       if (!r.serverName.trim() && !r.backendId) return;
