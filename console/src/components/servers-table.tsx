@@ -254,6 +254,8 @@ export function ServersTable({ backend }: { backend: Backend }) {
           rows={list}
           row={(s) => {
             const h = healthLabel(s);
+            // Found by the backend's SRV discovery (issue 15 point 2): only enable, disable and drain apply.
+            const discovered = (s as { discovered?: boolean }).discovered === true;
             const { state, slowStartFactor: factor } = s.status;
             return (
               <tr key={s.id} data-server={s.name}>
@@ -262,7 +264,7 @@ export function ServersTable({ backend }: { backend: Backend }) {
                     <input
                       type="checkbox"
                       aria-label={`Select ${s.name}`}
-                      disabled={s.status.reason === 'removed'}
+                      disabled={s.status.reason === 'removed' || discovered}
                       checked={selected.has(s.id)}
                       onChange={(e) => toggle(s.id, e.target.checked)}
                     />
@@ -270,6 +272,11 @@ export function ServersTable({ backend }: { backend: Backend }) {
                 ) : null}
                 <th scope="row" title={s.description || undefined}>
                   {s.name}
+                  {discovered ? (
+                    <span className="tags" title="from the backend's DNS SRV records; follows them">
+                      <Badge tone="info">discovered</Badge>
+                    </span>
+                  ) : null}
                   {s.tags?.length ? (
                     <span className="tags">
                       {s.tags.map((t) => (
@@ -308,7 +315,9 @@ export function ServersTable({ backend }: { backend: Backend }) {
                   <RowActions
                     name={s.name}
                     actions={[
-                      { label: 'Update', onClick: () => setPending({ kind: 'update', server: s }) },
+                      ...(discovered
+                        ? []
+                        : [{ label: 'Update', onClick: () => setPending({ kind: 'update', server: s }) }]),
                       s.enabled
                         ? { label: 'Disable', onClick: () => void setEnabled(s, false) }
                         : { label: 'Enable', onClick: () => void setEnabled(s, true) },
@@ -317,7 +326,7 @@ export function ServersTable({ backend }: { backend: Backend }) {
                         disabled: state === 'draining' || !s.enabled,
                         onClick: () => askDrain(s),
                       },
-                      { label: 'Remove', danger: true, onClick: () => askRemove(s) },
+                      ...(discovered ? [] : [{ label: 'Remove', danger: true, onClick: () => askRemove(s) }]),
                     ]}
                   />
                 ) : null}
