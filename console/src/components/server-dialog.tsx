@@ -277,7 +277,7 @@ export function ServerDialog({
             path="address"
             label="Custom IP"
             placeholder="10.0.0.12"
-            hint="an IPv4 address inside the load balancer's allowed networks (any IPv4 address when IP as backend is on)"
+            hint="an IPv4 address inside the load balancer's allowed networks (any IPv4 address when IP as backend is on), or a host name such as api-1.internal: resolved by DNS, each address it resolves to checked the same way"
           />
         )}
         <TextField form={form} path="port" label="Port" type="number" hint={`1–65535; ${backendPort}`} />
