@@ -270,7 +270,7 @@ export function FrontendDialog({
             <CheckField
               form={form}
               path="acceptProxyProtocol"
-              label="Require a PROXY protocol header (v1 or v2) from the trusted proxies"
+              label="Require a PROXY header (v1 or v2) from the trusted proxies"
               hint="its address becomes the client address; other sources and bad headers are closed. Default off"
             />
           </fieldset>
