@@ -362,6 +362,26 @@ export function BackendDialog({
           </fieldset>
         ) : null}
 
+        {mode !== 'udp' ? (
+          <fieldset className="grid-form">
+            <legend>Discovery (DNS SRV)</legend>
+            <TextField
+              form={form}
+              path="discovery.name"
+              label="SRV name"
+              placeholder="_http._tcp.api.internal"
+              hint="optional: one server per SRV record (its target's address, port and weight), followed as the records change"
+            />
+            <TextField
+              form={form}
+              path="discovery.resolver"
+              label="DNS server"
+              placeholder="10.0.0.2:53"
+              hint="IP:port; default the one Fulcrum was started with (--resolver) or the system's"
+            />
+          </fieldset>
+        ) : null}
+
         <fieldset className="grid-form">
           <legend>Timeouts</legend>
           {numberField('timeouts.connectSeconds', 'Connect timeout (seconds)')}

@@ -162,3 +162,28 @@ describe('backend payload', () => {
     assert.equal(checkSettingsPrefix('tcp'), null);
   });
 });
+
+describe('discovery by DNS SRV (issue 15 point 2)', () => {
+  it('sends a discovery source only when it has a name, keeping stored overrides', () => {
+    const v = { ...newBackendValues('http'), name: 'api' };
+    assert.equal('discovery' in backendPayload(v).payload, false);
+    const withName = backendPayload({
+      ...v,
+      'discovery.name': '_http._tcp.api.internal',
+      'discovery.resolver': '10.0.0.2:53',
+    }).payload;
+    assert.deepEqual(withName.discovery, { type: 'dns-srv', name: '_http._tcp.api.internal', resolver: '10.0.0.2:53' });
+    const b = {
+      ...defaultBackend('b1', 'l1', 'api', 'http'),
+      discovery: { type: 'dns-srv' as const, name: '_http._tcp.api.internal', overrides: { 'srv-1': { weight: 5 } } },
+    };
+    assert.deepEqual(backendPayload(backendValues(b), b).payload, {});
+    const renamed = backendPayload({ ...backendValues(b), 'discovery.name': '_http._tcp.other.internal' }, b).payload;
+    assert.deepEqual(renamed.discovery, {
+      type: 'dns-srv',
+      name: '_http._tcp.other.internal',
+      overrides: { 'srv-1': { weight: 5 } },
+    });
+    assert.deepEqual(backendPayload({ ...backendValues(b), 'discovery.name': '' }, b).payload, { discovery: null });
+  });
+});

@@ -59,7 +59,28 @@ const SPECS: readonly FieldSpec[] = [
   { path: 'queue.timeoutSeconds', kind: 'int' },
   { path: 'proxyProtocol', kind: 'optText' },
   { path: 'healthCheck.proxyProtocol', kind: 'bool' },
+  { path: 'discovery.name', kind: 'omitText' },
+  { path: 'discovery.resolver', kind: 'omitText' },
 ];
+
+/**
+ * The form's `discovery` (name, resolver) as the API takes it (issue 15 point 2): null without
+ * a name, else `{ type: "dns-srv", name, resolver? }` keeping the stored `overrides`.
+ */
+function discoveryPayload(payload: Record<string, unknown>, original?: StoredBackend): void {
+  const d = payload.discovery as { name?: string; resolver?: string } | undefined;
+  if (!d?.name) {
+    payload.discovery = null;
+    return;
+  }
+  const overrides = (original as { discovery?: { overrides?: unknown } | null } | undefined)?.discovery?.overrides;
+  payload.discovery = {
+    type: 'dns-srv',
+    name: d.name,
+    ...(d.resolver ? { resolver: d.resolver } : {}),
+    ...(overrides ? { overrides } : {}),
+  };
+}
 
 /** The dialog's field paths (API error `field`s shown beside these inputs). */
 export const BackendFields: readonly string[] = SPECS.map((s) => s.path);
@@ -198,6 +219,8 @@ export function backendPayload(
     return false;
   };
   const { payload, errors } = toPayload(SPECS, values, skip);
+  discoveryPayload(payload, original);
+  if (!original && payload.discovery === null) delete payload.discovery;
   // PROXY protocol (issue 15 point 3) stays out of a new backend's body while off.
   if (!original) {
     if (payload.proxyProtocol === null) delete payload.proxyProtocol;
@@ -210,6 +233,7 @@ export function backendPayload(
   if (!original && q && q.maxLength === dq.maxLength && q.timeoutSeconds === dq.timeoutSeconds) delete payload.queue;
   if (!original) return { payload, errors };
   const before = toPayload(SPECS, backendValues(original), skip).payload;
+  discoveryPayload(before, original);
   return { payload: changedOnly(payload, before), errors };
 }
 
