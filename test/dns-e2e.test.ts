@@ -287,6 +287,14 @@ describe('discovery by DNS SRV records (dnsmasq)', { timeout: 90_000 }, () => {
     assert.equal(byName.get('a1.test')?.weight, 10);
     assert.equal(byName.get('a2.test')?.weight, 20);
     assert.ok(servers.every((s) => s.discovered === true));
+    const stats = (await f.ok('GET', '/stats')) as { servers: { address: string; backendId: string }[] };
+    assert.deepEqual(
+      stats.servers
+        .filter((s) => s.backendId === beId)
+        .map((s) => s.address)
+        .sort(),
+      ['a1.test', 'a2.test'],
+    );
     const t = traffic(front);
     await waitFor(() => (t.seen.get('a1') ?? 0) > 3 && (t.seen.get('a2') ?? 0) > 3, 5000, 'traffic on both');
     await t.stop();

@@ -5,7 +5,7 @@ import { newTerminationCounts } from '../runtime/terminations.ts';
 import { ttfbHistogramOf, ttfbQuantile } from '../runtime/ttfb-histogram.ts';
 import { type HistoryInput, HistoryStore } from './history.ts';
 import type { DataPlanePort } from './ports.ts';
-import { outOfRotationReason } from './views.ts';
+import { allServers, outOfRotationReason } from './views.ts';
 
 /** Response counts by class (O1). */
 export interface ResponsesView {
@@ -182,7 +182,7 @@ export class StatsCollector {
       hist.set(`fe:${f.id}`, { ...t, responses: c.responses, activeConnections: c.activeConnections });
     }
     const byBackend = new Map<string, ServerRuntime[]>();
-    for (const s of state.servers) {
+    for (const s of allServers(state, this.#plane)) {
       const srt = rt.server(s.id);
       if (!srt) continue;
       this.#push(
@@ -262,7 +262,8 @@ export class StatsCollector {
         clientErrors: c?.clientErrors ?? 0,
       };
     });
-    const servers = state.servers.map((s) => {
+    const everyServer = allServers(state, this.#plane);
+    const servers = everyServer.map((s) => {
       const srt = rt.server(s.id);
       return {
         id: s.id,
@@ -294,7 +295,7 @@ export class StatsCollector {
       };
     });
     const backends = state.backends.map((b) => {
-      const rts = state.servers.filter((s) => s.backendId === b.id).map((s) => rt.server(s.id));
+      const rts = everyServer.filter((s) => s.backendId === b.id).map((s) => rt.server(s.id));
       const t = serverTotals(rts);
       const brt = rt.backends.get(b.id);
       return {

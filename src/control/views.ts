@@ -148,24 +148,35 @@ export function discoveredViews(
   plane: DataPlanePort,
   shares?: ReadonlyMap<string, number>,
 ): (Server & { status: ServerStatusView; discovered: true })[] {
-  return (plane.discovered?.(backendId) ?? []).map((spec) => {
-    const server: Server = {
-      id: spec.id,
-      backendId,
-      name: spec.name,
-      serverType: spec.serverType,
-      instanceId: null,
-      address: spec.address,
-      port: spec.port,
-      weight: spec.weight,
-      zone: null,
-      passive: spec.passive,
-      sslOffload: false,
-      caCertificateId: null,
-      enabled: spec.enabled,
-    };
-    return { ...serverView(server, plane, false, shares), discovered: true as const };
-  });
+  return discoveredServers(backendId, plane).map((server) => ({
+    ...serverView(server, plane, false, shares),
+    discovered: true as const,
+  }));
+}
+
+/** The servers backend `backendId`'s discovery source found, as Server documents (address: the SRV target). */
+export function discoveredServers(backendId: string, plane: DataPlanePort): Server[] {
+  return (plane.discovered?.(backendId) ?? []).map((spec) => ({
+    id: spec.id,
+    backendId,
+    name: spec.name,
+    serverType: spec.serverType,
+    instanceId: null,
+    address: spec.address,
+    port: spec.port,
+    weight: spec.weight,
+    zone: null,
+    passive: spec.passive,
+    sslOffload: false,
+    caCertificateId: null,
+    enabled: spec.enabled,
+  }));
+}
+
+/** Every server of `state` and, after them, those the backends' discovery sources found (issue 15 point 2). */
+export function allServers(state: Readonly<ConfigState>, plane: DataPlanePort): Server[] {
+  const found = plane.discovered ? state.backends.flatMap((b) => discoveredServers(b.id, plane)) : [];
+  return found.length === 0 ? state.servers : [...state.servers, ...found];
 }
 
 /**
