@@ -90,13 +90,9 @@ export function compileChange(
     } else if (listChanged.has(b.id)) {
       const prev = previous.backends.get(b.id) as BackendSpec;
       const fresh = part?.backends.get(b.id)?.servers ?? [];
-      const byId = new Map(fresh.map((s) => [s.id, s]));
-      const list: ServerSpec[] = [];
-      for (const s of prev.servers) {
-        if (!newIds.has(s.id) && oldById.has(s.id)) continue; // removed
-        list.push(byId.get(s.id) ?? s);
-      }
-      for (const s of fresh) if (!oldById.has(s.id)) list.push(s);
+      const list =
+        (removed.length === 0 ? replaced(prev.servers, fresh, previous.servers, oldById) : undefined) ??
+        merged(prev.servers, fresh, newIds, oldById);
       for (const s of fresh) {
         if (oldById.has(s.id)) servers.set(s.id, s);
         else created.set(s.id, s);
@@ -170,4 +166,46 @@ function relink(f: FrontendSpec, backends: ReadonlyMap<string, BackendSpec>): Fr
     rules: Object.freeze(f.rules.map((r): CompiledRule => Object.freeze({ ...r, backend: real(r.backend) }))),
     sniRules: Object.freeze(f.sniRules.map((r) => Object.freeze({ ...r, backend: real(r.backend) }))),
   });
+}
+
+/**
+ * A backend's list with `fresh` specs in the places of the previous ones of the same ids and
+ * the created ones appended, for a change that removed no server (the usual one-server PATCH
+ * or POST: no map lookup per server); undefined when a previous spec is not found.
+ */
+function replaced(
+  list: readonly ServerSpec[],
+  fresh: readonly ServerSpec[],
+  previous: ReadonlyMap<string, ServerSpec>,
+  oldById: ReadonlyMap<string, Server>,
+): ServerSpec[] | undefined {
+  const out = list.slice();
+  for (const s of fresh) {
+    if (!oldById.has(s.id)) {
+      out.push(s); // created: at the end of the state, so at the end of its backend
+      continue;
+    }
+    const old = previous.get(s.id);
+    const at = old ? out.indexOf(old) : -1;
+    if (at < 0) return undefined;
+    out[at] = s;
+  }
+  return out;
+}
+
+/** A backend's list after removals, replacements and appends (by id). */
+function merged(
+  list: readonly ServerSpec[],
+  fresh: readonly ServerSpec[],
+  newIds: ReadonlySet<string>,
+  oldById: ReadonlyMap<string, Server>,
+): ServerSpec[] {
+  const byId = new Map(fresh.map((s) => [s.id, s]));
+  const out: ServerSpec[] = [];
+  for (const s of list) {
+    if (!newIds.has(s.id) && oldById.has(s.id)) continue; // removed
+    out.push(byId.get(s.id) ?? s);
+  }
+  for (const s of fresh) if (!oldById.has(s.id)) out.push(s);
+  return out;
 }

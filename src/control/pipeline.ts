@@ -191,6 +191,17 @@ export class ChangePipeline {
         return await this.#changeOnce(actor, action, fn);
       } catch (err) {
         const stale = err instanceof FulcrumError && err.code === 'conflict' && err.field === 'configVersion';
+        // A resource another node created that this one has not heard of yet (its store
+        // notification still on the way): catch up once and look again before answering 404.
+        if (!stale && attempt === 1 && err instanceof FulcrumError && err.code === 'not_found') {
+          const known = this.#state.version;
+          if ((await this.#store.currentVersion().catch(() => known)) > known) {
+            await this.#syncNow().catch(() => {
+              throw err;
+            });
+            continue;
+          }
+        }
         if (!stale || attempt >= ChangePipeline.MAX_REBASES) throw err;
         // Under contention, a short random pause lets the other node's burst through.
         if (attempt > 2) await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));

@@ -101,7 +101,32 @@ export class Runtime {
     const previous = this.snapshot;
     this.snapshot = snapshot;
     const changed = previous ? changedBackends(previous, snapshot) : undefined;
-    const serverSpecs = changed ? changed.now.flatMap((b) => b.servers) : snapshot.servers.values();
+    // A backend whose settings are the same object and whose list did not get shorter: the
+    // servers at the same place with the same spec only need the new backend spec.
+    const aligned = new Map<string, (ServerRuntime | undefined)[]>();
+    if (changed && previous) {
+      for (const b of changed.now) {
+        const was = previous.backends.get(b.id);
+        const brt = this.backends.get(b.id);
+        if (!was || !brt || brt.spec !== was || was.config !== b.config) continue;
+        if (was.servers.length > b.servers.length || brt.servers.length !== was.servers.length) continue;
+        const rts: (ServerRuntime | undefined)[] = new Array(b.servers.length);
+        for (let i = 0; i < was.servers.length; i++) {
+          const rt = brt.servers[i];
+          if (b.servers[i] === was.servers[i] && rt && rt.spec === b.servers[i]) {
+            rt.backend = b;
+            rts[i] = rt;
+          }
+        }
+        aligned.set(b.id, rts);
+      }
+    }
+    const serverSpecs = changed
+      ? changed.now.flatMap((b) => {
+          const rts = aligned.get(b.id);
+          return rts ? b.servers.filter((_, i) => rts[i] === undefined) : b.servers;
+        })
+      : snapshot.servers.values();
     for (const spec of serverSpecs) {
       const backend = snapshot.backends.get(spec.backendId);
       if (!backend) continue;
@@ -134,7 +159,8 @@ export class Runtime {
       this.#startDrain(rt, now);
     }
     for (const backend of changed ? changed.now : snapshot.backends.values()) {
-      const servers = backend.servers.map((s) => this.servers.get(s.id) as ServerRuntime);
+      const rts = aligned.get(backend.id);
+      const servers = backend.servers.map((s, i) => rts?.[i] ?? (this.servers.get(s.id) as ServerRuntime));
       let brt = this.backends.get(backend.id);
       if (!brt) {
         brt = new BackendRuntime(backend, this.#factory(backend, servers, this.#now), this.clock);
@@ -355,8 +381,14 @@ function changedBackends(previous: Snapshot, next: Snapshot): { now: BackendSpec
   for (const b of next.backends.values()) if (previous.backends.get(b.id) !== b) now.push(b);
   const removed: string[] = [];
   for (const b of previous.backends.values()) {
-    if (next.backends.get(b.id) === b) continue;
-    for (const s of b.servers) if (!next.servers.has(s.id)) removed.push(s.id);
+    const after = next.backends.get(b.id);
+    if (after === b) continue;
+    // No shorter: only a server whose place changed can have gone.
+    const same = after !== undefined && after.servers.length >= b.servers.length;
+    b.servers.forEach((s, i) => {
+      if (same && after.servers[i] === s) return;
+      if (!next.servers.has(s.id)) removed.push(s.id);
+    });
   }
   // Servers outside any backend's list (none after compile) would be missed: then visit all.
   if (removed.length > 1 || now.length > 1) return undefined;
