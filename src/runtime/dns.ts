@@ -444,7 +444,8 @@ export class DnsResolution {
   }
 
   #tick(): void {
-    if (this.#stopped) return;
+    // Nothing by name: no work on the event loop (most configurations).
+    if (this.#stopped || (this.#names.size === 0 && this.#srv.size === 0 && this.#applied.size === 0)) return;
     const now = this.#clock.now();
     const minMs = (this.#o.minTtlSeconds ?? 5) * 1000;
     for (const st of this.#names.values()) {
