@@ -87,11 +87,18 @@ function normalizeTouchedNames(t: Touched): void {
 /**
  * The change pipeline (DESIGN.md "The one flow"), apart from the per-resource commands of
  * control-plane.ts. Holds the current ConfigState (always equal to the store's) and runs one
- * change at a time: serialise → clone → apply the change → follow instances, normalise new
+ * change at a time: serialise → draft → apply the change → follow instances, normalise new
  * names → validate (`validateChange`, `validateConfig` with the address guard) → diff →
  * compile → commit (one transaction, configVersion + 1, audit row) → `plane.apply(snapshot)`
  * → publish a config event. A change that fails anywhere before the commit changes nothing;
  * a change that changes nothing is answered at the current version.
+ *
+ * Incremental (issue 13 point 4): the draft copies the state's arrays but shares its
+ * documents, which a change replaces and never edits; what it touched is found by reference
+ * (config/changes.ts) and only that is validated (`changeConfigProblems`, the whole
+ * validation for the first change, after a sync and for changes of load balancers, backends,
+ * instances or certificates), diffed and compiled (config/compile-incremental.ts: unchanged
+ * specs reused by reference, so the runtime reconciles only the changed backend).
  */
 export class ChangePipeline {
   readonly #store: ConfigStore;
