@@ -726,6 +726,14 @@ export class Exchange implements UpstreamOwner, ChooseRequest, Closeable, QueueW
       this.client.tunnelEnd(this, true);
       return;
     }
+    this.#upstreamEnded();
+  }
+
+  /**
+   * The server's side ended: an answer framed by the connection's close is complete; any other
+   * answer (or none yet) failed.
+   */
+  #upstreamEnded(): void {
     if (this.#resHeadDone && this.resFramer.mode === Framing.close) {
       this.resFramer.endOfStream();
       this.#resReusable = false;
@@ -745,13 +753,7 @@ export class Exchange implements UpstreamOwner, ChooseRequest, Closeable, QueueW
       this.client.tunnelEnd(this, false);
       return;
     }
-    if (this.#resHeadDone && this.resFramer.mode === Framing.close) {
-      this.resFramer.endOfStream();
-      this.#resReusable = false;
-      this.#complete();
-      return;
-    }
-    this.#upstreamFailed(false);
+    this.#upstreamEnded();
   }
 
   /** Picks another server of the backend, skipping those that failed for this request. */
