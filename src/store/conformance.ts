@@ -3,6 +3,7 @@ import { it } from 'node:test';
 import type { LoadBalancer } from '../config/model.ts';
 import { FulcrumError } from '../core/errors.ts';
 import type { FulcrumEvent } from '../runtime/events.ts';
+import { loadBalancerDoc, testAudit } from './test-fixtures.ts';
 import { type ConfigStore, EVENTS_KEPT_PER_LOAD_BALANCER, type StoreChange } from './types.ts';
 
 /**
@@ -14,22 +15,8 @@ export interface StoreFixture {
   cleanup(): Promise<void>;
 }
 
-const lb = (id: string, name: string): LoadBalancer => ({
-  id,
-  name,
-  description: '',
-  allowedNetworks: [],
-  ipAsBackend: false,
-  maxServers: 492,
-});
-const audit = {
-  at: '2026-01-01T00:00:00.000Z',
-  actor: 'test',
-  action: 'create',
-  resource: 'x',
-  before: null,
-  after: null,
-};
+const lb = (id: string, name: string): LoadBalancer => loadBalancerDoc(id, name);
+const audit = testAudit;
 const isCode = (code: string) => (e: unknown) => e instanceof FulcrumError && e.code === code;
 
 /**

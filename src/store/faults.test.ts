@@ -7,28 +7,15 @@ import { after, before, describe, it } from 'node:test';
 import type { LoadBalancer } from '../config/model.ts';
 import { FulcrumError } from '../core/errors.ts';
 import { SqliteStore } from './sqlite.ts';
+import { loadBalancerDoc, testAudit } from './test-fixtures.ts';
 
 // Issue 14 point 4 with the real faults: a small tmpfs mounted here (tests run as root) fills
 // up, then is remounted read-only. Every store fault answers `store_unavailable` naming the
 // cause, nothing half-written is stored, and writes work again once the fault is gone.
 const root = process.getuid?.() === 0;
 
-const lb = (id: string, description = ''): LoadBalancer => ({
-  id,
-  name: id,
-  description,
-  allowedNetworks: [],
-  ipAsBackend: false,
-  maxServers: 492,
-});
-const audit = {
-  at: '2026-01-01T00:00:00.000Z',
-  actor: 't',
-  action: 'create',
-  resource: 'x',
-  before: null,
-  after: null,
-};
+const lb = (id: string, description = ''): LoadBalancer => loadBalancerDoc(id, id, description);
+const audit = testAudit;
 const unavailable = (cause: RegExp) => (e: unknown) =>
   e instanceof FulcrumError && e.code === 'store_unavailable' && e.status === 503 && cause.test(e.message);
 

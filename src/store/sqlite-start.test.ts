@@ -9,28 +9,15 @@ import { after, describe, it } from 'node:test';
 import type { LoadBalancer } from '../config/model.ts';
 import { FulcrumError } from '../core/errors.ts';
 import { SqliteStore } from './sqlite.ts';
+import { loadBalancerDoc, testAudit } from './test-fixtures.ts';
 
 // Issue 14 point 4, the faults that need no mount: a corrupt database file and one written by
 // a newer Fulcrum stop the start with a clear message and overwrite nothing; a database locked
 // by another process answers store_unavailable naming the cause, and writes work once the
 // lock is gone.
 
-const lb = (id: string): LoadBalancer => ({
-  id,
-  name: id,
-  description: '',
-  allowedNetworks: [],
-  ipAsBackend: false,
-  maxServers: 492,
-});
-const audit = {
-  at: '2026-01-01T00:00:00.000Z',
-  actor: 't',
-  action: 'create',
-  resource: 'x',
-  before: null,
-  after: null,
-};
+const lb = (id: string): LoadBalancer => loadBalancerDoc(id);
+const audit = testAudit;
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
 describe('SQLite store at start and under a lock (issue 14 point 4)', () => {

@@ -9,28 +9,15 @@ import { FulcrumError } from '../core/errors.ts';
 import type { FulcrumEvent } from '../runtime/events.ts';
 import { Migrations } from './migrations.ts';
 import { SqliteStore } from './sqlite.ts';
+import { loadBalancerDoc, testAudit } from './test-fixtures.ts';
 import { EVENTS_KEPT_PER_LOAD_BALANCER } from './types.ts';
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'fulcrum-store-'));
 }
 
-const lb = (id: string, name: string): LoadBalancer => ({
-  id,
-  name,
-  description: '',
-  allowedNetworks: [],
-  ipAsBackend: false,
-  maxServers: 492,
-});
-const audit = {
-  at: '2026-01-01T00:00:00.000Z',
-  actor: 'test',
-  action: 'create',
-  resource: 'x',
-  before: null,
-  after: null,
-};
+const lb = (id: string, name: string): LoadBalancer => loadBalancerDoc(id, name);
+const audit = testAudit;
 
 describe('SqliteStore (C2)', () => {
   it('migrates once, uses WAL, and records the schema version', async () => {
