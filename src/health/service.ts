@@ -93,6 +93,8 @@ export class HealthService {
   readonly #checks: Record<HealthCheck['type'], HealthCheck>;
   readonly #random: () => number;
   readonly #entries = new Map<string, Entry>();
+  /** The snapshot of the last `sync`. */
+  #synced: Snapshot | undefined;
   readonly #outlier: OutlierDetector;
   #stopped = false;
 
@@ -121,8 +123,13 @@ export class HealthService {
    */
   sync(snapshot: Snapshot): void {
     if (this.#stopped) return;
+    // Issue 13 point 4: after one change, only the servers of the backend whose spec is not
+    // the last snapshot's own object can need anything (the Runtime reconciled only those).
+    const last = this.#synced;
+    this.#synced = snapshot;
+    const scope = last && last.certificates === snapshot.certificates ? changedScope(last, snapshot) : undefined;
     const keep = new Set<string>();
-    for (const spec of snapshot.servers.values()) {
+    for (const spec of scope ? scope.specs : snapshot.servers.values()) {
       const rt = this.#runtime.servers.get(spec.id);
       const backend = snapshot.backends.get(spec.backendId);
       if (!rt || !backend?.healthCheck.enabled || !rt.checked) continue;
@@ -160,8 +167,9 @@ export class HealthService {
         this.#schedule(e, this.#random() * Math.min(e.intervalMs, reset ? RESET_PROBE_WITHIN_MS : e.intervalMs));
       }
     }
-    for (const [id, e] of this.#entries) {
-      if (keep.has(id)) continue;
+    for (const id of scope ? scope.ids : [...this.#entries.keys()]) {
+      const e = this.#entries.get(id);
+      if (!e || keep.has(id)) continue;
       this.#stopEntry(e);
       this.#entries.delete(id);
     }
@@ -357,6 +365,40 @@ export class HealthService {
       'server health changed',
     );
   }
+}
+
+/**
+ * The servers a sync after `last` must look at: those of the one backend whose spec changed
+ * that are not the same spec at the same place under the same settings, and the ids of those
+ * and of removed backends' servers. Undefined (look at every server) when several backends
+ * changed.
+ */
+function changedScope(last: Snapshot, next: Snapshot): { specs: ServerSpec[]; ids: string[] } | undefined {
+  if (last === next) return { specs: [], ids: [] };
+  const specs: ServerSpec[] = [];
+  const ids: string[] = [];
+  let changed = 0;
+  for (const b of next.backends.values()) {
+    const was = last.backends.get(b.id);
+    if (was === b) continue;
+    if (++changed > 1) return undefined;
+    // The same settings object: a server at the same place with the same spec is as it was.
+    const same = was !== undefined && was.config === b.config;
+    b.servers.forEach((s, i) => {
+      if (same && was.servers[i] === s) return;
+      specs.push(s);
+      ids.push(s.id);
+    });
+  }
+  for (const b of last.backends.values()) {
+    const now = next.backends.get(b.id);
+    if (now === b) continue;
+    const same = now !== undefined && now.config === b.config;
+    b.servers.forEach((s, i) => {
+      if (!same || now.servers[i] !== s) ids.push(s.id);
+    });
+  }
+  return { specs, ids };
 }
 
 /** Everything about a backend and server that changes how the server is probed. */
