@@ -1,7 +1,8 @@
 import net from 'node:net';
 import { createBalancer } from '../../src/balancer/registry.ts';
-import { defaultBackend, defaultFrontendTimeouts } from '../../src/config/defaults.ts';
+import { defaultBackend } from '../../src/config/defaults.ts';
 import type { Backend, ConfigState, Frontend, LoadBalancer, Protocol, Server } from '../../src/config/model.ts';
+import { buildFrontend } from '../../src/config/resources.ts';
 import { compile } from '../../src/config/snapshot.ts';
 import { silentLogger } from '../../src/core/log.ts';
 import { Plane } from '../../src/dataplane/plane.ts';
@@ -62,7 +63,7 @@ export function server(id: string, backendId: string, port: number, over: Partia
   };
 }
 
-/** A frontend on 127.0.0.1:port. */
+/** A frontend on 127.0.0.1:port, with the API's defaults for everything else (config/resources.ts). */
 export function frontend(
   id: string,
   protocol: Protocol,
@@ -70,24 +71,18 @@ export function frontend(
   backendId: string,
   over: Partial<Frontend> = {},
 ): Frontend {
-  return {
+  return buildFrontend(
+    {
+      loadBalancerId: 'lb1',
+      name: id,
+      protocol,
+      bindAddress: '127.0.0.1',
+      port,
+      defaultBackendId: backendId,
+      ...over,
+    },
     id,
-    loadBalancerId: 'lb1',
-    name: id,
-    protocol,
-    bindAddress: '127.0.0.1',
-    port,
-    defaultBackendId: backendId,
-    certificateIds: [],
-    enabled: true,
-    timeouts: defaultFrontendTimeouts(),
-    maxConnections: 0,
-    rules: [],
-    tlsPassthrough: false,
-    redirectToHttps: false,
-    sniRules: [],
-    ...over,
-  };
+  );
 }
 
 /** A free TCP port on 127.0.0.1 (bound then released). */
