@@ -144,37 +144,24 @@ function parseV2(buf: Buffer): ProxyParse {
   const af = fam >> 4;
   if (af === 0 && transport === 0) return { status: 'ok', info: { version: 2, source: null }, length }; // UNSPEC
   if (transport !== 1) return invalid('v2: only TCP (STREAM) is accepted');
-  if (af === 1) {
-    if (len < 12) return invalid('v2: address block too short for TCP4');
+  // TCP4: 4-byte addresses then ports (12 bytes); TCP6: 16-byte addresses then ports (36).
+  const size = af === 1 ? 4 : af === 2 ? 16 : 0;
+  if (size > 0) {
+    const family = af === 1 ? 'tcp4' : 'tcp6';
+    if (len < 2 * size + 4) return invalid(`v2: address block too short for ${family.toUpperCase()}`);
     const p = buf.subarray(16);
+    const text = (at: number) =>
+      size === 4 ? `${p[at]}.${p[at + 1]}.${p[at + 2]}.${p[at + 3]}` : ipv6Text(p.subarray(at, at + 16));
     return {
       status: 'ok',
       info: {
         version: 2,
         source: {
-          family: 'tcp4',
-          sourceAddress: `${p[0]}.${p[1]}.${p[2]}.${p[3]}`,
-          destinationAddress: `${p[4]}.${p[5]}.${p[6]}.${p[7]}`,
-          sourcePort: p.readUInt16BE(8),
-          destinationPort: p.readUInt16BE(10),
-        },
-      },
-      length,
-    };
-  }
-  if (af === 2) {
-    if (len < 36) return invalid('v2: address block too short for TCP6');
-    const p = buf.subarray(16);
-    return {
-      status: 'ok',
-      info: {
-        version: 2,
-        source: {
-          family: 'tcp6',
-          sourceAddress: ipv6Text(p.subarray(0, 16)),
-          destinationAddress: ipv6Text(p.subarray(16, 32)),
-          sourcePort: p.readUInt16BE(32),
-          destinationPort: p.readUInt16BE(34),
+          family,
+          sourceAddress: text(0),
+          destinationAddress: text(size),
+          sourcePort: p.readUInt16BE(2 * size),
+          destinationPort: p.readUInt16BE(2 * size + 2),
         },
       },
       length,
