@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { waitFor } from './http-client.ts';
@@ -22,6 +22,28 @@ export async function freeUdpPort(): Promise<number> {
   await new Promise<void>((r) => s.close(() => r()));
   return port;
 }
+
+/**
+ * A port free on 127.0.0.1 for both UDP and TCP (dnsmasq binds both). A UDP-only check is not
+ * enough in a full test run: the kernel hands the same number to outgoing TCP connections.
+ */
+async function freeDnsPort(): Promise<number> {
+  for (;;) {
+    const port = await freeUdpPort();
+    const tcp = net.createServer();
+    const ok = await new Promise<boolean>((r) => {
+      tcp.once('error', () => r(false));
+      tcp.listen(port, '127.0.0.1', () => r(true));
+    });
+    if (ok) {
+      await new Promise<void>((r) => tcp.close(() => r()));
+      return port;
+    }
+  }
+}
+
+/** How often `start()` picks another port when dnsmasq loses the port to another socket. */
+const BIND_TRIES = 5;
 
 /** dnsmasq answering only from `hosts` (a file of `IP name` lines) on 127.0.0.1:port. */
 export class Dnsmasq {
@@ -44,9 +66,27 @@ export class Dnsmasq {
     );
   }
 
+  /**
+   * Starts dnsmasq and resolves once it answers. With no port chosen yet, it picks one free for
+   * UDP and TCP, and picks again when another socket takes it between the pick and dnsmasq's bind
+   * (`Address already in use`); a restart keeps its port (the Fulcrum under test points at it).
+   */
   async start(): Promise<void> {
+    const pick = this.port === 0;
+    for (let attempt = 1; ; attempt++) {
+      if (pick) this.port = await freeDnsPort();
+      try {
+        await this.#startOnce();
+        return;
+      } catch (e) {
+        const raced = String((e as Error).message).includes('Address already in use');
+        if (!pick || !raced || attempt >= BIND_TRIES) throw e;
+      }
+    }
+  }
+
+  async #startOnce(): Promise<void> {
     chmodSync(this.dir, 0o755); // dnsmasq may drop to nobody before it reads the file again
-    if (this.port === 0) this.port = await freeUdpPort();
     const child = spawn(
       DNSMASQ,
       [
