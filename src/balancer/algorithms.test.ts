@@ -12,7 +12,7 @@ import { createBalancer } from './registry.ts';
 import { RoundRobinBalancer } from './round-robin.ts';
 import { SourceIpBalancer } from './source-ip.ts';
 import { clientAddresses, equalServers, seededRandom, tally, testBackend } from './test-helpers.ts';
-import { WeightedRoundRobinBalancer } from './weighted-round-robin.ts';
+import { smoothSequence, WeightedRoundRobinBalancer } from './weighted-round-robin.ts';
 
 function within(actual: number, expected: number, tolerance: number, what: string): void {
   assert.ok(
@@ -219,7 +219,7 @@ describe('source-ip (Maglev + bounded load)', () => {
 describe('random-two-choices', () => {
   test('never picks the busier of its two draws; with connections held the split follows weights', () => {
     const tb = testBackend([{ weight: 1 }, { weight: 2 }, { weight: 3 }]);
-    const b = new RandomTwoChoicesBalancer(tb.servers, tb.now, seededRandom(42));
+    const b = new RandomTwoChoicesBalancer(tb.servers, tb.now, undefined, seededRandom(42));
     for (let i = 0; i < 600; i++) b.pick({})!.activeConnections++;
     within(tb.servers[0]!.activeConnections, 100, 0.1, 's1');
     within(tb.servers[1]!.activeConnections, 200, 0.1, 's2');
@@ -230,16 +230,16 @@ describe('random-two-choices', () => {
     const tb = testBackend(equalServers(2));
     tb.servers[0]!.activeConnections = 10;
     // random() = 0 always: a naive implementation would draw server 0 twice.
-    const b = new RandomTwoChoicesBalancer(tb.servers, tb.now, () => 0);
+    const b = new RandomTwoChoicesBalancer(tb.servers, tb.now, undefined, () => 0);
     for (let i = 0; i < 5; i++) assert.equal(b.pick({})!.id, 's2');
-    const edge = new RandomTwoChoicesBalancer(tb.servers, tb.now, () => 0.9999999999);
+    const edge = new RandomTwoChoicesBalancer(tb.servers, tb.now, undefined, () => 0.9999999999);
     assert.equal(edge.pick({})!.id, 's2');
   });
 
   test('exclude with a deterministic source never yields the excluded server', () => {
     const tb = testBackend(equalServers(4));
     const rnd = seededRandom(7);
-    const b = new RandomTwoChoicesBalancer(tb.servers, tb.now, rnd);
+    const b = new RandomTwoChoicesBalancer(tb.servers, tb.now, undefined, rnd);
     for (let i = 0; i < 500; i++) assert.notEqual(b.pick({ exclude: tb.servers[2] }), tb.servers[2]);
   });
 });
@@ -294,5 +294,38 @@ describe('registry', () => {
     );
     const proto = { ...tb.backend, algorithm: 'toString' } as unknown as BackendSpec;
     assert.throws(() => createBalancer(proto, tb.servers, tb.now), FulcrumError);
+  });
+});
+
+describe('weighted round robin: the precomputed smooth cycle (issue 13 point 1)', () => {
+  test('equals the credits algorithm pick for pick, and equal weights are the servers in order', () => {
+    const credits = (w: number[], n: number) => {
+      const cur = w.map(() => 0);
+      const total = w.reduce((a, b) => a + b, 0);
+      const out: number[] = [];
+      for (let k = 0; k < n; k++) {
+        let best = 0;
+        for (let i = 0; i < w.length; i++) {
+          cur[i]! += w[i]!;
+          if (cur[i]! > cur[best]!) best = i;
+        }
+        cur[best]! -= total;
+        out.push(best);
+      }
+      return out;
+    };
+    for (const w of [
+      [1, 2, 3],
+      [5, 1, 1],
+      [4, 6],
+      [3, 3, 3, 3],
+      [7, 11, 13, 2],
+    ]) {
+      const seq = smoothSequence(w, w.length)!;
+      assert.deepEqual([...seq], credits(w, seq.length), `weights ${w}`);
+    }
+    assert.deepEqual([...smoothSequence([2, 2, 2], 3)!], [0, 1, 2]);
+    assert.equal(smoothSequence([1, 2.5], 2), null, 'a slow-start ramp (fractional weights) keeps per-worker credits');
+    assert.equal(smoothSequence(Array(10_000).fill(1), 10_000)!.length, 10_000, 'equal weights at any size');
   });
 });

@@ -1,8 +1,13 @@
 import type { ServerRuntime } from '../runtime/server-runtime.ts';
+import { Ticket } from '../runtime/shared-cells.ts';
 import { Eligibility } from './eligibility.ts';
 import { hashClientKey } from './hash.ts';
+import type { ServerIndex } from './load-index.ts';
 import { MaglevTable } from './maglev.ts';
 import type { Balancer, PickContext } from './types.ts';
+
+/** From this many eligible servers on, least-connections, least-response-time and source-ip keep a load index instead of scanning. */
+export const LOAD_INDEX_FROM = 64;
 
 /** One possible next pick (explain): the server, its probability and the score `select` compares. */
 export interface Candidate {
@@ -22,18 +27,53 @@ export interface Candidate {
 export class BaseBalancer implements Balancer {
   readonly el: Eligibility;
   readonly now: () => number;
+  /** The backend's rotation position, shared by every worker thread (round robin, weighted round robin). */
+  readonly ticket: Ticket;
   #maglev: MaglevTable | undefined;
   #maglevVersion = -1;
   #ids: string[] = [];
   #hashWeights: number[] = [];
+  /** Eligible servers from which `loadIndex` is used by the algorithms that have one (tests lower it). */
+  indexFrom = LOAD_INDEX_FROM;
+  #index: ServerIndex | undefined;
+  #indexed = -1;
 
-  constructor(servers: readonly ServerRuntime[], now: () => number) {
+  constructor(servers: readonly ServerRuntime[], now: () => number, ticket: Ticket = new Ticket()) {
     this.el = new Eligibility(servers);
     this.now = now;
+    this.ticket = ticket;
   }
 
   invalidate(): void {
     this.el.invalidate();
+  }
+
+  /** The runtime replaced or removed this balancer (Balancer.dispose): its load index lets its servers go. */
+  dispose(): void {
+    this.#index?.release();
+    this.#indexed = -1;
+  }
+
+  /**
+   * The eligible servers (after a refresh at `t`, ms) in an index of kind `Kind` (load-index.ts)
+   * with weights `weights` (parallel to `this.el.list`), rebuilt when the eligible set or a
+   * weight changed, else resynchronised on its period (issue 13 point 5). The algorithm
+   * decides when to use it (`indexFrom`).
+   */
+  loadIndex<T extends ServerIndex>(t: number, weights: readonly number[], Kind: new () => T): T {
+    if (!(this.#index instanceof Kind)) {
+      this.#index?.release();
+      this.#index = new Kind();
+      this.#indexed = -1;
+    }
+    const el = this.el;
+    if (this.#indexed !== el.weightsVersion) {
+      this.#index.build(el.list, weights, el.count, t);
+      this.#indexed = el.weightsVersion;
+    } else {
+      this.#index.resync(t);
+    }
+    return this.#index as T;
   }
 
   pick(ctx: PickContext): ServerRuntime | undefined {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Algorithm } from '../config/model.ts';
 import type { ServerRuntime } from '../runtime/server-runtime.ts';
+import type { BaseBalancer } from './base.ts';
 import { balancerClasses, createBalancer } from './registry.ts';
 import { clientAddresses, equalServers, type TestServer, tally, testBackend } from './test-helpers.ts';
 import type { Balancer, PickContext } from './types.ts';
@@ -20,14 +21,22 @@ function ids(list: readonly (ServerRuntime | undefined)[]): Set<string> {
   return new Set(list.map((s) => s?.id ?? 'none'));
 }
 
-function setup(algorithm: Algorithm, servers: TestServer[], healthCheck = false) {
-  const t = testBackend(servers, { algorithm, healthCheck });
-  const balancer = createBalancer(t.backend, t.servers, t.now);
-  return { ...t, balancer };
-}
+/** Every algorithm, and those with a load index once more with it used from one server on. */
+const variants: { name: string; algorithm: Algorithm; indexed: boolean }[] = [
+  ...(Object.keys(balancerClasses) as Algorithm[]).map((algorithm) => ({ name: algorithm, algorithm, indexed: false })),
+  { name: 'least-connections with its load index', algorithm: 'least-connections', indexed: true },
+  { name: 'source-ip with its load index', algorithm: 'source-ip', indexed: true },
+  { name: 'least-response-time with its load index', algorithm: 'least-response-time', indexed: true },
+];
 
-for (const algorithm of Object.keys(balancerClasses) as Algorithm[]) {
-  describe(`balancer conformance: ${algorithm}`, () => {
+for (const { name, algorithm, indexed } of variants) {
+  const setup = (alg: Algorithm, servers: TestServer[], healthCheck = false) => {
+    const t = testBackend(servers, { algorithm: alg, healthCheck });
+    const balancer = createBalancer(t.backend, t.servers, t.now);
+    if (indexed) (balancer as BaseBalancer).indexFrom = 0;
+    return { ...t, balancer };
+  };
+  describe(`balancer conformance: ${name}`, () => {
     test('never picks a disabled, draining, ejected, unhealthy or weight-0 server; all available ones get traffic', () => {
       // s1 ok, s2 disabled, s3 draining, s4 ejected, s5 unhealthy, s6 weight 0, s7 ok, s8 passive ok, s9 unknown
       const { servers, balancer, clock } = setup(

@@ -1,5 +1,6 @@
 import type { ServerRuntime } from '../runtime/server-runtime.ts';
 import { BaseBalancer, type Candidate } from './base.ts';
+import { LoadIndex } from './load-index.ts';
 import type { PickContext } from './types.ts';
 
 /**
@@ -9,13 +10,25 @@ import type { PickContext } from './types.ts';
  * starts one server further on each pick, so equal servers share the traffic instead of the
  * first one taking it all. Compared by cross-multiplication (no division). Skips
  * `ctx.exclude` when another server is eligible. O(n), no allocation.
+ *
+ * From LOAD_INDEX_FROM eligible servers on (issue 13 point 5), the servers are kept in a
+ * LoadIndex (a heap by the same load per weight) and a pick costs O(log n): the same least
+ * load, ties taken in turn (least recently picked first). With several worker threads a count
+ * that another worker lowered is seen within LOAD_INDEX_RESYNC_MS (load-index.ts); a pick
+ * that must avoid `ctx.exclude` (a retry) scans.
  */
 export class LeastConnectionsBalancer extends BaseBalancer {
   #start = 0;
 
-  override select(ctx: PickContext, _t: number, advance = true): ServerRuntime | undefined {
+  override select(ctx: PickContext, t: number, advance = true): ServerRuntime | undefined {
     const { list, weights, count } = this.el;
     const skip = count > 1 ? ctx.exclude : undefined;
+    if (count >= this.indexFrom && skip === undefined) {
+      const index = this.loadIndex(t, weights, LoadIndex);
+      const i = index.best();
+      if (advance) index.touch(i);
+      return index.servers[i];
+    }
     const start = (advance ? this.#start++ : this.#start) % count;
     let best: ServerRuntime | undefined;
     let bestLoad = 0;

@@ -1,6 +1,7 @@
 import type { ServerRuntime } from '../runtime/server-runtime.ts';
 import { BaseBalancer, type Candidate } from './base.ts';
 import { tied } from './least-connections.ts';
+import { LatencyIndex } from './load-index.ts';
 import type { PickContext } from './types.ts';
 
 /**
@@ -24,6 +25,7 @@ export function recordTtfb(s: ServerRuntime, ms: number): boolean {
   const prev = s.ewmaTtfbMs;
   const next = prev === 0 ? ms : prev + TTFB_EWMA_ALPHA * (ms - prev);
   s.ewmaTtfbMs = Math.max(next, 0.001);
+  s.loadWatcher?.loadChanged(s);
   return true;
 }
 
@@ -35,13 +37,24 @@ export function recordTtfb(s: ServerRuntime, ms: number): boolean {
  * `UNMEASURED_FACTOR` × the best measured EWMA, so it is preferred a little and gets sampled
  * without taking everything; with no data at all every server scores by connections alone.
  * Ties rotate. Skips `ctx.exclude` when another server is eligible. O(n), no allocation.
+ *
+ * From `indexFrom` (LOAD_INDEX_FROM) eligible servers on (issue 13 point 5), the scores are
+ * kept in a LatencyIndex (load-index.ts), told of each connection and each new EWMA, and a
+ * pick costs O(log n); with several worker threads a count another worker lowered is seen
+ * within LOAD_INDEX_RESYNC_MS. A pick that must avoid `ctx.exclude` (a retry) scans.
  */
 export class LeastResponseTimeBalancer extends BaseBalancer {
   #start = 0;
 
-  override select(ctx: PickContext, _t: number, advance = true): ServerRuntime | undefined {
+  override select(ctx: PickContext, t: number, advance = true): ServerRuntime | undefined {
     const { list, weights, count } = this.el;
     const skip = count > 1 ? ctx.exclude : undefined;
+    if (count >= this.indexFrom && skip === undefined) {
+      const index = this.loadIndex(t, weights, LatencyIndex);
+      const i = index.best(UNMEASURED_FACTOR);
+      if (advance) index.touch(i);
+      return index.servers[i];
+    }
     const unmeasured = this.#unmeasured();
     const start = (advance ? this.#start++ : this.#start) % count;
     let best: ServerRuntime | undefined;

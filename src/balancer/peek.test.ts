@@ -48,7 +48,7 @@ describe('balancer peek and candidates', () => {
 
   test('random-two-choices: candidates are exact probabilities that match the draws', () => {
     const t = testBackend([{ weight: 1 }, { weight: 1 }, { weight: 1 }], { algorithm: 'random-two-choices' });
-    const b: BaseBalancer = new RandomTwoChoicesBalancer(t.servers, t.now, seededRandom(3));
+    const b: BaseBalancer = new RandomTwoChoicesBalancer(t.servers, t.now, undefined, seededRandom(3));
     t.servers[0]!.activeConnections = 5;
     t.servers[1]!.activeConnections = 1;
     const c = b.candidates({});

@@ -1,4 +1,5 @@
 import type { ServerRuntime } from '../runtime/server-runtime.ts';
+import type { Ticket } from '../runtime/shared-cells.ts';
 import { BaseBalancer, type Candidate } from './base.ts';
 import type { PickContext } from './types.ts';
 
@@ -15,8 +16,13 @@ import type { PickContext } from './types.ts';
 export class RandomTwoChoicesBalancer extends BaseBalancer {
   readonly #random: () => number;
 
-  constructor(servers: readonly ServerRuntime[], now: () => number, random: () => number = Math.random) {
-    super(servers, now);
+  constructor(
+    servers: readonly ServerRuntime[],
+    now: () => number,
+    ticket?: Ticket,
+    random: () => number = Math.random,
+  ) {
+    super(servers, now, ticket);
     this.#random = random;
   }
 

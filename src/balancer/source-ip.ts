@@ -1,6 +1,7 @@
 import type { ServerRuntime } from '../runtime/server-runtime.ts';
 import { BaseBalancer } from './base.ts';
 import { hashClientKey } from './hash.ts';
+import { LoadIndex } from './load-index.ts';
 import type { PickContext } from './types.ts';
 
 /** Bounded load: no server takes a new connection above this multiple of its fair share (A2). */
@@ -19,11 +20,21 @@ export const LOAD_BOUND = 1.25;
  * After 16 × n slots without success the least loaded server (per weight) is taken.
  * Without any key it falls back to rotation. Skips `ctx.exclude` when another server is
  * eligible. O(1) typical + O(n) for the load total, no allocation.
+ *
+ * From `indexFrom` (LOAD_INDEX_FROM) eligible servers on (issue 13 point 5), the total and the
+ * least loaded server come from a LoadIndex kept up to date as connections open and close
+ * (O(log n) each) instead of a scan per pick; with several worker threads the total may miss
+ * another worker's changes of the last LOAD_INDEX_RESYNC_MS (load-index.ts), while each
+ * server's own bound is always checked against its live count.
  */
 export class SourceIpBalancer extends BaseBalancer {
   #next = 0;
+  /** Configured weights parallel to the eligible list, and their sum, for weights version `#weighed`. */
+  readonly #specWeights: number[] = [];
+  #specTotal = 0;
+  #weighed = -1;
 
-  override select(ctx: PickContext, _t: number, advance = true): ServerRuntime | undefined {
+  override select(ctx: PickContext, t: number, advance = true): ServerRuntime | undefined {
     const { list, count } = this.el;
     const skip = count > 1 ? ctx.exclude : undefined;
     const key = ctx.hashKey ?? ctx.clientAddress;
@@ -35,11 +46,17 @@ export class SourceIpBalancer extends BaseBalancer {
       return s;
     }
     const table = this.maglev();
+    const index = count >= this.indexFrom ? this.loadIndex(t, this.#configuredWeights(), LoadIndex) : undefined;
     let total = 0;
     let totalWeight = 0;
-    for (let i = 0; i < count; i++) {
-      total += list[i]!.activeConnections;
-      totalWeight += list[i]!.spec.weight;
+    if (index) {
+      total = index.total;
+      totalWeight = this.#specTotal;
+    } else {
+      for (let i = 0; i < count; i++) {
+        total += list[i]!.activeConnections;
+        totalWeight += list[i]!.spec.weight;
+      }
     }
     const budget = (LOAD_BOUND * (total + 1)) / totalWeight;
     const size = table.size;
@@ -50,6 +67,7 @@ export class SourceIpBalancer extends BaseBalancer {
       if (s !== skip && s.activeConnections + 1 <= Math.ceil(budget * s.spec.weight)) return s;
       slot = slot + 1 === size ? 0 : slot + 1;
     }
+    if (index && skip === undefined) return index.servers[index.best()];
     let best: ServerRuntime | undefined;
     for (let i = 0; i < count; i++) {
       const s = list[i]!;
@@ -58,6 +76,22 @@ export class SourceIpBalancer extends BaseBalancer {
         best = s;
     }
     return best;
+  }
+
+  /** `spec.weight` of each eligible server (the bound's weights), recomputed when the eligible set changed. */
+  #configuredWeights(): number[] {
+    const { list, count, weightsVersion } = this.el;
+    if (this.#weighed !== weightsVersion) {
+      this.#weighed = weightsVersion;
+      this.#specWeights.length = count;
+      let total = 0;
+      for (let i = 0; i < count; i++) {
+        this.#specWeights[i] = list[i]!.spec.weight;
+        total += list[i]!.spec.weight;
+      }
+      this.#specTotal = total;
+    }
+    return this.#specWeights;
   }
 
   /** Each eligible server's share of the Maglev table (its share of hashed clients, before bounded load). */

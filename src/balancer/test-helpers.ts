@@ -104,14 +104,5 @@ export function tally(picks: readonly (ServerRuntime | undefined)[]): Map<string
   return m;
 }
 
-/** A deterministic pseudo-random source in [0, 1) (mulberry32) for tests. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A deterministic pseudo-random source for tests (core/seeded-random.ts). */
+export { seededRandom } from '../core/seeded-random.ts';
