@@ -1,5 +1,5 @@
 import type net from 'node:net';
-import { type ClientEndpoints, socketEndpoints } from '../proxy-protocol.ts';
+import type { ClientEndpoints } from '../proxy-protocol.ts';
 import { redirect308, reply } from './answers.ts';
 import { Exchange, type ExchangeClient } from './exchange.ts';
 import { dropField, fieldValue, forwardedLines, isHopByHop, isTrustedProxy } from './forward-headers.ts';
@@ -11,6 +11,7 @@ import {
   type HttpHead,
   HttpParseError,
   MAX_REQUEST_HEAD,
+  NO_HEAD,
   parseHead,
 } from './parser.ts';
 import { parseTarget, targetOut } from './request-target.ts';
@@ -23,6 +24,8 @@ const MAX_PIPELINE_BUFFER = 64 * 1024;
 const MAX_PENDING_OUTPUT = 64 * 1024;
 /** Below this, a response head and its first body bytes are copied into one Buffer (one write). */
 const COALESCE_BYTES = 16 * 1024;
+/** Spare exchanges a frontend keeps for its HTTP/1.1 connections. */
+const MAX_SPARE_EXCHANGES = 256;
 
 /** Options of one served connection. */
 export interface ServeOptions {
@@ -45,6 +48,10 @@ export function serveHttpConnection(
 ): HttpConnection {
   return new HttpConnection(socket, frontend, options.https === true, options.proxied);
 }
+
+/** The socket property naming its connection (the shared socket handlers read it). */
+const OWNER = Symbol('fulcrum.httpConnection');
+type OwnedSocket = net.Socket & { [OWNER]: HttpConnection };
 
 // connection states
 const S_HEAD = 0; // waiting for a request head
@@ -72,9 +79,14 @@ export class HttpConnection implements FrontConnection, ExchangeClient {
   readonly https: boolean;
   readonly clientAddress: string;
   state = S_HEAD;
-  head!: HttpHead;
-  readonly x: Exchange;
+  /** The current (or last) request's head; `NO_HEAD` while idle. */
+  head: HttpHead = NO_HEAD;
 
+  /** The exchange of the request in progress; null while idle (it went back to the frontend's spares). */
+  #x: Exchange | null = null;
+  /** HTTP minor version of the last request (our own answers on an idle connection use it). */
+  #minor = 1;
+  readonly #proxied: ClientEndpoints | undefined;
   #deadline = 0;
   #buf: Buffer | null = null;
   /** The buffer holding the head being started (its bytes at [0, head.length)). */
@@ -86,31 +98,70 @@ export class HttpConnection implements FrontConnection, ExchangeClient {
   #inProcess = false;
   #keepAlive = true;
   #closeAfter = false;
-  /** `X-Forwarded-For/Proto/Port` lines and the final CRLF, built once per connection (latin1 bytes). */
-  #forwardedTail: Buffer | null = null;
-  readonly #reqFramer = new BodyFramer();
-  readonly #tout = targetOut();
+  /** `X-Forwarded-For/Proto/Port` lines and the final CRLF, built once per connection (latin1). */
+  #forwardedTail: string | null = null;
 
   constructor(socket: net.Socket, frontend: HttpFrontend, https: boolean, proxied?: ClientEndpoints) {
     this.socket = socket;
     this.frontend = frontend;
     this.https = https;
     this.clientAddress = unmapV4(proxied?.sourceAddress ?? socket.remoteAddress);
-    this.x = new Exchange(frontend, this, this.clientAddress, 'http/1.1', https);
-    this.x.proxyEndpoints = proxied ?? socketEndpoints(socket);
-    this.#reqFramer.stripExtensions = true;
+    this.#proxied = proxied;
     const counters = frontend.ctx.counters;
-    counters.activeConnections++;
+    counters.opened();
     counters.totalConnections++;
     frontend.connections.add(this);
     this.#deadline = frontend.now + frontend.spec.requestHeaderTimeoutMs;
-    socket.on('data', (chunk: Buffer) => this.#onClientData(chunk));
-    socket.on('end', () => this.#onClientEnd());
-    socket.on('drain', () => this.#onClientDrain());
-    socket.on('error', () => {
-      counters.clientErrors++;
-    });
-    socket.on('close', () => this.#onClientClose());
+    // the same five handlers for every socket (no closures per connection); each finds its connection
+    (socket as OwnedSocket)[OWNER] = this;
+    socket.on('data', HttpConnection.#data);
+    socket.on('end', HttpConnection.#end);
+    socket.on('drain', HttpConnection.#drain);
+    socket.on('error', HttpConnection.#error);
+    socket.on('close', HttpConnection.#closed);
+  }
+
+  // shared socket handlers: `this` is the socket (EventEmitter), its OWNER the connection
+  static readonly #data = function (this: net.Socket, chunk: Buffer): void {
+    (this as OwnedSocket)[OWNER].#onClientData(chunk);
+  };
+  static readonly #end = function (this: net.Socket): void {
+    (this as OwnedSocket)[OWNER].#onClientEnd();
+  };
+  static readonly #drain = function (this: net.Socket): void {
+    (this as OwnedSocket)[OWNER].#onClientDrain();
+  };
+  static readonly #error = function (this: net.Socket): void {
+    (this as OwnedSocket)[OWNER].frontend.ctx.counters.clientErrors++;
+  };
+  static readonly #closed = function (this: net.Socket): void {
+    (this as OwnedSocket)[OWNER].#onClientClose();
+  };
+
+  /** The exchange of the request in progress, taken from the frontend's spares (or made) when none is. */
+  get x(): Exchange {
+    let x = this.#x;
+    if (x === null) {
+      x =
+        this.frontend.spareExchanges.pop() ??
+        new Exchange(this.frontend, this, this.clientAddress, 'http/1.1', this.https);
+      x.attach(this, this.clientAddress, this.https);
+      if (this.#proxied !== undefined) x.proxyEndpoints = this.#proxied;
+      else x.proxySocket = this.socket;
+      this.#x = x;
+    }
+    return x;
+  }
+
+  /** No request in progress (idle, or closed): the exchange and the last head are let go. */
+  #releaseExchange(): void {
+    const x = this.#x;
+    if (x === null || !x.finished) return;
+    this.#x = null;
+    this.head = NO_HEAD;
+    x.release();
+    const spares = this.frontend.spareExchanges;
+    if (spares.length < MAX_SPARE_EXCHANGES) spares.push(x);
   }
 
   /** ms epoch of the next deadline (head, idle, or the exchange's); 0 = none. */
@@ -177,7 +228,7 @@ export class HttpConnection implements FrontConnection, ExchangeClient {
   }
 
   #onClientDrain(): void {
-    this.x.clientDrained();
+    this.#x?.clientDrained();
     if (this.#waitDrain) {
       this.#waitDrain = false;
       if (this.state === S_HEAD) {
@@ -204,10 +255,11 @@ export class HttpConnection implements FrontConnection, ExchangeClient {
   }
 
   #onClientClose(): void {
-    this.x.clientGone();
+    this.#x?.clientGone();
     this.state = S_CLOSED;
     this.#deadline = 0;
     this.frontend.forget(this);
+    this.#releaseExchange();
   }
 
   /** Ends the client connection after what was written (FIN), then it closes. */
@@ -252,6 +304,7 @@ export class HttpConnection implements FrontConnection, ExchangeClient {
     if (this.state === S_HEAD && this.#buf === null) {
       this.#deadline = this.frontend.now + this.frontend.spec.clientIdleTimeoutMs;
       if (this.frontend.closing || this.#clientEnded) this.#close();
+      else this.#releaseExchange();
     }
   }
 
@@ -260,12 +313,13 @@ export class HttpConnection implements FrontConnection, ExchangeClient {
     const spec = frontend.spec;
     const x = this.x;
     this.head = head;
+    this.#minor = head.minor;
     frontend.ctx.counters.requests++;
     x.begin(spec, head);
     this.#keepAlive = head.minor === 1 ? !head.connClose : head.connKeepAlive;
     this.#closeAfter = false;
     // request target (RFC 9112 §3.2) and its normalised path (RFC 3986 §6)
-    const t = parseTarget(head.method, head.target, spec.mergeSlashes, this.#tout);
+    const t = parseTarget(head.method, head.target, spec.mergeSlashes, (x.tout ??= targetOut()));
     if (t.status !== 0) {
       x.answer(t.status, true, 'bad-request');
       return;
@@ -286,7 +340,7 @@ export class HttpConnection implements FrontConnection, ExchangeClient {
     }
     x.upgrade = asked;
     // body framing (RFC 9112 §6.3)
-    const framer = this.#reqFramer;
+    const framer = (x.reqFramer ??= requestFramer());
     if (head.chunked) framer.reset(Framing.chunked, 0);
     else framer.reset(head.contentLength > 0 ? Framing.length : Framing.none, head.contentLength);
     let first: Buffer | null = null;
@@ -300,7 +354,7 @@ export class HttpConnection implements FrontConnection, ExchangeClient {
         x.answer(400, true, 'bad-request');
         return;
       }
-      if (n > 0) first = this.#stripped(rest, 0, n);
+      if (n > 0) first = stripped(framer, rest, 0, n);
       this.#buf = n === rest.length ? null : rest.subarray(n);
     }
     x.reqDone = framer.done;
@@ -315,22 +369,6 @@ export class HttpConnection implements FrontConnection, ExchangeClient {
     if (first !== null && !x.requestBody(first, framer.payload)) this.#pauseRead();
     if (this.state !== S_EXCHANGE) return;
     x.connect();
-  }
-
-  /** `buf[start, stop)` without the chunk extensions the framer found (a view when there are none). */
-  #stripped(buf: Buffer, start: number, stop: number): Buffer {
-    const cuts = this.#reqFramer.cuts;
-    if (cuts.length === 0) return start === 0 && stop === buf.length ? buf : buf.subarray(start, stop);
-    const parts: Buffer[] = [];
-    let p = start;
-    for (let i = 0; i + 1 < cuts.length; i += 2) {
-      const a = cuts[i] as number;
-      const b = cuts[i + 1] as number;
-      if (a > p) parts.push(buf.subarray(p, a));
-      p = b;
-    }
-    if (stop > p) parts.push(buf.subarray(p, stop));
-    return Buffer.concat(parts);
   }
 
   /**
@@ -359,16 +397,13 @@ export class HttpConnection implements FrontConnection, ExchangeClient {
   #copyRequestHead(buf: Buffer, length: number): Buffer {
     let tail = this.#forwardedTail;
     if (tail === null) {
-      tail = Buffer.from(
-        `${forwardedLines(this.clientAddress, this.https ? 'https' : 'http', this.frontend.spec.port)}\r\n`,
-        'latin1',
-      );
+      tail = `${forwardedLines(this.clientAddress, this.https ? 'https' : 'http', this.frontend.spec.port)}\r\n`;
       this.#forwardedTail = tail;
     }
     const keep = length - 2;
     const out = Buffer.allocUnsafe(keep + tail.length);
     buf.copy(out, 0, 0, keep);
-    tail.copy(out, keep);
+    out.write(tail, keep, 'latin1');
     return out;
   }
 
@@ -411,7 +446,7 @@ export class HttpConnection implements FrontConnection, ExchangeClient {
   }
 
   #forwardRequestBody(chunk: Buffer): void {
-    const framer = this.#reqFramer;
+    const framer = this.x.reqFramer as BodyFramer;
     const before = framer.payload;
     let n: number;
     try {
@@ -422,7 +457,7 @@ export class HttpConnection implements FrontConnection, ExchangeClient {
     }
     const x = this.x;
     let ok = true;
-    if (n > 0) ok = x.requestBody(this.#stripped(chunk, 0, n), framer.payload - before);
+    if (n > 0) ok = x.requestBody(stripped(framer, chunk, 0, n), framer.payload - before);
     if (this.state !== S_EXCHANGE) return;
     if (framer.done) {
       x.requestEnd();
@@ -454,7 +489,7 @@ export class HttpConnection implements FrontConnection, ExchangeClient {
     if (!rh.rewrite && rh.minor === 1 && !closeClient && extra === '' && this.head.minor === 1) {
       // fast path: nothing to change in the head → forward the server's bytes as they are
       counters.bytesOut += stop;
-      return socket.write(stop === data.length ? data : data.subarray(0, stop));
+      return socket.write(this.#out(stop === data.length ? data : data.subarray(0, stop)));
     }
     const headStr = this.#buildResponseHead(rh, closeClient, extra);
     const bodyLen = stop - end;
@@ -469,7 +504,7 @@ export class HttpConnection implements FrontConnection, ExchangeClient {
     } else {
       socket.cork();
       socket.write(headStr, 'latin1');
-      ok = socket.write(data.subarray(end, stop));
+      ok = socket.write(this.#out(data.subarray(end, stop)));
       socket.uncork();
     }
     counters.bytesOut += headLen + bodyLen;
@@ -477,7 +512,15 @@ export class HttpConnection implements FrontConnection, ExchangeClient {
   }
 
   responseBody(_x: Exchange, data: Buffer, start: number, stop: number): boolean {
-    return this.socket.write(start === 0 && stop === data.length ? data : data.subarray(start, stop));
+    return this.socket.write(this.#out(start === 0 && stop === data.length ? data : data.subarray(start, stop)));
+  }
+
+  /**
+   * Server bytes as handed to the client socket: a TLS socket keeps what it was given until the
+   * record is written, so it gets a copy (server connections read into one reused buffer).
+   */
+  #out(data: Buffer): Buffer {
+    return this.https ? Buffer.from(data) : data;
   }
 
   interim(_x: Exchange, rh: HttpHead): void {
@@ -496,7 +539,7 @@ export class HttpConnection implements FrontConnection, ExchangeClient {
     counters.bytesOut += headStr.length;
     if (end < data.length) {
       counters.bytesOut += data.length - end;
-      this.socket.write(data.subarray(end));
+      this.socket.write(this.#out(data.subarray(end)));
     }
     const pending = this.#buf;
     this.#buf = null;
@@ -506,7 +549,7 @@ export class HttpConnection implements FrontConnection, ExchangeClient {
   }
 
   tunnelData(_x: Exchange, chunk: Buffer): boolean {
-    return this.socket.write(chunk);
+    return this.socket.write(this.#out(chunk));
   }
 
   tunnelEnd(_x: Exchange, end: boolean): void {
@@ -521,11 +564,15 @@ export class HttpConnection implements FrontConnection, ExchangeClient {
 
   answer(x: Exchange, status: number, close: boolean): number {
     const c = close || !this.#keepAlive || !x.reqDone || this.frontend.closing;
-    const buf = reply(status, c, this.head === undefined ? 1 : this.head.minor);
+    const buf = reply(status, c, this.#minor);
     if (!this.socket.destroyed && !this.socket.writableEnded) this.socket.write(buf);
     if (c) this.#closeAfter = true;
     this.#exchangeEnded();
     return buf.length;
+  }
+
+  settled(_x: Exchange): void {
+    if (this.state === S_HEAD && this.#buf === null && !this.#inProcess) this.#releaseExchange();
   }
 
   cut(_x: Exchange): void {
@@ -542,6 +589,10 @@ export class HttpConnection implements FrontConnection, ExchangeClient {
 
   bytesWritten(): number {
     return this.socket.bytesWritten;
+  }
+
+  flushed(): boolean {
+    return this.https || this.socket.writableLength === 0;
   }
 
   /** An exchange (or our own answer) ended: next pipelined request, idle wait or close. */
@@ -599,4 +650,27 @@ export class HttpConnection implements FrontConnection, ExchangeClient {
         this.socket.destroy();
     }
   }
+}
+
+/** A request body framer that strips chunk extensions (issue 12 §3). */
+function requestFramer(): BodyFramer {
+  const f = new BodyFramer();
+  f.stripExtensions = true;
+  return f;
+}
+
+/** `buf[start, stop)` without the chunk extensions `framer` found (a view when there are none). */
+function stripped(framer: BodyFramer, buf: Buffer, start: number, stop: number): Buffer {
+  const cuts = framer.cuts;
+  if (cuts.length === 0) return start === 0 && stop === buf.length ? buf : buf.subarray(start, stop);
+  const parts: Buffer[] = [];
+  let p = start;
+  for (let i = 0; i + 1 < cuts.length; i += 2) {
+    const a = cuts[i] as number;
+    const b = cuts[i + 1] as number;
+    if (a > p) parts.push(buf.subarray(p, a));
+    p = b;
+  }
+  if (stop > p) parts.push(buf.subarray(p, stop));
+  return Buffer.concat(parts);
 }

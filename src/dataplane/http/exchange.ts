@@ -1,14 +1,16 @@
+import type net from 'node:net';
 import type { PickContext } from '../../balancer/types.ts';
 import type { BackendSpec, FrontendSpec } from '../../config/snapshot.ts';
 import type { QueueWaiter } from '../../runtime/queue.ts';
 import type { BackendRuntime } from '../../runtime/runtime.ts';
 import type { Closeable, ServerRuntime } from '../../runtime/server-runtime.ts';
 import type { Termination } from '../../runtime/terminations.ts';
-import { type ClientEndpoints, encodeProxyHeader } from '../proxy-protocol.ts';
-import type { HttpFrontend } from './frontend.ts';
-import { BodyFramer, Framing, findHeadEnd, type HttpHead, MAX_RESPONSE_HEAD, parseHead } from './parser.ts';
-import { UpstreamConn, type UpstreamOwner } from './pool.ts';
-import { type ChooseRequest, route } from './route.ts';
+import { type ClientEndpoints, encodeProxyHeader, socketEndpoints } from '../proxy-protocol.ts';
+import type { ListenerContext } from '../types.ts';
+import { BodyFramer, Framing, findHeadEnd, type HttpHead, MAX_RESPONSE_HEAD, NO_HEAD, parseHead } from './parser.ts';
+import { UpstreamConn, type UpstreamOwner, type UpstreamPool } from './pool.ts';
+import type { TargetOut } from './request-target.ts';
+import { type ChooseRequest, route, type ServerChooser } from './route.ts';
 import { serverAnswered } from './server-answer.ts';
 
 /**
@@ -55,6 +57,8 @@ export interface ExchangeClient {
   tunnelEnd(x: Exchange, end: boolean): void;
   /** The answer is complete. */
   done(x: Exchange): void;
+  /** The exchange ended (after `done` or `answer`) and has finished its own bookkeeping: the client may release it. */
+  settled(x: Exchange): void;
   /** Our own answer (`close`: the exchange cannot leave the connection in a known state); bytes written. */
   answer(x: Exchange, status: number, close: boolean): number;
   /** The answer started but cannot finish: end the client side abruptly. */
@@ -64,6 +68,8 @@ export interface ExchangeClient {
   resumeRequest(): void;
   /** Bytes written to the client so far (access log). */
   bytesWritten(): number;
+  /** True when every byte handed to the client side has left it (no write references a Buffer of ours). */
+  flushed(): boolean;
   /** Drain cut (S3): close the client side now. */
   destroy(): void;
 }
@@ -110,19 +116,36 @@ export function upgradeMatches(offered: string | null, asked: string): boolean {
 }
 
 /**
+ * What an exchange reads from its frontend: the coarse clock (`now`, ms epoch), the listener
+ * context, the shared upstream pool and the server chooser. `frontend.ts`'s `HttpFrontend`
+ * provides it; it is declared here so that the frontend (which keeps spare exchanges) and the
+ * exchange do not import each other.
+ */
+export interface ExchangeFrontend {
+  readonly now: number;
+  readonly ctx: ListenerContext;
+  readonly pool: UpstreamPool;
+  readonly chooser: ServerChooser;
+}
+
+/**
  * One request from start to end, reusable (an HTTP/1.1 connection keeps one for its
  * requests; each HTTP/2 stream has its own). Drive it with `begin` → `dispatch` → set
  * `headOut` → `requestBody`* → `requestEnd` / `connect`, or `answer` for our own answers.
  */
 export class Exchange implements UpstreamOwner, ChooseRequest, Closeable, QueueWaiter {
-  readonly frontend: HttpFrontend;
-  readonly client: ExchangeClient;
-  readonly clientAddress: string;
+  readonly frontend: ExchangeFrontend;
+  /** The client side (an HTTP/1.1 exchange moves between connections: `attach`). */
+  client: ExchangeClient;
+  clientAddress: string;
   readonly pick: PickContext;
   /** `http/1.1` or `h2` (access log). */
   readonly protocol: string;
   /** The client connection is TLS (persistence: the inserted cookie gets `Secure`). */
-  readonly https: boolean;
+  https: boolean;
+  /** HTTP/1.1 request body framer and target result, kept with the exchange (created by the client side). */
+  reqFramer: BodyFramer | null = null;
+  tout: TargetOut | null = null;
   /** The request head (undefined before one was parsed). */
   head!: HttpHead;
   /** ms epoch on the frontend's coarse clock; 0 = none. */
@@ -153,6 +176,11 @@ export class Exchange implements UpstreamOwner, ChooseRequest, Closeable, QueueW
 
   /** The client connection's endpoints for a PROXY header to servers (issue 15 point 3), set by the client side. */
   proxyEndpoints: ClientEndpoints | null = null;
+  /**
+   * The client socket whose own endpoints a PROXY header describes when `proxyEndpoints` is
+   * null: read on first use only (a `getsockname` per connection otherwise).
+   */
+  proxySocket: net.Socket | null = null;
   #up: UpstreamConn | null = null;
   #upPaused = false;
   #pending: Buffer[] | null = null;
@@ -178,7 +206,13 @@ export class Exchange implements UpstreamOwner, ChooseRequest, Closeable, QueueW
   #status = 0;
   #hadHead = false;
 
-  constructor(frontend: HttpFrontend, client: ExchangeClient, clientAddress: string, protocol: string, https: boolean) {
+  constructor(
+    frontend: ExchangeFrontend,
+    client: ExchangeClient,
+    clientAddress: string,
+    protocol: string,
+    https: boolean,
+  ) {
     this.frontend = frontend;
     this.https = https;
     this.client = client;
@@ -190,6 +224,45 @@ export class Exchange implements UpstreamOwner, ChooseRequest, Closeable, QueueW
   /** True while a server answer is expected or streaming (not idle, not done). */
   get active(): boolean {
     return this.state === X_CONNECT || this.state === X_SENDING || this.state === X_QUEUED;
+  }
+
+  /** True when no request is in progress (before the first, or after the end of the last): it may be released. */
+  get finished(): boolean {
+    return this.state === X_DONE || this.state === X_IDLE;
+  }
+
+  /** Binds a finished exchange to another client connection (HTTP/1.1 spares, `release`). */
+  attach(client: ExchangeClient, clientAddress: string, https: boolean): void {
+    this.client = client;
+    this.clientAddress = clientAddress;
+    this.pick.clientAddress = clientAddress;
+    this.https = https;
+    this.proxyEndpoints = null;
+    this.proxySocket = null;
+  }
+
+  /**
+   * Drops what a finished exchange holds of its last request (head, bytes for the server,
+   * retained body, server), so an idle connection keeps none of it; `attach` and `begin`
+   * make it usable again.
+   */
+  release(): void {
+    this.head = NO_HEAD;
+    this.#hadHead = false;
+    this.headOut = '';
+    this.target = null;
+    this.upgrade = null;
+    this.#pending = null;
+    this.#sent = null;
+    this.#resBuf = null;
+    this.#failed.length = 0;
+    this.#counted = null;
+    this.bspec = undefined;
+    this.brt = undefined;
+    this.rt = null;
+    this.pick.exclude = undefined;
+    this.proxyEndpoints = null;
+    this.proxySocket = null;
   }
 
   /** True once the server's final head was received. */
@@ -443,6 +516,7 @@ export class Exchange implements UpstreamOwner, ChooseRequest, Closeable, QueueW
     const n = this.client.answer(this, status, close);
     counters.bytesOut += n;
     this.#end(false);
+    this.client.settled(this);
   }
 
   /** A response the client side wrote by itself (redirect 308): counts and logs it. */
@@ -507,7 +581,9 @@ export class Exchange implements UpstreamOwner, ChooseRequest, Closeable, QueueW
     if (!holding) frontend.ctx.runtime.connectionOpened(rt, this);
     // issue 15 point 3: a connection that sent a PROXY header serves only its own client connection
     const pp = (this.bspec as BackendSpec).proxyProtocol;
-    const e = this.proxyEndpoints;
+    let e = this.proxyEndpoints;
+    if (pp !== null && e === null && this.proxySocket !== null)
+      e = this.proxyEndpoints = socketEndpoints(this.proxySocket);
     const proxyKey =
       pp === null
         ? null
@@ -549,17 +625,20 @@ export class Exchange implements UpstreamOwner, ChooseRequest, Closeable, QueueW
     let bytes = head.length;
     const pending = this.#pending;
     this.#pending = null;
-    s.cork();
-    if (typeof head === 'string') s.write(head, 'latin1');
-    else s.write(head);
-    if (pending !== null) {
+    if (pending === null) {
+      if (typeof head === 'string') s.write(head, 'latin1');
+      else s.write(head);
+    } else {
+      s.cork();
+      if (typeof head === 'string') s.write(head, 'latin1');
+      else s.write(head);
       for (const b of pending) {
         s.write(b);
         bytes += b.length;
         this.#keep(b);
       }
+      s.uncork();
     }
-    s.uncork();
     rt.bytesOut += bytes;
     this.#rearm();
     if (!this.reqDone) this.client.resumeRequest();
@@ -584,6 +663,11 @@ export class Exchange implements UpstreamOwner, ChooseRequest, Closeable, QueueW
   onUpstreamDrain(u: UpstreamConn): void {
     if (u === this.#up && !this.reqDone) this.client.resumeRequest();
     if (u === this.#up && this.state === X_TUNNEL) this.client.resumeRequest();
+  }
+
+  /** UpstreamOwner: the last chunk read may still be referenced (a split head kept, or a client write pending). */
+  retainsChunk(_u: UpstreamConn): boolean {
+    return this.#resBuf !== null || !this.client.flushed();
   }
 
   onUpstreamData(u: UpstreamConn, chunk: Buffer): void {
@@ -885,6 +969,7 @@ export class Exchange implements UpstreamOwner, ChooseRequest, Closeable, QueueW
     this.#releaseServer();
     this.#end(false);
     this.client.done(this);
+    this.client.settled(this);
   }
 
   /** A deadline passed: connect, body idle/rate, response or tunnel idle timeout. */

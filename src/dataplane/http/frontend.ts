@@ -1,6 +1,7 @@
 import type { FrontendSpec } from '../../config/snapshot.ts';
 import { BackendTrust, backendTrust } from '../tls/backend.ts';
 import type { ListenerContext } from '../types.ts';
+import type { Exchange } from './exchange.ts';
 import { UpstreamPool } from './pool.ts';
 import { balancerChooser, type ServerChooser } from './route.ts';
 
@@ -48,6 +49,11 @@ export class HttpFrontend {
   readonly connections = new Set<FrontConnection>();
   /** HTTP/2 exchanges in flight (their deadlines are checked by the same tick). */
   readonly streams = new Set<Timed>();
+  /**
+   * Finished HTTP/1.1 exchanges, released by connections gone idle or closed and taken by the
+   * next request (so an idle keep-alive connection holds no exchange; bounded).
+   */
+  readonly spareExchanges: Exchange[] = [];
   /** Set by `drain`: answers carry `Connection: close`, idle connections are closed. */
   closing = false;
   /** Coarse ms epoch (refreshed every tick). */
@@ -108,7 +114,7 @@ export class HttpFrontend {
   /** @internal a connection closed. */
   forget(c: FrontConnection): void {
     if (!this.connections.delete(c)) return;
-    this.ctx.counters.activeConnections--;
+    this.ctx.counters.closed();
     if (this.connections.size === 0 && this.#onEmpty !== null) {
       const f = this.#onEmpty;
       this.#onEmpty = null;

@@ -132,6 +132,12 @@ function newHead(): HttpHead {
   };
 }
 
+/**
+ * A head that names nothing: what an idle connection or a spare exchange holds in place of its
+ * last request's (so that one can be collected). Never forwarded, never changed.
+ */
+export const NO_HEAD: Readonly<HttpHead> = Object.freeze(newHead());
+
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 
 /**

@@ -2,6 +2,7 @@ import net from 'node:net';
 import type tls from 'node:tls';
 import type { Clock } from '../../core/clock.ts';
 import type { ServerRuntime } from '../../runtime/server-runtime.ts';
+import { ReusedReadBuffer } from './read-buffers.ts';
 
 /** Receives the events of the upstream connection it currently owns (one exchange at a time). */
 export interface UpstreamOwner {
@@ -10,6 +11,11 @@ export interface UpstreamOwner {
   onUpstreamEnd(u: UpstreamConn): void;
   onUpstreamClose(u: UpstreamConn): void;
   onUpstreamDrain(u: UpstreamConn): void;
+  /**
+   * Asked after each `onUpstreamData` on a plain connection: true when bytes of that chunk may
+   * still be referenced (kept, or queued in a socket write), so the next read needs a new buffer.
+   */
+  retainsChunk(u: UpstreamConn): boolean;
 }
 
 /**
@@ -17,7 +23,7 @@ export interface UpstreamOwner {
  * forward to the current `owner`; while idle in the pool (owner null) any data or close
  * takes it out of the pool and destroys it (a server must not talk on an idle connection).
  */
-export class UpstreamConn {
+export class UpstreamConn extends ReusedReadBuffer {
   readonly socket: net.Socket;
   readonly rt: ServerRuntime;
   /** The server's `address:port` when connected: a changed endpoint (S2) makes it unusable. */
@@ -49,6 +55,7 @@ export class UpstreamConn {
     proxyHeader: Buffer | null = null,
     proxyKey: string | null = null,
   ) {
+    super();
     this.rt = rt;
     this.pool = pool;
     this.owner = owner;
@@ -58,20 +65,28 @@ export class UpstreamConn {
     const secure = pool.connectTls === null ? null : pool.connectTls(rt, proxyHeader);
     this.secure = secure !== null;
     let s: net.Socket;
-    if (secure !== null) s = secure;
-    else {
-      s = net.connect({ host: rt.spec.address, port: rt.spec.port, noDelay: true });
+    if (secure !== null) {
+      s = secure;
+      s.on('data', (chunk: Buffer) => {
+        const o = this.owner;
+        if (o !== null) o.onUpstreamData(this, chunk);
+        else this.destroy();
+      });
+    } else {
+      // Reads go into a buffer of our own, reused from read to read (no allocation, no GC
+      // churn per chunk on large bodies) unless the owner still references the last chunk.
+      s = net.connect({
+        host: rt.spec.address,
+        port: rt.spec.port,
+        noDelay: true,
+        onread: { buffer: () => this.readBuffer(), callback: (n: number) => this.#onRead(n) },
+      });
       if (proxyHeader !== null) s.write(proxyHeader); // first, before any request
     }
     this.socket = s;
     s.on(secure === null ? 'connect' : 'secureConnect', () => {
       this.connected = true;
       this.owner?.onUpstreamConnect(this);
-    });
-    s.on('data', (chunk: Buffer) => {
-      const o = this.owner;
-      if (o !== null) o.onUpstreamData(this, chunk);
-      else this.destroy();
     });
     s.on('end', () => {
       const o = this.owner;
@@ -84,9 +99,22 @@ export class UpstreamConn {
     });
     s.on('close', () => {
       this.dead = true;
+      this.releaseReadBuffer();
       if (this.idle) this.pool.remove(this);
       this.owner?.onUpstreamClose(this);
     });
+  }
+
+  #onRead(n: number): boolean {
+    const chunk = (this.readBuf as Buffer).subarray(0, n);
+    const o = this.owner;
+    if (o === null) {
+      this.destroy();
+      return false;
+    }
+    o.onUpstreamData(this, chunk);
+    this.retained = o.retainsChunk(this);
+    return true;
   }
 
   /** Closes at once; the owner is detached first when `detach` so it hears nothing more. */

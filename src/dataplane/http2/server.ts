@@ -32,7 +32,7 @@ export class H2Server {
     });
     this.#server.on('session', (session: http2.ServerHttp2Session) => {
       this.#sessions.add(session);
-      ctx.counters.activeConnections++;
+      ctx.counters.opened();
       ctx.counters.totalConnections++;
       const idle = frontend.spec.clientIdleTimeoutMs;
       if (idle > 0) session.setTimeout(idle, () => session.close());
@@ -42,7 +42,7 @@ export class H2Server {
       });
       session.once('close', () => {
         this.#sessions.delete(session);
-        ctx.counters.activeConnections--;
+        ctx.counters.closed();
       });
     });
   }

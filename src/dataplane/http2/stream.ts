@@ -6,7 +6,7 @@ import { dropField, fieldValue, forwardedLines, isHopByHop, isTrustedProxy } fro
 import type { HttpFrontend } from '../http/frontend.ts';
 import type { HttpHead } from '../http/parser.ts';
 import { parseTarget, targetOut } from '../http/request-target.ts';
-import { proxiedPeer, socketEndpoints } from '../proxy-protocol.ts';
+import { proxiedPeer } from '../proxy-protocol.ts';
 import { ChunkedDecoder } from './chunked.ts';
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR, NGHTTP2_PROTOCOL_ERROR } = http2.constants;
@@ -87,7 +87,8 @@ export class H2Stream implements ExchangeClient {
     const clientAddress = remote.startsWith('::ffff:') && remote.indexOf('.') > 0 ? remote.slice(7) : remote;
     this.x = new Exchange(frontend, this, clientAddress, 'h2', true);
     const sock = stream.session?.socket;
-    this.x.proxyEndpoints = proxied ?? (sock === undefined ? null : socketEndpoints(sock as net.Socket));
+    if (proxied !== undefined) this.x.proxyEndpoints = proxied;
+    else if (sock !== undefined) this.x.proxySocket = sock as net.Socket;
     const method = String(headers[':method'] ?? 'GET');
     const authority = String(headers[':authority'] ?? headers.host ?? '');
     const names: string[] = ['host'];
@@ -297,15 +298,17 @@ export class H2Stream implements ExchangeClient {
     const stream = this.#stream;
     if (stream.destroyed || stream.writableEnded) return true;
     const d = this.#dechunk;
+    // copies: DATA frames keep their bytes until nghttp2 sends them, and the server connection
+    // reads into one reused buffer (`UpstreamConn`)
     if (d === null) {
       this.#bytes += slice.length;
-      return stream.write(slice);
+      return stream.write(Buffer.from(slice));
     }
     let ok = true;
     try {
       d.push(slice, (part) => {
         this.#bytes += part.length;
-        ok = stream.write(part) && ok;
+        ok = stream.write(Buffer.from(part)) && ok;
       });
     } catch {
       // the exchange's framer checked the chunked framing already
@@ -362,6 +365,12 @@ export class H2Stream implements ExchangeClient {
 
   bytesWritten(): number {
     return this.#bytes;
+  }
+
+  settled(): void {}
+
+  flushed(): boolean {
+    return true; // `#write` hands copies to the HTTP/2 stream
   }
 
   destroy(): void {
