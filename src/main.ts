@@ -20,19 +20,18 @@ import { createLogger, type Logger } from './core/log.ts';
 import { parseHostPort } from './core/net.ts';
 import { type AccessLog, createAccessLog } from './dataplane/access-log.ts';
 import { createExplainer } from './dataplane/explain.ts';
-import { httpListenerFactory } from './dataplane/http/listener.ts';
-import { httpsListenerFactory } from './dataplane/https/listener.ts';
+import { listenerFactories } from './dataplane/factories.ts';
 import { Plane } from './dataplane/plane.ts';
-import { tcpListenerFactory } from './dataplane/tcp/listener.ts';
 import { backendTrust } from './dataplane/tls/backend.ts';
-import { udpListenerFactory } from './dataplane/udp/listener.ts';
 import { HealthService } from './health/service.ts';
 import { PersistenceManager } from './persistence/choose.ts';
-import { persistenceChooser } from './persistence/http-chooser.ts';
 import { DnsResolution } from './runtime/dns.ts';
+import type { FrontendRuntime, ListenerStatus } from './runtime/frontend-runtime.ts';
 import { Runtime } from './runtime/runtime.ts';
+import { SharedCells } from './runtime/shared-cells.ts';
 import { applyConfigFile } from './start-config.ts';
 import { openStore, parseStoreUrl } from './store/open.ts';
+import { WorkerPool } from './workers/pool.ts';
 
 /** Where the built web console lives (served at `/` when present). */
 export const CONSOLE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../console/dist');
@@ -90,6 +89,21 @@ export interface StartOptions {
   /** PEM files of a certificate chain and its key: the API and console are served over HTTPS. */
   apiCert?: string;
   apiKey?: string;
+  /**
+   * `--workers N` (issue 13 point 1): N worker threads each accept on every frontend
+   * (SO_REUSEPORT) while this thread keeps the control plane, the store, health checks and
+   * the events; 1 (the default here; the CLI's default is the number of cores) runs the data
+   * plane in this thread as before.
+   */
+  workers?: number;
+}
+
+/** What tests and the API read of the data plane, whichever runs it (this thread or workers). */
+export interface DataPlaneView {
+  readonly runtime: Runtime;
+  /** Per-frontend counters (with workers: summed on `workers.refresh()`). */
+  readonly counters: ReadonlyMap<string, FrontendRuntime>;
+  status(frontendId: string): ListenerStatus | undefined;
 }
 
 /** A running Fulcrum: API URL, the services, and a graceful `close`. */
@@ -97,7 +111,9 @@ export interface RunningFulcrum {
   /** `http://host:port` of the API and console. */
   readonly apiUrl: string;
   readonly control: ControlPlane;
-  readonly plane: Plane;
+  readonly plane: DataPlaneView;
+  /** The worker threads with `workers` above 1; undefined otherwise. */
+  readonly workers: WorkerPool | undefined;
   readonly health: HealthService;
   readonly app: FastifyInstance;
   readonly log: Logger;
@@ -161,6 +177,7 @@ export async function startFulcrum(options: StartOptions = {}): Promise<RunningF
   const store = await openStore(options.store, dataDir);
   const nodeName = options.nodeName ?? hostname();
   let accessLog: AccessLog | undefined;
+  let pool: WorkerPool | undefined;
   try {
     accessLog = options.accessLog ? createAccessLog(options.accessLog) : undefined;
     // T1: private keys of certificates are encrypted at rest with this key (FULCRUM_SECRET_KEY or data dir secret-key).
@@ -168,26 +185,43 @@ export async function startFulcrum(options: StartOptions = {}): Promise<RunningF
     // The cookie HMAC key too (issue 10); a plain-text key of an older data dir is kept and re-stored sealed.
     const cookieKey = await loadSealedSecret(store, COOKIE_KEY, secretKey, () => randomBytes(32).toString('base64url'));
     const clock = realClock;
-    const runtime = new Runtime(createBalancer, { clock });
+    const workerCount = options.workers ?? 1;
+    if (!Number.isInteger(workerCount) || workerCount < 1 || workerCount > 256) {
+      throw new Error(`--workers: must be a whole number from 1 to 256 (got ${workerCount})`);
+    }
+    const shared = workerCount > 1 ? new SharedCells() : undefined;
+    const runtime = new Runtime(createBalancer, { clock, shared });
     const persistence = new PersistenceManager({ cookieKeys: [cookieKey] });
-    const plane = new Plane(
-      runtime,
-      {
-        http: httpListenerFactory({
-          chooser: persistenceChooser(persistence, () => clock.now()),
-          reusePort: options.reusePort,
-        }),
-        https: httpsListenerFactory({
-          secretKey,
-          chooser: persistenceChooser(persistence, () => clock.now()),
-          reusePort: options.reusePort,
-        }),
-        tcp: tcpListenerFactory({ persistence, reusePort: options.reusePort }),
-        udp: udpListenerFactory({ persistence, reusePort: options.reusePort }),
-      },
-      log,
-      { accessLog },
-    );
+    const plane =
+      workerCount > 1
+        ? undefined
+        : new Plane(runtime, listenerFactories({ secretKey, persistence, clock, reusePort: options.reusePort }), log, {
+            accessLog,
+          });
+    const workers =
+      shared === undefined
+        ? undefined
+        : new WorkerPool({
+            count: workerCount,
+            runtime,
+            shared,
+            secretKey,
+            cookieKey,
+            accessLog,
+            log,
+            logLevel: options.logLevel,
+            // Explain (issue 16) predicts kept sessions from the workers' persistence tables.
+            onSticky: (entries) => {
+              const now = clock.now();
+              for (const [backendId, kind, key, serverId] of entries) {
+                const brt = runtime.backends.get(backendId);
+                if (brt) persistence.replay(brt, kind, key, serverId, now);
+              }
+            },
+          });
+    pool = workers;
+    await workers?.start();
+    const dataPlane = (plane ?? workers) as Plane | WorkerPool;
     // T3: https/tls checks trust what requests trust (CA bundle, SNI, verify).
     const tlsOptionsFor = backendTrust.healthOptions(() => runtime.snapshot);
     const health = new HealthService({ runtime, clock, log, tlsOptionsFor });
@@ -197,7 +231,7 @@ export async function startFulcrum(options: StartOptions = {}): Promise<RunningF
     const dns = new DnsResolution({
       runtime,
       async apply(snapshot: Snapshot) {
-        await plane.apply(snapshot);
+        await dataPlane.apply(snapshot);
         health.sync(snapshot);
       },
       guard: addressGuard(parseNetworkList(options.allowBackendNetworks ?? []), () => apiEndpoint),
@@ -216,9 +250,19 @@ export async function startFulcrum(options: StartOptions = {}): Promise<RunningF
     // The control plane applies snapshots through this port; health checks follow each one.
     const port_: DataPlanePort = {
       apply: (snapshot: Snapshot) => dns.apply(snapshot),
-      status: (id) => plane.status(id),
-      runtime,
-      counters: plane.counters,
+      status: (id) => dataPlane.status(id),
+      runtime: workers
+        ? {
+            clock: runtime.clock,
+            server: (id) => runtime.server(id),
+            backends: runtime.backends,
+            drainingRemoved: runtime.drainingRemoved,
+            setEventSink: (sink) => runtime.setEventSink(sink),
+            setDrainTimeout: (id, ms) => workers.setDrainTimeout(id, ms),
+          }
+        : runtime,
+      counters: dataPlane.counters,
+      refresh: workers ? () => workers.refresh() : undefined,
       explain: createExplainer(runtime, persistence),
       discovered: (backendId) => dns.discovered(backendId),
     };
@@ -239,7 +283,7 @@ export async function startFulcrum(options: StartOptions = {}): Promise<RunningF
       } catch (err) {
         health.stop();
         dns.stop();
-        await plane.close(0);
+        await dataPlane.close(0);
         await control.close();
         throw err;
       }
@@ -281,14 +325,15 @@ export async function startFulcrum(options: StartOptions = {}): Promise<RunningF
       );
     }
     log.info(
-      { apiUrl, dataDir, store: store.engine, node: nodeName, configVersion: control.version },
+      { apiUrl, dataDir, store: store.engine, node: nodeName, configVersion: control.version, workers: workerCount },
       'fulcrum started',
     );
     let closing: Promise<void> | undefined;
     return {
       apiUrl,
       control,
-      plane,
+      plane: dataPlane,
+      workers,
       health,
       app,
       log,
@@ -301,8 +346,7 @@ export async function startFulcrum(options: StartOptions = {}): Promise<RunningF
           await app.close();
           health.stop();
           dns.stop();
-          dns.stop();
-          await plane.close(drainMs);
+          await dataPlane.close(drainMs);
           await control.close();
           await store.close();
           accessLog?.close();
@@ -312,6 +356,7 @@ export async function startFulcrum(options: StartOptions = {}): Promise<RunningF
       },
     };
   } catch (err) {
+    await pool?.close(0).catch(() => {});
     await store.close().catch(() => {});
     accessLog?.close();
     throw err;

@@ -22,6 +22,8 @@ const ALLOWED: Record<string, readonly string[]> = {
   certificates: ['core', 'config'],
   dataplane: ['core', 'config', 'runtime', 'balancer', 'persistence', 'certificates'],
   store: ['core', 'config', 'runtime'],
+  // workers/ runs data planes in worker threads for main.ts; the primary side reads runtime state only.
+  workers: ['core', 'config', 'runtime', 'balancer', 'persistence', 'dataplane'],
   // control → {store, config}; the data plane only through ports.ts, whose types live in runtime/.
   control: ['core', 'config', 'runtime', 'store'],
   // api → control → {store, config}; never the data plane. `POST /apply` reads the file format (declarative/).

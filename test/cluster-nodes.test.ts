@@ -119,10 +119,10 @@ describe('several nodes: cookie key, shared ports, sessions, ?wait=all (C5, issu
     const port = await frontend('www', 'http', be);
     const first = await hit(port);
     assert.ok('setCookie' in first && first.setCookie, `a persistence cookie: ${JSON.stringify(first)}`);
-    const before = [served(a), served(b)];
+    const before = [await served(a), await served(b)];
     const answers = [];
     for (let i = 0; i < 30; i++) answers.push(await hit(port, first.setCookie));
-    assert.ok(served(a) > before[0]! && served(b) > before[1]!, 'both nodes answered cookie requests');
+    assert.ok((await served(a)) > before[0]! && (await served(b)) > before[1]!, 'both nodes answered cookie requests');
     assert.deepEqual(
       [...new Set(answers.map((r) => ('body' in r ? r.body : r.error)))],
       [first.body],
@@ -159,12 +159,12 @@ describe('several nodes: cookie key, shared ports, sessions, ?wait=all (C5, issu
     });
     const tcpPort = await frontend('raw', 'tcp', beTcp);
 
-    const before = [served(a), served(b)];
+    const before = [await served(a), await served(b)];
     for (let i = 0; i < 30; i++) assert.equal(await hitHttps(tlsPort), 'tls-backend');
-    assert.ok(served(a) > before[0]! && served(b) > before[1]!, 'both nodes answered https clients');
-    const mid = [served(a), served(b)];
+    assert.ok((await served(a)) > before[0]! && (await served(b)) > before[1]!, 'both nodes answered https clients');
+    const mid = [await served(a), await served(b)];
     for (let i = 0; i < 30; i++) assert.equal(await hitTcp(tcpPort), 'tcp-backend');
-    assert.ok(served(a) > mid[0]! && served(b) > mid[1]!, 'both nodes answered tcp clients');
+    assert.ok((await served(a)) > mid[0]! && (await served(b)) > mid[1]!, 'both nodes answered tcp clients');
   });
 
   it('a console session opened on one node works on the other; signing out ends it everywhere', async () => {
@@ -187,7 +187,17 @@ describe('several nodes: cookie key, shared ports, sessions, ?wait=all (C5, issu
     await waitFor(async () => (await whoAmI(a, cookie)) === 401, 1000, 'node a ends the session signed out on b');
 
     // A revoked token ends its sessions on every node.
+    // A token created on a reaches b when b hears the store's notification ("within a second").
     const t = await a.ok('POST', '/tokens', { name: 'console-user', role: 'viewer' });
+    // Polled every 100 ms: each miss counts against the failed-authentication limit (20 a minute).
+    const bearer = { authorization: `Bearer ${t.token}` };
+    for (let i = 0; ; i++) {
+      const r = await fetch(`${b.url}/api/v1/load-balancers`, { headers: bearer });
+      if (r.status === 200) break;
+      assert.equal(r.status, 401);
+      assert.ok(i < 10, 'node b knows the new token within a second');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     const viewer = await signIn(b, t.token);
     await waitFor(async () => (await whoAmI(a, viewer)) === 200, 1000, 'node a knows the viewer session');
     await b.ok('DELETE', `/tokens/${t.id}`);

@@ -197,7 +197,8 @@ describe('several nodes share one configuration in PostgreSQL (C5, issue 14)', {
       'every request 1 s after the change, whichever node answered, goes to the new port',
     );
     const served = (n: Node) => [...n.f.plane.counters.values()].reduce((sum, c) => sum + c.totalConnections, 0);
-    assert.ok(served(a) > 0 && served(b) > 0, `both nodes answered clients (${served(a)}, ${served(b)})`);
+    const [sa, sb] = [await served(a), await served(b)];
+    assert.ok(sa > 0 && sb > 0, `both nodes answered clients (${sa}, ${sb})`);
     const nodes = await ok(a, 'GET', '/nodes');
     assert.deepEqual(
       nodes.map((n: Json) => [n.name, n.status]),

@@ -115,7 +115,7 @@ describe('connect-timeout over tcp', () => {
     config.frontends.push(frontend('fe', 'tcp', port, 'be'));
     const records: AccessRecord[] = [];
     const plane = new Plane(new Runtime(createBalancer), { tcp: createTcpListener }, silentLogger, {
-      accessLog: { write: (r) => records.push(structuredClone(r)), close: () => {} },
+      accessLog: { write: (r) => records.push(structuredClone(r)), writeLines: () => {}, close: () => {} },
     });
     config.version = 1;
     await plane.apply(compile(structuredClone(config)));

@@ -229,7 +229,21 @@ listen tcp
   });
 
   after(async () => {
-    for (const c of children) c.kill('SIGKILL');
+    // SIGTERM first: a SIGKILLed nginx master leaves its worker listening, an orphan.
+    await Promise.all(
+      children.map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (c.exitCode !== null || c.signalCode !== null) return resolve();
+            const t = setTimeout(() => c.kill('SIGKILL'), 2000);
+            c.once('exit', () => {
+              clearTimeout(t);
+              resolve();
+            });
+            c.kill('SIGTERM');
+          }),
+      ),
+    );
     echo?.close();
     peer?.close();
     await plane.close(0);

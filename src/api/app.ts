@@ -249,6 +249,16 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     },
   };
 
+  // With worker threads, counters are summed on read (issue 13 point 1): a read after a
+  // request sees it. Only after authentication (preHandler), so an anonymous client cannot
+  // make the workers report.
+  const refresh = control.plane.refresh;
+  if (refresh) {
+    app.addHook('preHandler', async (req: FastifyRequest) => {
+      if (req.method === 'GET' && !req.is404) await refresh();
+    });
+  }
+
   // Authentication and roles, decided on the matched route (issue 10 point 1). A request
   // that matched no route gets the not-found answer (404, or the console's page), nothing else.
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {

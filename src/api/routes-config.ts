@@ -447,7 +447,7 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): voi
       ),
     },
     async (req: Req) => {
-      const timeout = (req.body ?? {}).timeoutSeconds as number | undefined;
+      const timeout = req.body?.timeoutSeconds as number | undefined;
       if (cp.isDiscovered(req.params.id, req.params.serverId)) {
         const { id, serverId } = req.params;
         if (timeout !== undefined) plane.runtime.setDrainTimeout(serverId, timeout * 1000);

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { parseNetworkList } from '../config/address-guard.ts';
 import { parseResolverAddress } from '../config/host-name.ts';
@@ -105,6 +106,11 @@ Exit codes: 0 ok, 1 the API refused (the line names field and rule), 2 usage or 
     )
     .option('--api-cert <file>', 'serve the API and console over HTTPS with this PEM certificate chain')
     .option('--api-key <file>', 'the PEM private key of --api-cert')
+    .option(
+      '--workers <n>',
+      'data-plane worker threads, each accepting on every frontend (default: the number of cores; 1 = one thread)',
+      positiveInt('--workers'),
+    )
     .action(async (o) =>
       // Imported on use: client commands start without loading the whole product.
       (await import('./serve.ts')).serve({
@@ -123,6 +129,7 @@ Exit codes: 0 ok, 1 the API refused (the line names field and rule), 2 usage or 
         authFailuresPerMinute: o.authFailuresPerMinute,
         apiCert: o.apiCert,
         apiKey: o.apiKey,
+        workers: o.workers ?? availableParallelism(),
       }),
     );
 

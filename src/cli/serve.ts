@@ -30,6 +30,8 @@ export interface ServeFlags {
   /** `--api-cert FILE`, `--api-key FILE`: the API over HTTPS. */
   apiCert?: string;
   apiKey?: string;
+  /** `--workers N`: data-plane worker threads (issue 13 point 1; default the number of cores). */
+  workers?: number;
 }
 
 /**
@@ -66,6 +68,7 @@ export async function serve(flags: ServeFlags): Promise<void> {
     authFailuresPerMinute: flags.authFailuresPerMinute,
     apiCert: flags.apiCert,
     apiKey: flags.apiKey,
+    workers: flags.workers,
   });
   let stopping = false;
   const stop = (signal: string) => {

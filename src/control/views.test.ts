@@ -1,14 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { config, srv, world } from '../../test/helpers/runtime-world.ts';
-import { expectedShares } from './views.ts';
+import { expectedShare, expectedShares } from './views.ts';
 
 // status.expectedShare (issue 15 point 5) on the real Runtime and FakeClock: the share of new
 // requests each server gets now, from effective weights among available servers.
 
+/** The backend's shares; each server's own `expectedShare` (a one-server answer) must be the same. */
 function shares(w: ReturnType<typeof world>): Record<string, number> {
   const b = w.runtime.backends.get('b1')!;
-  return Object.fromEntries(expectedShares(b.servers, w.clock.now()));
+  const all = expectedShares(b.servers, w.clock.now());
+  for (const s of b.servers) assert.equal(expectedShare(b.servers, s, w.clock.now()), all.get(s.id), s.id);
+  return Object.fromEntries(all);
 }
 
 describe('expected share of new requests (issue 15 point 5)', () => {
@@ -28,6 +31,9 @@ describe('expected share of new requests (issue 15 point 5)', () => {
     c.servers[0]!.weight = 0;
     w.apply(c);
     assert.deepEqual(shares(w), { a: 0, b: 0.4, c: 0.6 });
+    const b1 = w.runtime.backends.get('b1')!;
+    assert.equal(expectedShare(b1.servers.slice(1, 2), b1.servers[1]!, w.clock.now()), 1, 'b alone in its list');
+    assert.equal(expectedShare(b1.servers.slice(1), b1.servers[0]!, w.clock.now()), 0, 'a server not in the list');
   });
 
   test('passive servers get 0 while an active one is available, and share it all when none is', () => {

@@ -22,22 +22,41 @@ export interface ServerStatusView {
 }
 
 /**
+ * The rule of who shares new requests now (issue 15 point 5, S5): the available servers
+ * (enabled, not draining, health ok, not ejected, weight > 0), passive ones only when no
+ * active server is available. Returns whether passive servers are in, and the pool's summed
+ * effective weight (weight × slow-start factor), summed in the servers' order.
+ */
+function sharingPool(servers: readonly ServerRuntime[], now: number): { passiveToo: boolean; total: number } {
+  let anyActive = false;
+  let active = 0;
+  let all = 0;
+  for (const s of servers) {
+    if (!s.isAvailable(now)) continue;
+    const w = s.effectiveWeight(now);
+    all += w;
+    if (!s.spec.passive) {
+      anyActive = true;
+      active += w;
+    }
+  }
+  return anyActive ? { passiveToo: false, total: active } : { passiveToo: true, total: all };
+}
+
+function shareOf(s: ServerRuntime, pool: { passiveToo: boolean; total: number }, now: number): number {
+  if (pool.total <= 0 || (s.spec.passive && !pool.passiveToo) || !s.isAvailable(now)) return 0;
+  return Math.round((s.effectiveWeight(now) / pool.total) * 10_000) / 10_000;
+}
+
+/**
  * The share of new requests each server of a backend gets now (issue 15 point 5): its
- * effective weight (weight × slow-start factor) over the sum of the available servers'
- * (enabled, not draining, health ok, not ejected, weight > 0); passive servers get 0 unless
- * no active server is available, when they share it (S5). Rounded to 4 decimals.
+ * effective weight over the sum of the sharing pool's (`sharingPool`); 0 outside the pool.
+ * Rounded to 4 decimals.
  */
 export function expectedShares(servers: readonly ServerRuntime[], now: number): Map<string, number> {
-  const available = servers.filter((s) => s.isAvailable(now));
-  const actives = available.filter((s) => !s.spec.passive);
-  const pool = actives.length > 0 ? actives : available;
-  const weights = pool.map((s) => s.effectiveWeight(now));
-  const total = weights.reduce((a, b) => a + b, 0);
+  const pool = sharingPool(servers, now);
   const out = new Map<string, number>();
-  for (const s of servers) out.set(s.id, 0);
-  if (total > 0) {
-    for (const [i, s] of pool.entries()) out.set(s.id, Math.round((weights[i]! / total) * 10_000) / 10_000);
-  }
+  for (const s of servers) out.set(s.id, shareOf(s, pool, now));
   return out;
 }
 
@@ -45,6 +64,21 @@ export function expectedShares(servers: readonly ServerRuntime[], now: number): 
 export function backendShares(backendId: string, plane: DataPlanePort): Map<string, number> {
   const b = plane.runtime.backends.get(backendId);
   return b ? expectedShares(b.servers, plane.runtime.clock.now()) : new Map();
+}
+
+/**
+ * One server's expected share, the value `expectedShares(servers, now)` maps it to, without
+ * building the backend's map (a one-server answer in a backend of 10,000 servers).
+ */
+export function expectedShare(servers: readonly ServerRuntime[], server: ServerRuntime, now: number): number {
+  return servers.includes(server) ? shareOf(server, sharingPool(servers, now), now) : 0;
+}
+
+/** `expectedShare` of server `serverId` of `backendId` in the plane; 0 when it does not know them. */
+function serverShare(backendId: string, serverId: string, plane: DataPlanePort): number {
+  const b = plane.runtime.backends.get(backendId);
+  const rt = plane.runtime.server(serverId);
+  return b && rt ? expectedShare(b.servers, rt, plane.runtime.clock.now()) : 0;
 }
 
 /** The fields a server document may predate (issue 15), with their defaults. */
@@ -135,7 +169,7 @@ export function serverView(
       },
     };
   }
-  const share = (shares ?? backendShares(server.backendId, plane)).get(server.id) ?? 0;
+  const share = shares ? (shares.get(server.id) ?? 0) : serverShare(server.backendId, server.id, plane);
   return { ...server, status: serverStatus(server, rt, now, share) };
 }
 

@@ -11,6 +11,8 @@ import { pino } from 'pino';
 export interface AccessLog {
   /** Writes one record as a JSON line. Never throws. */
   write(record: AccessRecord): void;
+  /** Writes lines already formatted (newline-terminated JSON lines a worker thread sent). Never throws. */
+  writeLines(text: string): void;
   /** Flushes what is buffered and closes the destination. */
   close(): void;
 }
@@ -42,6 +44,8 @@ export interface AccessRecord {
   termination?: string;
   /** HTTP: attempts on other servers before the answer (issue 12 §3). */
   retries?: number;
+  /** With `--workers N` above 1: the worker thread (0 … N−1) that served it (issue 13 point 1). */
+  worker?: number;
 }
 
 /**
@@ -62,6 +66,13 @@ export function createAccessLog(dest: string): AccessLog {
     write(record) {
       try {
         out.write(`${JSON.stringify(record)}\n`);
+      } catch {
+        // a full disk or closed pipe must not take the proxy down
+      }
+    },
+    writeLines(text) {
+      try {
+        out.write(text);
       } catch {
         // a full disk or closed pipe must not take the proxy down
       }

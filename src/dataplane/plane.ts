@@ -2,6 +2,7 @@ import type { FrontendSpec, Snapshot } from '../config/snapshot.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Logger } from '../core/log.ts';
 import type { Runtime } from '../runtime/runtime.ts';
+import type { SharedCells } from '../runtime/shared-cells.ts';
 import type { AccessLog } from './access-log.ts';
 import {
   FrontendRuntime,
@@ -39,19 +40,30 @@ export class Plane {
   #chain: Promise<void> = Promise.resolve();
   #closed = false;
   readonly #accessLog: AccessLog | undefined;
+  readonly #shared: SharedCells | undefined;
 
-  /** `options.accessLog`: where listeners write access-log records (O2); off when undefined. */
+  /**
+   * `options.accessLog`: where listeners write access-log records (O2); off when undefined.
+   * `options.shared`: cells shared with other worker threads, where each frontend's open
+   * connection count lives (issue 13 point 1); private counts when undefined.
+   */
   constructor(
     runtime: Runtime,
     factories: Partial<Record<FrontendSpec['protocol'], ListenerFactory>>,
     log: Logger,
-    options: { accessLog?: AccessLog } = {},
+    options: { accessLog?: AccessLog; shared?: SharedCells } = {},
   ) {
     this.runtime = runtime;
     this.#factories = factories;
     this.#log = log;
     this.#clock = runtime.clock;
     this.#accessLog = options.accessLog;
+    this.#shared = options.shared;
+  }
+
+  /** Statuses of every frontend of the applied snapshot, by id (worker threads report them to the primary). */
+  statuses(): [string, ListenerStatus][] {
+    return [...this.#slots].map(([id, slot]) => [id, slot.status]);
   }
 
   /** The configVersion currently applied. */
@@ -86,7 +98,10 @@ export class Plane {
     const opens: Promise<void>[] = [];
     for (const spec of snapshot.frontends.values()) {
       let counters = this.counters.get(spec.id);
-      if (!counters) this.counters.set(spec.id, (counters = new FrontendRuntime(spec.id)));
+      if (!counters) {
+        this.counters.set(spec.id, (counters = new FrontendRuntime(spec.id)));
+        if (this.#shared) counters.active.bind(this.#shared.counts, this.#shared.slot(`f:${spec.id}`));
+      }
       const slot = this.#slots.get(spec.id);
       if (!this.#wanted(spec)) {
         this.#slots.set(spec.id, {
@@ -105,7 +120,11 @@ export class Plane {
       opens.push(this.#open(spec, counters));
     }
     await Promise.all(opens);
-    for (const id of this.counters.keys()) if (!snapshot.frontends.has(id)) this.counters.delete(id);
+    for (const id of this.counters.keys()) {
+      if (snapshot.frontends.has(id)) continue;
+      this.counters.delete(id);
+      this.#shared?.release(`f:${id}`);
+    }
     this.#applied = snapshot.version;
   }
 

@@ -67,6 +67,9 @@ export interface PersistenceChoice {
   persisted: boolean;
 }
 
+/** The tables persistence keeps per backend: client addresses (P1) and learned application cookie values (P2). */
+export type TableKind = 'source-ip' | 'app-cookie';
+
 /** The part of a BackendRuntime (src/runtime/runtime.ts) persistence needs. Must be the same object across swaps. */
 export interface PersistenceBackend {
   readonly id: string;
@@ -198,6 +201,14 @@ export class PersistenceManager {
   #signer: CookieSigner;
   #keysGeneration = 0;
 
+  /**
+   * Told of every entry this process writes into a source-ip or app-cookie table (a new
+   * client, a learned value). Worker threads relay them through the primary to the other
+   * workers (`replay`), so a session learned on one worker is kept on every other (issue 13
+   * point 1; SPEC P5). Undefined in a single process.
+   */
+  onRemember: ((backendId: string, kind: TableKind, key: string, serverId: string) => void) | undefined;
+
   /** Throws FulcrumError `invalid` for bad cookie keys, RangeError for `maxEntries` < 1. */
   constructor(options: PersistenceOptions = {}) {
     this.#maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
@@ -256,7 +267,18 @@ export class PersistenceManager {
   ): void {
     if (setCookie === undefined) return;
     const st = this.stateOf(backend);
-    st.appCookie?.learn(setCookie, server.id, now);
+    const value = st.appCookie?.learn(setCookie, server.id, now);
+    if (value !== undefined) this.onRemember?.(backend.id, 'app-cookie', value, server.id);
+  }
+
+  /**
+   * Writes an entry another worker thread remembered (see `onRemember`) into this process's
+   * table of `backend`; ignored when the backend's persistence is of another kind now.
+   */
+  replay(backend: PersistenceBackend, kind: TableKind, key: string, serverId: string, now: number): void {
+    const st = this.stateOf(backend);
+    if (kind === 'source-ip') st.sourceIp?.remember(key, serverId, now);
+    else st.appCookie?.remember(key, serverId, now);
   }
 
   /**
@@ -401,7 +423,10 @@ export class PersistenceManager {
     const pinned = st.serverById(table.lookup(addr, now));
     if (pinned && keeps(backend, pinned, req, now)) return { server: pinned, setCookie: undefined, persisted: true };
     const server = pickHashed(backend, addr, req);
-    if (server) table.remember(addr, server.id, now);
+    if (server) {
+      table.remember(addr, server.id, now);
+      this.onRemember?.(backend.id, 'source-ip', addr, server.id);
+    }
     return { server, setCookie: undefined, persisted: false };
   }
 
@@ -466,7 +491,10 @@ export class PersistenceManager {
     const pinned = st.serverById(app.lookup(value, now));
     if (pinned && keeps(backend, pinned, req, now)) return { server: pinned, setCookie: undefined, persisted: true };
     const server = pickHashed(backend, value, req);
-    if (server) app.remember(value, server.id, now);
+    if (server) {
+      app.remember(value, server.id, now);
+      this.onRemember?.(backend.id, 'app-cookie', value, server.id);
+    }
     return { server, setCookie: undefined, persisted: false };
   }
 }

@@ -1,5 +1,6 @@
 import type { BackendSpec } from '../config/snapshot.ts';
 import type { ServerRuntime } from './server-runtime.ts';
+import type { Ticket } from './shared-cells.ts';
 
 /**
  * The seam between the runtime, which keeps one balancer per backend, and the algorithms in
@@ -31,6 +32,8 @@ export interface Balancer {
   peek?(ctx: PickContext): ServerRuntime | undefined;
   /** Called when any server's availability or weight may have changed (health, drain, ejection, slow start). */
   invalidate(): void;
+  /** Optional: the runtime replaced or removed this balancer; it lets go of its servers (load index). */
+  dispose?(): void;
   /**
    * Optional: consistent-hash choice of `key` over the servers `pick` would consider (same
    * active/passive tier), without bounded load, so every worker and node computes the same
@@ -42,6 +45,13 @@ export interface Balancer {
 
 /**
  * Builds a balancer over `servers` (the backend's servers in configuration order, all with
- * live runtimes). `now` gives the current time in ms (injected clock).
+ * live runtimes). `now` gives the current time in ms (injected clock). `ticket`: the
+ * backend's round-robin position, shared by every worker thread (issue 13 point 1) and kept
+ * across rebuilds of the balancer; a private one when absent.
  */
-export type BalancerFactory = (backend: BackendSpec, servers: readonly ServerRuntime[], now: () => number) => Balancer;
+export type BalancerFactory = (
+  backend: BackendSpec,
+  servers: readonly ServerRuntime[],
+  now: () => number,
+  ticket?: Ticket,
+) => Balancer;

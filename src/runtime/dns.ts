@@ -5,6 +5,7 @@ import { type AddressGuard, backendAddressProblem, parseIPv4Strict } from '../co
 import type { BackendSpec, ServerSpec, Snapshot } from '../config/snapshot.ts';
 import { endpointOf } from '../config/snapshot.ts';
 import { type Clock, realClock } from '../core/clock.ts';
+import { LayeredMap } from '../core/layered-map.ts';
 import { cidrContains, parseCidr4 } from '../core/net.ts';
 import type { Runtime } from './runtime.ts';
 import type { ServerRuntime } from './server-runtime.ts';
@@ -172,8 +173,7 @@ export class DnsResolution {
   apply(snapshot: Snapshot): Promise<void> {
     this.#original = snapshot;
     const wanted = new Set<string>();
-    for (const s of snapshot.servers.values())
-      if (s.instanceId === null && isNameAddress(s.address)) wanted.add(s.address);
+    for (const s of hostnameServers(snapshot.servers).values()) wanted.add(s.address);
     for (const name of this.#names.keys()) if (!wanted.has(name)) this.#names.delete(name);
     for (const name of wanted) {
       if (this.#names.has(name)) continue;
@@ -357,9 +357,7 @@ export class DnsResolution {
   #outcomes(now: number): Map<string, Outcome> {
     const out = new Map<string, Outcome>();
     if (!this.#original) return out;
-    for (const s of this.#original.servers.values()) {
-      if (s.instanceId === null && isNameAddress(s.address)) out.set(s.id, this.#outcome(s, now));
-    }
+    for (const s of hostnameServers(this.#original.servers).values()) out.set(s.id, this.#outcome(s, now));
     const discovered = this.#discover(now);
     for (const s of discovered.values()) {
       const b = this.#original.backends.get(s.backendId);
@@ -494,6 +492,33 @@ export class DnsResolution {
       },
     );
   }
+}
+
+const hostnamed = new WeakMap<ReadonlyMap<string, ServerSpec>, ReadonlyMap<string, ServerSpec>>();
+
+/**
+ * The servers of a snapshot's map whose address is a host name (not an inventory instance's),
+ * by id; cached per map. A LayeredMap's answer is its base's (computed once) with its layers
+ * applied, so a change at 10,000 servers does not test every address again (issue 13 point 4).
+ */
+export function hostnameServers(servers: ReadonlyMap<string, ServerSpec>): ReadonlyMap<string, ServerSpec> {
+  const known = hostnamed.get(servers);
+  if (known) return known;
+  const named = (s: ServerSpec | undefined): s is ServerSpec =>
+    s !== undefined && s.instanceId === null && isNameAddress(s.address);
+  const out = new Map<string, ServerSpec>();
+  if (servers instanceof LayeredMap) {
+    for (const [id, s] of hostnameServers(servers.base)) out.set(id, s);
+    for (const id of servers.layerKeys()) {
+      out.delete(id);
+      const s = servers.get(id);
+      if (named(s)) out.set(id, s);
+    }
+  } else {
+    for (const [id, s] of servers) if (named(s)) out.set(id, s);
+  }
+  hostnamed.set(servers, out);
+  return out;
 }
 
 /** The snapshot with each hostname server's address (and endpoint) replaced by its outcome's. */

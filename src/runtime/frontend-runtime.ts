@@ -1,3 +1,4 @@
+import { ConnectionCount } from './shared-cells.ts';
 import { newTerminationCounts, type TerminationCounts } from './terminations.ts';
 
 /** Whether a frontend is listening, and why not (F5). */
@@ -10,7 +11,8 @@ export interface ListenerStatus {
 /** Live counters of one frontend (O1); survive swaps, keyed by frontend id. */
 export class FrontendRuntime {
   readonly id: string;
-  activeConnections = 0;
+  /** Open client connections (UDP: flows), shared by every worker (issue 13 point 1). */
+  readonly active = new ConnectionCount();
   totalConnections = 0;
   requests = 0;
   bytesIn = 0;
@@ -31,5 +33,20 @@ export class FrontendRuntime {
   ruleHits: number[] = [];
   constructor(id: string) {
     this.id = id;
+  }
+
+  /** Open client connections across every worker. */
+  get activeConnections(): number {
+    return this.active.value;
+  }
+
+  /** A client connection (UDP flow) opened: counted atomically. */
+  opened(): void {
+    this.active.add(1);
+  }
+
+  /** A client connection (UDP flow) closed. */
+  closed(): void {
+    this.active.add(-1);
   }
 }

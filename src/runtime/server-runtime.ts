@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import type { BackendSpec, ServerSpec } from '../config/snapshot.ts';
+import { ConnectionCount } from './shared-cells.ts';
 import { newTerminationCounts, type TerminationCounts } from './terminations.ts';
 
 /** Health of a server as the checks see it (H4–H6). */
@@ -23,6 +24,14 @@ export interface LastCheck {
 /** Something a drain can close: an open client/server connection pair, a UDP flow. */
 export interface Closeable {
   destroy(): void;
+}
+
+/**
+ * Told when a server's open-connection count changes on this thread (issue 13 point 5): an
+ * index that keeps servers ordered by load (balancer/load-index.ts) without scanning them.
+ */
+export interface LoadWatcher {
+  loadChanged(s: ServerRuntime): void;
 }
 
 /** Counter indexes for `responses`: 1xx … 5xx, and index 0 for answers of our own/other. */
@@ -69,7 +78,12 @@ export class ServerRuntime {
   /** EWMA of time to first byte in ms (least-response-time). */
   ewmaTtfbMs = 0;
 
-  activeConnections = 0;
+  /** Open connections (requests) to this server, shared by every worker (issue 13 point 1). */
+  readonly active = new ConnectionCount();
+  /** The load index that holds this server, told of every change of `active` here; set by it. */
+  loadWatcher: LoadWatcher | undefined = undefined;
+  /** This server's slot in `loadWatcher`; -1 when none. */
+  loadSlot = -1;
   totalConnections = 0;
   requests = 0;
   bytesIn = 0;
@@ -175,6 +189,16 @@ export class ServerRuntime {
   /** The weight the balancers use: configured weight × slow-start factor (HAProxy's effective weight). */
   effectiveWeight(now: number): number {
     return this.spec.weight * this.slowStartFactor(now);
+  }
+
+  /** Open connections (requests) to this server, across every worker. */
+  get activeConnections(): number {
+    return this.active.value;
+  }
+
+  /** Sets the count (tests); the data plane uses `active.add`. */
+  set activeConnections(v: number) {
+    this.active.value = v;
   }
 
   /** Counts a response by status class. */

@@ -27,8 +27,9 @@ export function startNode(
   });
 }
 
-/** Total connections a node's data plane accepted, over every frontend. */
-export function served(n: TestFulcrum): number {
+/** Total connections a node's data plane accepted, over every frontend (with worker threads: summed first). */
+export async function served(n: TestFulcrum): Promise<number> {
+  await n.fulcrum.workers?.refresh();
   return [...n.fulcrum.plane.counters.values()].reduce((sum, c) => sum + c.totalConnections, 0);
 }
 

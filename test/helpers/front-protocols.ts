@@ -185,7 +185,11 @@ export async function startFrontProxy(
   const persistence = new PersistenceManager({ cookieKeys: ['front-protocols-test-key'] });
   const chooser = persistenceChooser(persistence, () => runtime.clock.now());
   const records: AccessRecord[] = [];
-  const accessLog: AccessLog = { write: (r) => records.push(structuredClone(r)), close: () => {} };
+  const accessLog: AccessLog = {
+    write: (r) => records.push(structuredClone(r)),
+    writeLines: () => {},
+    close: () => {},
+  };
   const plane = new Plane(
     runtime,
     { http: httpListenerFactory({ chooser }), https: httpsListenerFactory({ secretKey, chooser }) },

@@ -119,7 +119,9 @@ export async function startTestFulcrum(options: TestFulcrumOptions = {}): Promis
   const { t, adminToken = TOKEN, ...start } = options;
   const ownDir = start.dataDir === undefined;
   const dataDir = start.dataDir ?? mkdtempSync(path.join(tmpdir(), 'fulcrum-test-'));
-  const opts: StartOptions = { api: '127.0.0.1:0', logLevel: 'silent', console: false, ...start, dataDir };
+  // FULCRUM_TEST_WORKERS=N runs a suite with N data-plane worker threads (test/workers-suites.test.ts).
+  const workers = Number(process.env.FULCRUM_TEST_WORKERS) || undefined;
+  const opts: StartOptions = { api: '127.0.0.1:0', logLevel: 'silent', console: false, workers, ...start, dataDir };
   if (adminToken !== null) opts.adminToken = adminToken;
   let fulcrum: RunningFulcrum | undefined;
   try {

@@ -83,6 +83,7 @@ export async function addFrontend(
   name: string,
   backendId: string,
   protocol = 'http',
+  extra: Record<string, unknown> = {},
 ): Promise<number> {
   const port = await freePort();
   const fe = await ok('POST', '/frontends', {
@@ -91,6 +92,7 @@ export async function addFrontend(
     protocol,
     port,
     defaultBackendId: backendId,
+    ...extra,
   });
   if (!(fe.status as { listening?: boolean } | undefined)?.listening)
     throw new Error(`frontend ${name} not listening: ${JSON.stringify(fe.status)}`);

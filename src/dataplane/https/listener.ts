@@ -120,7 +120,12 @@ class HttpsListener implements ProtocolListener {
     this.#table = table;
     this.#certs = certs;
     // The context for clients without SNI (SNICallback is not called then).
-    this.#server.setSecureContext({ ...SERVER_TLS_OPTIONS, cert: table.fallback.cert, key: table.fallback.key });
+    this.#server.setSecureContext({
+      ...SERVER_TLS_OPTIONS,
+      cert: table.fallback.cert,
+      key: table.fallback.key,
+      ...(this.#contexts.ticketKeys ? { ticketKeys: this.#contexts.ticketKeys } : {}),
+    });
   }
 
   stopAccepting(): Promise<void> {
@@ -159,6 +164,8 @@ export interface HttpsListenerOptions {
   chooser?: ServerChooser;
   /** Bind with SO_REUSEPORT (`--reuse-port`): several nodes on one machine share the port (C5). */
   reusePort?: boolean;
+  /** 48 bytes of TLS session ticket keys shared by every worker thread (issue 13 point 1); default: per context. */
+  ticketKeys?: Buffer;
 }
 
 /**
@@ -167,6 +174,6 @@ export interface HttpsListenerOptions {
  * says why) when a certificate's key cannot be decrypted.
  */
 export function httpsListenerFactory(options: HttpsListenerOptions): ListenerFactory {
-  const contexts = new ServerContexts(options.secretKey);
+  const contexts = new ServerContexts(options.secretKey, options.ticketKeys);
   return (spec, ctx) => new HttpsListener(spec, ctx, contexts, options.chooser, options.reusePort === true);
 }

@@ -7,6 +7,7 @@ import type { BackendRuntime } from '../../runtime/runtime.ts';
 import type { ServerRuntime } from '../../runtime/server-runtime.ts';
 import type { Termination } from '../../runtime/terminations.ts';
 import { isTrustedProxy } from '../http/forward-headers.ts';
+import { ReusedReadBuffer } from '../http/read-buffers.ts';
 import { listenFrontend } from '../listen.ts';
 import { type ClientEndpoints, encodeProxyHeader, readProxyHeader, socketEndpoints } from '../proxy-protocol.ts';
 import { backendTrust } from '../tls/backend.ts';
@@ -42,12 +43,11 @@ class TcpSession implements QueueWaiter {
   expire: () => void = () => {};
   /** The client's address: the socket's peer, or the one a PROXY header gave (issue 15 point 3). */
   clientAddress: string;
-  /** The client connection's endpoints as a PROXY header sent to servers describes them. */
-  endpoints: ClientEndpoints | null;
+  /** The client connection's endpoints as a PROXY header sent to servers describes them (undefined: not read yet). */
+  endpoints: ClientEndpoints | null | undefined = undefined;
   constructor(client: net.Socket) {
     this.client = client;
     this.clientAddress = unmap(client.remoteAddress);
-    this.endpoints = socketEndpoints(client);
     this.pick = { clientAddress: this.clientAddress, exclude: undefined };
   }
   destroy(): void {
@@ -73,6 +73,51 @@ function relay(from: net.Socket, to: net.Socket, count: (n: number) => void): vo
   });
   to.on('drain', () => from.resume());
   from.on('end', () => to.end());
+}
+
+/**
+ * The server → client half of a plain TCP session, read with `onread` into a buffer of its
+ * own: no Buffer allocated per chunk (and none of the GC work that follows on bulk
+ * transfers). A chunk whose write to the client did not leave at once (`writableLength`
+ * above 0: queued, or partly written and referenced) gets the buffer replaced before the
+ * next read. Backpressure and half-close as `relay`.
+ */
+class BufferedReader extends ReusedReadBuffer {
+  readonly #to: net.Socket;
+  #from: net.Socket | null = null;
+  #count: (n: number) => void = () => {};
+  readonly onread: { buffer: () => Buffer; callback: (n: number) => boolean };
+
+  constructor(to: net.Socket) {
+    super();
+    this.#to = to;
+    this.onread = { buffer: () => this.readBuffer(), callback: (n) => this.#read(n) };
+  }
+
+  /** Starts relaying `from` (connected) into the client with backpressure; `count` gets each chunk's length. */
+  start(from: net.Socket, count: (n: number) => void): void {
+    this.#from = from;
+    this.#count = count;
+    const to = this.#to;
+    to.on('drain', () => from.resume());
+    from.on('end', () => to.end());
+  }
+
+  /** The server socket closed (no more reads): its buffer is recycled unless a client write references it. */
+  release(): void {
+    this.releaseReadBuffer();
+  }
+
+  #read(n: number): boolean {
+    const from = this.#from;
+    if (from === null) return false; // not relaying yet (cannot happen before 'connect')
+    this.#count(n);
+    const to = this.#to;
+    const more = to.write((this.readBuf as Buffer).subarray(0, n));
+    this.retained = to.writableLength > 0;
+    if (!more) from.pause();
+    return true;
+  }
 }
 
 /**
@@ -120,7 +165,7 @@ function tcpListener(
     session.closed = true;
     sessions.delete(session);
     if (session.queued) session.queueBackend?.queue.cancel(session);
-    counters.activeConnections--;
+    counters.closed();
     if (session.rt) runtime.connectionClosed(session.rt, session);
     const log = ctx.accessLog;
     if (log !== undefined) {
@@ -202,13 +247,25 @@ function tcpListener(
     // T2: a tcp backend with TLS enabled re-encrypts to servers without SSL offload.
     // issue 15 point 3: a PROXY header first, so the server sees the client's address
     const pp = backend.spec.proxyProtocol;
-    const header = pp === null ? null : encodeProxyHeader(pp, session.endpoints);
+    // the socket's own endpoints are read only when a header needs them (no getsockname per connection)
+    const header = pp === null ? null : encodeProxyHeader(pp, (session.endpoints ??= socketEndpoints(session.client)));
     const secure = backendTrust.connect(runtime, rt, header);
     let upstream: net.Socket;
+    let reader: BufferedReader | null = null;
     if (secure !== null) upstream = secure;
     else {
-      upstream = net.connect({ host: s.address, port: s.port, allowHalfOpen: true, noDelay: true });
+      // server → client bytes are read into a buffer of our own, reused while no write holds it
+      reader = new BufferedReader(session.client);
+      upstream = net.connect({
+        host: s.address,
+        port: s.port,
+        allowHalfOpen: true,
+        noDelay: true,
+        onread: reader.onread,
+      });
       if (header !== null) upstream.write(header);
+      const r = reader;
+      upstream.on('close', () => r.release());
     }
     session.server = upstream;
     session.rt = rt;
@@ -253,10 +310,12 @@ function tcpListener(
         counters.bytesIn += n;
         rt.bytesOut += n;
       });
-      relay(upstream, session.client, (n) => {
+      const countOut = (n: number): void => {
         counters.bytesOut += n;
         rt.bytesIn += n;
-      });
+      };
+      if (reader !== null) reader.start(upstream, countOut);
+      else relay(upstream, session.client, countOut);
       session.client.resume();
     });
     upstream.on('error', () => {
@@ -291,7 +350,7 @@ function tcpListener(
       client.destroy();
       return;
     }
-    counters.activeConnections++;
+    counters.opened();
     counters.totalConnections++;
     const session = new TcpSession(client);
     if (ctx.accessLog !== undefined) session.startedAt = performance.now();

@@ -67,10 +67,18 @@ export function selectCredential(table: SniTable, servername: string | undefined
  */
 export class ServerContexts {
   readonly #secretKey: Buffer;
+  /** TLS session ticket keys (48 bytes) shared by every worker thread; undefined = each context's own. */
+  readonly ticketKeys: Buffer | undefined;
   #cache = new Map<string, ServerCredential>();
 
-  constructor(secretKey: Buffer) {
+  /**
+   * `ticketKeys` (48 bytes): every context encrypts session tickets with them, so a client
+   * resumes its TLS session on whichever worker thread takes its next connection (issue 13
+   * point 1).
+   */
+  constructor(secretKey: Buffer, ticketKeys?: Buffer) {
     this.#secretKey = secretKey;
+    this.ticketKeys = ticketKeys;
   }
 
   /** The credential of one certificate; throws FulcrumError when the key cannot be decrypted. */
@@ -79,7 +87,12 @@ export class ServerContexts {
     let cred = this.#cache.get(k);
     if (cred === undefined) {
       const key = privateKeyOf(c, this.#secretKey);
-      const context = tls.createSecureContext({ ...SERVER_TLS_OPTIONS, cert: c.certPem, key });
+      const context = tls.createSecureContext({
+        ...SERVER_TLS_OPTIONS,
+        cert: c.certPem,
+        key,
+        ...(this.ticketKeys ? { ticketKeys: this.ticketKeys } : {}),
+      });
       cred = { certificate: c, cert: c.certPem, key, context };
       this.#cache.set(k, cred);
     }

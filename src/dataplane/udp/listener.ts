@@ -310,7 +310,7 @@ class UdpListener implements ProtocolListener {
     });
     this.#table.add(flow, now);
     this.#runtime.connectionOpened(server, flow);
-    this.#counters.activeConnections++;
+    this.#counters.opened();
     this.#counters.totalConnections++;
     if (!this.#cancelSweep) this.#scheduleSweep();
     return flow;
@@ -384,7 +384,7 @@ class UdpListener implements ProtocolListener {
     } catch {
       // already closed by Node after an error
     }
-    this.#counters.activeConnections--;
+    this.#counters.closed();
     this.#runtime.connectionClosed(flow.server, flow);
     if (this.#drained && this.#table.size === 0) this.#drained();
   };
