@@ -106,7 +106,7 @@ export class UpstreamConn extends ReusedReadBuffer {
   }
 
   #onRead(n: number): boolean {
-    const chunk = (this.readBuf as Buffer).subarray(0, n);
+    const chunk = this.chunk(n);
     const o = this.owner;
     if (o === null) {
       this.destroy();

@@ -25,26 +25,58 @@ export function giveReadBuffer(b: Buffer): void {
 }
 
 /**
+ * Space a read into the rest of a buffer must have; with less, a fresh buffer is taken. A
+ * buffer whose bytes are still referenced is thus at least 3/4 used by referenced bytes (or by
+ * one large read), so small chunks waiting in a stalled client's write queue pin about their
+ * own size, not 64 KiB each (issue 12 §3: a client that writes without reading stays bounded).
+ */
+export const MIN_READ_SPACE = 16 * 1024;
+
+/**
  * One socket's reused read buffer (the `onread` side of the HTTP upstream connection and the
- * TCP session's server half; extended, so no object is added per connection): `readBuffer()`
- * is what the next read goes into, the same buffer as last time unless `retained` says the
- * last chunk's bytes are still referenced (a write that did not leave at once), in which case
- * a fresh one is taken; `releaseReadBuffer()` recycles it once the socket reads no more.
+ * TCP session's server half; extended, so no object is added per connection). `readBuffer()`
+ * is where the next read goes: the whole buffer again when nothing references the last bytes
+ * read, else the rest of the same buffer after them (`retained`: a write that did not leave at
+ * once, a split head kept), or a fresh buffer once less than `MIN_READ_SPACE` is left.
+ * `chunk(n)` is the `n` bytes that read delivered; `releaseReadBuffer()` recycles the buffer
+ * once the socket reads no more.
  */
 export class ReusedReadBuffer {
   /** The buffer reads go into, or null before the first read and after release. */
   readBuf: Buffer | null = null;
-  /** Set after each read: true when the bytes just read are still referenced. */
+  /** Set after each read: true when the bytes just read (or earlier ones) are still referenced. */
   retained = false;
+  /** Where in `readBuf` the current read goes (0 unless earlier bytes are referenced). */
+  readAt = 0;
+  /** Bytes of the last read (at `readAt`). */
+  lastRead = 0;
 
-  /** The buffer for the next read (recycled from the free list when one is needed). */
+  /** The memory for the next read (recycled from the free list when a buffer is needed). */
   readBuffer(): Buffer {
     let b = this.readBuf;
-    if (b === null || this.retained) {
-      b = this.readBuf = takeReadBuffer();
-      this.retained = false;
+    if (b !== null && !this.retained) {
+      this.readAt = 0;
+      return b;
     }
+    if (b !== null) {
+      const at = this.readAt + this.lastRead;
+      if (READ_BUFFER_BYTES - at >= MIN_READ_SPACE) {
+        this.readAt = at;
+        this.retained = false;
+        return b.subarray(at);
+      }
+    }
+    b = this.readBuf = takeReadBuffer();
+    this.readAt = 0;
+    this.retained = false;
     return b;
+  }
+
+  /** The `n` bytes the read just delivered (a view; no copy). */
+  chunk(n: number): Buffer {
+    this.lastRead = n;
+    const at = this.readAt;
+    return (this.readBuf as Buffer).subarray(at, at + n);
   }
 
   /** The socket reads no more: the buffer goes back unless a write still references its bytes. */

@@ -113,7 +113,7 @@ class BufferedReader extends ReusedReadBuffer {
     if (from === null) return false; // not relaying yet (cannot happen before 'connect')
     this.#count(n);
     const to = this.#to;
-    const more = to.write((this.readBuf as Buffer).subarray(0, n));
+    const more = to.write(this.chunk(n));
     this.retained = to.writableLength > 0;
     if (!more) from.pause();
     return true;
