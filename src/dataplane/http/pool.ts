@@ -114,6 +114,8 @@ export class UpstreamConn extends ReusedReadBuffer {
     }
     o.onUpstreamData(this, chunk);
     this.retained = o.retainsChunk(this);
+    // the exchange completed on this chunk and let the connection go: its answer counts now
+    if (this.owner !== o) this.handOver();
     return true;
   }
 
@@ -191,6 +193,8 @@ export class UpstreamPool {
   /** Takes back a connection after a complete exchange; closes it instead when it may not be reused. */
   release(c: UpstreamConn, now: number): void {
     c.owner = null;
+    // the next owner cannot tell when the last one's client takes the bytes it still holds
+    c.handOver();
     const rt = c.rt;
     if (c.dead || rt.draining || rt.removed || c.endpoint !== rt.spec.endpoint) {
       c.destroy();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
-import { MIN_READ_SPACE, READ_BUFFER_BYTES, ReusedReadBuffer } from './read-buffers.ts';
+import { MIN_READ_SPACE, READ_BUFFER_BYTES, ReusedReadBuffer, takeReadBuffer } from './read-buffers.ts';
 
 test('reads go into the same buffer while nothing is referenced, after the kept bytes while something is', () => {
   const r = new ReusedReadBuffer();
@@ -90,4 +90,30 @@ test('a socket read with onread into the rest of the buffer delivers every byte,
     buffers.size <= Math.ceil(sent / (READ_BUFFER_BYTES - MIN_READ_SPACE)) + 1,
     `${buffers.size} buffers for ${sent} bytes kept`,
   );
+});
+
+test('a buffer goes back to the free list only when none of its bytes may still be referenced', () => {
+  const kept = new ReusedReadBuffer();
+  const b = kept.readBuffer();
+  kept.chunk(10);
+  kept.retained = true;
+  kept.readBuffer(); // the next read goes after the kept bytes
+  kept.releaseReadBuffer();
+  assert.notEqual(takeReadBuffer().buffer, b.buffer, 'bytes before the next read may still be queued: not recycled');
+  const free = new ReusedReadBuffer();
+  const c = free.readBuffer();
+  free.chunk(10);
+  free.readBuffer();
+  free.releaseReadBuffer();
+  assert.equal(takeReadBuffer().buffer, c.buffer, 'nothing referenced: recycled');
+  const handed = new ReusedReadBuffer();
+  const d = handed.readBuffer();
+  handed.chunk(10);
+  handed.retained = true;
+  handed.handOver(); // a new owner, whose answers say nothing of these 10 bytes
+  handed.readBuffer();
+  handed.chunk(10);
+  handed.retained = false;
+  const next = handed.readBuffer();
+  assert.equal(next.byteOffset, d.byteOffset + 20, 'after a hand-over, reads stay after the earlier bytes');
 });

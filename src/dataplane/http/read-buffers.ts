@@ -50,11 +50,20 @@ export class ReusedReadBuffer {
   readAt = 0;
   /** Bytes of the last read (at `readAt`). */
   lastRead = 0;
+  /**
+   * Bytes before `readAt` belong to an earlier reader who no longer reports on them
+   * (`handOver`): reads only go after them, until a fresh buffer is taken.
+   */
+  #heldByEarlier = false;
 
-  /** The memory for the next read (recycled from the free list when a buffer is needed). */
+  /**
+   * The memory for the next read (recycled from the free list when a buffer is needed). Node
+   * asks for it right after each read's callback, so `retained` is the owner's answer for the
+   * read just made.
+   */
   readBuffer(): Buffer {
     let b = this.readBuf;
-    if (b !== null && !this.retained) {
+    if (b !== null && !this.retained && !this.#heldByEarlier) {
       this.readAt = 0;
       return b;
     }
@@ -69,6 +78,7 @@ export class ReusedReadBuffer {
     b = this.readBuf = takeReadBuffer();
     this.readAt = 0;
     this.retained = false;
+    this.#heldByEarlier = false;
     return b;
   }
 
@@ -79,10 +89,24 @@ export class ReusedReadBuffer {
     return (this.readBuf as Buffer).subarray(at, at + n);
   }
 
+  /**
+   * The reader of the bytes read so far changes (a keep-alive connection goes back to its pool
+   * while its last client write may still be queued), and the next reader cannot say when the
+   * last one lets go of them. When any are still referenced (the next read already goes after
+   * them, or the last read said so), later reads only go after them: a new owner answering
+   * "not retained" must not bring reads back to offset 0 over the earlier owner's bytes. Call it
+   * when the owner changes, and again once the last owner has answered for a read during which
+   * it changed.
+   */
+  handOver(): void {
+    if (this.retained || this.readAt > 0) this.#heldByEarlier = true;
+  }
+
   /** The socket reads no more: the buffer goes back unless a write still references its bytes. */
   releaseReadBuffer(): void {
     const b = this.readBuf;
-    if (b !== null && !this.retained) giveReadBuffer(b);
+    // bytes before `readAt` were referenced when the read after them was placed: not recycled
+    if (b !== null && !this.retained && this.readAt === 0 && !this.#heldByEarlier) giveReadBuffer(b);
     this.readBuf = null;
   }
 }
