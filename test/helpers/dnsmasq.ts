@@ -1,10 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net, { type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { waitFor } from './http-client.ts';
+import { freePort } from './plane.ts';
 
 /**
  * A real DNS server for tests (issue 15 point 2): Debian's dnsmasq (installed by .ci/run) on a
@@ -24,21 +25,23 @@ export async function freeUdpPort(): Promise<number> {
 }
 
 /**
- * A port free on 127.0.0.1 for both UDP and TCP (dnsmasq binds both). A UDP-only check is not
- * enough in a full test run: the kernel hands the same number to outgoing TCP connections.
+ * A port free on 127.0.0.1 for both TCP (checked by `freePort`, which picks below the kernel's
+ * ephemeral range, so outgoing connections do not take it meanwhile) and UDP: dnsmasq binds both.
  */
 async function freeDnsPort(): Promise<number> {
   for (;;) {
-    const port = await freeUdpPort();
-    const tcp = net.createServer();
+    const port = await freePort();
+    const udp = dgram.createSocket('udp4');
     const ok = await new Promise<boolean>((r) => {
-      tcp.once('error', () => r(false));
-      tcp.listen(port, '127.0.0.1', () => r(true));
+      udp.once('error', () => r(false));
+      udp.bind(port, '127.0.0.1', () => r(true));
     });
-    if (ok) {
-      await new Promise<void>((r) => tcp.close(() => r()));
-      return port;
+    if (!ok) {
+      udp.close();
+      continue;
     }
+    await new Promise<void>((r) => udp.close(() => r()));
+    return port;
   }
 }
 

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { createBalancer } from '../../src/balancer/registry.ts';
 import { defaultBackend } from '../../src/config/defaults.ts';
@@ -85,8 +86,45 @@ export function frontend(
   );
 }
 
-/** A free TCP port on 127.0.0.1 (bound then released). */
+/**
+ * Where `freePort` picks: from 20000 up to the start of the kernel's ephemeral range (the
+ * source ports of outgoing connections; 32768–60999 by default), at most 32000. A port from
+ * `listen(0)` lies inside that range, and in a full run an outgoing connection can take it
+ * between the pick and the bind of whatever the test starts there (a frontend, nginx, HAProxy,
+ * dnsmasq): the bind then fails with EADDRINUSE. Null when the range leaves no room below it.
+ */
+const PICK_RANGE: readonly [number, number] | null = (() => {
+  let low = 32768;
+  try {
+    low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low;
+  } catch {
+    // not Linux: keep the default's bound
+  }
+  const to = Math.min(low, 32000);
+  return to - 20000 >= 1000 ? [20000, to] : null;
+})();
+
+/** Whether a TCP listener can bind 127.0.0.1:port now (bound then released). */
+export function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A free TCP port on 127.0.0.1, picked at random below the ephemeral range (`PICK_RANGE`) and
+ * checked by binding it; a port from `listen(0)` where the range leaves no room.
+ */
 export async function freePort(): Promise<number> {
+  if (PICK_RANGE !== null) {
+    const [from, to] = PICK_RANGE;
+    for (let i = 0; i < 200; i++) {
+      const port = from + Math.floor(Math.random() * (to - from));
+      if (await canListen(port)) return port;
+    }
+  }
   const srv = net.createServer();
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const port = (srv.address() as net.AddressInfo).port;
