@@ -256,6 +256,41 @@ for (const workers of [2, 4]) {
   });
 }
 
+describe("--workers 2: a dead worker's connections", () => {
+  it('stop counting when it dies: the open-connection count drops to what the others hold', async (t) => {
+    const f = await startTestFulcrum({ t, workers: 2 });
+    // A server that never answers: every request stays open, one connection each.
+    const held = http.createServer(() => {});
+    await new Promise<void>((r) => held.listen(0, '127.0.0.1', r));
+    t.after(() => {
+      held.closeAllConnections();
+      held.close();
+    });
+    const app = { port: (held.address() as import('node:net').AddressInfo).port, close: async () => {} } as Backend;
+    const s = await shop(f, [{ name: 'held', app }]);
+    const serverPath = `/backends/${s.beId}/servers/${s.ids.get('held')}`;
+    const open = async () => (await f.ok('GET', serverPath)).status.activeConnections as number;
+    // 24 fresh connections: the kernel spreads them over both workers (all on one: 2^-23).
+    const requests: http.ClientRequest[] = [];
+    let lost = 0;
+    for (let i = 0; i < 24; i++) {
+      const req = http.get({ host: '127.0.0.1', port: s.port, path: `/${i}`, agent: false });
+      req.on('error', () => lost++);
+      requests.push(req);
+    }
+    t.after(() => {
+      for (const r of requests) r.destroy();
+    });
+    await waitFor(async () => (await open()) === 24, 5000, 'all 24 open at the server');
+    await f.fulcrum.workers!.kill(0);
+    await waitFor(() => f.fulcrum.workers!.liveCount === 2, 5000, 'the replacement');
+    await waitFor(() => lost > 0, 5000, 'the requests on the dead worker fail');
+    // The count drops at once to what the other worker holds; `lost` reaches it as the errors arrive.
+    await waitFor(async () => (await open()) === 24 - lost, 5000, 'open back to what the other worker holds');
+    assert.ok(lost < 24, `the other worker held some (${lost} lost)`);
+  });
+});
+
 describe('--workers 2: passive health, TLS and stop', () => {
   it('passive health counts failures from every worker in order and ejects for all of them (H7)', async (t) => {
     const f = await startTestFulcrum({ t, workers: 2 });

@@ -100,7 +100,7 @@ export class Plane {
       let counters = this.counters.get(spec.id);
       if (!counters) {
         this.counters.set(spec.id, (counters = new FrontendRuntime(spec.id)));
-        if (this.#shared) counters.active.bind(this.#shared.counts, this.#shared.slot(`f:${spec.id}`));
+        this.#shared?.bindCount(counters.active, `f:${spec.id}`);
       }
       const slot = this.#slots.get(spec.id);
       if (!this.#wanted(spec)) {

@@ -203,7 +203,7 @@ export class Runtime {
       }
       if (!rt) {
         rt = new ServerRuntime(spec, backend);
-        if (this.#shared) rt.active.bind(this.#shared.counts, this.#shared.slot(`s:${spec.id}`));
+        this.#shared?.bindCount(rt.active, `s:${spec.id}`);
         this.servers.set(spec.id, rt);
         this.#startSlowStartIfNew(rt, previous, backend, now);
       } else {
@@ -374,8 +374,7 @@ export class Runtime {
       }
       // Connections whose close is asynchronous (TCP) are forgotten here; their later
       // connectionClosed finds nothing to remove, so the count must drop now.
-      rt.active.add(-rt.connections.size);
-      rt.loadWatcher?.loadChanged(rt);
+      rt.addConnections(-rt.connections.size);
       rt.connections.clear();
     }
     if (rt.removed) {
@@ -397,8 +396,7 @@ export class Runtime {
 
   /** Data plane: a connection to `rt` opened. */
   connectionOpened(rt: ServerRuntime, c: Closeable): void {
-    rt.active.add(1);
-    rt.loadWatcher?.loadChanged(rt);
+    rt.addConnections(1);
     rt.totalConnections++;
     rt.connections.add(c);
     // At its limit the server leaves the eligible list (issue 15 point 4).
@@ -408,8 +406,7 @@ export class Runtime {
   /** Data plane: a connection to `rt` closed; ends a drain when it was the last one. */
   connectionClosed(rt: ServerRuntime, c: Closeable): void {
     if (!rt.connections.delete(c)) return;
-    const left = rt.active.add(-1);
-    rt.loadWatcher?.loadChanged(rt);
+    const left = rt.addConnections(-1);
     if (rt.draining && left === 0) this.#endDrain(rt, false);
     else if (rt.spec.maxConnections > 0) this.#slotFreed(rt);
   }

@@ -196,9 +196,19 @@ export class ServerRuntime {
     return this.active.value;
   }
 
-  /** Sets the count (tests); the data plane uses `active.add`. */
+  /** Sets the count (tests); the data plane uses `addConnections`. */
   set activeConnections(v: number) {
     this.active.value = v;
+  }
+
+  /**
+   * Changes the open-connection count by `delta` (across every worker) and tells the load
+   * index that holds this server (issue 13 point 5). Returns the count after the change.
+   */
+  addConnections(delta: number): number {
+    const left = this.active.add(delta);
+    this.loadWatcher?.loadChanged(this);
+    return left;
   }
 
   /** Counts a response by status class. */

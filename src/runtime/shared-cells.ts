@@ -20,6 +20,12 @@ export class SharedCells {
   readonly counts: Int32Array;
   /** Unsigned view of the same words (tickets wrap at 2^32 without going negative). */
   readonly tickets: Uint32Array;
+  /**
+   * A worker's own share of every count (its net adds, same indexes as `counts`), in memory
+   * the primary keeps: when the worker dies, the primary takes its share back out of the
+   * counts (`WorkerPool`), so the connections it held stop counting. Null in the primary.
+   */
+  readonly ledger: Int32Array | null;
   readonly #slots = new Map<string, number>();
   readonly #free: number[] = [];
   readonly #allocates: boolean;
@@ -30,11 +36,38 @@ export class SharedCells {
    * of `capacity` cells (default 2^20, 4 MiB). `allocates` false: the table comes only from
    * `adopt` (workers).
    */
-  constructor(options: { buffer?: SharedArrayBuffer; capacity?: number; allocates?: boolean } = {}) {
+  constructor(
+    options: { buffer?: SharedArrayBuffer; capacity?: number; allocates?: boolean; ledger?: SharedArrayBuffer } = {},
+  ) {
     this.buffer = options.buffer ?? new SharedArrayBuffer(4 * (options.capacity ?? 1 << 20));
     this.counts = new Int32Array(this.buffer);
     this.tickets = new Uint32Array(this.buffer);
+    this.ledger = options.ledger ? new Int32Array(options.ledger) : null;
     this.#allocates = options.allocates ?? true;
+  }
+
+  /** A ledger for one worker: as many cells as `counts`, zeroed (see `ledger`). */
+  newLedger(): SharedArrayBuffer {
+    return new SharedArrayBuffer(this.buffer.byteLength);
+  }
+
+  /**
+   * A worker died: takes its share (`ledger`, from `newLedger`) back out of every count and
+   * zeroes it. Only its own thread wrote the ledger, and that thread has ended.
+   */
+  settleLedger(ledger: SharedArrayBuffer): void {
+    const own = new Int32Array(ledger);
+    for (let i = 0; i < own.length; i++) {
+      const n = own[i] as number;
+      if (n === 0) continue;
+      Atomics.sub(this.counts, i, n);
+      own[i] = 0;
+    }
+  }
+
+  /** Binds `count` to `key`'s cell (and, in a worker, to its ledger cell). */
+  bindCount(count: ConnectionCount, key: string): void {
+    count.bind(this.counts, this.slot(key), this.ledger);
   }
 
   /**
@@ -90,6 +123,8 @@ export class SharedCells {
 export class ConnectionCount {
   #cells: Int32Array = new Int32Array(1);
   #i = 0;
+  /** This thread's share of the cell (a worker's ledger), or null. */
+  #own: Int32Array | null = null;
 
   /** The current count. */
   get value(): number {
@@ -103,14 +138,20 @@ export class ConnectionCount {
 
   /** Adds `delta` atomically; returns the new count. */
   add(delta: number): number {
+    const own = this.#own;
+    if (own !== null) own[this.#i] = (own[this.#i] as number) + delta;
     return Atomics.add(this.#cells, this.#i, delta) + delta;
   }
 
-  /** Moves the count to `cells[index]` (keeping nothing of the private word: the shared cell is the truth). */
-  bind(cells: Int32Array, index: number): void {
+  /**
+   * Moves the count to `cells[index]` (keeping nothing of the private word: the shared cell is
+   * the truth); `own`: the thread's ledger, which records its adds at the same index.
+   */
+  bind(cells: Int32Array, index: number, own: Int32Array | null = null): void {
     if (index < 0) return;
     this.#cells = cells;
     this.#i = index;
+    this.#own = own;
   }
 }
 

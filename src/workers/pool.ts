@@ -44,6 +44,8 @@ interface Member {
   /** Its place 0 … N−1; -1 while it is the spare. */
   index: number;
   readonly worker: Worker;
+  /** Its share of the shared counts (`SharedCells.ledger`), taken back out when it exits. */
+  readonly ledger: SharedArrayBuffer;
   readonly startedAt: number;
   readonly waiting: Map<number, (m: FromWorker | undefined) => void>;
   readonly counters: WorkerCounters;
@@ -136,8 +138,10 @@ export class WorkerPool {
 
   #spawn(index: number): Promise<Member> {
     const o = this.#o;
+    const ledger = o.shared.newLedger();
     const init: WorkerInit = {
       cells: o.shared.buffer,
+      ledger,
       secretKey: new Uint8Array(o.secretKey),
       cookieKey: o.cookieKey,
       ticketKeys: new Uint8Array(this.#ticketKeys),
@@ -148,6 +152,7 @@ export class WorkerPool {
     const m: Member = {
       index,
       worker,
+      ledger,
       startedAt: Date.now(),
       waiting: new Map(),
       counters: new WorkerCounters(),
@@ -216,6 +221,8 @@ export class WorkerPool {
   #onExit(m: Member, code: number): void {
     m.exited = true;
     m.live = false;
+    // the connections it held are gone: they stop counting for least-connections and limits
+    this.#o.shared.settleLedger(m.ledger);
     for (const done of m.waiting.values()) done(undefined);
     m.waiting.clear();
     if (m.index < 0 || this.#members[m.index] !== m) return;
@@ -347,7 +354,7 @@ export class WorkerPool {
     for (const id of snapshot.frontends.keys()) {
       if (this.counters.has(id)) continue;
       const c = new FrontendRuntime(id);
-      c.active.bind(shared.counts, shared.slot(`f:${id}`));
+      shared.bindCount(c.active, `f:${id}`);
       this.counters.set(id, c);
     }
     for (const id of this.counters.keys()) {

@@ -13,6 +13,8 @@ import type { SnapshotDelta } from './snapshot-wire.ts';
 export interface WorkerInit {
   /** The shared cells (open connections, round-robin tickets): src/runtime/shared-cells.ts. */
   readonly cells: SharedArrayBuffer;
+  /** This worker's share of every count, which the primary takes back out if it dies. */
+  readonly ledger: SharedArrayBuffer;
   /** Decrypts certificate private keys (T1). */
   readonly secretKey: Uint8Array;
   /** The cookie-persistence HMAC key (P2): a cookie set by one worker is honoured by every other. */

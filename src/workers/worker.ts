@@ -34,7 +34,7 @@ const send = (m: FromWorker) => port.postMessage(m);
 const log = createLogger(init.logLevel).child({ thread: threadId });
 /** Its place 0 … N−1, told with each snapshot (a spare worker has none until it replaces one). */
 let index = -1;
-const shared = new SharedCells({ buffer: init.cells, allocates: false });
+const shared = new SharedCells({ buffer: init.cells, allocates: false, ledger: init.ledger });
 const runtime = new Runtime(createBalancer, { clock: realClock, shared, drainDeadlines: false });
 const persistence = new PersistenceManager({ cookieKeys: [init.cookieKey] });
 
