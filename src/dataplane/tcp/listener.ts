@@ -71,6 +71,11 @@ function relay(from: net.Socket, to: net.Socket, count: (n: number) => void): vo
     count(chunk.length);
     if (!to.write(chunk)) from.pause();
   });
+  linkEnds(from, to);
+}
+
+/** What both halves of a session share: `from` resumes when `to` drains, and its end ends `to` (half-close). */
+function linkEnds(from: net.Socket, to: net.Socket): void {
   to.on('drain', () => from.resume());
   from.on('end', () => to.end());
 }
@@ -78,9 +83,9 @@ function relay(from: net.Socket, to: net.Socket, count: (n: number) => void): vo
 /**
  * The server → client half of a plain TCP session, read with `onread` into a buffer of its
  * own: no Buffer allocated per chunk (and none of the GC work that follows on bulk
- * transfers). A chunk whose write to the client did not leave at once (`writableLength`
- * above 0: queued, or partly written and referenced) gets the buffer replaced before the
- * next read. Backpressure and half-close as `relay`.
+ * transfers). While a chunk's write to the client has not left (`writableLength` above 0:
+ * queued, or partly written and referenced), the next read goes after it (`ReusedReadBuffer`).
+ * Backpressure and half-close as `relay` (`linkEnds`).
  */
 class BufferedReader extends ReusedReadBuffer {
   readonly #to: net.Socket;
@@ -98,14 +103,7 @@ class BufferedReader extends ReusedReadBuffer {
   start(from: net.Socket, count: (n: number) => void): void {
     this.#from = from;
     this.#count = count;
-    const to = this.#to;
-    to.on('drain', () => from.resume());
-    from.on('end', () => to.end());
-  }
-
-  /** The server socket closed (no more reads): its buffer is recycled unless a client write references it. */
-  release(): void {
-    this.releaseReadBuffer();
+    linkEnds(from, this.#to);
   }
 
   #read(n: number): boolean {
@@ -264,8 +262,9 @@ function tcpListener(
         onread: reader.onread,
       });
       if (header !== null) upstream.write(header);
+      // no more reads: the buffer is recycled unless a client write still references it
       const r = reader;
-      upstream.on('close', () => r.release());
+      upstream.on('close', () => r.releaseReadBuffer());
     }
     session.server = upstream;
     session.rt = rt;
