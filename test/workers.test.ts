@@ -256,6 +256,31 @@ for (const workers of [2, 4]) {
   });
 }
 
+describe("--workers 2: reads that collect the workers' counters", () => {
+  it('an authenticated GET collects them; an anonymous GET of a public route does not', async (t) => {
+    const f = await startTestFulcrum({ t, workers: 2 });
+    const pool = f.fulcrum.workers!;
+    let calls = 0;
+    const refresh = pool.refresh.bind(pool);
+    pool.refresh = () => {
+      calls++;
+      return refresh();
+    };
+    const anonymous = async () => {
+      const r = await fetch(`${f.url}/openapi.json`);
+      assert.equal(r.status, 200);
+      await r.arrayBuffer();
+    };
+    let before = calls;
+    for (let i = 0; i < 20; i++) await anonymous();
+    // the once-a-second collection may fall in this window, once
+    assert.ok(calls - before <= 1, `${calls - before} collections for 20 anonymous reads`);
+    before = calls;
+    for (let i = 0; i < 20; i++) await f.ok('GET', '/load-balancers');
+    assert.ok(calls - before >= 20, `${calls - before} collections for 20 authenticated reads`);
+  });
+});
+
 describe("--workers 2: a dead worker's connections", () => {
   it('stop counting when it dies: the open-connection count drops to what the others hold', async (t) => {
     const f = await startTestFulcrum({ t, workers: 2 });

@@ -250,12 +250,12 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   };
 
   // With worker threads, counters are summed on read (issue 13 point 1): a read after a
-  // request sees it. Only after authentication (preHandler), so an anonymous client cannot
-  // make the workers report.
+  // request sees it. Only for routes that need a role, after authentication (preHandler):
+  // an anonymous client (console files, sign-in, the OpenAPI document) cannot make the workers report.
   const refresh = control.plane.refresh;
   if (refresh) {
     app.addHook('preHandler', async (req: FastifyRequest) => {
-      if (req.method === 'GET' && !req.is404) await refresh();
+      if (req.method === 'GET' && !req.is404 && req.routeOptions.config.public !== true) await refresh();
     });
   }
 
