@@ -12,6 +12,7 @@ import { registerExplainRoutes } from './api/routes-explain.ts';
 import { createBalancer } from './balancer/registry.ts';
 import { loadSealedSecret, loadSecretKey } from './certificates/secret.ts';
 import { type ApiEndpoint, addressGuard, parseNetworkList } from './config/address-guard.ts';
+import { MAX_WORKERS } from './config/defaults.ts';
 import type { Snapshot } from './config/snapshot.ts';
 import { ControlPlane } from './control/control-plane.ts';
 import type { DataPlanePort } from './control/ports.ts';
@@ -186,8 +187,8 @@ export async function startFulcrum(options: StartOptions = {}): Promise<RunningF
     const cookieKey = await loadSealedSecret(store, COOKIE_KEY, secretKey, () => randomBytes(32).toString('base64url'));
     const clock = realClock;
     const workerCount = options.workers ?? 1;
-    if (!Number.isInteger(workerCount) || workerCount < 1 || workerCount > 256) {
-      throw new Error(`--workers: must be a whole number from 1 to 256 (got ${workerCount})`);
+    if (!Number.isInteger(workerCount) || workerCount < 1 || workerCount > MAX_WORKERS) {
+      throw new Error(`--workers: must be a whole number from 1 to ${MAX_WORKERS} (got ${workerCount})`);
     }
     const shared = workerCount > 1 ? new SharedCells() : undefined;
     const runtime = new Runtime(createBalancer, { clock, shared });

@@ -226,6 +226,13 @@ describe('fulcrum CLI: names, tables, outputs, exit codes (issue 16)', () => {
     assert.ok(badFormat.stderr.trimEnd().split('\n').length <= 3, badFormat.stderr);
     assert.equal((await cli(['get'])).code, 2);
     assert.equal((await cli(['no-such-command'])).code, 2);
+    // --workers is bounded before anything starts (issue 13 point 1)
+    const tooMany = await cli(['serve', '--workers', '257']);
+    assert.equal(tooMany.code, 2);
+    assert.match(tooMany.stderr, /--workers: must be at most 256/);
+    const none = await cli(['serve', '--workers', '0']);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /--workers: must be a whole number of at least 1/);
     const noField = await cli(['server', 'update', 'shop/web/web-1', 'weight']);
     assert.equal(noField.code, 2, 'a second word without "=" is a server name: nothing to change');
     assert.equal(noField.stderr, 'fulcrum: nothing to change: give field=value pairs\n');

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { parseNetworkList } from '../config/address-guard.ts';
+import { MAX_WORKERS } from '../config/defaults.ts';
 import { parseResolverAddress } from '../config/host-name.ts';
 import { parseHostPort } from '../core/net.ts';
 import { ExitCode, exitCodeOf, refusalText } from './api-client.ts';
@@ -36,9 +37,10 @@ function resolverAddress(value: string): string {
 }
 
 /** A commander parser for a whole number ≥ 1; exits with a message naming the flag otherwise. */
-function positiveInt(flag: string): (v: string) => number {
+function positiveInt(flag: string, max = Number.POSITIVE_INFINITY): (v: string) => number {
   return (v) => {
     if (!/^[1-9][0-9]{0,8}$/.test(v)) throw new InvalidArgumentError(`${flag}: must be a whole number of at least 1`);
+    if (Number(v) > max) throw new InvalidArgumentError(`${flag}: must be at most ${max}`);
     return Number(v);
   };
 }
@@ -109,7 +111,7 @@ Exit codes: 0 ok, 1 the API refused (the line names field and rule), 2 usage or 
     .option(
       '--workers <n>',
       'data-plane worker threads, each accepting on every frontend (default: the number of cores; 1 = one thread)',
-      positiveInt('--workers'),
+      positiveInt('--workers', MAX_WORKERS),
     )
     .action(async (o) =>
       // Imported on use: client commands start without loading the whole product.
@@ -129,7 +131,7 @@ Exit codes: 0 ok, 1 the API refused (the line names field and rule), 2 usage or 
         authFailuresPerMinute: o.authFailuresPerMinute,
         apiCert: o.apiCert,
         apiKey: o.apiKey,
-        workers: o.workers ?? availableParallelism(),
+        workers: o.workers ?? Math.min(availableParallelism(), MAX_WORKERS),
       }),
     );
 

@@ -101,3 +101,9 @@ export function defaultBackend(id: string, loadBalancerId: string, name: string,
     outlierDetection: defaultOutlierDetection(),
   };
 }
+
+/**
+ * Most data-plane worker threads `fulcrum serve --workers N` starts (issue 13 point 1); the
+ * default, the number of cores, is capped here too. One bound for the CLI and `startFulcrum`.
+ */
+export const MAX_WORKERS = 256;
