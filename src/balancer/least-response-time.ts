@@ -25,7 +25,7 @@ export function recordTtfb(s: ServerRuntime, ms: number): boolean {
   const prev = s.ewmaTtfbMs;
   const next = prev === 0 ? ms : prev + TTFB_EWMA_ALPHA * (ms - prev);
   s.ewmaTtfbMs = Math.max(next, 0.001);
-  s.loadWatcher?.loadChanged(s);
+  s.loadWatcher?.latencyChanged(s);
   return true;
 }
 

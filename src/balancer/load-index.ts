@@ -104,6 +104,9 @@ export class ServerIndex implements LoadWatcher {
     this.changed(i);
   }
 
+  /** LoadWatcher: a latency average changed; only the latency order depends on it (`LatencyIndex`). */
+  latencyChanged(_s: ServerRuntime): void {}
+
   /** Reads slot `i`'s live count into `seen` and `total`; the subclass re-keys it. */
   changed(i: number): void {
     const count = this.servers[i]!.activeConnections;
@@ -210,6 +213,10 @@ export class LatencyIndex extends ServerIndex {
 
   override stale(i: number): boolean {
     return super.stale(i) || this.servers[i]!.ewmaTtfbMs !== this.ewma[i];
+  }
+
+  override latencyChanged(s: ServerRuntime): void {
+    this.loadChanged(s);
   }
 
   override changed(i: number): void {

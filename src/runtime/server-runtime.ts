@@ -32,6 +32,8 @@ export interface Closeable {
  */
 export interface LoadWatcher {
   loadChanged(s: ServerRuntime): void;
+  /** `s`'s latency average changed (least-response-time's index re-keys it; the others ignore it). */
+  latencyChanged(s: ServerRuntime): void;
 }
 
 /** Counter indexes for `responses`: 1xx … 5xx, and index 0 for answers of our own/other. */
