@@ -67,8 +67,8 @@ export class BaseBalancer implements Balancer {
       this.#indexed = -1;
     }
     const el = this.el;
-    if (this.#indexed !== el.weightsVersion) {
-      this.#index.build(el.list, weights, el.count, t);
+    if (this.#indexed !== el.weightsVersion || this.#index.limited !== el.limited) {
+      this.#index.build(el.list, weights, el.count, t, el.limited);
       this.#indexed = el.weightsVersion;
     } else {
       this.#index.resync(t);
@@ -93,7 +93,7 @@ export class BaseBalancer implements Balancer {
     const t = this.now();
     if (this.el.refresh(t) === 0) return undefined;
     let s = this.select(ctx, t, advance);
-    if (s && (!s.isAvailable(t) || s.atLimit(t))) {
+    if (s && !s.isAvailable(t)) {
       // A change nobody told us about: rebuild now rather than send traffic to it.
       this.el.invalidate();
       if (this.el.refresh(t) === 0) return undefined;
@@ -104,10 +104,23 @@ export class BaseBalancer implements Balancer {
 
   /**
    * The algorithm's choice among `this.el.list[0 … count)`. Overridden by every algorithm.
-   * `advance` false: compute the same choice without changing any state (`peek`).
+   * `advance` false: compute the same choice without changing any state (`peek`). It never
+   * returns a server at its connection limit (`el.blocked`, issue 15 point 4), and returns
+   * `ctx.exclude` only when no other server can take the pick (`fallback`); undefined when
+   * every server is at its limit (the request is then one for the queue).
    */
   select(_ctx: PickContext, _t: number, _advance = true): ServerRuntime | undefined {
     throw new Error('BaseBalancer.select must be overridden');
+  }
+
+  /**
+   * The last resort of a pick that found every server but `exclude` blocked (at `t`, ms):
+   * `exclude` itself when it is eligible and below its limit, since a retry sits a server out
+   * only while another one can take the request; else undefined (every server is at its limit).
+   */
+  fallback(exclude: ServerRuntime | undefined, t: number): ServerRuntime | undefined {
+    if (exclude === undefined || this.el.blocked(exclude, undefined, t)) return undefined;
+    return this.el.indexOf(exclude) >= 0 ? exclude : undefined;
   }
 
   /**
@@ -139,7 +152,7 @@ export class BaseBalancer implements Balancer {
     const table = this.maglev();
     const h = hashClientKey(key);
     let s = this.#hashWalk(table, h, exclude, t);
-    if (s && (!s.isAvailable(t) || s.atLimit(t))) {
+    if (s && !s.isAvailable(t)) {
       this.el.invalidate();
       if (this.el.refresh(t) === 0) return undefined;
       s = this.#hashWalk(this.maglev(), h, exclude, t);
@@ -147,18 +160,25 @@ export class BaseBalancer implements Balancer {
     return s;
   }
 
-  #hashWalk(table: MaglevTable, h: number, exclude: ServerRuntime | undefined, _t: number): ServerRuntime | undefined {
-    const list = this.el.list;
-    const first = list[table.lookup(h)];
-    if (first !== exclude || this.el.count === 1) return first;
+  /**
+   * The server of key hash `h`'s slot, else of the next slots in table order (the same walk
+   * Maglev's own fallback takes, so a key whose server is excluded or at its limit goes to
+   * the same next server on every worker). After 16 × n slots it takes the first server of
+   * the list that can take the pick (O(n); every server being blocked is the usual reason).
+   */
+  #hashWalk(table: MaglevTable, h: number, exclude: ServerRuntime | undefined, t: number): ServerRuntime | undefined {
+    const el = this.el;
+    const list = el.list;
     const size = table.size;
     let slot = table.slotOf(h);
-    for (let i = 1; i < size; i++) {
-      slot = slot + 1 === size ? 0 : slot + 1;
+    const limit = Math.min(size, 16 * el.count);
+    for (let i = 0; i < limit; i++) {
       const s = list[table.slots[slot]!]!;
-      if (s !== exclude) return s;
+      if (!el.blocked(s, exclude, t)) return s;
+      slot = slot + 1 === size ? 0 : slot + 1;
     }
-    return first;
+    for (let i = 0; i < el.count; i++) if (!el.blocked(list[i]!, exclude, t)) return list[i];
+    return this.fallback(exclude, t);
   }
 
   /**

@@ -10,10 +10,15 @@ export const MAX_CACHE_MS = 1000;
  * H4–H7, SS1).
  *
  * A server is eligible when `s.isAvailable(now)` (enabled, not draining, health ok, not
- * ejected, weight > 0) and it is not at its `maxConnections` (`s.atLimit(now)`, issue 15
- * point 4; the runtime invalidates the list when a server reaches or leaves its limit). Active (non-passive) servers are preferred; only when no active
+ * ejected, weight > 0). Active (non-passive) servers are preferred; only when no active
  * server is available does the list hold the available passive servers instead (S5), and
  * it returns to the actives on the first rebuild after one is available again.
+ *
+ * A server at its `maxConnections` (`s.atLimit(now)`, issue 15 point 4) stays in the list, in
+ * its place: reaching or leaving a limit happens on every request of a busy server, and a
+ * change of membership would rebuild the rotation cycle, the Maglev table and the load index
+ * (O(n) at each crossing). The algorithms skip it at pick time instead, as HAProxy skips a
+ * full server in its trees (`limited` says whether any server of the list has a limit).
  *
  * The list is cached: rebuilt lazily by `refresh(now)` after `invalidate()`, when an
  * ejection expires, every 250 ms while an eligible server is in slow start (its effective
@@ -33,6 +38,8 @@ export class Eligibility {
   totalWeight = 0;
   /** True when the list holds passive servers because no active server is available (S5). */
   passiveTier = false;
+  /** True when some server of the list has a `maxConnections`: picks must skip the ones at it (`blocked`). */
+  limited = false;
   /** Incremented whenever the set of eligible servers (or their order) changes. */
   membershipVersion = 0;
   /** Incremented whenever membership or any effective weight changes. */
@@ -63,6 +70,7 @@ export class Eligibility {
     let n = 0;
     let total = 0;
     let passive = false;
+    let limited = false;
     let tier = 0;
     for (let pass = 0; pass < 2 && tier === 0; pass++) {
       passive = pass === 1;
@@ -70,10 +78,10 @@ export class Eligibility {
         const s = this.all[i]!;
         if (s.ejectedUntil > now && s.ejectedUntil < next) next = s.ejectedUntil;
         if (s.spec.passive !== passive || !s.isAvailable(now)) continue;
-        // An available server at its maxConnections keeps its tier (S5: passives are for
-        // when no active is available, not when actives are busy) but is not picked.
+        // A server at its maxConnections stays (see the class): it keeps its tier (S5: passives
+        // are for when no active is available, not when actives are busy), picks skip it.
         tier++;
-        if (s.atLimit(now)) continue;
+        if (s.spec.maxConnections > 0) limited = true;
         const w = s.effectiveWeight(now);
         if (w < s.spec.weight && now + SLOW_START_REFRESH_MS < next) next = now + SLOW_START_REFRESH_MS;
         if (n >= this.count || this.list[n] !== s) membershipChanged = true;
@@ -90,9 +98,18 @@ export class Eligibility {
     this.count = n;
     this.totalWeight = total;
     this.passiveTier = passive && tier > 0;
+    this.limited = limited;
     if (membershipChanged) this.membershipVersion++;
     if (weightsChanged) this.weightsVersion++;
     this.#nextCheckAt = next;
+  }
+
+  /**
+   * True when a pick at `now` (ms) may not return `s`: it is `exclude` (a retry sits it out)
+   * or it is at its connection limit (issue 15 point 4). Allocation-free.
+   */
+  blocked(s: ServerRuntime, exclude: ServerRuntime | undefined, now: number): boolean {
+    return s === exclude || (this.limited && s.atLimit(now));
   }
 
   /** Index of `s` in the list, or -1. */

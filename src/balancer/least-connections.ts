@@ -9,7 +9,8 @@ import type { PickContext } from './types.ts';
  * effective weight; HAProxy's leastconn with weights). Ties are broken by rotation: the scan
  * starts one server further on each pick, so equal servers share the traffic instead of the
  * first one taking it all. Compared by cross-multiplication (no division). Skips
- * `ctx.exclude` when another server is eligible. O(n), no allocation.
+ * `ctx.exclude` when another server is eligible, and servers at their connection limit
+ * (issue 15 point 4). O(n), no allocation.
  *
  * From LOAD_INDEX_FROM eligible servers on (issue 13 point 5), the servers are kept in a
  * LoadIndex (a heap by the same load per weight) and a pick costs O(log n): the same least
@@ -21,11 +22,13 @@ export class LeastConnectionsBalancer extends BaseBalancer {
   #start = 0;
 
   override select(ctx: PickContext, t: number, advance = true): ServerRuntime | undefined {
-    const { list, weights, count } = this.el;
+    const el = this.el;
+    const { list, weights, count } = el;
     const skip = count > 1 ? ctx.exclude : undefined;
     if (count >= this.indexFrom && skip === undefined) {
       const index = this.loadIndex(t, weights, LoadIndex);
       const i = index.best();
+      if (i < 0) return undefined;
       if (advance) index.touch(i);
       return index.servers[i];
     }
@@ -35,7 +38,7 @@ export class LeastConnectionsBalancer extends BaseBalancer {
     let bestWeight = 1;
     for (let k = 0, i = start; k < count; k++, i = i + 1 === count ? 0 : i + 1) {
       const s = list[i]!;
-      if (s === skip) continue;
+      if (el.blocked(s, skip, t)) continue;
       const load = s.activeConnections + 1;
       const w = weights[i]!;
       if (!best || load * bestWeight < bestLoad * w) {
@@ -44,7 +47,7 @@ export class LeastConnectionsBalancer extends BaseBalancer {
         bestWeight = w;
       }
     }
-    return best;
+    return best ?? this.fallback(skip, t);
   }
 
   /**
@@ -52,13 +55,14 @@ export class LeastConnectionsBalancer extends BaseBalancer {
    * `select`), equally likely: which one the rotation gives depends on the picks before it.
    */
   override candidates(ctx: PickContext): Candidate[] {
-    if (this.el.refresh(this.now()) === 0) return [];
+    const t = this.now();
+    if (this.el.refresh(t) === 0) return [];
     const { list, weights, count } = this.el;
     const skip = count > 1 ? ctx.exclude : undefined;
     return tied(
       list,
       count,
-      skip,
+      (s) => this.el.blocked(s, skip, t),
       (i) => list[i]!.activeConnections + 1,
       (i) => weights[i]!,
     );
@@ -66,25 +70,26 @@ export class LeastConnectionsBalancer extends BaseBalancer {
 }
 
 /**
- * Candidates of a least-score choice: every server (but `skip`) whose `num(i) / den(i)` equals
- * the smallest, compared by cross-multiplication as `select` does; each with probability 1/k.
+ * Candidates of a least-score choice: every server `select` may take (not `blocked`: excluded,
+ * at its limit) whose `num(i) / den(i)` equals the smallest, compared by cross-multiplication
+ * as `select` does; each with probability 1/k. Empty when every server is blocked.
  */
 export function tied(
   list: readonly ServerRuntime[],
   count: number,
-  skip: ServerRuntime | undefined,
+  blocked: (s: ServerRuntime) => boolean,
   num: (i: number) => number,
   den: (i: number) => number,
 ): Candidate[] {
   let best = -1;
   for (let i = 0; i < count; i++) {
-    if (list[i] === skip) continue;
+    if (blocked(list[i]!)) continue;
     if (best < 0 || num(i) * den(best) < num(best) * den(i)) best = i;
   }
   if (best < 0) return [];
   const idx: number[] = [];
   for (let i = 0; i < count; i++) {
-    if (list[i] !== skip && num(i) * den(best) === num(best) * den(i)) idx.push(i);
+    if (!blocked(list[i]!) && num(i) * den(best) === num(best) * den(i)) idx.push(i);
   }
   return idx.map((i) => ({ server: list[i]!, probability: 1 / idx.length, score: num(i) / den(i) }));
 }

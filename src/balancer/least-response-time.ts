@@ -36,7 +36,8 @@ export function recordTtfb(s: ServerRuntime, ms: number): boolean {
  * (`ewmaTtfbMs` 0, maintained by the data plane via `recordTtfb`) is scored as
  * `UNMEASURED_FACTOR` × the best measured EWMA, so it is preferred a little and gets sampled
  * without taking everything; with no data at all every server scores by connections alone.
- * Ties rotate. Skips `ctx.exclude` when another server is eligible. O(n), no allocation.
+ * Ties rotate. Skips `ctx.exclude` when another server is eligible, and servers at their
+ * connection limit (issue 15 point 4). O(n), no allocation.
  *
  * From `indexFrom` (LOAD_INDEX_FROM) eligible servers on (issue 13 point 5), the scores are
  * kept in a LatencyIndex (load-index.ts), told of each connection and each new EWMA, and a
@@ -47,11 +48,13 @@ export class LeastResponseTimeBalancer extends BaseBalancer {
   #start = 0;
 
   override select(ctx: PickContext, t: number, advance = true): ServerRuntime | undefined {
-    const { list, weights, count } = this.el;
+    const el = this.el;
+    const { list, weights, count } = el;
     const skip = count > 1 ? ctx.exclude : undefined;
     if (count >= this.indexFrom && skip === undefined) {
       const index = this.loadIndex(t, weights, LatencyIndex);
       const i = index.best(UNMEASURED_FACTOR);
+      if (i < 0) return undefined;
       if (advance) index.touch(i);
       return index.servers[i];
     }
@@ -61,17 +64,17 @@ export class LeastResponseTimeBalancer extends BaseBalancer {
     let bestScore = 0;
     for (let k = 0, i = start; k < count; k++, i = i + 1 === count ? 0 : i + 1) {
       const s = list[i]!;
-      if (s === skip) continue;
+      if (el.blocked(s, skip, t)) continue;
       const score = scoreOf(s, weights[i]!, unmeasured);
       if (!best || score < bestScore) {
         best = s;
         bestScore = score;
       }
     }
-    return best;
+    return best ?? this.fallback(skip, t);
   }
 
-  /** The EWMA an unmeasured server is scored with (see the class comment). */
+  /** The EWMA an unmeasured server is scored with (see the class comment; servers at their limit count too). */
   #unmeasured(): number {
     const { list, count } = this.el;
     let minMeasured = 0;
@@ -84,14 +87,15 @@ export class LeastResponseTimeBalancer extends BaseBalancer {
 
   /** The servers tied at the smallest score of `select`, equally likely (the rotation breaks ties). */
   override candidates(ctx: PickContext): Candidate[] {
-    if (this.el.refresh(this.now()) === 0) return [];
+    const t = this.now();
+    if (this.el.refresh(t) === 0) return [];
     const { list, weights, count } = this.el;
     const skip = count > 1 ? ctx.exclude : undefined;
     const unmeasured = this.#unmeasured();
     return tied(
       list,
       count,
-      skip,
+      (s) => this.el.blocked(s, skip, t),
       (i) => scoreOf(list[i]!, weights[i]!, unmeasured),
       () => 1,
     );

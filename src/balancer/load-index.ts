@@ -31,6 +31,14 @@ export class ServerIndex implements LoadWatcher {
   total = 0;
   /** Tie-breaker clock: a picked slot takes the next value and goes behind its equals. */
   tick = 0;
+  /**
+   * True when some indexed server has a connection limit: a slot at its limit (`full`) is
+   * kept out of the pick heaps until its count drops (issue 15 point 4), so the best slot
+   * is always one that can take the pick.
+   */
+  limited = false;
+  /** ms epoch of the last build, resync or pick: the time `full` reads the limits at (slow start scales them). */
+  now = 0;
   #n = 0;
   #nextResync = 0;
 
@@ -42,10 +50,12 @@ export class ServerIndex implements LoadWatcher {
   /**
    * Indexes `list[0 … count)` with weights `weights` (all > 0) at time `now` (ms), reading
    * every live count, and becomes their `loadWatcher`; servers indexed before and not now are
-   * let go. Equal servers start in list order.
+   * let go. Equal servers start in list order. `limited`: some server has a connection limit.
    */
-  build(list: readonly ServerRuntime[], weights: readonly number[], count: number, now: number): void {
+  build(list: readonly ServerRuntime[], weights: readonly number[], count: number, now: number, limited = false): void {
     this.release();
+    this.limited = limited;
+    this.now = now;
     if (this.seen.length < count) {
       const cap = Math.max(count, this.seen.length * 2);
       this.seen = new Int32Array(cap);
@@ -82,6 +92,7 @@ export class ServerIndex implements LoadWatcher {
 
   /** Re-reads every server when LOAD_INDEX_RESYNC_MS passed since the last time (`now` in ms). */
   resync(now: number): void {
+    this.now = now;
     if (now < this.#nextResync) return;
     this.#nextResync = now + LOAD_INDEX_RESYNC_MS;
     this.#read();
@@ -112,6 +123,11 @@ export class ServerIndex implements LoadWatcher {
     const count = this.servers[i]!.activeConnections;
     this.total += count - this.seen[i]!;
     this.seen[i] = count;
+  }
+
+  /** True when slot `i`'s server is at its connection limit (at `now`): no pick may take it. */
+  full(i: number): boolean {
+    return this.limited && this.servers[i]!.atLimit(this.now);
   }
 
   /** True when slot `i`'s key no longer matches what the server holds now. */
@@ -150,16 +166,24 @@ export class LoadIndex extends ServerIndex {
     const heap = this.heap;
     const n = this.size;
     heap.reset(n); // keeps `order` unless it grows, which only a fresh build does
-    for (let i = 0; i < n; i++) heap.push(i, this.seen[i]! + 1, this.weight[i]!, fresh ? i : heap.order[i]!);
+    const order = heap.order;
+    for (let i = 0; i < n; i++) {
+      if (fresh) order[i] = i;
+      if (!this.full(i)) heap.push(i, this.seen[i]! + 1, this.weight[i]!, order[i]!);
+    }
     heap.heapify();
   }
 
   override changed(i: number): void {
     super.changed(i);
-    this.heap.set(i, this.seen[i]! + 1, this.weight[i]!);
+    if (this.full(i)) this.heap.remove(i);
+    else this.heap.set(i, this.seen[i]! + 1, this.weight[i]!);
   }
 
-  /** The slot of a least-loaded server, its key checked against its live count; -1 when empty. */
+  /**
+   * The slot of a least-loaded server below its limit, its key checked against its live
+   * count; -1 when none (empty, or every server at its limit).
+   */
   best(): number {
     return this.settled(this.heap);
   }
@@ -193,18 +217,17 @@ export class LatencyIndex extends ServerIndex {
     fastest.reset(n);
     const mo = measured.order;
     const uo = unmeasured.order;
-    const keep = !fresh;
     for (let i = 0; i < n; i++) {
       const e = this.servers[i]!.ewmaTtfbMs;
       this.ewma[i] = e;
       const c = this.seen[i]! + 1;
       const w = this.weight[i]!;
-      if (e > 0) {
-        measured.push(i, e * c, w, keep ? mo[i]! : i);
-        fastest.push(i, e, 1, i);
-      } else {
-        unmeasured.push(i, c, w, keep ? uo[i]! : i);
-      }
+      if (fresh) mo[i] = uo[i] = i;
+      // A server at its limit still tells what a fast server looks like (the stand-in), but is not picked.
+      if (e > 0) fastest.push(i, e, 1, i);
+      if (this.full(i)) continue;
+      if (e > 0) measured.push(i, e * c, w, mo[i]!);
+      else unmeasured.push(i, c, w, uo[i]!);
     }
     measured.heapify();
     unmeasured.heapify();
@@ -225,20 +248,24 @@ export class LatencyIndex extends ServerIndex {
     this.ewma[i] = e;
     const c = this.seen[i]! + 1;
     const w = this.weight[i]!;
-    if (e > 0) {
+    if (e > 0) this.fastest.set(i, e, 1);
+    else this.fastest.remove(i);
+    if (this.full(i)) {
+      this.measured.remove(i);
+      this.unmeasured.remove(i);
+    } else if (e > 0) {
       this.unmeasured.remove(i);
       this.measured.set(i, e * c, w);
-      this.fastest.set(i, e, 1);
     } else {
       this.measured.remove(i);
-      this.fastest.remove(i);
       this.unmeasured.set(i, c, w);
     }
   }
 
   /**
    * The slot with the least score, the stand-in EWMA being `factor` × the least measured one
-   * (1 ms when nothing is measured); -1 when empty. Keys are checked against live values.
+   * (1 ms when nothing is measured); -1 when none (empty, or every server at its limit). Keys
+   * are checked against live values.
    */
   best(factor: number): number {
     let m = -1;

@@ -19,7 +19,9 @@ export const LOAD_BOUND = 1.25;
  * under its bound, so skewed hashing (one huge client, a NAT) cannot overload one server.
  * After 16 × n slots without success the least loaded server (per weight) is taken.
  * Without any key it falls back to rotation. Skips `ctx.exclude` when another server is
- * eligible. O(1) typical + O(n) for the load total, no allocation.
+ * eligible, and servers at their connection limit (issue 15 point 4; they keep their table
+ * slots, so a client returns to its server once it has room). O(1) typical + O(n) for the
+ * load total, no allocation.
  *
  * From `indexFrom` (LOAD_INDEX_FROM) eligible servers on (issue 13 point 5), the total and the
  * least loaded server come from a LoadIndex kept up to date as connections open and close
@@ -35,15 +37,19 @@ export class SourceIpBalancer extends BaseBalancer {
   #weighed = -1;
 
   override select(ctx: PickContext, t: number, advance = true): ServerRuntime | undefined {
-    const { list, count } = this.el;
+    const el = this.el;
+    const { list, count } = el;
     const skip = count > 1 ? ctx.exclude : undefined;
     const key = ctx.hashKey ?? ctx.clientAddress;
     if (key === undefined) {
-      let next = this.#next;
-      let s = list[next++ % count]!;
-      if (s === skip) s = list[next++ % count]!;
-      if (advance) this.#next = next;
-      return s;
+      const next = this.#next;
+      for (let k = 0; k < count; k++) {
+        const s = list[(next + k) % count]!;
+        if (el.blocked(s, skip, t)) continue;
+        if (advance) this.#next = next + k + 1;
+        return s;
+      }
+      return this.fallback(skip, t);
     }
     const table = this.maglev();
     const index = count >= this.indexFrom ? this.loadIndex(t, this.#configuredWeights(), LoadIndex) : undefined;
@@ -64,18 +70,21 @@ export class SourceIpBalancer extends BaseBalancer {
     const limit = Math.min(size, 16 * count);
     for (let k = 0; k < limit; k++) {
       const s = list[table.slots[slot]!]!;
-      if (s !== skip && s.activeConnections + 1 <= Math.ceil(budget * s.spec.weight)) return s;
+      if (s.activeConnections + 1 <= Math.ceil(budget * s.spec.weight) && !el.blocked(s, skip, t)) return s;
       slot = slot + 1 === size ? 0 : slot + 1;
     }
-    if (index && skip === undefined) return index.servers[index.best()];
+    if (index && skip === undefined) {
+      const i = index.best();
+      return i < 0 ? undefined : index.servers[i];
+    }
     let best: ServerRuntime | undefined;
     for (let i = 0; i < count; i++) {
       const s = list[i]!;
-      if (s === skip) continue;
+      if (el.blocked(s, skip, t)) continue;
       if (!best || (s.activeConnections + 1) * best.spec.weight < (best.activeConnections + 1) * s.spec.weight)
         best = s;
     }
-    return best;
+    return best ?? this.fallback(skip, t);
   }
 
   /** `spec.weight` of each eligible server (the bound's weights), recomputed when the eligible set changed. */

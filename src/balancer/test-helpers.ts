@@ -11,6 +11,8 @@ export interface TestServer {
   passive?: boolean;
   enabled?: boolean;
   address?: string;
+  /** Concurrent requests the server takes (issue 15 point 4); absent = unlimited. */
+  maxConnections?: number;
 }
 
 /** Options of a test backend. */
@@ -47,6 +49,7 @@ export function testConfig(servers: readonly TestServer[], opts: TestBackendOpti
     sslOffload: false,
     caCertificateId: null,
     enabled: s.enabled ?? true,
+    ...(s.maxConnections !== undefined ? { maxConnections: s.maxConnections } : {}),
   }));
   return {
     version,

@@ -23,8 +23,10 @@ const MAX_SEQUENCE_WORK = 1 << 22;
  * its own credits (each worker's split is exact over its own requests).
  *
  * `current` values survive weight changes (slow-start ramps) and reset when the eligible set
- * changes. `ctx.exclude` sits the pick out when another server is eligible. O(1) per pick with
- * a sequence, O(n) without; no allocation per pick.
+ * changes. `ctx.exclude` sits the pick out when another server is eligible, and so does a
+ * server at its connection limit (issue 15 point 4; it stays in the cycle, its entries are
+ * walked past). O(1) per pick with a sequence (plus the entries walked past), O(n) without;
+ * no allocation per pick.
  */
 export class WeightedRoundRobinBalancer extends BaseBalancer {
   readonly #current: number[] = [];
@@ -34,25 +36,26 @@ export class WeightedRoundRobinBalancer extends BaseBalancer {
   #seqWeights = -1;
   #seqMembers = -1;
 
-  override select(ctx: PickContext, _t: number, advance = true): ServerRuntime | undefined {
+  override select(ctx: PickContext, t: number, advance = true): ServerRuntime | undefined {
     const seq = this.#sequenceNow();
-    if (seq !== null) return this.#fromSequence(seq, ctx, advance);
-    const { list, weights, count } = this.el;
+    if (seq !== null) return this.#fromSequence(seq, ctx, t, advance);
+    const el = this.el;
+    const { list, weights, count } = el;
     const current = this.#current;
     // Credits reset when the eligible set changed; `peek` reads them as zeros without resetting.
-    const reset = this.#version !== this.el.membershipVersion;
+    const reset = this.#version !== el.membershipVersion;
     if (reset && advance) {
-      this.#version = this.el.membershipVersion;
+      this.#version = el.membershipVersion;
       current.length = count;
       current.fill(0);
     }
     const fresh = reset && !advance;
-    const skip = count > 1 ? ctx.exclude : undefined;
     let best = -1;
     let bestCredit = 0;
     let total = 0;
+    // A server that sits this pick out (excluded, at its limit) earns no credit for it.
     for (let i = 0; i < count; i++) {
-      if (list[i] === skip) continue;
+      if (el.blocked(list[i]!, ctx.exclude, t)) continue;
       const w = weights[i]!;
       const c = (fresh ? 0 : current[i]!) + w;
       if (advance) current[i] = c;
@@ -62,22 +65,30 @@ export class WeightedRoundRobinBalancer extends BaseBalancer {
         bestCredit = c;
       }
     }
+    if (best < 0) return this.fallback(ctx.exclude, t);
     if (advance) current[best]! -= total;
     return list[best];
   }
 
-  #fromSequence(seq: Uint32Array, ctx: PickContext, advance: boolean): ServerRuntime | undefined {
-    const { list, count } = this.el;
-    let ticket = advance ? this.ticket.take() : this.ticket.peek();
-    let s = list[seq[ticket % seq.length]!]!;
-    if (s !== ctx.exclude || count < 2) return s;
-    // Sit this one out: the next entry of the sequence that is another server.
-    for (let k = 1; k <= seq.length; k++) {
-      ticket = advance ? this.ticket.take() : ticket + 1;
-      s = list[seq[ticket % seq.length]!]!;
-      if (s !== ctx.exclude) return s;
+  /**
+   * The sequence entry of the next ticket, else the next entry whose server can take the pick.
+   * Entries walked past because their server is at its limit are consumed (one
+   * `Ticket.advance`, not an atomic each), so the servers with room share the picks by their
+   * own entries, i.e. by weight. A retry's walk past `ctx.exclude` consumes only its own
+   * ticket: a heavy server sat out once must not lose its whole run of the cycle.
+   */
+  #fromSequence(seq: Uint32Array, ctx: PickContext, t: number, advance: boolean): ServerRuntime | undefined {
+    const el = this.el;
+    const list = el.list;
+    const ticket = advance ? this.ticket.take() : this.ticket.peek();
+    const n = seq.length;
+    for (let k = 0; k < n; k++) {
+      const s = list[seq[(ticket + k) % n]!]!;
+      if (el.blocked(s, ctx.exclude, t)) continue;
+      if (advance && ctx.exclude === undefined) this.ticket.advance(k);
+      return s;
     }
-    return s;
+    return this.fallback(ctx.exclude, t);
   }
 
   /** The precomputed cycle for the current eligible set and weights, or null (see the class). */

@@ -399,8 +399,8 @@ export class Runtime {
     rt.addConnections(1);
     rt.totalConnections++;
     rt.connections.add(c);
-    // At its limit the server leaves the eligible list (issue 15 point 4).
-    if (rt.spec.maxConnections > 0 && rt.atLimit(this.clock.now())) this.invalidate(rt);
+    // A server reaching its limit stays eligible; the balancers skip it while it is full
+    // (issue 15 point 4, balancer/eligibility.ts), so nothing is rebuilt here.
   }
 
   /** Data plane: a connection to `rt` closed; ends a drain when it was the last one. */
@@ -413,8 +413,8 @@ export class Runtime {
 
   /**
    * A server with a limit has one request less: the oldest waiter of its backend's queue
-   * takes the slot at once (FIFO, no pick); with nobody waiting, the server may be eligible
-   * again.
+   * takes the slot at once (FIFO, no pick). The balancers see the room on their next pick
+   * (a server at its limit is skipped, never removed), so nothing is invalidated.
    */
   #slotFreed(rt: ServerRuntime): void {
     const brt = this.backends.get(rt.spec.backendId);
@@ -427,7 +427,6 @@ export class Runtime {
         return;
       }
     }
-    if (rt.activeConnections + 1 >= rt.connectionLimit(now)) brt.balancer.invalidate();
     if (brt.queue.length > 0) pumpQueue(brt);
   }
 

@@ -165,6 +165,15 @@ export class Ticket {
     return Atomics.add(this.#cells, this.#i, 1);
   }
 
+  /**
+   * Moves the ticket `n` (≥ 0) further (atomic): a pick that walked past `n` entries it could
+   * not take (excluded, at their limit) consumes their turns in one step, as if each had been
+   * taken, so the rotation stays fair without an atomic per skipped entry.
+   */
+  advance(n: number): void {
+    if (n > 0) Atomics.add(this.#cells, this.#i, n);
+  }
+
   /** The next ticket without advancing. */
   peek(): number {
     return Atomics.load(this.#cells, this.#i);
