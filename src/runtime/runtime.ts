@@ -122,11 +122,15 @@ export class Runtime {
    */
   settleDrains(): void {
     const now = this.clock.now();
-    for (const rt of [...this.servers.values(), ...this.drainingRemoved.values()]) {
-      if (!rt.draining) continue;
-      if (rt.activeConnections <= 0) this.#endDrain(rt, false);
-      else if (rt.drainDeadline > 0 && now >= rt.drainDeadline) this.#endDrain(rt, true);
-    }
+    // No copy of the maps: this runs ten times a second over every server, and ending a drain
+    // only deletes from `drainingRemoved`, which a Map's iteration allows.
+    for (const rt of this.servers.values()) if (rt.draining) this.#settleDrain(rt, now);
+    for (const rt of this.drainingRemoved.values()) if (rt.draining) this.#settleDrain(rt, now);
+  }
+
+  #settleDrain(rt: ServerRuntime, now: number): void {
+    if (rt.activeConnections <= 0) this.#endDrain(rt, false);
+    else if (rt.drainDeadline > 0 && now >= rt.drainDeadline) this.#endDrain(rt, true);
   }
 
   /**
@@ -359,8 +363,8 @@ export class Runtime {
     this.#drainTimers.delete(rt.id);
     let closed = 0;
     // Open now across every worker thread (shared count): what a cut ends, also where the
-    // connections live in other threads (a primary holds none itself; its workers cut theirs
-    // at their own deadline timer, set when they applied the same snapshot).
+    // connections live in other threads (a primary holds none itself; each worker cuts its own
+    // when the primary's server state shows the drain over: workers/worker.ts applyStates).
     const open = rt.activeConnections;
     // Not draining any more before cutting: a destroy() that calls connectionClosed synchronously
     // (a UDP flow) must not end this drain a second time.
